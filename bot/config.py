@@ -1,0 +1,69 @@
+"""One Settings object, read once from the environment (the only place that reads os.environ)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+class MissingSettingError(RuntimeError):
+    """A setting the requested feature needs is not set."""
+
+    def __init__(self, name: str, purpose: str) -> None:
+        super().__init__(f"{name} is not set: it is needed for {purpose}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Hotlead reads; the field name in upper case is the environment variable."""
+
+    hotlead_database_url: str = "sqlite:///hotlead.db"
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    hotlead_public_url: str | None = None
+    hotlead_api_token: str | None = None
+    hotlead_alert_channel: str | None = None
+    hotlead_digest_channel: str | None = None
+    hotlead_timezone: str = "UTC"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment; empty values count as unset."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            raw = env.get(field.name.upper(), "").strip()
+            if raw:
+                values[field.name] = raw
+        return cls(**values)
+
+    @classmethod
+    def variable_names(cls) -> list[str]:
+        """The environment variable names, in declaration order."""
+        return [field.name.upper() for field in fields(cls)]
+
+    def require(self, name: str, purpose: str) -> str:
+        """Return a secret or setting that must be present, or raise naming the variable."""
+        value = getattr(self, name.lower())
+        if not value:
+            raise MissingSettingError(name.upper(), purpose)
+        return str(value)
+
+    def __repr__(self) -> str:
+        shown = {
+            f.name: ("***" if _is_secret(f.name) and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+        return f"Settings({shown})"
+
+
+def _is_secret(name: str) -> bool:
+    return any(part in name for part in ("token", "secret", "auth"))

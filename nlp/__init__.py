@@ -1,0 +1,1 @@
+"""Reading conversations: sentiment, urgency and buying signals per message."""

@@ -1,0 +1,1 @@
+"""Lead scoring: point-in-time features, the XGBoost scorer, reasons and evaluation."""

@@ -1,0 +1,114 @@
+"""The engine: SQLite in WAL mode with foreign keys on; schema creation and its version."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
+
+from sqlalchemy import Engine, event, inspect
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from storage import models
+from storage.errors import SchemaError
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+    # A bounded page cache (64 MB) keeps index inserts of big imports fast without growing memory.
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+_string = encode_basestring_ascii
+
+
+def json_dumps(value: Any) -> str:
+    """Serialise JSON deterministically so equal values compare equal in unique keys."""
+    if value.__class__ is dict and not value:
+        return "{}"
+    if value.__class__ is dict and all(k.__class__ is str and v.__class__ is str for k, v in value.items()):
+        # Same text as the encoder gives, built faster for the flat string maps imports produce.
+        return "{" + ",".join([_string(k) + ":" + _string(v) for k, v in sorted(value.items())]) + "}"
+    return _ENCODER.encode(value)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for a SQLAlchemy URL; SQLite gets WAL, foreign keys and a page cache."""
+    is_sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {"json_serializer": json_dumps}
+    if is_sqlite:
+        kwargs["connect_args"] = {"check_same_thread": False}
+    engine = create_engine(url, **kwargs)
+    if is_sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in _SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+            cursor.close()
+
+    return engine
+
+
+def create_schema(engine: Engine) -> bool:
+    """Create every table that is missing and record the schema version; True when it was new."""
+    existed = inspect(engine).has_table("meta")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        if session.get(models.Meta, "schema_version") is None:
+            session.add(models.Meta(key="schema_version", value=str(models.SCHEMA_VERSION)))
+            session.commit()
+    check_schema(engine)
+    return not existed
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaError unless the database holds this version of the Hotlead schema."""
+    if not inspect(engine).has_table("meta"):
+        raise SchemaError(f"{_where(engine)} has no Hotlead schema yet: run `hotlead init`")
+    with Session(engine) as session:
+        row = session.get(models.Meta, "schema_version")
+    if row is None or row.value != str(models.SCHEMA_VERSION):
+        found = row.value if row else "none"
+        raise SchemaError(
+            f"{_where(engine)} has schema version {found}; this Hotlead needs {models.SCHEMA_VERSION}"
+        )
+
+
+def get_meta(*, session: Session, key: str) -> str | None:
+    """Read one fact about the database."""
+    row = session.exec(select(models.Meta).where(models.Meta.key == key)).first()
+    return row.value if row else None
+
+
+def set_meta(*, session: Session, key: str, value: str) -> None:
+    """Record one fact about the database (caller commits)."""
+    row = session.get(models.Meta, key)
+    if row is None:
+        session.add(models.Meta(key=key, value=value))
+    else:
+        row.value = value
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    with Session(engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _where(engine: Engine) -> str:
+    return f"database {engine.url.render_as_string(hide_password=True)}"

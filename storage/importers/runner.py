@@ -1,0 +1,184 @@
+"""Run one table import: stream, validate, write in one transaction; any bad row writes nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from storage.errors import ImportFileError, RowError
+from storage.importers import cells
+from storage.importers.reading import Row, RowSource
+from storage.importers.tables import Column, ExtrasEncoder, References, TableSpec, spec_for
+from storage.importers.writer import AppendWriter, Counts, UpsertWriter
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+PROGRESS_EVERY = 5000
+
+
+@dataclass
+class ImportResult:
+    """What one import did."""
+
+    kind: str
+    file: str
+    counts: Counts
+    seconds: float
+    ignored_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the user."""
+        c = self.counts
+        line = (
+            f"{self.file}: {c.rows:,} {self.kind} rows: {c.inserted:,} inserted, {c.updated:,} updated, "
+            f"{c.unchanged:,} unchanged ({self.seconds:.1f} s)"
+        )
+        for what, count in sorted(c.created.items()):
+            line += f"; {count:,} new {what} created"
+        if self.ignored_columns:
+            line += f"; ignored columns: {', '.join(self.ignored_columns)}"
+        return "\n".join([line, *self.notes])
+
+
+class RowChecker:
+    """Collects bad cells for one file and stops after enough have been seen."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.errors: list[RowError] = []
+        self.more = False
+
+    def add(self, row: Row, column: str, problem: str) -> None:
+        """Record one bad cell."""
+        if len(self.errors) >= ImportFileError.MAX_SHOWN:
+            self.more = True
+            return
+        where = f" (line {row.line})" if row.line != row.number + 1 else ""
+        self.errors.append(RowError(self.file, row.number, column, problem + where))
+
+    @property
+    def full(self) -> bool:
+        """True once more errors than are shown have been found."""
+        return self.more
+
+    def raise_if_any(self) -> None:
+        """Abort the import (and so its transaction) when anything was wrong."""
+        if self.errors:
+            raise ImportFileError(self.file, self.errors, self.more)
+
+
+def parse_row(row: Row, present: list[tuple[int, Column]], checker: RowChecker) -> dict[str, Any] | None:
+    """Parse the known cells of one row, recording every bad one; None when any was bad.
+
+    Parsers of required columns reject empty cells themselves, so the happy path does one call per cell.
+    """
+    values: dict[str, Any] = {}
+    ok = True
+    cells_ = row.cells
+    for index, column in present:
+        raw = cells_[index]
+        try:
+            values[column.target] = column.parse(raw)
+        except cells.CellError as exc:
+            empty = column.required and cells.is_missing(raw)
+            checker.add(row, column.name, "is empty, and it is required" if empty else str(exc))
+            ok = False
+    return values if ok else None
+
+
+def import_table(
+    engine: Engine, kind: str, path: Path, *, progress: Progress | None = None, delimiter: str | None = None
+) -> ImportResult:
+    """Import one CSV or JSON Lines file of `kind` atomically and idempotently."""
+    started = time.perf_counter()
+    source = RowSource(path, delimiter)
+    counts = Counts()
+    with engine.begin() as conn:
+        spec = spec_for(kind, References(conn, counts.created))
+        ignored = _stream_rows(conn, spec, source, counts, progress)
+    if progress:
+        progress(source.size, source.size)
+    return ImportResult(kind, source.name, counts, time.perf_counter() - started, ignored)
+
+
+def _stream_rows(
+    conn: Connection, spec: TableSpec, source: RowSource, counts: Counts, progress: Progress | None
+) -> list[str]:
+    """Parse and write every row; raise ImportFileError (rolling the transaction back) on bad rows."""
+    checker = RowChecker(source.name)
+    writer: AppendWriter | UpsertWriter | None = None
+    present: list[tuple[int, Column]] = []
+    extras: list[tuple[int, str]] = []
+    extra_indexes: list[int] = []
+    encoder = ExtrasEncoder([])
+    ignored: list[str] = []
+    try:
+        for row in source:
+            if writer is None:
+                present, extras, ignored = _check_header(spec, source)
+                writer = _writer(conn, spec, [column for _, column in present], counts)
+                extra_indexes = [index for index, _ in extras]
+                encoder = ExtrasEncoder([name for _, name in extras])
+            if row.problem:
+                checker.add(row, "-", row.problem)
+                continue
+            values = parse_row(row, present, checker)
+            if checker.full:
+                break
+            if values is None or checker.errors:
+                continue
+            if spec.extras_target:
+                values[spec.extras_target] = encoder.encode(tuple([row.cells[i] for i in extra_indexes]))
+            if spec.derive:
+                spec.derive(values)
+            writer.add(values)
+            if progress and row.number % PROGRESS_EVERY == 0:
+                progress(source.bytes_read, source.size)
+        if writer is None:
+            _check_header(spec, source)
+        checker.raise_if_any()
+        if writer is not None:
+            writer.flush()
+    finally:
+        if writer is not None:
+            writer.close()
+    return ignored
+
+
+def _check_header(
+    spec: TableSpec, source: RowSource
+) -> tuple[list[tuple[int, Column]], list[tuple[int, str]], list[str]]:
+    """Known columns with their index, unknown columns kept as extras, and unknown columns ignored."""
+    header = source.header
+    missing = [c.name for c in spec.columns if c.required and c.name not in header]
+    if missing:
+        found = ", ".join(header) or "nothing"
+        raise ImportFileError(
+            source.name,
+            [RowError(source.name, 0, name, f"required column is missing from the header (found: {found})")
+             for name in missing],
+        )
+    known = {c.name for c in spec.columns}
+    present = [(header.index(c.name), c) for c in spec.columns if c.name in header]
+    unknown = [(index, name) for index, name in enumerate(header) if name not in known and name]
+    if spec.extras_target:
+        return present, unknown, []
+    return present, [], [name for _, name in unknown]
+
+
+def _writer(conn: Any, spec: TableSpec, present: list[Column], counts: Counts) -> AppendWriter | UpsertWriter:
+    if spec.key is None:
+        columns = [c.target for c in spec.columns]
+        if spec.extras_target:
+            columns.append(spec.extras_target)
+        return AppendWriter(conn, spec.table, columns, counts)
+    columns = [c.target for c in present]
+    for extra in (spec.key, spec.extras_target):
+        if extra and extra not in columns:
+            columns.append(extra)
+    return UpsertWriter(conn, spec.table, spec.key, columns, counts, spec.insert_defaults)

@@ -1,0 +1,151 @@
+"""Bulk writers used by every importer: keyed upserts and append-only inserts, counted.
+
+They speak to the DB-API cursor through SQLAlchemy's connection (parameterised SQL only) because the ORM's
+per-row bookkeeping would cap imports far below the rate a million-row activity export needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+BATCH_ROWS = 5000
+
+
+@dataclass
+class Counts:
+    """How many rows an import inserted, updated or left unchanged."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """Rows read and written (or found unchanged)."""
+        return self.inserted + self.updated + self.unchanged
+
+
+def _marks(conn: Connection, count: int) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def insert_ignoring_conflicts(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> int:
+    """Insert rows, skipping those whose natural key exists already; returns how many were new."""
+    if not rows:
+        return 0
+    names = ", ".join(columns)
+    if conn.dialect.name == "sqlite":
+        sql = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({_marks(conn, len(columns))})"
+    else:
+        sql = f"INSERT INTO {table} ({names}) VALUES ({_marks(conn, len(columns))}) ON CONFLICT DO NOTHING"
+    result = conn.exec_driver_sql(sql, rows)
+    return max(result.rowcount, 0)
+
+
+def insert_one(conn: Connection, table: str, values: dict[str, Any]) -> int:
+    """Insert one row and return its id."""
+    names = ", ".join(values)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({_marks(conn, len(values))}) RETURNING id"
+    return int(conn.exec_driver_sql(sql, tuple(values.values())).scalar_one())
+
+
+class AppendWriter:
+    """Insert-only rows whose every column is part of the natural key (activities)."""
+
+    def __init__(self, conn: Connection, table: str, columns: Sequence[str], counts: Counts) -> None:
+        self.conn, self.table, self.columns, self.counts = conn, table, list(columns), counts
+        self._rows: list[tuple] = []
+
+    def add(self, values: dict[str, Any]) -> None:
+        """Queue one row; absent optional columns are NULL."""
+        self._rows.append(tuple([values.get(c) for c in self.columns]))
+        if len(self._rows) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued."""
+        new = insert_ignoring_conflicts(self.conn, self.table, self.columns, self._rows)
+        self.counts.inserted += new
+        self.counts.unchanged += len(self._rows) - new
+        self._rows.clear()
+
+    def close(self) -> None:
+        """Drop anything queued (the import is done or abandoned)."""
+        self._rows.clear()
+
+
+class UpsertWriter:
+    """Rows with a one-column natural key: insert new ones, update changed ones, count the rest."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        table: str,
+        key: str,
+        columns: Sequence[str],
+        counts: Counts,
+        insert_defaults: dict[str, Any] | None = None,
+    ) -> None:
+        self.conn, self.table, self.key, self.counts = conn, table, key, counts
+        self.columns = [c for c in columns if c != key]
+        self.defaults = {k: v for k, v in (insert_defaults or {}).items() if k not in columns}
+        self._rows: dict[Any, dict[str, Any]] = {}
+
+    def add(self, values: dict[str, Any]) -> None:
+        """Queue one row; a later row with the same key replaces an earlier one."""
+        self._rows[values[self.key]] = values
+        if len(self._rows) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued."""
+        if not self._rows:
+            return
+        existing = self._existing(list(self._rows))
+        inserts: list[tuple] = []
+        updates: list[tuple] = []
+        insert_columns = [self.key, *self.columns, *self.defaults]
+        for key, values in self._rows.items():
+            new = tuple(values.get(c) for c in self.columns)
+            old = existing.get(key)
+            if old is None:
+                inserts.append((key, *new, *self.defaults.values()))
+            elif old != new:
+                updates.append((*new, key))
+            else:
+                self.counts.unchanged += 1
+        if inserts:
+            names = ", ".join(insert_columns)
+            sql = f"INSERT INTO {self.table} ({names}) VALUES ({_marks(self.conn, len(insert_columns))})"
+            self.conn.exec_driver_sql(sql, inserts)
+            self.counts.inserted += len(inserts)
+        if updates and self.columns:
+            mark = _mark(self.conn)
+            sets = ", ".join(f"{c} = {mark}" for c in self.columns)
+            self.conn.exec_driver_sql(f"UPDATE {self.table} SET {sets} WHERE {self.key} = {mark}", updates)
+            self.counts.updated += len(updates)
+        self._rows.clear()
+
+    def close(self) -> None:
+        """Nothing runs in the background here."""
+        self._rows.clear()
+
+    def _existing(self, keys: list[Any]) -> dict[Any, tuple]:
+        found: dict[Any, tuple] = {}
+        names = ", ".join([self.key, *self.columns])
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            sql = f"SELECT {names} FROM {self.table} WHERE {self.key} IN ({_marks(self.conn, len(chunk))})"
+            for record in self.conn.exec_driver_sql(sql, tuple(chunk)):
+                found[record[0]] = tuple(record[1:])
+        return found

@@ -1,0 +1,189 @@
+"""Every table of the lead store. Times are naive UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False, **kwargs))
+
+
+class Meta(SQLModel, table=True):
+    """Key/value facts about the database itself (schema version, how it was made)."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Account(SQLModel, table=True):
+    """A company."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    domain: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    country: str | None = None
+    extra: dict[str, Any] = _json()
+
+
+class Rep(SQLModel, table=True):
+    """A member of the sales team the bot talks to."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str = "rep"  # rep | manager
+    email: str | None = None
+    slack_user_id: str | None = Field(default=None, index=True)
+    whatsapp: str | None = Field(default=None, index=True)
+    timezone: str = "UTC"
+
+
+class Lead(SQLModel, table=True):
+    """A person at an account; `attributes` holds typed columns of an imported CRM export."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(unique=True)
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    seniority: str | None = None
+    source: str | None = None
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    owner_id: int | None = Field(default=None, foreign_key="rep.id")
+    created_at: datetime
+    status: str = "open"  # open | won | lost | snoozed
+    attributes: dict[str, Any] = _json()
+
+
+class Attribute(SQLModel, table=True):
+    """The inferred type of one CRM-export column kept in `lead.attributes`."""
+
+    name: str = Field(primary_key=True)
+    kind: str  # number | category | boolean | date | text
+    source: str
+
+
+class Activity(SQLModel, table=True):
+    """One behavioural event; the natural key makes re-imports change nothing."""
+
+    __table_args__ = (
+        # Lead first: the key also serves every per-lead lookup, so no second index has to be kept.
+        UniqueConstraint("lead_id", "occurred_at", "kind", "page_type", "detail", name="uq_activity_natural"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id")
+    kind: str
+    occurred_at: datetime
+    page_type: str = ""  # for page views: pricing, demo, docs, case_study…; "" otherwise (part of the key)
+    detail: dict[str, Any] = _json()
+
+
+class Message(SQLModel, table=True):
+    """One line of conversation; inbound lines are the prospect's, outbound the rep's."""
+
+    __table_args__ = (Index("ix_message_lead_time", "lead_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id")
+    channel: str  # slack | whatsapp | email | chat | call
+    direction: str  # inbound | outbound
+    speaker: str | None = None
+    text: str
+    occurred_at: datetime
+    source_ref: str = Field(unique=True)
+
+
+class Signal(SQLModel, table=True):
+    """NLP output for one message."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", unique=True)
+    nlp_version: str
+    sentiment: float
+    sentiment_label: str
+    urgency: float
+    entities: dict[str, Any] = _json()
+    analyzed_at: datetime
+
+
+class Outcome(SQLModel, table=True):
+    """How a lead ended: converted (1) or lost (0)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", unique=True)
+    converted: int
+    amount: float | None = None
+    closed_at: datetime | None = None
+
+
+class ModelVersion(SQLModel, table=True):
+    """A trained scorer: what it saw, how good it was, and the booster itself."""
+
+    __tablename__ = "model_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(unique=True)
+    algorithm: str = "xgboost"
+    params: dict[str, Any] = _json()
+    features: dict[str, Any] = _json()
+    trained_at: datetime
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    metrics: dict[str, Any] = _json()
+    artifact: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = "candidate"  # candidate | active | retired
+
+
+class Score(SQLModel, table=True):
+    """Append-only score history, with the reasons behind each score."""
+
+    __table_args__ = (Index("ix_score_lead_time", "lead_id", "scored_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id")
+    model_version_id: int = Field(foreign_key="model_version.id")
+    scored_at: datetime
+    probability: float
+    percentile: float
+    band: str
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class DemoSession(SQLModel, table=True):
+    """A live-demo window during which the rep gets WhatsApp alerts about the lead."""
+
+    __tablename__ = "demo_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id")
+    rep_id: int = Field(foreign_key="rep.id")
+    starts_at: datetime
+    ends_at: datetime
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: an alert is written here before it is sent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int | None = Field(default=None, foreign_key="lead.id")
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    kind: str
+    channel: str
+    dedupe_key: str = Field(unique=True)
+    created_at: datetime
+    sent_at: datetime | None = None
+    status: str = "queued"  # queued | sent | delivered | failed
+    attempts: int = 0
+    payload: dict[str, Any] = _json()
+
+
