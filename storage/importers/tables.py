@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -160,10 +161,8 @@ class ExtrasEncoder:
         encoded = json_dumps(extras)
         if len(self._cache) >= self.CACHE_SIZE:
             self._cache.clear()
-        try:
+        with contextlib.suppress(TypeError):  # unhashable cells (JSON Lines objects) are not cached
             self._cache[raw] = encoded
-        except TypeError:  # unhashable cells (JSON Lines objects) are simply not cached
-            pass
         return encoded
 
 
