@@ -1,0 +1,1 @@
+"""Benchmarks behind `hotlead bench`: each measures one capability and returns plain numbers."""

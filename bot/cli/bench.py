@@ -1,0 +1,33 @@
+"""`hotlead bench`: measured performance and quality, as numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bot.cli import cli, emit_json
+
+
+@cli.group()
+def bench() -> None:
+    """Measure Hotlead on this machine (each subcommand prints figures; --json for machines)."""
+
+
+@bench.command(name="import")
+@click.option("--rows", default=1_000_000, show_default=True, type=click.IntRange(1000),
+              help="Activity rows in the generated export.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to put the temporary files (default: the system temp folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_import(rows: int, workdir: Path | None, as_json: bool) -> None:
+    """Import speed (rows/s) and peak memory for a large activity CSV, in a fresh process."""
+    from bot.bench import imports
+
+    result = imports.run(rows, workdir)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{result['rows']:,} activity rows in {result['seconds']:.1f} s: {result['rows_per_s']:,} rows/s, "
+               f"peak memory {result['peak_rss_mb']:.0f} MB "
+               f"({result['quarter_peak_rss_mb']:.0f} MB at a quarter of the rows)")

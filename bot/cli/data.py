@@ -1,0 +1,196 @@
+"""Commands that build the database: init, import, demo."""
+
+from __future__ import annotations
+
+import csv
+import resource
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import make_url
+
+from bot.cli import AppContext, cli, emit_json, pass_app
+from bot.progress import progress_bar
+from storage.db import create_schema, get_meta, make_engine, session_scope, set_meta
+from storage.demo import generate
+from storage.demo.load import load_demo
+from storage.errors import StorageError
+from storage.importers import TABLE_KINDS, ImportResult, import_table
+from storage.importers.crm import import_crm
+from storage.importers.tables import References, spec_for
+from storage.importers.transcripts import import_transcripts
+
+IMPORT_KINDS = (*TABLE_KINDS, "transcripts", "crm")
+
+
+@cli.command()
+@pass_app
+def init(app: AppContext) -> None:
+    """Create the database schema (safe to run again: nothing is dropped)."""
+    engine = app.engine(check=False)
+    created = create_schema(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    click.echo(f"{'Created' if created else 'Checked'} the Hotlead schema in {where}")
+
+
+def _columns_help() -> str:
+    lines = []
+    for kind in TABLE_KINDS:
+        spec = spec_for(kind, References(None, {}))  # type: ignore[arg-type]
+        cols = ", ".join(f"{c.name}{'*' if c.required else ''}" for c in spec.columns)
+        lines.append(f"{kind}: {spec.summary}. Columns: {cols}")
+    return "\n\n".join(lines)
+
+
+@cli.command(
+    name="import",
+    epilog="\b\nKINDS AND COLUMNS (* = required)\n\n" + _columns_help() + "\n\n"
+    "transcripts: a file or folder of call/chat transcripts: `Speaker: text` lines (optional [hh:mm:ss] or ISO "
+    "times, `# lead:`, `# date:` and `# channel:` headers), WebVTT, or JSON.\n\n"
+    "crm: any CSV export; --label names the won/lost column, every other column becomes a typed lead attribute "
+    "(number, category, yes/no, date or free text).",
+)
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option("--delimiter", help="CSV delimiter (default: guessed from the header among , ; tab |).")
+@click.option("--label", help="crm: the column that says whether the lead converted (yes/no, 1/0…).")
+@click.option("--id", "id_column", help="crm: the column with a unique id (default: the row number).")
+@click.option("--time", "time_column", help="crm: the column with the lead's date (default: none).")
+@click.option("--positive", help="crm: the label value that means converted, when it is not yes/1/true/won.")
+@click.option("--drop", multiple=True, help="crm: a column to leave out, e.g. one only known after the outcome.")
+@click.option("--lead", help="transcripts: the lead's external id when the files do not say.")
+@click.option("--at", "started_at", type=click.DateTime(), help="transcripts: when the call started.")
+@click.option("--channel", default="call", show_default=True, help="transcripts: call, chat, whatsapp…")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def import_(
+    app: AppContext, kind: str, file: Path, delimiter: str | None, label: str | None, id_column: str | None,
+    time_column: str | None, positive: str | None, drop: tuple[str, ...], lead: str | None, started_at: object,
+    channel: str, as_json: bool,
+) -> None:
+    """Import a CSV or JSON Lines FILE of KIND: all of it, or nothing when any row is bad.
+
+    Importing the same file again changes nothing; changed rows are updated. Bad rows are listed as
+    FILE:ROW: column COL: what is wrong.
+    """
+    engine = app.engine(check=False)
+    create_schema(engine)
+    with progress_bar(f"importing {file.name}") as tick:
+        if kind == "crm":
+            if not label:
+                raise click.UsageError("crm imports need --label COLUMN (the won/lost column)")
+            result = import_crm(engine, file, label=label, id_column=id_column, time_column=time_column,
+                                positive=positive, delimiter=delimiter, drop=drop, progress=tick)
+        elif kind == "transcripts":
+            result = import_transcripts(engine, file, lead=lead, at=started_at,  # type: ignore[arg-type]
+                                        channel=channel, progress=tick)
+        else:
+            result = import_table(engine, kind, file, progress=tick, delimiter=delimiter)
+    _report(result, as_json)
+
+
+def _report(result: ImportResult, as_json: bool) -> None:
+    if as_json:
+        c = result.counts
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+        emit_json({"kind": result.kind, "file": result.file, "rows": c.rows, "inserted": c.inserted,
+                   "updated": c.updated, "unchanged": c.unchanged, "seconds": round(result.seconds, 3),
+                   "created": c.created, "peak_rss_mb": round(peak_kb / 1024, 1)})
+    else:
+        click.echo(result.summary())
+
+
+@cli.command()
+@click.option("--leads", default=2000, show_default=True, type=click.IntRange(50, 1_000_000),
+              help="How many leads to generate.")
+@click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same pipeline.")
+@click.option("--truth", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write each lead's true conversion probability here (CSV: external_id,probability).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="The demo's 'today' (default: today).")
+@click.option("--keep-files", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the generated CSV files and transcripts in this folder.")
+@click.option("--force", is_flag=True, help="Replace the database even when it holds data that is not a demo.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_app
+def demo(
+    app: AppContext, leads: int, seed: int, truth: Path | None, today: object, keep_files: Path | None,
+    force: bool, as_json: bool,
+) -> None:
+    """Build a fresh demo database: a realistic B2B pipeline, imported like your own data would be.
+
+    Generates accounts, leads, reps and a manager, 90 days of activity, chat, WhatsApp and call
+    transcripts, and won/lost outcomes, then imports them with `hotlead import`.
+    """
+    url = app.settings.hotlead_database_url
+    _reset_demo_database(url, force)
+    engine = app.engine(check=False)
+    create_schema(engine)
+    with session_scope(engine) as session:
+        set_meta(session=session, key="origin", value="demo")
+    workdir = keep_files or Path(tempfile.mkdtemp(prefix="hotlead-demo-"))
+    try:
+        with progress_bar("generating the pipeline") as tick:
+            pipeline = generate(workdir, leads=leads, seed=seed, progress=tick,
+                                today=today.date() if today else None)  # type: ignore[attr-defined]
+        results = list(load_demo(engine, pipeline, lambda label: progress_bar(label)))
+    finally:
+        if keep_files is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if truth:
+        with truth.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["external_id", "probability"])
+            writer.writerows((lead_id, f"{p:.6f}") for lead_id, p in pipeline.truth)
+    _demo_summary(app, results, pipeline.counts, truth, keep_files, as_json)
+
+
+def _reset_demo_database(url: str, force: bool) -> None:
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        raise click.UsageError("hotlead demo builds a SQLite file: set HOTLEAD_DATABASE_URL=sqlite:///FILE")
+    path = Path(parsed.database)
+    if not path.exists():
+        return
+    if not force:
+        engine = make_engine(url)
+        try:
+            with session_scope(engine) as session:
+                origin = get_meta(session=session, key="origin")
+        except Exception:  # noqa: BLE001 - not a Hotlead database at all: treat as foreign data
+            origin = None
+        finally:
+            engine.dispose()
+        if origin != "demo":
+            raise StorageError(
+                f"{path} exists and is not a demo database: pass --force to replace it, or point "
+                "HOTLEAD_DATABASE_URL at another file"
+            )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _demo_summary(
+    app: AppContext, results: list[ImportResult], counts: dict[str, int], truth: Path | None,
+    keep_files: Path | None, as_json: bool,
+) -> None:
+    url = app.settings.hotlead_database_url
+    if as_json:
+        emit_json({"database": url, "counts": counts, "truth": str(truth) if truth else None,
+                   "imports": {r.kind: r.counts.inserted for r in results}})
+        return
+    click.echo(f"Demo database ready: {url}")
+    for result in results:
+        click.echo(f"  {result.kind:<12} {result.counts.rows:>9,} rows imported in {result.seconds:5.1f} s")
+    if truth:
+        click.echo(f"True probabilities written to {truth} (never stored in the database).")
+    if keep_files:
+        click.echo(f"Generated files kept in {keep_files}/ (import them yourself with `hotlead import`).")
+    click.echo("\nTry next:\n"
+               "  hotlead import leads my-leads.csv      bring your own data (see `hotlead import --help`)\n"
+               "  hotlead import crm export.csv --label won   any CRM export, typed automatically\n"
+               "  hotlead bench import --json            measure import speed")
+    if sys.stdout.isatty():
+        click.echo("")
