@@ -1,4 +1,8 @@
-"""Every table of the lead store. Times are naive UTC datetimes."""
+"""Every table of the lead store.
+
+Times are UTC: stored as `YYYY-MM-DD HH:MM:SS.ffffff` text (what the importers write directly), read back
+through the ORM as timezone-aware UTC datetimes (SQLModel's UTCDateTime refuses naive ones).
+"""
 
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ class Lead(SQLModel, table=True):
     account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
     owner_id: int | None = Field(default=None, foreign_key="rep.id")
     created_at: datetime
-    status: str = "open"  # open | won | lost | snoozed
+    status: str = "open"  # open | won | lost | snoozed | contacted
     attributes: dict[str, Any] = _json()
 
 

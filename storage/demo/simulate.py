@@ -57,7 +57,8 @@ def generate(
     directory.mkdir(parents=True, exist_ok=True)
     calls = directory / "calls"
     calls.mkdir(exist_ok=True)
-    files = {kind: directory / f"{kind}.csv" for kind in ("reps", "accounts", "leads", "activities", "messages", "outcomes")}
+    tables = ("reps", "accounts", "leads", "activities", "messages", "outcomes")
+    files = {kind: directory / f"{kind}.csv" for kind in tables}
     files["transcripts"] = calls
     reps = make_reps()
     companies = make_companies(rng, max(20, leads // 3))

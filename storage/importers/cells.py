@@ -28,7 +28,7 @@ def is_missing(value: Any) -> bool:
     if value in _MISSING_AS_WRITTEN:
         return True
     # Only a cell padded with spaces needs normalising; the common case returns above or here.
-    return value[:1].isspace() or value[-1:].isspace() and value.strip().lower() in MISSING
+    return (value[:1].isspace() or value[-1:].isspace()) and value.strip().lower() in MISSING
 
 
 def text(value: Any) -> str:
@@ -78,9 +78,7 @@ def parse_datetime(value: Any) -> datetime:
     else:
         raw = str(value).strip()
         try:
-            if raw.endswith(("Z", "z")):  # the common UTC spelling: no time-zone arithmetic needed
-                return datetime.fromisoformat(raw[:-1])
-            moment = datetime.fromisoformat(raw)
+            moment = datetime.fromisoformat(raw[:-1] if raw.endswith(("Z", "z")) else raw)
         except ValueError:
             raise CellError(
                 f"not a date: {raw!r} (use ISO 8601, e.g. 2026-11-02 or 2026-11-02T14:30:00Z)"
@@ -109,9 +107,16 @@ def _plain_utc_timestamp(value: str) -> str | None:
     """The common export shapes (2026-11-02, 2026-11-02T14:30:00[Z]) formatted by slicing, after
     fromisoformat has validated them; anything else (or anything invalid) returns None."""
     size = len(value)
+    if size < 10 or value[4] != "-" or value[7] != "-":
+        return None
     if size == 10:
         core, clock = value, "00:00:00"
-    elif (size == 19 or (size == 20 and value[19] in "Zz")) and value[10] in "Tt " and value[13] == ":":
+    elif (
+        (size == 19 or (size == 20 and value[19] in "Zz"))
+        and value[10] in "Tt "
+        and value[13] == ":"
+        and value[16] == ":"
+    ):
         core, clock = value[:19], value[11:19]
     else:
         return None

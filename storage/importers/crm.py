@@ -186,7 +186,7 @@ class _CrmRun:
             moment = self._time(row, row.cells[index[self.time_column]]) if self.time_column else None
             if self.checker.errors:
                 continue
-            values = {
+            values: dict[str, str | None] = {
                 "external_id": external_id,
                 "name": external_id,
                 "attributes": json_dumps(

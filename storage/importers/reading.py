@@ -92,8 +92,13 @@ class RowSource:
                 yield Row(number, reader.line_num, values)
 
     def _jsonl(self, stream: io.TextIOWrapper) -> Iterator[Row]:
+        first = stream.readline()
+        if first.lstrip().startswith("["):  # a JSON array file (read whole): each object is one row
+            lines: Iterator[str] = _array_lines(first + stream.read())
+        else:
+            lines = itertools.chain([first], stream)
         number = 0
-        for line_no, line in enumerate(stream, start=1):
+        for line_no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             number += 1
@@ -113,6 +118,16 @@ class RowSource:
                 yield Row(number, line_no, [], problem)
                 continue
             yield Row(number, line_no, [record.get(key) for key in self.header])
+
+
+def _array_lines(text: str) -> Iterator[str]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield "{" + exc.msg  # reported as invalid JSON on line 1
+        return
+    for item in items:
+        yield json.dumps(item)
 
 
 def sniff_delimiter(sample: str) -> str:

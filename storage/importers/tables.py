@@ -51,6 +51,7 @@ class TableSpec:
     extras_target: str | None = None  # JSON column that keeps columns the spec does not know
     insert_defaults: dict[str, Any] = field(default_factory=dict)
     derive: Callable[[dict[str, Any]], None] | None = None
+    index_order: tuple[str, ...] = ()  # append-only kinds: the unique key's column order
 
 
 class References:
@@ -236,6 +237,7 @@ def _activities(refs: References) -> TableSpec:
         "behavioural events; other columns (url, campaign…) are kept in the event's detail",
         extras_target="detail",
         derive=_activity_page_type,
+        index_order=("lead_id", "occurred_at", "kind", "page_type", "detail"),
     )
 
 
@@ -281,3 +283,4 @@ _SPECS: dict[str, Callable[[References], TableSpec]] = {
     "outcomes": _outcomes,
 }
 TABLE_KINDS = tuple(_SPECS)
+APPEND_ONLY_KINDS = frozenset({"activities"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,12 +23,13 @@ class Counts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    duplicates: int = 0  # rows whose key came again later in the same batch: the later row wins
     created: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         """Rows read and written (or found unchanged)."""
-        return self.inserted + self.updated + self.unchanged
+        return self.inserted + self.updated + self.unchanged + self.duplicates
 
 
 def _marks(conn: Connection, count: int) -> str:
@@ -60,11 +62,18 @@ def insert_one(conn: Connection, table: str, values: dict[str, Any]) -> int:
 
 
 class AppendWriter:
-    """Insert-only rows whose every column is part of the natural key (activities)."""
+    """Insert-only rows whose every column is part of the natural key (activities).
 
-    def __init__(self, conn: Connection, table: str, columns: Sequence[str], counts: Counts) -> None:
+    Each batch is sorted in the key index's order before it is written, so the inserts walk the index
+    instead of jumping around it: faster, and with a smaller page cache.
+    """
+
+    def __init__(
+        self, conn: Connection, table: str, columns: Sequence[str], counts: Counts, order: Sequence[str] = ()
+    ) -> None:
         self.conn, self.table, self.columns, self.counts = conn, table, list(columns), counts
         self._rows: list[tuple] = []
+        self._order = itemgetter(*[self.columns.index(c) for c in order]) if order else None
 
     def add(self, values: dict[str, Any]) -> None:
         """Queue one row; absent optional columns are NULL."""
@@ -74,6 +83,8 @@ class AppendWriter:
 
     def flush(self) -> None:
         """Write what is queued."""
+        if self._order is not None:
+            self._rows.sort(key=self._order)
         new = insert_ignoring_conflicts(self.conn, self.table, self.columns, self._rows)
         self.counts.inserted += new
         self.counts.unchanged += len(self._rows) - new
@@ -103,7 +114,10 @@ class UpsertWriter:
 
     def add(self, values: dict[str, Any]) -> None:
         """Queue one row; a later row with the same key replaces an earlier one."""
-        self._rows[values[self.key]] = values
+        key = values[self.key]
+        if key in self._rows:
+            self.counts.duplicates += 1
+        self._rows[key] = values
         if len(self._rows) >= BATCH_ROWS:
             self.flush()
 

@@ -1,0 +1,159 @@
+"""Import call and chat transcripts (plain text, WebVTT, JSON) as message rows, atomically and idempotently."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from storage.errors import ImportFileError, RowError
+from storage.importers import cells
+from storage.importers.runner import ImportResult, Progress
+from storage.importers.tables import CHANNELS
+from storage.importers.transcript_formats import Transcript, absolute, parse_json, parse_text, parse_vtt
+from storage.importers.writer import Counts, UpsertWriter
+
+SUFFIXES = frozenset({".txt", ".vtt", ".json"})
+COLUMNS = ("source_ref", "lead_id", "channel", "direction", "speaker", "text", "occurred_at")
+MAX_ERRORS = ImportFileError.MAX_SHOWN
+_BAD_CHANNEL = "{!r} is not one of " + ", ".join(CHANNELS)
+_UNKNOWN_LEAD = "unknown lead {!r} (import it with `hotlead import leads` first)"
+
+
+class _People:
+    """Reps and leads, looked up within the import's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        rows = conn.exec_driver_sql("SELECT name FROM rep").scalars()
+        names = [" ".join(str(name).split()).casefold() for name in rows]
+        firsts = Counter(name.split()[0] for name in names if name)
+        self.reps = set(names) | {first for first, count in firsts.items() if count == 1}
+
+    def is_rep(self, speaker: str) -> bool:
+        return " ".join(speaker.split()).casefold() in self.reps
+
+    def lead(self, external_id: str) -> int | None:
+        return self.conn.exec_driver_sql("SELECT id FROM lead WHERE external_id = ?", (external_id,)).scalar()
+
+    def leads_named(self, name: str) -> list[int]:
+        # NOCASE folds ASCII letters only: names differing in the case of other letters do not match.
+        return list(self.conn.exec_driver_sql("SELECT id FROM lead WHERE name = ? COLLATE NOCASE", (name,)).scalars())
+
+
+def import_transcripts(
+    engine: Engine, path: Path, *, lead: str | None = None, at: datetime | None = None,
+    channel: str = "call", progress: Progress | None = None,
+) -> ImportResult:
+    """Import one transcript file, or every .txt/.vtt/.json under a folder, as messages in one transaction."""
+    started = time.perf_counter()
+    files = _files(path)
+    channel = channel.strip().lower()
+    if channel not in CHANNELS:
+        raise ImportFileError(str(path), [RowError(str(path), 0, "channel", _BAD_CHANNEL.format(channel))])
+    known_start = cells.parse_datetime(at) if at is not None else None
+    counts, errors = Counts(), list[RowError]()
+    with engine.begin() as conn:
+        people = _People(conn)
+        lead_id = people.lead(lead.strip()) if lead else None
+        if lead and lead_id is None:
+            raise ImportFileError(str(path), [RowError(str(path), 0, "lead", _UNKNOWN_LEAD.format(lead.strip()))])
+        writer = UpsertWriter(conn, "message", "source_ref", COLUMNS, counts, {"direction": "inbound"})
+        for done, (file, name) in enumerate(files, start=1):
+            start = known_start or datetime.fromtimestamp(file.stat().st_mtime, UTC).replace(tzinfo=None)
+            for transcript in _read(file, name, errors):
+                rows = _rows(transcript, people, lead_id, channel, start)
+                if not errors:  # after the first problem nothing will be written: the rest is only checked
+                    for row in rows:
+                        writer.add(row)
+            if progress:
+                progress(done, len(files))
+            if len(errors) > MAX_ERRORS:
+                break
+        if errors:
+            raise ImportFileError(str(path), errors[:MAX_ERRORS], len(errors) > MAX_ERRORS)
+        writer.flush()
+    return ImportResult(kind="transcripts", file=str(path), counts=counts, seconds=time.perf_counter() - started)
+
+
+def _files(path: Path) -> list[tuple[Path, str]]:
+    if path.is_dir():
+        found = [(f, f.relative_to(path).as_posix()) for f in path.rglob("*") if f.suffix.lower() in SUFFIXES]
+        return sorted([(f, name) for f, name in found if f.is_file()], key=lambda pair: pair[1])
+    if not path.is_file():
+        raise ImportFileError(str(path), [RowError(str(path), 0, "-", "no such file or folder")])
+    return [(path, path.name)]
+
+
+def _read(file: Path, name: str, errors: list[RowError]) -> list[Transcript]:
+    transcript = Transcript(str(file), name, errors)
+    try:
+        content = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        transcript.fail(1, "-", "not UTF-8 text")
+        return []
+    if file.suffix.lower() == ".json":
+        return parse_json(content, transcript)
+    lines = content.splitlines()
+    if lines and lines[0].strip().startswith("WEBVTT"):
+        parse_vtt(lines, transcript)
+    else:
+        parse_text(lines, transcript)
+    transcript.lines = [line for line in transcript.lines if line.text]
+    return [transcript]
+
+
+def _rows(t: Transcript, people: _People, lead_id: int | None, channel: str, start: datetime) -> list[dict[str, Any]]:
+    """The message rows of one transcript, or none when anything about it is wrong (and recorded)."""
+    before = len(t.errors)
+    if not t.lines:
+        t.fail(1, "speaker", "no lines with a speaker found")
+    if "channel" in t.meta:
+        row, channel = t.meta["channel"][0], t.meta["channel"][1].lower()
+        if channel not in CHANNELS:
+            t.fail(row, "channel", _BAD_CHANNEL.format(channel))
+    if "date" in t.meta:
+        start = absolute(t, *t.meta["date"]) or start
+    if "lead" in t.meta:
+        row, external_id = t.meta["lead"]
+        lead_id = people.lead(external_id)
+        if lead_id is None:
+            t.fail(row, "lead", _UNKNOWN_LEAD.format(external_id))
+    elif lead_id is None and t.lines:
+        lead_id = _lead_by_speaker(t, people)
+    if len(t.errors) > before:
+        return []
+    rows, moment = [], start
+    for index, line in enumerate(t.lines, start=1):
+        if line.when is not None:
+            moment = start + line.when if isinstance(line.when, timedelta) else line.when
+        rows.append({
+            "source_ref": f"transcript:{t.name}:{index}", "lead_id": lead_id, "channel": channel,
+            "direction": "outbound" if people.is_rep(line.speaker) else "inbound",
+            "speaker": line.speaker, "text": line.text, "occurred_at": cells.sql_datetime(moment),
+        })
+    return rows
+
+
+def _lead_by_speaker(t: Transcript, people: _People) -> int | None:
+    hint = '"lead": "<external id>"' if t.file.lower().endswith(".json") else "`# lead: <external id>` at the top"
+    matched: dict[int, str] = {}
+    for line in t.lines:
+        if people.is_rep(line.speaker) or line.speaker in matched.values():
+            continue
+        ids = people.leads_named(line.speaker)
+        if len(ids) > 1:
+            t.fail(line.row, "lead", f"{len(ids)} leads are named {line.speaker!r}: say which with {hint}")
+            return None
+        if ids:
+            matched[ids[0]] = line.speaker
+    if len(matched) == 1:
+        return next(iter(matched))
+    names = " and ".join(repr(name) for name in matched.values())
+    problem = f"speakers {names} are different leads" if matched else "no speaker is a known lead"
+    t.fail(t.lines[0].row, "lead", f"{problem}: say which with {hint}")
+    return None
