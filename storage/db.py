@@ -39,6 +39,11 @@ def json_dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def json_loads(text: str | None) -> Any:
+    """Parse JSON text read with raw SQL (None stays None)."""
+    return None if text is None else json.loads(text)
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for a SQLAlchemy URL; SQLite gets WAL, foreign keys and a page cache."""
     is_sqlite = url.startswith("sqlite")

@@ -73,4 +73,4 @@ def main() -> None:
     cli(prog_name="hotlead")
 
 
-from bot.cli import bench, data  # noqa: E402,F401  (registers the commands)
+from bot.cli import bench, data, scoring  # noqa: E402,F401  (registers the commands)

@@ -1,0 +1,159 @@
+"""Commands that use the model: train, score, top, why, model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.cli import AppContext, cli, emit_json, pass_app
+from scoring import registry
+from scoring.evaluate import format_report
+from scoring.leads import explain_lead, explain_pair, top_accounts, top_leads
+from scoring.rescore import rescore
+from scoring.training import train as train_model
+
+
+@cli.command()
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write lift.png and calibration.png to this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_app
+def train(app: AppContext, plots: Path | None, as_json: bool) -> None:
+    """Train a model on your won and lost leads and compare it with rule-based points.
+
+    The newest 20% of decisions are held out; the candidate becomes active only when it beats the
+    active model on them (or when there is none). Features are taken as of each decision, never after.
+    """
+    report = train_model(app.engine(), plots=plots)
+    m = report.metrics
+    if as_json:
+        emit_json({"version": report.version, "promoted": report.promoted, "auc": m["auc"], "pr_auc": m["pr_auc"],
+                   "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
+                   "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
+                   "plots": [str(p) for p in report.plots]})
+        return
+    comparison = {"model": m, "rules": m["rules"], "auc_gain": m["auc_gain"]}
+    click.echo(format_report(comparison, report.lift))
+    if m.get("without_conversation_auc") is not None:
+        click.echo(f"\nHoldout AUC without conversation features: {m['without_conversation_auc']:.3f} "
+                   f"(with: {m['auc']:.3f})")
+    state = "promoted to active" if report.promoted else "kept as a candidate (the active model is better)"
+    click.echo(f"\nModel {report.version}: {state}. Trained in {m['train_seconds']} s on {m['train_leads']:,} "
+               f"decisions, judged on the newest {m['holdout_leads']:,}.")
+    for path in report.plots:
+        click.echo(f"Wrote {path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def score(app: AppContext, as_json: bool) -> None:
+    """Rescore every active lead; history keeps a row only when a score moved or its band changed."""
+    result = rescore(app.engine())
+    rate = result.leads / result.seconds if result.seconds else 0.0
+    if as_json:
+        emit_json({"leads": result.leads, "written": result.written, "seconds": round(result.seconds, 3),
+                   "leads_per_s": round(rate)})
+        return
+    click.echo(f"Scored {result.leads:,} active leads in {result.seconds:.1f} s; {result.written:,} scores moved "
+               "and were added to the history.")
+
+
+@cli.command()
+@click.option("--band", type=click.Choice(["hot", "warm", "cold"]), help="Only leads in this band.")
+@click.option("--accounts", is_flag=True, help="Rank accounts by their buying committee instead of leads.")
+@click.option("--limit", default=10, show_default=True, help="How many to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, best first.")
+@pass_app
+def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: bool) -> None:
+    """The best leads (or accounts) now, with score, band, movement and the top reason."""
+    engine = app.engine()
+    rows: list[dict[str, Any]] = top_accounts(engine, limit=limit) if accounts else top_leads(
+        engine, band=band, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No scores yet: run `hotlead score` (after `hotlead train`).")
+        return
+    for rank, row in enumerate(rows, start=1):
+        if accounts:
+            click.echo(f"{rank:>3}. {row['account']:<28} intent {row['intent']:.0%}  {row['leads']} leads, "
+                       f"best: {row['best_lead']} ({row['best_probability']:.0%})")
+        else:
+            move = f"{row['movement']:+.0%}" if row["movement"] else "  —"
+            click.echo(f"{rank:>3}. {row['name']:<22} {row['account'] or '':<22} {row['probability']:>4.0%} "
+                       f"{row['band']:<4} {move:>5}  {row['top_reason']}")
+
+
+@cli.command()
+@click.argument("lead")
+@click.option("--vs", "other", help="Explain why LEAD ranks above this other lead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@pass_app
+def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
+    """Why LEAD (its external id) scores what it does: the reasons for and against, with its own numbers."""
+    engine = app.engine()
+    if other:
+        pair = explain_pair(engine, lead, other)
+        if as_json:
+            emit_json(pair)
+            return
+        click.echo(f"{pair['a']['name']} ({pair['a']['probability']:.0%}) vs {pair['b']['name']} "
+                   f"({pair['b']['probability']:.0%}):")
+        for reason in pair["reasons"]:
+            click.echo(f"  + {reason['text']}  ({reason['contribution']:+.2f})")
+        return
+    result = explain_lead(engine, lead)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{result['name']} ({result['account'] or 'no account'}): {result['probability']:.0%}, "
+               f"{result['band']}, percentile {result['percentile']:.0f}")
+    for title, key in (("For", "for"), ("Against", "against")):
+        if result[key]:
+            click.echo(f"{title}:")
+            for reason in result[key]:
+                click.echo(f"  {reason['contribution']:+.2f}  {reason['text']}")
+
+
+@cli.group()
+def model() -> None:
+    """The model registry: list versions, activate one, roll back."""
+
+
+@model.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def model_list(app: AppContext, as_json: bool) -> None:
+    """Every trained version, newest first, with its holdout AUC."""
+    versions = registry.list_versions(app.engine())
+    rows: list[dict[str, Any]] = [{"version": v.version, "status": v.status, "trained_at": str(v.trained_at),
+             "auc": v.metrics.get("auc"), "rules_auc": v.metrics.get("rules_auc")} for v in versions]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No models yet: run `hotlead train`.")
+    for row in rows:
+        click.echo(f"{row['version']:<26} {row['status']:<9} AUC {row['auc']:.3f} (rules {row['rules_auc']:.3f})  "
+                   f"trained {row['trained_at'][:16]}")
+
+
+@model.command()
+@click.argument("version")
+@pass_app
+def activate(app: AppContext, version: str) -> None:
+    """Make VERSION the active model."""
+    chosen = registry.activate(app.engine(), version)
+    click.echo(f"{chosen.version} is now active; run `hotlead score` to rescore with it.")
+
+
+@model.command()
+@pass_app
+def rollback(app: AppContext) -> None:
+    """Go back to the model that was active before the current one."""
+    chosen = registry.rollback(app.engine())
+    click.echo(f"Rolled back: {chosen.version} is active again.")

@@ -1,0 +1,140 @@
+"""Answers about leads: why one scores what it does, how two compare, and who is on top."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from scoring.explain import all_reasons, compare_reasons, reasons
+from scoring.rescore import Scored, score_leads
+from storage.db import json_loads
+from storage.errors import NotFoundError
+
+COMMITTEE = 5  # an account's intent looks at its five best leads
+
+
+def _lookup(engine: Engine, key: str) -> tuple[int, str, str, str | None, float]:
+    """(id, external id, name, account, cutoff day) of a lead named by external id (or exact name)."""
+    with engine.connect() as conn:
+        sql = (
+            "SELECT l.id, l.external_id, l.name, a.name, julianday(o.closed_at) FROM lead l "
+            "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN outcome o ON o.lead_id = l.id "
+            "WHERE l.external_id = ? OR lower(l.name) = lower(?) ORDER BY l.external_id = ? DESC LIMIT 2"
+        )
+        rows = conn.exec_driver_sql(sql, (key, key, key)).all()
+        if not rows:
+            names = [r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead UNION ALL SELECT name FROM lead")]
+            close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise NotFoundError(f"no lead {key!r}{hint}")
+    lead_id, external_id, name, account, closed = rows[0]
+    cutoff = closed if closed is not None else pd.Timestamp.now(tz="UTC").to_julian_date()
+    return lead_id, external_id, name, account, float(cutoff)
+
+
+def _population(engine: Engine) -> np.ndarray | None:
+    with engine.connect() as conn:
+        values = [r[0] for r in conn.exec_driver_sql(
+            "SELECT s.probability FROM score s "
+            "JOIN (SELECT max(id) AS id FROM score GROUP BY lead_id) m ON m.id = s.id "
+            "JOIN lead l ON l.id = s.lead_id LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL"
+        )]
+    return np.asarray(values) if values else None
+
+
+def _one(engine: Engine, key: str) -> tuple[dict[str, Any], Scored]:
+    lead_id, external_id, name, account, cutoff = _lookup(engine, key)
+    scored = score_leads(engine, pd.Series([cutoff], index=[lead_id]), _population(engine))
+    head = {"lead": external_id, "name": name, "account": account,
+            "probability": float(scored.probability[0]), "percentile": float(scored.percentile[0]),
+            "band": str(scored.band[0])}
+    return head, scored
+
+
+def _values(scored: Scored) -> dict[str, Any]:
+    row = scored.features.iloc[0]
+    return {name: (None if _missing(v) else (v.item() if hasattr(v, "item") else v)) for name, v in row.items()}
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
+    """Everything `hotlead why` shows: score, base value, every contribution and the reasons."""
+    head, scored = _one(engine, key)
+    contributions = {k: float(v) for k, v in scored.contributions.iloc[0].items()}
+    base = contributions.pop("bias")
+    values = _values(scored)
+    pro, con = reasons(contributions, values, top=3)
+    return {
+        **head, "base_value": base, "margin": float(scored.margin[0]), "contributions": contributions,
+        "reasons": [{"text": r.text, "contribution": r.contribution, "group": r.group}
+                    for r in all_reasons(contributions, values)],
+        "for": [{"text": r.text, "contribution": r.contribution} for r in pro],
+        "against": [{"text": r.text, "contribution": r.contribution} for r in con],
+        "values": values,
+    }
+
+
+def explain_pair(engine: Engine, a: str, b: str) -> dict[str, Any]:
+    """Why A ranks above B: the groups where A's contributions exceed B's the most."""
+    head_a, scored_a = _one(engine, a)
+    head_b, scored_b = _one(engine, b)
+    contrib_a = {k: float(v) for k, v in scored_a.contributions.iloc[0].items() if k != "bias"}
+    contrib_b = {k: float(v) for k, v in scored_b.contributions.iloc[0].items() if k != "bias"}
+    found = compare_reasons(contrib_a, contrib_b, _values(scored_a), _values(scored_b), top=3)
+    return {"a": head_a, "b": head_b, "margin_gap": float(scored_a.margin[0] - scored_b.margin[0]),
+            "reasons": [{"text": r.text, "contribution": r.contribution} for r in found]}
+
+
+_LATEST = (
+    "WITH ranked AS (SELECT id, lead_id, probability, percentile, band, reasons, "
+    "ROW_NUMBER() OVER (PARTITION BY lead_id ORDER BY id DESC) AS rn FROM score) "
+    "SELECT l.external_id, l.name, a.name, cur.probability, cur.percentile, cur.band, cur.reasons, "
+    "prev.probability FROM ranked cur JOIN lead l ON l.id = cur.lead_id "
+    "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN ranked prev ON prev.lead_id = cur.lead_id AND prev.rn = 2 "
+    "LEFT JOIN outcome o ON o.lead_id = l.id WHERE cur.rn = 1 AND o.id IS NULL AND l.status NOT IN ('won', 'lost')"
+)
+
+
+def top_leads(engine: Engine, *, band: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    """Active leads by their latest score, best first, with movement since the score before."""
+    sql = _LATEST + (" AND cur.band = ?" if band else "") + " ORDER BY cur.probability DESC LIMIT ?"
+    params = (band, limit) if band else (limit,)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(sql, params).all()
+    result = []
+    for external_id, name, account, p, percentile, band_, stored, previous in rows:
+        found = json_loads(stored) or []
+        result.append({
+            "lead": external_id, "name": name, "account": account, "probability": p, "percentile": percentile,
+            "band": band_, "movement": 0.0 if previous is None else p - previous,
+            "top_reason": found[0]["text"] if found else "",
+        })
+    return result
+
+
+def top_accounts(engine: Engine, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Accounts ranked by the chance that at least one of their best leads converts."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(_LATEST + " AND a.name IS NOT NULL").all()
+    by_account: dict[str, list[tuple[float, str]]] = {}
+    for _external_id, name, account, p, *_ in rows:
+        by_account.setdefault(account, []).append((p, name))
+    ranked: list[dict[str, Any]] = []
+    for account, leads in by_account.items():
+        leads.sort(reverse=True)
+        intent = 1.0 - math.prod(1.0 - p for p, _ in leads[:COMMITTEE])
+        ranked.append({"account": account, "intent": intent, "leads": len(leads), "best_lead": leads[0][1],
+                       "best_probability": leads[0][0]})
+    ranked.sort(key=lambda r: float(r["intent"]), reverse=True)
+    return ranked[:limit]

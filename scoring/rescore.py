@@ -1,0 +1,145 @@
+"""Score every active lead with the active model and append to the score history what moved."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from scoring import registry
+from scoring.explain import describe, group_of
+from scoring.features import build_features
+from scoring.model import LeadScorer
+from storage.db import json_dumps
+
+EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
+HOT_SHARE, WARM_SHARE = 0.10, 0.30
+REASONS_KEPT = 3
+FINAL = ("won", "lost")
+
+
+class NoModelError(LookupError):
+    """No model has been trained and activated yet."""
+
+
+@dataclass
+class Scored:
+    """Scores of a set of leads, with what is needed to explain them."""
+
+    features: pd.DataFrame
+    probability: np.ndarray
+    percentile: np.ndarray
+    band: np.ndarray
+    margin: np.ndarray
+    contributions: pd.DataFrame
+    version_id: int
+
+
+def bands(percentile: np.ndarray, hot: float = HOT_SHARE, warm: float = WARM_SHARE) -> np.ndarray:
+    """hot for the top `hot` share, warm for the next `warm`, cold for the rest."""
+    warm_band = np.where(percentile >= 100 * (1 - hot - warm), "warm", "cold")
+    return np.where(percentile >= 100 * (1 - hot), "hot", warm_band)
+
+
+def active_scorer(engine: Engine) -> tuple[LeadScorer, int]:
+    """The active model, or NoModelError saying how to get one."""
+    version = registry.active_version(engine)
+    if version is None or version.id is None:
+        raise NoModelError("no model is active yet: import outcomes and run `hotlead train`")
+    return registry.load_scorer(version), version.id
+
+
+def active_cutoffs(engine: Engine, now: float | None = None) -> pd.Series:
+    """Every lead still in play (no outcome, not closed), with `now` as its cutoff."""
+    moment = now if now is not None else pd.Timestamp.now(tz="UTC").to_julian_date()
+    with engine.connect() as conn:
+        ids = [row[0] for row in conn.exec_driver_sql(
+            "SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
+            "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost') ORDER BY l.id"
+        )]
+    return pd.Series(moment, index=ids, dtype=float)
+
+
+def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | None = None) -> Scored:
+    """Score leads as of their cutoffs; percentiles are among `population` probabilities (default: these)."""
+    scorer, version_id = active_scorer(engine)
+    features = build_features(engine, cutoffs)
+    contributions = scorer.contributions(features)
+    margin = contributions.to_numpy().sum(axis=1)
+    slope, intercept = scorer.calibration_
+    probability = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
+    reference = np.sort(probability if population is None else population)
+    percentile = 100.0 * np.searchsorted(reference, probability, side="right") / max(len(reference), 1)
+    return Scored(features, probability, percentile, bands(percentile), margin, contributions, version_id)
+
+
+def top_reasons(scored: Scored, rows: np.ndarray, keep: int = REASONS_KEPT) -> list[list[dict[str, Any]]]:
+    """The strongest reasons (either sign) for each of `rows`, grouped by family, as stored in history."""
+    names = [c for c in scored.contributions.columns if c != "bias"]
+    groups = sorted({group_of(n) for n in names})
+    members_of: dict[str, list[str]] = {g: [n for n in names if group_of(n) == g] for g in groups}
+    member = np.zeros((len(names), len(groups)))
+    for i, name in enumerate(names):
+        member[i, groups.index(group_of(name))] = 1.0
+    by_group = scored.contributions[names].to_numpy()[rows] @ member
+    order = np.argsort(-np.abs(by_group), axis=1)[:, :keep]
+    values = scored.features[names]
+    result = []
+    for position, row in enumerate(rows):
+        lead_values = values.iloc[row]
+        picked = []
+        for g in order[position]:
+            group = groups[g]
+            members = {n: lead_values[n] for n in members_of[group]}
+            picked.append({"text": describe(group, members), "contribution": round(float(by_group[position, g]), 4),
+                           "group": group})
+        result.append(picked)
+    return result
+
+
+@dataclass
+class RescoreResult:
+    """What a rescore did."""
+
+    leads: int
+    written: int
+    seconds: float
+    version_id: int
+
+
+def rescore(engine: Engine) -> RescoreResult:
+    """Score all active leads; append a score row where the probability moved or the band changed."""
+    started = time.perf_counter()
+    cutoffs = active_cutoffs(engine)
+    if cutoffs.empty:
+        return RescoreResult(0, 0, time.perf_counter() - started, active_scorer(engine)[1])
+    scored = score_leads(engine, cutoffs)
+    ids = cutoffs.index.to_numpy()
+    with engine.connect() as conn:
+        latest = {lead: (p, band) for lead, p, band in conn.exec_driver_sql(
+            "SELECT lead_id, probability, band FROM score WHERE id IN (SELECT max(id) FROM score GROUP BY lead_id)"
+        )}
+    changed = np.array([
+        (lead not in latest) or abs(latest[lead][0] - p) > EPSILON or latest[lead][1] != band
+        for lead, p, band in zip(ids, scored.probability, scored.band, strict=True)
+    ], dtype=bool)
+    rows = np.flatnonzero(changed)
+    reasons = top_reasons(scored, rows)
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    records = [
+        (int(ids[r]), scored.version_id, now, float(scored.probability[r]), float(scored.percentile[r]),
+         str(scored.band[r]), json_dumps(reasons[i]))
+        for i, r in enumerate(rows)
+    ]
+    with engine.begin() as conn:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
+            f"VALUES ({', '.join([mark] * 7)})", records,
+        )
+    return RescoreResult(len(ids), len(records), time.perf_counter() - started, scored.version_id)

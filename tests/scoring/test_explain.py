@@ -1,0 +1,205 @@
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from scoring.explain import (
+    GROUPS,
+    all_reasons,
+    compare_reasons,
+    describe,
+    format_contribution,
+    group_of,
+    reasons,
+    strength,
+)
+
+LEAD: dict[str, Any] = {
+    "beh.page_pricing_7d": 3.0, "beh.page_pricing_30d": 5.0, "beh.page_pricing_90d": 5.0,
+    "beh.email_reply_90d": 2.0, "time.days_since_reply": 3.0,
+    "neg.no_reply_21d": 1.0, "neg.sent_21d": 4.0,
+    "time.days_since_activity": 12.0, "time.count_7d": 6.0, "time.count_28d": 12.0,
+    "firm.employees": 120.0, "firm.industry": "fintech", "firm.seniority": "vp", "firm.source": "referral",
+    "acct.engaged_contacts_30d": 3.0, "beh.email_bounce_30d": 1.0,
+}
+
+KINDS = ("email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe", "form_submit",
+         "demo_request", "webinar", "trial_event", "meeting", "call", "page_view", *(f"page_{page}" for page in (
+             "pricing", "demo", "docs", "case_study", "blog", "home", "careers", "other")))
+CONTRACT = [
+    "firm.industry", "firm.employees", "firm.country", "firm.seniority", "firm.source",
+    *(f"beh.{kind}_{w}d" for kind in KINDS for w in (7, 30, 90)),
+    *(f"time.{name}" for name in ("days_since_activity", "days_since_reply", "count_7d", "count_28d", "velocity",
+                                  "lead_age_days", "days_to_first_reply", "reply_hours_median")),
+    "neg.no_reply_21d", "neg.sent_21d",
+    *(f"conv.{name}" for name in ("inbound_30d", "outbound_30d", "talk_ratio", "questions_30d", "sentiment_mean",
+                                  "sentiment_7d", "sentiment_trend", "urgency_max_7d", "budget", "timeline",
+                                  "competitor", "objection", "next_step")),
+    "acct.engaged_contacts_30d", "acct.seniorities_engaged_30d", "acct.activity_7d", "acct.activity_28d",
+]
+
+
+def test_every_contract_feature_has_a_described_group() -> None:
+    assert {group_of(feature) for feature in CONTRACT} <= set(GROUPS)
+
+
+@pytest.mark.parametrize(("feature", "group"), [
+    ("beh.page_pricing_7d", "pricing visits"),
+    ("beh.page_pricing_90d", "pricing visits"),
+    ("beh.email_reply_30d", "email replies"),
+    ("time.days_since_reply", "email replies"),
+    ("time.reply_hours_median", "email replies"),
+    ("time.count_28d", "recent engagement"),
+    ("time.velocity", "recent engagement"),
+    ("neg.no_reply_21d", "unanswered outreach"),
+    ("beh.email_sent_7d", "unanswered outreach"),
+    ("beh.email_bounce_90d", "bounces"),
+    ("beh.page_case_study_30d", "case study visits"),
+    ("beh.demo_request_7d", "demo requests"),
+    ("firm.employees", "company size"),
+    ("firm.source", "lead source"),
+    ("conv.next_step", "next steps"),
+    ("conv.talk_ratio", "talk"),
+    ("acct.activity_28d", "account engagement"),
+    ("attr.region", "region"),
+    ("something.new", "something.new"),
+])
+def test_features_fall_into_their_reason_group(feature: str, group: str) -> None:
+    assert group_of(feature) == group
+
+
+def test_a_crm_attribute_named_like_a_built_in_group_keeps_its_own_group() -> None:
+    assert group_of("attr.company size") != group_of("firm.employees")
+    assert describe(group_of("attr.company size"), {"attr.company size": 120.0}) == "company size = 120"
+
+
+def test_pricing_windows_are_summed_into_one_reason() -> None:
+    contributions = {"beh.page_pricing_7d": 0.5, "beh.page_pricing_30d": 0.25, "beh.page_pricing_90d": 0.125}
+    up, down = reasons(contributions, LEAD)
+    assert len(up) == 1 and down == []
+    assert up[0].group == "pricing visits"
+    assert up[0].contribution == 0.875
+    assert set(up[0].features) == set(contributions)
+
+
+def test_the_sentence_uses_the_leads_own_values() -> None:
+    assert describe("pricing visits", LEAD) == "Visited pricing 3× in the last 7 days (5× in 30 days)"
+    assert describe("unanswered outreach", LEAD) == "No reply to 4 emails in 21 days"
+    assert describe("email replies", LEAD) == "Replied to emails 2× in 90 days, last 3 days ago"
+    assert describe("recent engagement", LEAD) == "Last engaged 12 days ago; 6 touches this week vs 2/week before"
+    assert describe("company size", LEAD) == "Small company (120 employees)"
+    assert describe("company size", {"firm.employees": 4500.0}) == "Company of 4,500 employees"
+    assert describe("seniority", LEAD) == "VP-level contact"
+    assert describe("lead source", LEAD) == "Came from a referral"
+    assert describe("industry", LEAD) == "Industry: fintech"
+    assert describe("bounces", LEAD).startswith("Email bounced")
+    assert describe("account engagement", LEAD).startswith("3 other people at the account engaged in 30 days")
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (3.0, "plan = 3"), (2.5, "plan = 2.5"), (0.123456, "plan = 0.12"), (1234.5678, "plan = 1234.57"),
+    ("enterprise", "plan = enterprise"), (True, "plan = yes"), (math.nan, "plan not set"),
+])
+def test_a_crm_attribute_reads_name_equals_value(value: Any, text: str) -> None:
+    assert describe(group_of("attr.plan"), {"attr.plan": value}) == text
+
+
+@pytest.mark.parametrize(("group", "values", "text"), [
+    ("pricing visits", {"beh.page_pricing_7d": 0.0, "beh.page_pricing_90d": 0.0}, "No pricing visits in 90 days"),
+    ("email replies", {"beh.email_reply_90d": 0.0, "time.days_since_reply": 90.0}, "No email replies in 90 days"),
+    ("unanswered outreach", {"neg.sent_21d": 0.0, "neg.no_reply_21d": 0.0}, "No emails sent in 21 days"),
+    ("bounces", {"beh.email_bounce_90d": 0.0}, "No email bounces in 90 days"),
+    ("budget", {"conv.budget": 0.0}, "No budget mentions in conversations"),
+    ("talk", {"conv.inbound_30d": 0.0, "conv.outbound_30d": 3.0},
+     "No messages from the lead in 30 days (3 messages from the team)"),
+    ("account engagement", {"acct.engaged_contacts_30d": 0.0}, "No one else at the account engaged in 30 days"),
+])
+def test_zero_counts_read_naturally(group: str, values: dict[str, Any], text: str) -> None:
+    assert describe(group, values) == text
+
+
+@pytest.mark.parametrize("missing", [math.nan, None, pd.NA, np.float32("nan")])
+@pytest.mark.parametrize("group", GROUPS)
+def test_describe_never_crashes_on_missing_values(group: str, missing: Any) -> None:
+    assert describe(group, dict.fromkeys(CONTRACT, missing))
+    assert describe(group, {})
+
+
+def test_describe_never_crashes_when_one_value_is_missing_among_real_ones() -> None:
+    lead = {**dict.fromkeys(CONTRACT, 2.0), "firm.industry": "saas", "firm.seniority": "manager"}
+    for feature in CONTRACT:
+        for group in GROUPS:
+            assert describe(group, {**lead, feature: math.nan})
+
+
+def test_reasons_split_by_sign_biggest_first() -> None:
+    contributions = {
+        "beh.page_pricing_7d": 0.3, "beh.email_reply_90d": 0.9, "firm.employees": 0.1,
+        "neg.no_reply_21d": -0.2, "beh.email_bounce_30d": -0.7, "firm.seniority": -0.05,
+    }
+    up, down = reasons(contributions, LEAD, top=2)
+    assert [r.group for r in up] == ["email replies", "pricing visits"]
+    assert [r.group for r in down] == ["bounces", "unanswered outreach"]
+    assert all(r.contribution > 0 for r in up) and all(r.contribution < 0 for r in down)
+
+
+def test_bias_is_ignored() -> None:
+    up, down = reasons({"bias": 5.0, "beh.page_pricing_7d": -0.4}, LEAD)
+    assert up == []
+    assert [r.group for r in down] == ["pricing visits"]
+    assert all("bias" not in r.features for r in all_reasons({"bias": 5.0, "firm.employees": 0.1}, LEAD))
+
+
+def test_groups_at_or_below_min_abs_are_dropped() -> None:
+    up, down = reasons({"beh.page_pricing_7d": 0.1, "firm.employees": 0.0, "neg.sent_21d": -0.5}, LEAD, min_abs=0.1)
+    assert up == []
+    assert [r.group for r in down] == ["unanswered outreach"]
+
+
+def test_all_reasons_lists_every_group_by_size() -> None:
+    contributions = {"beh.page_pricing_7d": 0.2, "neg.sent_21d": -0.6, "firm.employees": 0.0, "bias": 1.0}
+    assert [r.group for r in all_reasons(contributions, LEAD)] == ["unanswered outreach", "pricing visits",
+                                                                   "company size"]
+
+
+def test_compare_puts_the_group_where_a_beats_b_most_first() -> None:
+    lead_b = {"beh.page_pricing_7d": 0.0, "beh.page_pricing_30d": 0.0, "firm.employees": 4500.0}
+    contrib_a = {"beh.page_pricing_7d": 0.8, "firm.employees": 0.1, "neg.sent_21d": -0.3}
+    contrib_b = {"beh.page_pricing_7d": -0.1, "firm.employees": 0.3, "neg.sent_21d": -0.4}
+    why = compare_reasons(contrib_a, contrib_b, LEAD, lead_b)
+    assert [r.group for r in why] == ["pricing visits", "unanswered outreach"]
+    assert why[0].contribution == pytest.approx(0.9)
+    assert why[0].text == "Visited pricing 3× in the last 7 days (vs 0× for B)"
+
+
+@pytest.mark.parametrize(("c", "text", "size"), [
+    (0.84, "+0.84", "strong"), (-0.31, "\u22120.31", "moderate"), (0.05, "+0.05", "slight"),
+    (-0.5, "\u22120.50", "strong"),
+])
+def test_contributions_are_signed_and_sized(c: float, text: str, size: str) -> None:
+    assert format_contribution(c) == text
+    assert strength(c) == size
+
+
+def test_reasons_from_a_real_model_add_up_to_its_margin() -> None:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({
+        "beh.page_pricing_7d": rng.poisson(1.0, 400).astype(float),
+        "beh.email_reply_90d": rng.poisson(0.5, 400).astype(float),
+        "neg.no_reply_21d": rng.integers(0, 2, 400).astype(float),
+        "firm.employees": rng.lognormal(5, 1, 400),
+    })
+    signal = frame["beh.page_pricing_7d"] + frame["beh.email_reply_90d"] - frame["neg.no_reply_21d"]
+    label = (signal + rng.normal(0, 0.5, 400) > 1).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(frame, label=label), 20)
+    row = xgb.DMatrix(frame.iloc[[0]])
+    contribs = booster.predict(row, pred_contribs=True)[0]
+    margin = float(booster.predict(row, output_margin=True)[0])
+    contributions = dict(zip([*frame.columns, "bias"], contribs.tolist(), strict=True))
+    up, down = reasons(contributions, frame.iloc[0].to_dict())
+    assert up or down
+    total = sum(r.contribution for r in all_reasons(contributions, frame.iloc[0].to_dict()))
+    assert total + contributions["bias"] == pytest.approx(margin, abs=1e-4)
