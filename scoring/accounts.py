@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 ENGAGED_FOR = 30.0
 _SPAN = 100_000.0  # day numbers within one group stay below this offset
@@ -30,13 +29,13 @@ def _count_covering(starts: np.ndarray, ends: np.ndarray, account: np.ndarray, q
     return (begun - ended).astype(float)
 
 
-def account_features(frame: pd.DataFrame, targets: dict[str, np.ndarray], pool: dict[str, Any]) -> None:
+def account_features(frame: Any, targets: dict[str, np.ndarray], pool: dict[str, Any]) -> None:
     """Add acct.* columns. `targets`: account, cutoff per featurised lead (row order of `frame`), plus
     `own` (1 when the lead itself engaged in the 30 days). `pool`: account, lead, seniority code and day of
     every engagement event at those accounts."""
     account, cutoff = targets["account"], targets["cutoff"]
     has_account = account >= 0
-    size = len(frame)
+    size = frame.size
     engaged = np.zeros(size)
     seniorities = np.zeros(size)
     week = np.zeros(size)

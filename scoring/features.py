@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,15 @@ NEVER = 90.0  # days reported when something never happened
 CATEGORICAL = ("firm.industry", "firm.country", "firm.seniority", "firm.source")
 SIGNAL_COUNTS = ("budget", "timeline", "competitor", "objection", "next_step")
 SMALL_SET = 2000  # below this many leads, load only their rows
+
+
+class Columns(dict[str, Any]):
+    """Feature columns under construction (name -> array of `size` values), made a DataFrame once at the end."""
+
+    def __init__(self, index: pd.Index) -> None:
+        super().__init__()
+        self.index = index
+        self.size = len(index)
 
 
 @dataclass
@@ -56,7 +66,7 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     cut = cutoffs.to_numpy(dtype=float)
     index = pd.Index(lead_ids)
     events = _events(activities, index, cut)
-    frame = pd.DataFrame(index=index)
+    frame = Columns(index)
     _firmographic(frame, leads.reindex(index))
     _attributes(frame, leads.reindex(index)["attributes"], kinds, cut)
     _behaviour(frame, events)
@@ -65,10 +75,10 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     targets = {
         "account": leads.reindex(index)["account_id"].fillna(-1).to_numpy(dtype=np.int64),
         "cutoff": cut,
-        "own": (frame["time.days_since_activity"].to_numpy() <= 30.0).astype(float),
+        "own": (np.asarray(frame["time.days_since_activity"]) <= 30.0).astype(float),
     }
     account_features(frame, targets, _pool(colleagues, activities, leads))
-    return frame
+    return pd.DataFrame(dict(frame), index=index)
 
 
 def _pool(colleagues: list[tuple] | None, activities: list[tuple], leads: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -115,17 +125,17 @@ def _count(events: Events, mask: np.ndarray, window: float, size: int) -> np.nda
     return np.bincount(events.row[chosen], minlength=size).astype(float)
 
 
-def _firmographic(frame: pd.DataFrame, leads: pd.DataFrame) -> None:
+def _firmographic(frame: Columns, leads: pd.DataFrame) -> None:
     frame["firm.industry"] = leads["industry"].to_numpy()
     frame["firm.employees"] = pd.to_numeric(leads["employees"], errors="coerce").to_numpy()
     frame["firm.country"] = leads["country"].to_numpy()
     frame["firm.seniority"] = leads["seniority"].to_numpy()
     frame["firm.source"] = leads["source"].to_numpy()
     for name in CATEGORICAL:
-        frame[name] = frame[name].astype("category")
+        frame[name] = pd.Categorical(frame[name])
 
 
-def _attributes(frame: pd.DataFrame, raw: pd.Series, kinds: dict[str, str], cut: np.ndarray) -> None:
+def _attributes(frame: Columns, raw: pd.Series, kinds: dict[str, str], cut: np.ndarray) -> None:
     if not kinds:
         return
     parsed = [json.loads(text) if isinstance(text, str) else {} for text in raw.to_numpy()]
@@ -139,13 +149,12 @@ def _attributes(frame: pd.DataFrame, raw: pd.Series, kinds: dict[str, str], cut:
             days = pd.to_datetime(column, errors="coerce").map(lambda t: t.to_julian_date() if pd.notna(t) else np.nan)
             frame[key] = cut - days.to_numpy(dtype=float)
         elif kind == "category":
-            frame[key] = column.astype("category").to_numpy()
-            frame[key] = frame[key].astype("category")
+            frame[key] = pd.Categorical(column.to_numpy())
         # free text is left to the NLP signals
 
 
-def _behaviour(frame: pd.DataFrame, events: Events) -> None:
-    size = len(frame)
+def _behaviour(frame: Columns, events: Events) -> None:
+    size = frame.size
     is_view = events.kind == "page_view"
     for window in WINDOWS:
         frame[f"beh.page_view_{window}d"] = _count(events, is_view, window, size)
@@ -164,8 +173,8 @@ def _last(rows: np.ndarray, ages: np.ndarray, size: int) -> np.ndarray:
     return result
 
 
-def _temporal(frame: pd.DataFrame, events: Events, created: np.ndarray, cut: np.ndarray) -> None:
-    size = len(frame)
+def _temporal(frame: Columns, events: Events, created: np.ndarray, cut: np.ndarray) -> None:
+    size = frame.size
     engaged = ~np.isin(events.kind, NOT_ENGAGEMENT)
     replies = events.kind == "email_reply"
     frame["time.days_since_activity"] = _last(events.row[engaged], events.age[engaged], size)
@@ -200,8 +209,8 @@ def _reply_speed(events: Events, size: int) -> np.ndarray:
     return result
 
 
-def _conversation(frame: pd.DataFrame, rows: list[tuple], index: pd.Index, cut: np.ndarray) -> None:
-    size = len(frame)
+def _conversation(frame: Columns, rows: list[tuple], index: pd.Index, cut: np.ndarray) -> None:
+    size = frame.size
     names = ["lead", "inbound", "day", "question", "sentiment", "urgency", "entities"]
     table = pd.DataFrame(rows, columns=names)
     table["row"] = index.get_indexer(table["lead"].astype(np.int64)) if len(table) else []
@@ -220,7 +229,7 @@ def _conversation(frame: pd.DataFrame, rows: list[tuple], index: pd.Index, cut: 
     outbound = table[~table["inbound"].astype(bool) & (table["age"] <= 30)]
     frame["conv.outbound_30d"] = per_row(outbound.groupby("row").size())
     lines = frame["conv.inbound_30d"] + frame["conv.outbound_30d"]
-    frame["conv.talk_ratio"] = np.where(lines > 0, frame["conv.inbound_30d"] / lines.where(lines > 0, 1), np.nan)
+    frame["conv.talk_ratio"] = np.where(lines > 0, frame["conv.inbound_30d"] / np.where(lines > 0, lines, 1), np.nan)
     frame["conv.questions_30d"] = per_row(recent.groupby("row")["question"].sum())
     scored = prospect[prospect["sentiment"].notna()]
     week = scored[scored["age"] <= 7]

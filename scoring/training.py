@@ -66,8 +66,8 @@ def _window(decided: np.ndarray) -> tuple[datetime | None, datetime | None]:
     known = decided[~np.isnan(decided)]
     if not len(known):
         return None, None
-    first, last = (pd.to_datetime(d, unit="D", origin="julian").tz_localize(UTC).to_pydatetime()
-                   for d in (known.min(), known.max()))
+    unix_epoch = 2440587.5  # the julian day of 1970-01-01T00:00Z
+    first, last = (datetime.fromtimestamp(round((d - unix_epoch) * 86400), UTC) for d in (known.min(), known.max()))
     return first, last
 
 

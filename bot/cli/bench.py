@@ -31,3 +31,38 @@ def bench_import(rows: int, workdir: Path | None, as_json: bool) -> None:
     click.echo(f"{result['rows']:,} activity rows in {result['seconds']:.1f} s: {result['rows_per_s']:,} rows/s, "
                f"peak memory {result['peak_rss_mb']:.0f} MB "
                f"({result['quarter_peak_rss_mb']:.0f} MB at a quarter of the rows)")
+
+
+@bench.command(name="quality")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 10), help="Cross-validation folds.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_quality(folds: int, as_json: bool) -> None:
+    """Cross-validated AUC on the public data sets in ../shared/data, imported with `hotlead import crm`."""
+    from bot.bench import quality
+
+    result = quality.run(folds)
+    if as_json:
+        emit_json(result)
+        return
+    for name, figures in result.items():
+        if "skipped" in figures:
+            click.echo(f"{name}: skipped ({figures['skipped']})")
+        else:
+            click.echo(f"{name}: AUC {figures['auc']:.3f} ± {figures['std']:.3f} over {folds} folds, "
+                       f"{figures['rows']:,} rows, {figures['features']} features; published: {figures['published']}")
+
+
+@bench.command(name="speed")
+@click.option("--leads", default=100_000, show_default=True, type=click.IntRange(1000), help="Demo leads to build.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_speed(leads: int, as_json: bool) -> None:
+    """Rescore, explain-all and `why` speed on a demo database, and training time."""
+    from bot.bench import speed
+
+    result = speed.run(leads)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{result['leads']:,} leads ({result['active_leads']:,} active): rescore "
+               f"{result['rescore_leads_per_s']:,} leads/s, reasons {result['explain_leads_per_s']:,} leads/s, "
+               f"why p99 {result['why_p99_ms']} ms, training {result['train_s']} s")

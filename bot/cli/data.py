@@ -113,11 +113,13 @@ def _report(result: ImportResult, as_json: bool) -> None:
 @click.option("--keep-files", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the generated CSV files and transcripts in this folder.")
 @click.option("--force", is_flag=True, help="Replace the database even when it holds data that is not a demo.")
+@click.option("--train/--no-train", default=True, show_default=True,
+              help="Train a model, score the open leads and show the hottest ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def demo(
     app: AppContext, leads: int, seed: int, truth: Path | None, today: object, keep_files: Path | None,
-    force: bool, as_json: bool,
+    force: bool, train: bool, as_json: bool,
 ) -> None:
     """Build a fresh demo database: a realistic B2B pipeline, imported like your own data would be.
 
@@ -145,6 +147,36 @@ def demo(
             writer.writerow(["external_id", "probability"])
             writer.writerows((lead_id, f"{p:.6f}") for lead_id, p in pipeline.truth)
     _demo_summary(app, results, pipeline.counts, truth, keep_files, as_json)
+    if train and not as_json:
+        _train_and_show(app)
+
+
+def _train_and_show(app: AppContext) -> None:
+    """Train, score, and show the top hot leads with the reasons for the first one."""
+    from scoring.leads import explain_lead, top_leads
+    from scoring.rescore import rescore
+    from scoring.training import train as train_model
+
+    engine = app.engine()
+    with progress_bar("training the model"):
+        report = train_model(engine)
+    m = report.metrics
+    click.echo(f"\nModel {report.version}: holdout AUC {m['auc']:.3f} vs {m['rules_auc']:.3f} for rule-based points; "
+               f"the top quartile converts {m['quartile_ratio']:.1f}× the bottom quartile.")
+    scored = rescore(engine)
+    click.echo(f"Scored {scored.leads:,} open leads.\n\nTop hot leads:")
+    hot = top_leads(engine, band="hot", limit=10)
+    for rank, row in enumerate(hot, start=1):
+        click.echo(f"{rank:>3}. {row['name']:<20} {row['account'] or '':<24} {row['probability']:>4.0%}  "
+                   f"{row['top_reason']}")
+    if hot:
+        why = explain_lead(engine, hot[0]["lead"])
+        click.echo(f"\nWhy {why['name']} ({why['lead']}) is hot:")
+        for reason in why["for"]:
+            click.echo(f"  + {reason['text']}")
+        for reason in why["against"][:2]:
+            click.echo(f"  - {reason['text']}")
+        click.echo(f"\nTry: hotlead why {hot[0]['lead']}   hotlead top --accounts   hotlead train --plots plots/")
 
 
 def _reset_demo_database(url: str, force: bool) -> None:
