@@ -13,13 +13,11 @@ import xgboost as xgb
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
+from scoring.errors import NotEnoughOutcomesError
+
 log = logging.getLogger(__name__)
 MIN_CLASS = 50
 WARN_POSITIVES = 500
-
-
-class NotEnoughOutcomesError(ValueError):
-    """Too few conversions or non-conversions to learn from."""
 
 
 class LeadScorer(ClassifierMixin, BaseEstimator):

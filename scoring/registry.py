@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
@@ -36,6 +37,22 @@ def active_version(engine: Engine) -> ModelVersion | None:
     """The version that scores leads now, if any."""
     with Session(engine) as session:
         return session.exec(select(ModelVersion).where(ModelVersion.status == "active")).first()
+
+
+def active_version_id(engine: Engine) -> int | None:
+    """The id of the active version (cheap: the artifact is not read)."""
+    with Session(engine) as session:
+        return session.exec(select(ModelVersion.id).where(ModelVersion.status == "active")).first()
+
+
+@lru_cache(maxsize=8)
+def cached_scorer(engine: Engine, version_id: int) -> LeadScorer:
+    """The fitted scorer of a version, deserialised once per process (versions never change once saved)."""
+    with Session(engine) as session:
+        version = session.get(ModelVersion, version_id)
+        if version is None:
+            raise NotFoundError(f"no model version with id {version_id}")
+        return load_scorer(version)
 
 
 def load_scorer(version: ModelVersion) -> LeadScorer:

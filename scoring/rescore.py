@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from scoring import registry
+from scoring.errors import NoModelError
 from scoring.explain import describe, group_of
 from scoring.features import build_features
 from scoring.model import LeadScorer
@@ -21,10 +22,6 @@ EPSILON = 0.005  # a probability move smaller than this (with the same band) is 
 HOT_SHARE, WARM_SHARE = 0.10, 0.30
 REASONS_KEPT = 3
 FINAL = ("won", "lost")
-
-
-class NoModelError(LookupError):
-    """No model has been trained and activated yet."""
 
 
 @dataclass
@@ -48,10 +45,10 @@ def bands(percentile: np.ndarray, hot: float = HOT_SHARE, warm: float = WARM_SHA
 
 def active_scorer(engine: Engine) -> tuple[LeadScorer, int]:
     """The active model, or NoModelError saying how to get one."""
-    version = registry.active_version(engine)
-    if version is None or version.id is None:
+    version_id = registry.active_version_id(engine)
+    if version_id is None:
         raise NoModelError("no model is active yet: import outcomes and run `hotlead train`")
-    return registry.load_scorer(version), version.id
+    return registry.cached_scorer(engine, version_id), version_id
 
 
 def active_cutoffs(engine: Engine, now: float | None = None) -> pd.Series:

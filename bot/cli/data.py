@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli import AppContext, cli, emit_json, pass_app
 from bot.progress import progress_bar
+from scoring.errors import NotEnoughOutcomesError
 from storage.db import create_schema, get_meta, make_engine, session_scope, set_meta
 from storage.demo import generate
 from storage.demo.load import load_demo
@@ -158,8 +159,12 @@ def _train_and_show(app: AppContext) -> None:
     from scoring.training import train as train_model
 
     engine = app.engine()
-    with progress_bar("training the model"):
-        report = train_model(engine)
+    try:
+        with progress_bar("training the model"):
+            report = train_model(engine)
+    except NotEnoughOutcomesError as exc:
+        click.echo(f"\nNot training a model: {exc}. Build a bigger demo with --leads 2000 or more.")
+        return
     m = report.metrics
     click.echo(f"\nModel {report.version}: holdout AUC {m['auc']:.3f} vs {m['rules_auc']:.3f} for rule-based points; "
                f"the top quartile converts {m['quartile_ratio']:.1f}× the bottom quartile.")
