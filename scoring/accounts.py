@@ -72,3 +72,14 @@ def _distinct(group: np.ndarray, day: np.ndarray, account: np.ndarray, q_account
     starts = _keys(owner[first], day[first], base)
     ends = _keys(owner[first], day[last] + ENGAGED_FOR, base)
     return _count_covering(starts, ends, q_account, q_day, base)
+
+
+def account_summary(frame: Any, targets: dict[str, np.ndarray], summary: dict[int, tuple[float, ...]]) -> None:
+    """The same acct.* columns from per-account sums (contacts, seniority levels, 7-day and 28-day events)
+    computed by the database for one shared cutoff."""
+    empty = (0.0, 0.0, 0.0, 0.0)
+    values = np.array([summary.get(int(a), empty) for a in targets["account"]], dtype=float).reshape(-1, 4)
+    frame["acct.engaged_contacts_30d"] = np.maximum(values[:, 0] - targets["own"], 0.0)
+    frame["acct.seniorities_engaged_30d"] = values[:, 1]
+    frame["acct.activity_7d"] = values[:, 2]
+    frame["acct.activity_28d"] = values[:, 3]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from scoring.accounts import account_features
+from scoring.accounts import ENGAGED_FOR, account_features, account_summary
 from storage import queries
 
 WINDOWS = (7, 30, 90)
@@ -25,7 +25,6 @@ NOT_ENGAGEMENT = ("email_sent", "email_bounce", "unsubscribe")
 NEVER = 90.0  # days reported when something never happened
 CATEGORICAL = ("firm.industry", "firm.country", "firm.seniority", "firm.source")
 SIGNAL_COUNTS = ("budget", "timeline", "competitor", "objection", "next_step")
-SMALL_SET = 2000  # below this many leads, load only their rows
 
 
 class Columns(dict[str, Any]):
@@ -37,92 +36,105 @@ class Columns(dict[str, Any]):
         self.size = len(index)
 
 
+VIEW = 0  # kind code of page_view; KINDS are coded 1..len(KINDS), anything else len(KINDS) + 1
+SENIORITIES = ("c_level", "vp", "director", "manager", "individual")
+
+
 @dataclass
 class Events:
     """Events of the leads being featurised: row index of the lead, age in days at its cutoff, and codes."""
 
     row: np.ndarray
     age: np.ndarray
-    kind: np.ndarray
-    page: np.ndarray
+    kind: np.ndarray  # 0 page_view, 1.. KINDS, len(KINDS) + 1 other
+    page: np.ndarray  # -1 none, 0.. PAGES, len(PAGES) other
     day: np.ndarray
+
+    def of(self, *kinds: str) -> np.ndarray:
+        """Mask of events of the named kinds."""
+        return np.isin(self.kind, [KINDS.index(k) + 1 for k in kinds])
 
 
 def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     """Features for the leads in `cutoffs` (lead id -> julian day of the cutoff), one row per lead."""
-    lead_ids = [int(i) for i in cutoffs.index]
-    subset = lead_ids if len(lead_ids) <= SMALL_SET else None
+    index = pd.Index([int(i) for i in cutoffs.index])
     with engine.connect() as conn:
-        leads = pd.DataFrame(queries.lead_rows(conn=conn, lead_ids=subset), columns=_LEAD_NAMES)
-        activities = queries.activity_rows(conn=conn, lead_ids=subset)
-        messages = queries.message_rows(conn=conn, lead_ids=subset)
+        queries.scope_leads(conn=conn, lead_ids=index)
+        leads = pd.DataFrame(queries.lead_rows(conn=conn), columns=_LEAD_NAMES).set_index("id").reindex(index)
+        activities = _matrix(queries.activity_rows(conn=conn, kinds=("page_view", *KINDS), pages=PAGES), 4)
+        committee = _committee(conn, cutoffs)
+        messages = queries.message_rows(conn=conn)
         kinds = queries.attribute_kinds(conn=conn)
-        accounts = [int(a) for a in leads["account_id"].dropna().unique()]
-        colleagues = (
-            queries.engagement_rows(conn=conn, account_ids=accounts, skip=NOT_ENGAGEMENT)
-            if subset is not None else None
-        )
-    leads = leads.set_index("id")
+        conn.rollback()
     cut = cutoffs.to_numpy(dtype=float)
-    index = pd.Index(lead_ids)
     events = _events(activities, index, cut)
     frame = Columns(index)
-    _firmographic(frame, leads.reindex(index))
-    _attributes(frame, leads.reindex(index)["attributes"], kinds, cut)
+    _firmographic(frame, leads)
+    _attributes(frame, leads["attributes"], kinds, cut)
     _behaviour(frame, events)
-    _temporal(frame, events, leads.reindex(index)["created"].to_numpy(dtype=float), cut)
+    _temporal(frame, events, leads["created"].to_numpy(dtype=float), cut)
     _conversation(frame, messages, index, cut)
     targets = {
-        "account": leads.reindex(index)["account_id"].fillna(-1).to_numpy(dtype=np.int64),
+        "account": leads["account_id"].fillna(-1).to_numpy(dtype=np.int64),
         "cutoff": cut,
         "own": (np.asarray(frame["time.days_since_activity"]) <= 30.0).astype(float),
     }
-    account_features(frame, targets, _pool(colleagues, activities, leads))
+    if isinstance(committee, np.ndarray):
+        pool = {"account": committee[:, 0].astype(np.int64), "lead": committee[:, 1].astype(np.int64),
+                "seniority": committee[:, 2].astype(np.int64), "day": committee[:, 3]}
+        account_features(frame, targets, pool)
+    else:
+        account_summary(frame, targets, committee)
     return pd.DataFrame(dict(frame), index=index)
 
 
-def _pool(colleagues: list[tuple] | None, activities: list[tuple], leads: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Every engagement event at the relevant accounts: (account, lead, seniority code, day)."""
-    codes = {name: code for code, name in enumerate(("c_level", "vp", "director", "manager", "individual"))}
-    if colleagues is None:  # every lead is loaded: derive from the activity rows already in memory
-        if not activities:
-            return {k: np.array([]) for k in ("account", "lead", "seniority", "day")}
-        lead, kind, _page, day = (np.asarray(c) for c in zip(*activities, strict=True))
-        engaged = ~np.isin(kind, NOT_ENGAGEMENT)
-        lead, day = lead[engaged].astype(np.int64), day[engaged].astype(float)
-        account = leads["account_id"].reindex(lead).to_numpy()
-        seniority = leads["seniority"].reindex(lead).to_numpy()
-    else:
-        if not colleagues:
-            return {k: np.array([]) for k in ("account", "lead", "seniority", "day")}
-        account, lead, seniority, day = (np.asarray(c) for c in zip(*colleagues, strict=True))
-        day = day.astype(float)
-    known = pd.notna(account)
-    level = np.array([codes.get(s, 9) for s in seniority], dtype=np.int64) if len(seniority) else np.array([])
-    return {"account": account[known].astype(np.int64), "lead": lead[known].astype(np.int64),
-            "seniority": level[known], "day": day[known]}
+def _committee(conn: Any, cutoffs: pd.Series) -> np.ndarray | dict[int, tuple[float, ...]]:
+    """What the account features need: when every lead shares one cutoff (scoring now, `why`), SQLite sums
+    each account up; otherwise (training) every colleague engagement in reach of some cutoff is fetched."""
+    if len(cutoffs) and cutoffs.nunique() == 1:
+        at = float(cutoffs.iloc[0])
+        rows = queries.account_summary_rows(
+            conn=conn, skip=NOT_ENGAGEMENT, seniorities=SENIORITIES, until=_stored_time(at),
+            month=_stored_time(at - ENGAGED_FOR), week=_stored_time(at - 7), four_weeks=_stored_time(at - 28),
+        )
+        return {int(account): tuple(float(v or 0) for v in values) for account, *values in rows}
+    since = _stored_time(float(cutoffs.min()) - ENGAGED_FOR - 1) if len(cutoffs) else "0"
+    return _matrix(queries.engagement_rows(conn=conn, skip=NOT_ENGAGEMENT, seniorities=SENIORITIES, since=since), 4)
+
+
+def _matrix(rows: list[tuple], width: int) -> np.ndarray:
+    return np.array(rows, dtype=float).reshape(-1, width) if rows else np.empty((0, width))
 
 
 _LEAD_NAMES = ["id", "external_id", "name", "account_id", "seniority", "source", "created", "status",
                "attributes", "account", "industry", "employees", "country", "converted", "closed"]
 
 
-def _events(rows: list[tuple], index: pd.Index, cut: np.ndarray) -> Events:
-    if rows:
-        lead, kind, page, day = (np.asarray(column) for column in zip(*rows, strict=True))
-    else:
-        lead, kind, page, day = (np.array([]) for _ in range(4))
-    row = index.get_indexer(lead.astype(np.int64)) if len(lead) else np.array([], dtype=np.int64)
+def _stored_time(julian_day: float) -> str:
+    """A julian day as the text times are stored as (for range conditions the index can use)."""
+    moment = pd.Timestamp(round((julian_day - 2440587.5) * 86400), unit="s")
+    return moment.strftime("%Y-%m-%d %H:%M:%S.000000")
+
+
+def _events(rows: np.ndarray, index: pd.Index, cut: np.ndarray) -> Events:
+    """The featurised leads' own events (columns: lead, kind, page, day) before each one's cutoff."""
+    row = index.get_indexer(rows[:, 0].astype(np.int64))
     keep = row >= 0
-    row, kind, page, day = row[keep], kind[keep], page[keep], day[keep].astype(float)
-    age = cut[row] - day
+    rows, row = rows[keep], row[keep]
+    age = cut[row] - rows[:, 3]
     before = age > 0
-    return Events(row[before], age[before], kind[before], page[before], day[before])
+    rows = rows[before]
+    return Events(row[before], age[before], rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64), rows[:, 3])
 
 
 def _count(events: Events, mask: np.ndarray, window: float, size: int) -> np.ndarray:
     chosen = mask & (events.age <= window)
     return np.bincount(events.row[chosen], minlength=size).astype(float)
+
+
+def _table(rows: np.ndarray, codes: np.ndarray, width: int, size: int) -> np.ndarray:
+    """Counts per (row, code) as a size x width matrix."""
+    return np.bincount(rows * width + codes, minlength=size * width).reshape(size, width).astype(float)
 
 
 def _firmographic(frame: Columns, leads: pd.DataFrame) -> None:
@@ -155,15 +167,20 @@ def _attributes(frame: Columns, raw: pd.Series, kinds: dict[str, str], cut: np.n
 
 def _behaviour(frame: Columns, events: Events) -> None:
     size = frame.size
-    is_view = events.kind == "page_view"
+    views = events.kind == VIEW
+    known_kind = (events.kind >= 1) & (events.kind <= len(KINDS))
+    page_code = np.where(events.page < 0, len(PAGES), events.page)
     for window in WINDOWS:
-        frame[f"beh.page_view_{window}d"] = _count(events, is_view, window, size)
-        for page in PAGES:
-            frame[f"beh.page_{page}_{window}d"] = _count(events, is_view & (events.page == page), window, size)
-        other = is_view & ~np.isin(events.page, PAGES)
-        frame[f"beh.page_other_{window}d"] = _count(events, other, window, size)
-        for kind in KINDS:
-            frame[f"beh.{kind}_{window}d"] = _count(events, events.kind == kind, window, size)
+        recent = events.age <= window
+        chosen = views & recent
+        pages = _table(events.row[chosen], page_code[chosen], len(PAGES) + 1, size)
+        frame[f"beh.page_view_{window}d"] = pages.sum(axis=1)
+        for position, page in enumerate((*PAGES, "other")):
+            frame[f"beh.page_{page}_{window}d"] = pages[:, position]
+        chosen = known_kind & recent
+        counts = _table(events.row[chosen], events.kind[chosen] - 1, len(KINDS), size)
+        for position, kind in enumerate(KINDS):
+            frame[f"beh.{kind}_{window}d"] = counts[:, position]
 
 
 def _last(rows: np.ndarray, ages: np.ndarray, size: int) -> np.ndarray:
@@ -175,8 +192,8 @@ def _last(rows: np.ndarray, ages: np.ndarray, size: int) -> np.ndarray:
 
 def _temporal(frame: Columns, events: Events, created: np.ndarray, cut: np.ndarray) -> None:
     size = frame.size
-    engaged = ~np.isin(events.kind, NOT_ENGAGEMENT)
-    replies = events.kind == "email_reply"
+    engaged = ~events.of(*NOT_ENGAGEMENT)
+    replies = events.of("email_reply")
     frame["time.days_since_activity"] = _last(events.row[engaged], events.age[engaged], size)
     frame["time.days_since_reply"] = _last(events.row[replies], events.age[replies], size)
     frame["time.count_7d"] = _count(events, engaged, 7, size)
@@ -188,16 +205,16 @@ def _temporal(frame: Columns, events: Events, created: np.ndarray, cut: np.ndarr
     first_reply[np.isinf(first_reply)] = np.nan
     frame["time.days_to_first_reply"] = first_reply - created
     frame["time.reply_hours_median"] = _reply_speed(events, size)
-    sent_21 = _count(events, events.kind == "email_sent", 21, size)
+    sent_21 = _count(events, events.of("email_sent"), 21, size)
     frame["neg.sent_21d"] = sent_21
     frame["neg.no_reply_21d"] = ((sent_21 >= 2) & (_count(events, replies, 21, size) == 0)).astype(float)
 
 
 def _reply_speed(events: Events, size: int) -> np.ndarray:
     """Median hours from an outreach email to the next reply, per lead."""
-    chosen = np.isin(events.kind, ("email_sent", "email_reply"))
+    chosen = events.of("email_sent", "email_reply")
     table = pd.DataFrame({"row": events.row[chosen], "day": events.day[chosen],
-                          "reply": events.kind[chosen] == "email_reply"}).sort_values(["row", "day"])
+                          "reply": events.of("email_reply")[chosen]}).sort_values(["row", "day"])
     if table.empty:
         return np.full(size, np.nan)
     table["sent_day"] = table["day"].where(~table["reply"]).groupby(table["row"]).ffill()

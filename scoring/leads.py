@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,11 @@ def _lookup(engine: Engine, key: str) -> tuple[int, str, str, str | None, float]
     with engine.connect() as conn:
         sql = (
             "SELECT l.id, l.external_id, l.name, a.name, julianday(o.closed_at) FROM lead l "
-            "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN outcome o ON o.lead_id = l.id "
-            "WHERE l.external_id = ? OR lower(l.name) = lower(?) ORDER BY l.external_id = ? DESC LIMIT 2"
+            "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN outcome o ON o.lead_id = l.id WHERE "
         )
-        rows = conn.exec_driver_sql(sql, (key, key, key)).all()
+        rows = conn.exec_driver_sql(sql + "l.external_id = ?", (key,)).all()  # the indexed, common case
+        if not rows:
+            rows = conn.exec_driver_sql(sql + "lower(l.name) = lower(?) LIMIT 2", (key,)).all()
         if not rows:
             names = [r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead UNION ALL SELECT name FROM lead")]
             close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
@@ -38,6 +40,14 @@ def _lookup(engine: Engine, key: str) -> tuple[int, str, str, str | None, float]
 
 
 def _population(engine: Engine) -> np.ndarray | None:
+    """Latest probabilities of the active leads (what a percentile is among), cached until scores change."""
+    with engine.connect() as conn:
+        last = conn.exec_driver_sql("SELECT max(id) FROM score").scalar()
+    return _population_at(engine, last)
+
+
+@lru_cache(maxsize=4)
+def _population_at(engine: Engine, _last_score_id: int | None) -> np.ndarray | None:
     with engine.connect() as conn:
         values = [r[0] for r in conn.exec_driver_sql(
             "SELECT s.probability FROM score s "
@@ -71,7 +81,7 @@ def _missing(value: Any) -> bool:
 def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
     """Everything `hotlead why` shows: score, base value, every contribution and the reasons."""
     head, scored = _one(engine, key)
-    contributions = {k: float(v) for k, v in scored.contributions.iloc[0].items()}
+    contributions = {k: float(v) for k, v in scored.contributions().iloc[0].items()}
     base = contributions.pop("bias")
     values = _values(scored)
     pro, con = reasons(contributions, values, top=3)
@@ -89,8 +99,8 @@ def explain_pair(engine: Engine, a: str, b: str) -> dict[str, Any]:
     """Why A ranks above B: the groups where A's contributions exceed B's the most."""
     head_a, scored_a = _one(engine, a)
     head_b, scored_b = _one(engine, b)
-    contrib_a = {k: float(v) for k, v in scored_a.contributions.iloc[0].items() if k != "bias"}
-    contrib_b = {k: float(v) for k, v in scored_b.contributions.iloc[0].items() if k != "bias"}
+    contrib_a = {k: float(v) for k, v in scored_a.contributions().iloc[0].items() if k != "bias"}
+    contrib_b = {k: float(v) for k, v in scored_b.contributions().iloc[0].items() if k != "bias"}
     found = compare_reasons(contrib_a, contrib_b, _values(scored_a), _values(scored_b), top=3)
     return {"a": head_a, "b": head_b, "margin_gap": float(scored_a.margin[0] - scored_b.margin[0]),
             "reasons": [{"text": r.text, "contribution": r.contribution} for r in found]}

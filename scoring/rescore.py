@@ -33,14 +33,21 @@ class Scored:
     percentile: np.ndarray
     band: np.ndarray
     margin: np.ndarray
-    contributions: pd.DataFrame
     version_id: int
+    scorer: LeadScorer
+
+    def contributions(self, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """Exact TreeSHAP contributions (plus `bias`) of the given rows (default: all), computed on demand:
+        it is the costly part of scoring, and only leads whose history row is written need it."""
+        chosen = self.features if rows is None else self.features.iloc[rows]
+        return self.scorer.contributions(chosen)
 
 
 def bands(percentile: np.ndarray, hot: float = HOT_SHARE, warm: float = WARM_SHARE) -> np.ndarray:
     """hot for the top `hot` share, warm for the next `warm`, cold for the rest."""
-    warm_band = np.where(percentile >= 100 * (1 - hot - warm), "warm", "cold")
-    return np.where(percentile >= 100 * (1 - hot), "hot", warm_band)
+    # rounded so that 1 - 0.1 - 0.3 is exactly the 60th percentile, not 60.000000000000014
+    warm_band = np.where(percentile >= round(100 * (1 - hot - warm), 9), "warm", "cold")
+    return np.where(percentile >= round(100 * (1 - hot), 9), "hot", warm_band)
 
 
 def active_scorer(engine: Engine) -> tuple[LeadScorer, int]:
@@ -66,33 +73,34 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     """Score leads as of their cutoffs; percentiles are among `population` probabilities (default: these)."""
     scorer, version_id = active_scorer(engine)
     features = build_features(engine, cutoffs)
-    contributions = scorer.contributions(features)
-    margin = contributions.to_numpy().sum(axis=1)
+    margin = scorer.margin(features)
     slope, intercept = scorer.calibration_
     probability = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
     reference = np.sort(probability if population is None else population)
     percentile = 100.0 * np.searchsorted(reference, probability, side="right") / max(len(reference), 1)
-    return Scored(features, probability, percentile, bands(percentile), margin, contributions, version_id)
+    return Scored(features, probability, percentile, bands(percentile), margin, version_id, scorer)
 
 
 def top_reasons(scored: Scored, rows: np.ndarray, keep: int = REASONS_KEPT) -> list[list[dict[str, Any]]]:
     """The strongest reasons (either sign) for each of `rows`, grouped by family, as stored in history."""
-    names = [c for c in scored.contributions.columns if c != "bias"]
+    if not len(rows):
+        return []
+    contributions = scored.contributions(rows)
+    names = [c for c in contributions.columns if c != "bias"]
     groups = sorted({group_of(n) for n in names})
     members_of: dict[str, list[str]] = {g: [n for n in names if group_of(n) == g] for g in groups}
     member = np.zeros((len(names), len(groups)))
     for i, name in enumerate(names):
         member[i, groups.index(group_of(name))] = 1.0
-    by_group = scored.contributions[names].to_numpy()[rows] @ member
+    by_group = contributions[names].to_numpy() @ member
     order = np.argsort(-np.abs(by_group), axis=1)[:, :keep]
-    values = scored.features[names]
+    columns = {name: np.asarray(scored.features[name], dtype=object) for name in names}
     result = []
     for position, row in enumerate(rows):
-        lead_values = values.iloc[row]
         picked = []
         for g in order[position]:
             group = groups[g]
-            members = {n: lead_values[n] for n in members_of[group]}
+            members = {n: columns[n][row] for n in members_of[group]}
             picked.append({"text": describe(group, members), "contribution": round(float(by_group[position, g]), 4),
                            "group": group})
         result.append(picked)
@@ -109,10 +117,11 @@ class RescoreResult:
     version_id: int
 
 
-def rescore(engine: Engine) -> RescoreResult:
-    """Score all active leads; append a score row where the probability moved or the band changed."""
+def rescore(engine: Engine, now: float | None = None) -> RescoreResult:
+    """Score all active leads as of `now` (a julian day; default: now); append a score row where the
+    probability moved or the band changed."""
     started = time.perf_counter()
-    cutoffs = active_cutoffs(engine)
+    cutoffs = active_cutoffs(engine, now)
     if cutoffs.empty:
         return RescoreResult(0, 0, time.perf_counter() - started, active_scorer(engine)[1])
     scored = score_leads(engine, cutoffs)
@@ -127,16 +136,17 @@ def rescore(engine: Engine) -> RescoreResult:
     ], dtype=bool)
     rows = np.flatnonzero(changed)
     reasons = top_reasons(scored, rows)
-    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    scored_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     records = [
-        (int(ids[r]), scored.version_id, now, float(scored.probability[r]), float(scored.percentile[r]),
+        (int(ids[r]), scored.version_id, scored_at, float(scored.probability[r]), float(scored.percentile[r]),
          str(scored.band[r]), json_dumps(reasons[i]))
         for i, r in enumerate(rows)
     ]
-    with engine.begin() as conn:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
-            f"VALUES ({', '.join([mark] * 7)})", records,
-        )
+    if records:
+        with engine.begin() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(
+                "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
+                f"VALUES ({', '.join([mark] * 7)})", records,
+            )
     return RescoreResult(len(ids), len(records), time.perf_counter() - started, scored.version_id)

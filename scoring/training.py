@@ -86,7 +86,7 @@ def train(engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | Non
     metrics: dict[str, Any] = {
         **comparison["model"], "rules_auc": comparison["rules"]["auc"], "rules": comparison["rules"],
         "auc_gain": comparison["auc_gain"], "train_seconds": round(seconds, 2), "train_leads": int(cut),
-        "holdout_leads": int(len(hold_y)), "trees": model.best_iteration_ + 1,
+        "holdout_leads": int(len(hold_y)), "trees": model.best_iteration_ + 1, "depth": model.depth_,
         "without_conversation_auc": _auc_without(model, train_x, train_y, hold_x, hold_y, "conv."),
     }
     active = registry.active_version(engine)
@@ -111,5 +111,5 @@ def _auc_without(
     keep = [c for c in train_x.columns if not c.startswith(prefix)]
     if len(keep) == len(train_x.columns):
         return None
-    dropped = LeadScorer(**model.get_params()).fit(train_x[keep], train_y)
+    dropped = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(train_x[keep], train_y)
     return float(roc_auc_score(hold_y, dropped.predict_proba(hold_x[keep])[:, 1]))

@@ -18,53 +18,105 @@ LEAD_COLUMNS = (
 )
 
 
-def _in(conn: Connection, column: str, ids: Sequence[int] | None) -> tuple[str, tuple[Any, ...]]:
+def _in(conn: Connection, column: str, ids: Sequence[Any] | None) -> tuple[str, tuple[Any, ...]]:
     if ids is None:
         return "", ()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     return f" WHERE {column} IN ({', '.join([mark] * len(ids))})", tuple(ids)
 
 
-def lead_rows(*, conn: Connection, lead_ids: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
-    """Leads with their account and outcome, in LEAD_COLUMNS order."""
-    where, params = _in(conn, "l.id", lead_ids)
+def _code(conn: Connection, column: str, vocabulary: Sequence[str], other: int) -> tuple[str, tuple[str, ...]]:
+    """SQL turning a text column into the position of its value in `vocabulary` (else `other`)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    whens = " ".join(f"WHEN {mark} THEN {i}" for i in range(len(vocabulary)))
+    return f"CASE {column} {whens} ELSE {other} END", tuple(vocabulary)
+
+
+def scope_leads(*, conn: Connection, lead_ids: Iterable[int]) -> None:
+    """Remember a set of leads (in a temporary table of this connection) for the `scoped` queries."""
+    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS hl_scope (id INTEGER PRIMARY KEY)")
+    conn.exec_driver_sql("DELETE FROM hl_scope")
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(f"INSERT INTO hl_scope (id) VALUES ({mark})", [(int(i),) for i in lead_ids])
+
+
+def _fetch(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Plain tuples straight from the driver: these queries return up to millions of rows."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+SCOPE = "IN (SELECT id FROM hl_scope)"
+
+
+def lead_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
+    """Scoped leads with their account and outcome, in LEAD_COLUMNS order."""
     sql = (
         f"SELECT {', '.join(LEAD_COLUMNS)} FROM lead l LEFT JOIN account a ON a.id = l.account_id "
-        f"LEFT JOIN outcome o ON o.lead_id = l.id{where} ORDER BY l.id"
+        f"LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.id {SCOPE} ORDER BY l.id"
     )
-    return list(conn.exec_driver_sql(sql, params).all())
+    return _fetch(conn, sql)
 
 
-def activity_rows(*, conn: Connection, lead_ids: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
-    """(lead_id, kind, page_type, day number) of every activity."""
-    where, params = _in(conn, "lead_id", lead_ids)
-    sql = f"SELECT lead_id, kind, page_type, julianday(occurred_at) FROM activity{where}"
-    return list(conn.exec_driver_sql(sql, params).all())
-
-
-def message_rows(*, conn: Connection, lead_ids: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
-    """(lead_id, inbound?, day number, has a question?, sentiment, urgency, entities JSON) per message."""
-    where, params = _in(conn, "m.lead_id", lead_ids)
-    sql = (
-        "SELECT m.lead_id, m.direction = 'inbound', julianday(m.occurred_at), instr(m.text, '?') > 0, "
-        f"s.sentiment, s.urgency, s.entities FROM message m LEFT JOIN signal s ON s.message_id = m.id{where}"
-    )
-    return list(conn.exec_driver_sql(sql, params).all())
+def activity_rows(*, conn: Connection, kinds: Sequence[str], pages: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(lead_id, kind code, page-type code, day number) of every activity of the scoped leads; codes are
+    positions in `kinds` / `pages` (their length for anything else; -1 for no page type)."""
+    kind_sql, kind_params = _code(conn, "kind", kinds, len(kinds))
+    page_sql, page_params = _code(conn, "page_type", ["", *pages], len(pages) + 1)
+    sql = f"SELECT lead_id, {kind_sql}, {page_sql} - 1, julianday(occurred_at) FROM activity WHERE lead_id {SCOPE}"
+    return _fetch(conn, sql, (*kind_params, *page_params))
 
 
 def engagement_rows(
-    *, conn: Connection, account_ids: Sequence[int], skip: Sequence[str]
+    *, conn: Connection, skip: Sequence[str], seniorities: Sequence[str], since: str
 ) -> list[tuple[Any, ...]]:
-    """(account_id, lead_id, seniority, day number) of every engagement at the given accounts."""
-    if not account_ids:
-        return []
+    """(account_id, lead_id, seniority code, day number) of every engagement since `since` (stored time text)
+    by anyone at the scoped leads' accounts: the buying committee."""
+    level_sql, level_params = _code(conn, "l.seniority", seniorities, len(seniorities))
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (
-        "SELECT l.account_id, l.id, l.seniority, julianday(a.occurred_at) FROM activity a "
-        f"JOIN lead l ON l.id = a.lead_id WHERE l.account_id IN ({', '.join([mark] * len(account_ids))}) "
-        f"AND a.kind NOT IN ({', '.join([mark] * len(skip))})"
+        f"SELECT l.account_id, l.id, {level_sql}, julianday(a.occurred_at) FROM lead l "
+        f"JOIN activity a ON a.lead_id = l.id AND a.occurred_at >= {mark} "
+        f"AND a.kind NOT IN ({', '.join([mark] * len(skip))}) "
+        f"WHERE l.account_id IN (SELECT DISTINCT account_id FROM lead WHERE id {SCOPE})"
     )
-    return list(conn.exec_driver_sql(sql, (*account_ids, *skip)).all())
+    return _fetch(conn, sql, (*level_params, since, *skip))
+
+
+def account_summary_rows(
+    *, conn: Connection, skip: Sequence[str], seniorities: Sequence[str], month: str, week: str, until: str,
+    four_weeks: str,
+) -> list[tuple[Any, ...]]:
+    """Per account of the scoped leads, engagement in time ranges given as stored time text ending at `until`:
+    (account_id, distinct contacts since `month`, distinct seniority codes since `month`, events since `week`,
+    events since `four_weeks`)."""
+    level_sql, level_params = _code(conn, "l.seniority", seniorities, len(seniorities))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"SELECT l.account_id, count(DISTINCT CASE WHEN a.occurred_at >= {mark} THEN l.id END), "
+        f"count(DISTINCT CASE WHEN a.occurred_at >= {mark} THEN {level_sql} END), "
+        f"sum(a.occurred_at >= {mark}), sum(a.occurred_at >= {mark}) FROM lead l "
+        f"JOIN activity a ON a.lead_id = l.id AND a.occurred_at >= {mark} AND a.occurred_at < {mark} "
+        f"AND a.kind NOT IN ({', '.join([mark] * len(skip))}) "
+        f"WHERE l.account_id IN (SELECT DISTINCT account_id FROM lead WHERE id {SCOPE}) GROUP BY l.account_id"
+    )
+    earliest = min(month, four_weeks)
+    params = (month, month, *level_params, week, four_weeks, earliest, until, *skip)
+    return _fetch(conn, sql, params)
+
+
+def message_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
+    """(lead_id, inbound?, day number, has a question?, sentiment, urgency, entities JSON) per scoped message."""
+    sql = (
+        "SELECT m.lead_id, m.direction = 'inbound', julianday(m.occurred_at), instr(m.text, '?') > 0, "
+        f"s.sentiment, s.urgency, s.entities FROM message m LEFT JOIN signal s ON s.message_id = m.id "
+        f"WHERE m.lead_id {SCOPE}"
+    )
+    return _fetch(conn, sql)
 
 
 def attribute_kinds(*, conn: Connection) -> dict[str, str]:

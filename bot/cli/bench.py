@@ -54,12 +54,14 @@ def bench_quality(folds: int, as_json: bool) -> None:
 
 @bench.command(name="speed")
 @click.option("--leads", default=100_000, show_default=True, type=click.IntRange(1000), help="Demo leads to build.")
+@click.option("--database", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Measure on this existing SQLite file instead (its models and score history change).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench_speed(leads: int, as_json: bool) -> None:
+def bench_speed(leads: int, database: Path | None, as_json: bool) -> None:
     """Rescore, explain-all and `why` speed on a demo database, and training time."""
     from bot.bench import speed
 
-    result = speed.run(leads)
+    result = speed.run(leads, database=database)
     if as_json:
         emit_json(result)
         return

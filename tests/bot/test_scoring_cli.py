@@ -1,0 +1,118 @@
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine
+
+from bot.cli import cli
+
+TOP_KEYS = {"lead", "name", "account", "probability", "percentile", "band", "movement", "top_reason"}
+WHY_KEYS = {"lead", "probability", "percentile", "band", "base_value", "margin", "contributions", "reasons"}
+TRAIN_KEYS = {"version", "auc", "pr_auc", "brier", "rules_auc", "quartile_ratio", "promoted", "holdout_ids"}
+
+
+@dataclass
+class Demo:
+    """A demo database that was trained and scored once through the CLI."""
+
+    url: str
+    trained: dict[str, Any]
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env={"HOTLEAD_DATABASE_URL": self.url})
+
+    def json(self, *args: str) -> Any:
+        result = self.run(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'hotlead.db'}"
+    built = Demo(url, {})
+    assert built.run("demo", "--leads", "1500", "--seed", "5", "--no-train").exit_code == 0
+    built.trained = built.json("train")
+    built.json("score")
+    return built
+
+
+def fails_cleanly(result: Result, message: str) -> None:
+    """A non-zero exit with one clear message and no traceback."""
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_train_json_reports_the_metrics_and_the_holdout(demo: Demo) -> None:
+    report = demo.trained
+    assert set(report) >= TRAIN_KEYS
+    assert report["promoted"] is True
+    assert 0.5 < report["auc"] <= 1 and 0.5 < report["rules_auc"] <= 1
+    with create_engine(demo.url).connect() as conn:
+        decided = set(conn.exec_driver_sql(
+            "SELECT l.external_id FROM outcome o JOIN lead l ON l.id = o.lead_id").scalars())
+    assert len(report["holdout_ids"]) == report["metrics"]["holdout_leads"] > 0
+    assert set(report["holdout_ids"]) <= decided
+
+
+def test_why_json_breaks_the_margin_into_base_value_and_reasons(demo: Demo) -> None:
+    lead = demo.json("top", "--limit", "1")[0]["lead"]
+    why = demo.json("why", lead)
+    assert set(why) >= WHY_KEYS and why["lead"] == lead
+    assert len(why["reasons"]) >= 3
+    assert abs(why["base_value"] + sum(r["contribution"] for r in why["reasons"]) - why["margin"]) < 1e-4
+    assert abs(why["base_value"] + sum(why["contributions"].values()) - why["margin"]) < 1e-4
+
+
+def test_why_a_lead_that_does_not_exist_fails_cleanly(demo: Demo) -> None:
+    fails_cleanly(demo.run("why", "NOPE-1"), "no lead")
+
+
+def test_top_json_lists_leads_best_first(demo: Demo) -> None:
+    rows = demo.json("top", "--limit", "25")
+    assert len(rows) == 25 and set(rows[0]) == TOP_KEYS
+    probabilities = [row["probability"] for row in rows]
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_top_band_hot_lists_only_hot_leads(demo: Demo) -> None:
+    rows = demo.json("top", "--band", "hot", "--limit", "1000")
+    assert rows and {row["band"] for row in rows} == {"hot"}
+
+
+def test_top_accounts_ranks_accounts_by_intent(demo: Demo) -> None:
+    rows = demo.json("top", "--accounts", "--limit", "20")
+    intents = [row["intent"] for row in rows]
+    assert len(rows) == 20 and len({row["account"] for row in rows}) == 20
+    assert intents == sorted(intents, reverse=True)
+
+
+def test_model_list_json_lists_the_trained_version(demo: Demo) -> None:
+    versions = demo.json("model", "list")
+    assert [(v["version"], v["status"]) for v in versions] == [(demo.trained["version"], "active")]
+    assert versions[0]["auc"] == demo.trained["auc"]
+
+
+def test_model_activate_an_unknown_version_names_the_known_ones(demo: Demo) -> None:
+    fails_cleanly(demo.run("model", "activate", "v99"), demo.trained["version"])
+
+
+def test_why_versus_another_lead_gives_reasons(demo: Demo) -> None:
+    best, *_, worse = demo.json("top", "--limit", "50")
+    pair = demo.json("why", best["lead"], "--vs", worse["lead"])
+    assert pair["reasons"] and all(reason["contribution"] > 0 for reason in pair["reasons"])
+    assert pair["a"]["lead"] == best["lead"] and pair["b"]["lead"] == worse["lead"]
+
+
+@pytest.mark.parametrize("command", [["score"], ["why", "L1"]], ids=["score", "why"])
+def test_before_any_training_scoring_commands_say_to_run_train(
+    run: Callable[..., Result], write: Callable[[str, str], Path], command: list[str]
+) -> None:
+    run("init")
+    run("import", "leads", str(write("leads.csv", "external_id,name,created_at\nL1,Jane Doe,2026-09-01\n")))
+    fails_cleanly(run(*command), "hotlead train")

@@ -1,0 +1,79 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from scoring.model import LeadScorer, NotEnoughOutcomesError
+
+# One thread: on a busy two-core machine, two OpenMP threads make XGBoost many times slower.
+FAST = {"n_jobs": 1}
+
+
+def leads(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Synthetic leads whose true conversion chance is a logistic function of their features."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "beh.visits": rng.poisson(3, n).astype(float), "time.days_since_activity": rng.exponential(15, n),
+        "firm.employees": rng.lognormal(4, 1, n),
+        "firm.industry": pd.Categorical(rng.choice(["saas", "retail", "bank"], n)),
+    })
+    logit = (-1.5 + 0.35 * X["beh.visits"] - 0.08 * X["time.days_since_activity"] - 0.2 * np.log(X["firm.employees"])
+             + np.where(X["firm.industry"] == "saas", 0.7, 0.0))
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[LeadScorer, pd.DataFrame]:
+    X, y = leads(3000, seed=1)
+    return LeadScorer(**FAST).fit(X, y), leads(500, seed=2)[0]
+
+
+@pytest.mark.parametrize(("positives", "negatives"), [(49, 400), (400, 49)])
+def test_fit_refuses_fewer_than_50_of_either_class_naming_both_counts(positives: int, negatives: int) -> None:
+    X, _ = leads(positives + negatives, seed=3)
+    y = np.array([1] * positives + [0] * negatives)
+    with pytest.raises(NotEnoughOutcomesError) as caught:
+        LeadScorer(**FAST).fit(X, y)
+    assert f"found {positives} and {negatives}" in str(caught.value)
+
+
+def test_probabilities_are_calibrated_on_new_leads() -> None:
+    X, y = leads(20_000, seed=4)
+    scorer = LeadScorer(**FAST).fit(X, y)
+    new_X, new_y = leads(20_000, seed=5)
+    p = scorer.predict_proba(new_X)[:, 1]
+    top = p >= np.quantile(p, 0.9)
+    assert abs(p.mean() - new_y.mean()) < 0.02
+    assert abs(p[top].mean() - new_y[top].mean()) < 0.05
+
+
+def test_contributions_and_bias_sum_to_the_margin(fitted: tuple[LeadScorer, pd.DataFrame]) -> None:
+    scorer, X = fitted
+    contributions = scorer.contributions(X)
+    assert list(contributions.columns) == [*X.columns, "bias"]
+    assert np.abs(contributions.sum(axis=1).to_numpy() - scorer.margin(X)).max() < 1e-4
+
+
+def test_a_scorer_saved_as_bytes_predicts_exactly_the_same(fitted: tuple[LeadScorer, pd.DataFrame]) -> None:
+    scorer, X = fitted
+    restored = LeadScorer.from_bytes(scorer.to_bytes())
+    assert np.array_equal(restored.predict_proba(X), scorer.predict_proba(X))
+    assert restored.get_params() == scorer.get_params()
+
+
+def test_an_unseen_category_scores_like_a_missing_one(fitted: tuple[LeadScorer, pd.DataFrame]) -> None:
+    scorer, X = fitted
+    unseen, missing = X.head(20).copy(), X.head(20).copy()
+    unseen["firm.industry"] = "mining"
+    missing["firm.industry"] = np.nan
+    assert np.array_equal(scorer.predict_proba(unseen), scorer.predict_proba(missing))
+
+
+def test_clone_keeps_the_parameters_and_nothing_learned(fitted: tuple[LeadScorer, pd.DataFrame]) -> None:
+    copy = clone(LeadScorer(max_depth=2, learning_rate=0.1))
+    assert (copy.max_depth, copy.learning_rate) == (2, 0.1)
+    assert copy.get_params() == LeadScorer(max_depth=2, learning_rate=0.1).get_params()
+    fresh = clone(fitted[0])
+    assert fresh.get_params() == fitted[0].get_params()
+    assert not hasattr(fresh, "booster_")
