@@ -16,7 +16,7 @@ from scoring.errors import NoModelError
 from scoring.explain import describe, group_of
 from scoring.features import build_features
 from scoring.model import LeadScorer
-from storage.db import json_dumps
+from storage.db import json_dumps, marks
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
 HOT_SHARE, WARM_SHARE = 0.10, 0.30
@@ -144,9 +144,8 @@ def rescore(engine: Engine, now: float | None = None) -> RescoreResult:
     ]
     if records:
         with engine.begin() as conn:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             conn.exec_driver_sql(
                 "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
-                f"VALUES ({', '.join([mark] * 7)})", records,
+                f"VALUES ({marks(conn, 7)})", records,
             )
     return RescoreResult(len(ids), len(records), time.perf_counter() - started, scored.version_id)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Connection, Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from storage import models
@@ -37,6 +37,16 @@ def json_dumps(value: Any) -> str:
         # Same text as the encoder gives, built faster for the flat string maps imports produce.
         return "{" + ",".join([_string(k) + ":" + _string(v) for k, v in sorted(value.items())]) + "}"
     return _ENCODER.encode(value)
+
+
+def mark(conn: Connection) -> str:
+    """The driver's parameter placeholder: `?` for SQLite, `%s` for PostgreSQL drivers."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def marks(conn: Connection, count: int) -> str:
+    """`count` placeholders separated by commas."""
+    return ", ".join([mark(conn)] * count)
 
 
 def json_loads(text: str | None) -> Any:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session, select
 
 from storage import models
+from storage.db import mark, marks
 
 # SQLite's julianday() turns the stored UTC text into a day number; every time feature is a difference.
 LEAD_COLUMNS = (
@@ -21,14 +22,12 @@ LEAD_COLUMNS = (
 def _in(conn: Connection, column: str, ids: Sequence[Any] | None) -> tuple[str, tuple[Any, ...]]:
     if ids is None:
         return "", ()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return f" WHERE {column} IN ({', '.join([mark] * len(ids))})", tuple(ids)
+    return f" WHERE {column} IN ({marks(conn, len(ids))})", tuple(ids)
 
 
 def _code(conn: Connection, column: str, vocabulary: Sequence[str], other: int) -> tuple[str, tuple[str, ...]]:
     """SQL turning a text column into the position of its value in `vocabulary` (else `other`)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    whens = " ".join(f"WHEN {mark} THEN {i}" for i in range(len(vocabulary)))
+    whens = " ".join(f"WHEN {mark(conn)} THEN {i}" for i in range(len(vocabulary)))
     return f"CASE {column} {whens} ELSE {other} END", tuple(vocabulary)
 
 
@@ -36,8 +35,7 @@ def scope_leads(*, conn: Connection, lead_ids: Iterable[int]) -> None:
     """Remember a set of leads (in a temporary table of this connection) for the `scoped` queries."""
     conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS hl_scope (id INTEGER PRIMARY KEY)")
     conn.exec_driver_sql("DELETE FROM hl_scope")
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(f"INSERT INTO hl_scope (id) VALUES ({mark})", [(int(i),) for i in lead_ids])
+    conn.exec_driver_sql(f"INSERT INTO hl_scope (id) VALUES ({mark(conn)})", [(int(i),) for i in lead_ids])
 
 
 def _fetch(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -77,14 +75,19 @@ def engagement_rows(
     """(account_id, lead_id, seniority code, day number) of every engagement since `since` (stored time text)
     by anyone at the scoped leads' accounts: the buying committee."""
     level_sql, level_params = _code(conn, "l.seniority", seniorities, len(seniorities))
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"SELECT l.account_id, l.id, {level_sql}, julianday(a.occurred_at) FROM lead l "
-        f"JOIN activity a ON a.lead_id = l.id AND a.occurred_at >= {mark} "
-        f"AND a.kind NOT IN ({', '.join([mark] * len(skip))}) "
+    sql = f"SELECT l.account_id, l.id, {level_sql}, julianday(a.occurred_at) {_committee(conn, len(skip), 1)}"
+    return _fetch(conn, sql, (*level_params, since, *skip))
+
+
+def _committee(conn: Connection, skipped: int, bounds: int) -> str:
+    """FROM/WHERE of engagement by anyone at the scoped leads' accounts: `bounds` placeholders bound the time
+    (since, then until), then `skipped` placeholders name the kinds that are not engagement."""
+    one = mark(conn)
+    window = f"a.occurred_at >= {one}" + (f" AND a.occurred_at < {one}" if bounds == 2 else "")
+    return (
+        f"FROM lead l JOIN activity a ON a.lead_id = l.id AND {window} AND a.kind NOT IN ({marks(conn, skipped)}) "
         f"WHERE l.account_id IN (SELECT DISTINCT account_id FROM lead WHERE id {SCOPE})"
     )
-    return _fetch(conn, sql, (*level_params, since, *skip))
 
 
 def account_summary_rows(
@@ -95,14 +98,12 @@ def account_summary_rows(
     (account_id, distinct contacts since `month`, distinct seniority codes since `month`, events since `week`,
     events since `four_weeks`)."""
     level_sql, level_params = _code(conn, "l.seniority", seniorities, len(seniorities))
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    one = mark(conn)
     sql = (
-        f"SELECT l.account_id, count(DISTINCT CASE WHEN a.occurred_at >= {mark} THEN l.id END), "
-        f"count(DISTINCT CASE WHEN a.occurred_at >= {mark} THEN {level_sql} END), "
-        f"sum(a.occurred_at >= {mark}), sum(a.occurred_at >= {mark}) FROM lead l "
-        f"JOIN activity a ON a.lead_id = l.id AND a.occurred_at >= {mark} AND a.occurred_at < {mark} "
-        f"AND a.kind NOT IN ({', '.join([mark] * len(skip))}) "
-        f"WHERE l.account_id IN (SELECT DISTINCT account_id FROM lead WHERE id {SCOPE}) GROUP BY l.account_id"
+        f"SELECT l.account_id, count(DISTINCT CASE WHEN a.occurred_at >= {one} THEN l.id END), "
+        f"count(DISTINCT CASE WHEN a.occurred_at >= {one} THEN {level_sql} END), "
+        f"sum(a.occurred_at >= {one}), sum(a.occurred_at >= {one}) "
+        f"{_committee(conn, len(skip), 2)} GROUP BY l.account_id"
     )
     earliest = min(month, four_weeks)
     params = (month, month, *level_params, week, four_weeks, earliest, until, *skip)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from storage import queries
 from storage.db import json_dumps
 from storage.errors import ImportFileError, RowError
 from storage.importers import cells
@@ -238,15 +239,7 @@ class _CrmRun:
         self.leads.flush()
         if not self.pending:
             return
-        ids: dict[str, int] = {}
-        keys = [external_id for external_id, _, _ in self.pending]
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ", ".join("?" * len(chunk)) if self.conn.dialect.paramstyle == "qmark" else ", ".join(
-                ["%s"] * len(chunk)
-            )
-            sql = f"SELECT external_id, id FROM lead WHERE external_id IN ({marks})"
-            ids.update(self.conn.exec_driver_sql(sql, tuple(chunk)).all())  # type: ignore[arg-type]
+        ids = queries.lead_ids_by_external_id(conn=self.conn, external_ids=(e for e, _, _ in self.pending))
         for external_id, converted, moment in self.pending:
             self.outcomes.add({"lead_id": ids[external_id], "converted": converted, "closed_at": moment})
         self.outcomes.flush()

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from storage.db import mark, marks
+
 BATCH_ROWS = 5000
 
 
@@ -32,24 +34,15 @@ class Counts:
         return self.inserted + self.updated + self.unchanged + self.duplicates
 
 
-def _marks(conn: Connection, count: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * count)
-
-
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def insert_ignoring_conflicts(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> int:
     """Insert rows, skipping those whose natural key exists already; returns how many were new."""
     if not rows:
         return 0
     names = ", ".join(columns)
     if conn.dialect.name == "sqlite":
-        sql = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({_marks(conn, len(columns))})"
+        sql = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks(conn, len(columns))})"
     else:
-        sql = f"INSERT INTO {table} ({names}) VALUES ({_marks(conn, len(columns))}) ON CONFLICT DO NOTHING"
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks(conn, len(columns))}) ON CONFLICT DO NOTHING"
     result = conn.exec_driver_sql(sql, rows)
     return max(result.rowcount, 0)
 
@@ -57,7 +50,7 @@ def insert_ignoring_conflicts(conn: Connection, table: str, columns: Sequence[st
 def insert_one(conn: Connection, table: str, values: dict[str, Any]) -> int:
     """Insert one row and return its id."""
     names = ", ".join(values)
-    sql = f"INSERT INTO {table} ({names}) VALUES ({_marks(conn, len(values))}) RETURNING id"
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks(conn, len(values))}) RETURNING id"
     return int(conn.exec_driver_sql(sql, tuple(values.values())).scalar_one())
 
 
@@ -140,13 +133,13 @@ class UpsertWriter:
                 self.counts.unchanged += 1
         if inserts:
             names = ", ".join(insert_columns)
-            sql = f"INSERT INTO {self.table} ({names}) VALUES ({_marks(self.conn, len(insert_columns))})"
+            sql = f"INSERT INTO {self.table} ({names}) VALUES ({marks(self.conn, len(insert_columns))})"
             self.conn.exec_driver_sql(sql, inserts)
             self.counts.inserted += len(inserts)
         if updates and self.columns:
-            mark = _mark(self.conn)
-            sets = ", ".join(f"{c} = {mark}" for c in self.columns)
-            self.conn.exec_driver_sql(f"UPDATE {self.table} SET {sets} WHERE {self.key} = {mark}", updates)
+            one = mark(self.conn)
+            sets = ", ".join(f"{c} = {one}" for c in self.columns)
+            self.conn.exec_driver_sql(f"UPDATE {self.table} SET {sets} WHERE {self.key} = {one}", updates)
             self.counts.updated += len(updates)
         self._rows.clear()
 
@@ -159,7 +152,7 @@ class UpsertWriter:
         names = ", ".join([self.key, *self.columns])
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            sql = f"SELECT {names} FROM {self.table} WHERE {self.key} IN ({_marks(self.conn, len(chunk))})"
+            sql = f"SELECT {names} FROM {self.table} WHERE {self.key} IN ({marks(self.conn, len(chunk))})"
             for record in self.conn.exec_driver_sql(sql, tuple(chunk)):
                 found[record[0]] = tuple(record[1:])
         return found
