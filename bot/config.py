@@ -33,6 +33,7 @@ class Settings:
     hotlead_alert_channel: str | None = None
     hotlead_digest_channel: str | None = None
     hotlead_timezone: str = "UTC"
+    hotlead_nlp: str = "transformer"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -24,7 +24,9 @@ PAGES = ("pricing", "demo", "docs", "case_study", "blog", "home", "careers")
 NOT_ENGAGEMENT = ("email_sent", "email_bounce", "unsubscribe")
 NEVER = 90.0  # days reported when something never happened
 CATEGORICAL = ("firm.industry", "firm.country", "firm.seniority", "firm.source")
-SIGNAL_COUNTS = ("budget", "timeline", "competitor", "objection", "next_step")
+# feature name -> the span kind stored in signal.entities (only spans that are not negated count)
+SIGNAL_COUNTS = {"budget": "budget", "timeline": "timeline", "competitor": "competitors",
+                 "objection": "objections", "next_step": "next_steps"}
 
 
 class Columns(dict[str, Any]):
@@ -254,10 +256,11 @@ def _conversation(frame: Columns, rows: list[tuple], index: pd.Index, cut: np.nd
     frame["conv.sentiment_7d"] = per_row(week.groupby("row")["sentiment"].mean(), np.nan)
     frame["conv.sentiment_trend"] = frame["conv.sentiment_7d"] - frame["conv.sentiment_mean"]
     frame["conv.urgency_max_7d"] = per_row(week.groupby("row")["urgency"].max())
+    frame["conv.urgency_max_30d"] = per_row(scored[scored["age"] <= 30].groupby("row")["urgency"].max())
     counts = {name: np.zeros(size) for name in SIGNAL_COUNTS}
     for row, entities in zip(scored["row"].to_numpy(), scored["entities"].to_numpy(), strict=True):
         found = json.loads(entities) if isinstance(entities, str) else (entities or {})
-        for name in SIGNAL_COUNTS:
-            counts[name][row] += len(found.get(name, []) or [])
+        for name, kind in SIGNAL_COUNTS.items():
+            counts[name][row] += sum(1 for span in found.get(kind, []) or [] if not span.get("negated"))
     for name in SIGNAL_COUNTS:
         frame[f"conv.{name}"] = counts[name]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from scoring.evidence import evidence
 from scoring.explain import all_reasons, compare_reasons, reasons
 from scoring.rescore import Scored, score_leads
 from storage.db import json_loads
@@ -60,7 +61,7 @@ def _population_at(engine: Engine, _last_score_id: int | None) -> np.ndarray | N
 def _one(engine: Engine, key: str) -> tuple[dict[str, Any], Scored]:
     lead_id, external_id, name, account, cutoff = _lookup(engine, key)
     scored = score_leads(engine, pd.Series([cutoff], index=[lead_id]), _population(engine))
-    head = {"lead": external_id, "name": name, "account": account,
+    head = {"lead": external_id, "lead_id": lead_id, "cutoff": cutoff, "name": name, "account": account,
             "probability": float(scored.probability[0]), "percentile": float(scored.percentile[0]),
             "band": str(scored.band[0])}
     return head, scored
@@ -85,12 +86,18 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
     base = contributions.pop("bias")
     values = _values(scored)
     pro, con = reasons(contributions, values, top=3)
+    quotes = evidence(engine, head.pop("lead_id"), head.pop("cutoff"), [(r.group, r.contribution) for r in pro + con])
+
+    def shown(reason: Any) -> dict[str, Any]:
+        text = f"{reason.text}; {quotes[reason.group]}" if reason.group in quotes else reason.text
+        return {"text": text, "contribution": reason.contribution}
+
     return {
         **head, "base_value": base, "margin": float(scored.margin[0]), "contributions": contributions,
         "reasons": [{"text": r.text, "contribution": r.contribution, "group": r.group}
                     for r in all_reasons(contributions, values)],
-        "for": [{"text": r.text, "contribution": r.contribution} for r in pro],
-        "against": [{"text": r.text, "contribution": r.contribution} for r in con],
+        "for": [shown(r) for r in pro],
+        "against": [shown(r) for r in con],
         "values": values,
     }
 
@@ -99,6 +106,8 @@ def explain_pair(engine: Engine, a: str, b: str) -> dict[str, Any]:
     """Why A ranks above B: the groups where A's contributions exceed B's the most."""
     head_a, scored_a = _one(engine, a)
     head_b, scored_b = _one(engine, b)
+    for head in (head_a, head_b):
+        head.pop("lead_id"), head.pop("cutoff")
     contrib_a = {k: float(v) for k, v in scored_a.contributions().iloc[0].items() if k != "bias"}
     contrib_b = {k: float(v) for k, v in scored_b.contributions().iloc[0].items() if k != "bias"}
     found = compare_reasons(contrib_a, contrib_b, _values(scored_a), _values(scored_b), top=3)

@@ -26,7 +26,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, *, n_estimators: int = 1000, learning_rate: float = 0.05, max_depth: int | None = None,
-        depth_grid: tuple[int, ...] = (2, 3, 4),
+        depth_grid: tuple[int, ...] = (2, 3, 4), depth_tolerance: float = 0.002,
         min_child_weight: float = 2.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
         reg_lambda: float = 2.0, validation_fraction: float = 0.2, early_stopping_rounds: int = 60,
         max_cat_to_onehot: int = 8, refit: bool = True, n_jobs: int | None = None, random_state: int = 0,
@@ -35,6 +35,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.max_depth = max_depth
         self.depth_grid = depth_grid
+        self.depth_tolerance = depth_tolerance
         self.min_child_weight = min_child_weight
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
@@ -92,7 +93,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                 )
             booster = booster[: int(booster.best_iteration) + 1]
             auc = float(roc_auc_score(labels[split:], booster.predict(valid, output_margin=True)))
-            if auc > best_auc:
+            if auc > best_auc + self.depth_tolerance:  # deeper only when clearly better: simpler, faster reasons
                 best_auc, self.booster_, self.depth_ = auc, booster, depth
         self.best_iteration_ = self.booster_.num_boosted_rounds() - 1
         self.validation_auc_ = best_auc

@@ -14,6 +14,8 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 def command_paths(group: click.Group, prefix: str = "hotlead") -> list[str]:
     paths = []
     for name, command in group.commands.items():
+        if command.hidden:  # e.g. `hotlead nlp read`, which `hotlead nlp "TEXT"` documents
+            continue
         path = f"{prefix} {name}"
         paths.append(path)
         if isinstance(command, click.Group):

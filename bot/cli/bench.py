@@ -68,3 +68,20 @@ def bench_speed(leads: int, database: Path | None, as_json: bool) -> None:
     click.echo(f"{result['leads']:,} leads ({result['active_leads']:,} active): rescore "
                f"{result['rescore_leads_per_s']:,} leads/s, reasons {result['explain_leads_per_s']:,} leads/s, "
                f"why p99 {result['why_p99_ms']} ms, training {result['train_s']} s")
+
+
+@bench.command(name="nlp")
+@click.option("--messages", default=2000, show_default=True, type=click.IntRange(100), help="Messages to time.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_nlp(messages: int, as_json: bool) -> None:
+    """Messages per second with the transformer and with the rules, model load time, and held-out quality."""
+    from bot.bench import nlp_speed
+
+    result = nlp_speed.run(messages)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"transformer {result['messages_per_s']:,} msg/s (load {result['load_s']} s), rules "
+               f"{result['rules_messages_per_s']:,} msg/s; sentiment macro-F1 {result['sentiment_macro_f1']} "
+               f"(VADER {result['vader_sentiment_macro_f1']}), urgency AUC {result['urgency_auc']} "
+               f"(VADER {result['vader_negative_urgency_auc']})")

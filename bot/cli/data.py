@@ -91,6 +91,10 @@ def import_(
         else:
             result = import_table(engine, kind, file, progress=tick, delimiter=delimiter)
     _report(result, as_json)
+    if kind in ("messages", "transcripts"):
+        from bot.cli.nlp import analyze_messages
+
+        analyze_messages(app)
 
 
 def _report(result: ImportResult, as_json: bool) -> None:
@@ -139,6 +143,9 @@ def demo(
             pipeline = generate(workdir, leads=leads, seed=seed, progress=tick,
                                 today=today.date() if today else None)  # type: ignore[attr-defined]
         results = list(load_demo(engine, pipeline, lambda label: progress_bar(label)))
+        from bot.cli.nlp import analyze_messages
+
+        analyze_messages(app)
     finally:
         if keep_files is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -26,6 +26,9 @@ def train(app: AppContext, plots: Path | None, as_json: bool) -> None:
     The newest 20% of decisions are held out; the candidate becomes active only when it beats the
     active model on them (or when there is none). Features are taken as of each decision, never after.
     """
+    from bot.cli.nlp import analyze_messages
+
+    analyze_messages(app)
     report = train_model(app.engine(), plots=plots)
     m = report.metrics
     if as_json:

@@ -53,7 +53,7 @@ def logit(x: TruthInputs) -> float:
     value += 0.22 * max(-3.0, min(3.0, velocity))
     value -= 0.9 * x.bounced + 0.75 * x.no_reply_21d
     value += _SENIORITY.get(x.seniority, 0.0) + _SOURCE.get(x.source, 0.0)
-    value += 0.45 * x.urgency_said + 0.35 * x.budget_said - 0.6 * x.strong_objection
+    value += 0.9 * x.urgency_said + 0.7 * x.budget_said - 1.2 * x.strong_objection
     return value
 
 
