@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +14,14 @@ from bot.cli import cli, emit_json
 @cli.group()
 def bench() -> None:
     """Measure Hotlead on this machine (each subcommand prints figures; --json for machines)."""
+
+
+def _show(result: dict[str, Any], as_json: bool, summary: Callable[[dict[str, Any]], str]) -> None:
+    """Print a benchmark's figures: one JSON object, or a summary for people."""
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(summary(result))
 
 
 @bench.command(name="import")
@@ -24,13 +34,9 @@ def bench_import(rows: int, workdir: Path | None, as_json: bool) -> None:
     """Import speed (rows/s) and peak memory for a large activity CSV, in a fresh process."""
     from bot.bench import imports
 
-    result = imports.run(rows, workdir)
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(f"{result['rows']:,} activity rows in {result['seconds']:.1f} s: {result['rows_per_s']:,} rows/s, "
-               f"peak memory {result['peak_rss_mb']:.0f} MB "
-               f"({result['quarter_peak_rss_mb']:.0f} MB at a quarter of the rows)")
+    _show(imports.run(rows, workdir), as_json, lambda r: (
+        f"{r['rows']:,} activity rows in {r['seconds']:.1f} s: {r['rows_per_s']:,} rows/s, peak memory "
+        f"{r['peak_rss_mb']:.0f} MB ({r['quarter_peak_rss_mb']:.0f} MB at a quarter of the rows)"))
 
 
 @bench.command(name="quality")
@@ -40,16 +46,15 @@ def bench_quality(folds: int, as_json: bool) -> None:
     """Cross-validated AUC on the public data sets in ../shared/data, imported with `hotlead import crm`."""
     from bot.bench import quality
 
-    result = quality.run(folds)
-    if as_json:
-        emit_json(result)
-        return
-    for name, figures in result.items():
-        if "skipped" in figures:
-            click.echo(f"{name}: skipped ({figures['skipped']})")
-        else:
-            click.echo(f"{name}: AUC {figures['auc']:.3f} ± {figures['std']:.3f} over {folds} folds, "
-                       f"{figures['rows']:,} rows, {figures['features']} features; published: {figures['published']}")
+    def summary(result: dict[str, Any]) -> str:
+        return "\n".join(
+            f"{name}: skipped ({f['skipped']})" if "skipped" in f else
+            f"{name}: AUC {f['auc']:.3f} ± {f['std']:.3f} over {folds} folds, {f['rows']:,} rows, "
+            f"{f['features']} features; published: {f['published']}"
+            for name, f in result.items()
+        )
+
+    _show(quality.run(folds), as_json, summary)
 
 
 @bench.command(name="speed")
@@ -61,13 +66,9 @@ def bench_speed(leads: int, database: Path | None, as_json: bool) -> None:
     """Rescore, explain-all and `why` speed on a demo database, and training time."""
     from bot.bench import speed
 
-    result = speed.run(leads, database=database)
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(f"{result['leads']:,} leads ({result['active_leads']:,} active): rescore "
-               f"{result['rescore_leads_per_s']:,} leads/s, reasons {result['explain_leads_per_s']:,} leads/s, "
-               f"why p99 {result['why_p99_ms']} ms, training {result['train_s']} s")
+    _show(speed.run(leads, database=database), as_json, lambda r: (
+        f"{r['leads']:,} leads ({r['active_leads']:,} active): rescore {r['rescore_leads_per_s']:,} leads/s, "
+        f"reasons {r['explain_leads_per_s']:,} leads/s, why p99 {r['why_p99_ms']} ms, training {r['train_s']} s"))
 
 
 @bench.command(name="nlp")
@@ -77,11 +78,7 @@ def bench_nlp(messages: int, as_json: bool) -> None:
     """Messages per second with the transformer and with the rules, model load time, and held-out quality."""
     from bot.bench import nlp_speed
 
-    result = nlp_speed.run(messages)
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(f"transformer {result['messages_per_s']:,} msg/s (load {result['load_s']} s), rules "
-               f"{result['rules_messages_per_s']:,} msg/s; sentiment macro-F1 {result['sentiment_macro_f1']} "
-               f"(VADER {result['vader_sentiment_macro_f1']}), urgency AUC {result['urgency_auc']} "
-               f"(VADER {result['vader_negative_urgency_auc']})")
+    _show(nlp_speed.run(messages), as_json, lambda r: (
+        f"transformer {r['messages_per_s']:,} msg/s (load {r['load_s']} s), rules {r['rules_messages_per_s']:,} "
+        f"msg/s; sentiment macro-F1 {r['sentiment_macro_f1']} (VADER {r['vader_sentiment_macro_f1']}), urgency AUC "
+        f"{r['urgency_auc']} (VADER {r['vader_negative_urgency_auc']})"))
