@@ -168,9 +168,12 @@ def _mentions(values: Mapping[str, Any], key: str, verb: str, none: str) -> _Phr
 
 
 def _urgency(values: Mapping[str, Any]) -> _Phrase:
-    n = _num(values, "conv.urgency_max_7d")
-    return _Phrase(f"Sounded urgent this week (urgency {_fmt(n)})" if n else "No urgency signals this week", "",
-                   "conv.urgency_max_7d")
+    week, month = _num(values, "conv.urgency_max_7d"), _num(values, "conv.urgency_max_30d")
+    if week:
+        return _Phrase(f"Sounded urgent this week (urgency {_fmt(week)})", "", "conv.urgency_max_7d")
+    if month:
+        return _Phrase(f"Sounded urgent in the last 30 days (urgency {_fmt(month)})", "", "conv.urgency_max_30d")
+    return _Phrase("No urgency signals in 30 days", "", "conv.urgency_max_30d")
 
 
 def _sentiment(values: Mapping[str, Any]) -> _Phrase:
@@ -271,7 +274,8 @@ _FIXED = {
     **dict.fromkeys(("neg.no_reply_21d", "neg.sent_21d"), "unanswered outreach"),
     **dict.fromkeys(("conv.sentiment_mean", "conv.sentiment_7d", "conv.sentiment_trend"), "sentiment"),
     **dict.fromkeys(("conv.inbound_30d", "conv.outbound_30d", "conv.talk_ratio", "conv.questions_30d"), "talk"),
-    "conv.urgency_max_7d": "urgency", **{f"conv.{name}": group for name, (group, _, _) in _MENTIONS.items()},
+    "conv.urgency_max_7d": "urgency",
+    "conv.urgency_max_30d": "urgency", **{f"conv.{name}": group for name, (group, _, _) in _MENTIONS.items()},
 }
 _SPECIAL_BEH = {"email_reply": "email replies", "email_sent": "unanswered outreach"}
 
