@@ -32,7 +32,8 @@ class _Phrase(NamedTuple):
     unit: str = ""
 
 
-def _missing(value: Any) -> bool:
+def missing_value(value: Any) -> bool:
+    """True for None and for NaN-like values (those unequal to themselves)."""
     if value is None:
         return True
     try:
@@ -45,7 +46,7 @@ def _num(values: Mapping[str, Any], key: str) -> float | None:
     value: Any = values.get(key)
     if type(value) is float:  # the common case, first for speed
         return None if value != value else value
-    if _missing(value) or isinstance(value, str):
+    if missing_value(value) or isinstance(value, str):
         return None
     try:
         return float(value)
@@ -55,7 +56,7 @@ def _num(values: Mapping[str, Any], key: str) -> float | None:
 
 def _text(values: Mapping[str, Any], key: str) -> str | None:
     value = values.get(key)
-    return None if _missing(value) else str(value).replace("_", " ")
+    return None if missing_value(value) else str(value).replace("_", " ")
 
 
 def _fmt(x: float, grouping: bool = True) -> str:
@@ -213,7 +214,7 @@ def _account(values: Mapping[str, Any]) -> _Phrase:
 
 def _value(values: Mapping[str, Any], key: str, name: str) -> _Phrase:
     value = values.get(key)
-    if _missing(value):
+    if missing_value(value):
         return _Phrase(f"{name} not set")
     if isinstance(value, bool):
         return _Phrase(f"{name} = {'yes' if value else 'no'}", "", key)

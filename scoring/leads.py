@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from scoring.evidence import evidence
-from scoring.explain import all_reasons, compare_reasons, reasons
+from scoring.explain import all_reasons, compare_reasons, missing_value, reasons
 from scoring.rescore import Scored, score_leads
 from storage.db import json_loads
 from storage.errors import NotFoundError
@@ -69,14 +69,7 @@ def _one(engine: Engine, key: str) -> tuple[dict[str, Any], Scored]:
 
 def _values(scored: Scored) -> dict[str, Any]:
     row = scored.features.iloc[0]
-    return {name: (None if _missing(v) else (v.item() if hasattr(v, "item") else v)) for name, v in row.items()}
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    return {name: (None if missing_value(v) else (v.item() if hasattr(v, "item") else v)) for name, v in row.items()}
 
 
 def explain_lead(engine: Engine, key: str) -> dict[str, Any]:

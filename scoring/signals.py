@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from nlp import Signals, reader
+from nlp import SPAN_KINDS, Signals, reader
 from storage.db import json_dumps, marks
 
 BATCH = 256
@@ -26,11 +26,10 @@ class AnalysisResult:
 
 
 def _entities(signals: Signals) -> str:
-    kinds = ("budget", "timeline", "competitors", "decision_roles", "objections", "next_steps")
     return json_dumps({
         kind: [{"text": s.text, "start": s.start, "end": s.end, "label": s.label, "negated": s.negated}
                for s in getattr(signals, kind)]
-        for kind in kinds
+        for kind in SPAN_KINDS
     } | {"question": signals.question, "engine": signals.engine})
 
 

@@ -6,9 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlmodel import Session, select
 
-from storage import models
 from storage.db import mark, marks
 
 # SQLite's julianday() turns the stored UTC text into a day number; every time feature is a difference.
@@ -17,12 +15,6 @@ LEAD_COLUMNS = (
     "l.status", "l.attributes", "a.name", "a.industry", "a.employees", "a.country", "o.converted",
     "julianday(o.closed_at)",
 )
-
-
-def _in(conn: Connection, column: str, ids: Sequence[Any] | None) -> tuple[str, tuple[Any, ...]]:
-    if ids is None:
-        return "", ()
-    return f" WHERE {column} IN ({marks(conn, len(ids))})", tuple(ids)
 
 
 def _code(conn: Connection, column: str, vocabulary: Sequence[str], other: int) -> tuple[str, tuple[str, ...]]:
@@ -125,17 +117,12 @@ def attribute_kinds(*, conn: Connection) -> dict[str, str]:
     return dict(conn.exec_driver_sql("SELECT name, kind FROM attribute").all())  # type: ignore[arg-type]
 
 
-def lead_by_external_id(*, session: Session, external_id: str) -> models.Lead | None:
-    """One lead by its CRM id."""
-    return session.exec(select(models.Lead).where(models.Lead.external_id == external_id)).first()
-
-
 def lead_ids_by_external_id(*, conn: Connection, external_ids: Iterable[str]) -> dict[str, int]:
     """Map external ids to lead ids (unknown ids are left out)."""
     wanted = list(external_ids)
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        where, params = _in(conn, "external_id", chunk)  # type: ignore[arg-type]
-        found.update(conn.exec_driver_sql(f"SELECT external_id, id FROM lead{where}", params).all())  # type: ignore[arg-type]
+        sql = f"SELECT external_id, id FROM lead WHERE external_id IN ({marks(conn, len(chunk))})"
+        found.update(conn.exec_driver_sql(sql, tuple(chunk)).all())  # type: ignore[arg-type]
     return found

@@ -102,6 +102,7 @@ def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: 
 @pass_app
 def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
     """Why LEAD (its external id) scores what it does: the reasons for and against, with its own numbers."""
+    from scoring.explain import format_contribution
     from scoring.leads import explain_lead, explain_pair
 
     engine = app.engine()
@@ -113,7 +114,7 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
         click.echo(f"{pair['a']['name']} ({pair['a']['probability']:.0%}) vs {pair['b']['name']} "
                    f"({pair['b']['probability']:.0%}):")
         for reason in pair["reasons"]:
-            click.echo(f"  + {reason['text']}  ({reason['contribution']:+.2f})")
+            click.echo(f"  + {reason['text']}  ({format_contribution(reason['contribution'])})")
         return
     result = explain_lead(engine, lead)
     if as_json:
@@ -125,7 +126,7 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
         if result[key]:
             click.echo(f"{title}:")
             for reason in result[key]:
-                click.echo(f"  {reason['contribution']:+.2f}  {reason['text']}")
+                click.echo(f"  {format_contribution(reason['contribution'])}  {reason['text']}")
 
 
 @cli.group()
