@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _json(**kwargs: Any) -> Any:
@@ -48,6 +48,8 @@ class Rep(SQLModel, table=True):
     slack_user_id: str | None = Field(default=None, index=True)
     whatsapp: str | None = Field(default=None, index=True)
     timezone: str = "UTC"
+    # WhatsApp allows free-form messages only within 24 hours of the rep's last message to the bot
+    whatsapp_seen_at: datetime | None = None
 
 
 class Lead(SQLModel, table=True):
@@ -161,6 +163,20 @@ class Score(SQLModel, table=True):
     percentile: float
     band: str
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class LeadAction(SQLModel, table=True):
+    """What a rep did about a lead from chat: snoozed it (until a time) or marked it contacted."""
+
+    __tablename__ = "lead_action"
+    __table_args__ = (Index("ix_lead_action_lead_time", "lead_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id")
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    action: str  # snooze | contacted
+    created_at: datetime
+    until: datetime | None = None
 
 
 class DemoSession(SQLModel, table=True):
