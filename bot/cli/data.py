@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
@@ -154,14 +155,14 @@ def demo(
             writer = csv.writer(handle)
             writer.writerow(["external_id", "probability"])
             writer.writerows((lead_id, f"{p:.6f}") for lead_id, p in pipeline.truth)
-    _demo_summary(app, results, pipeline.counts, truth, keep_files, as_json)
-    if train and not as_json:
-        _train_and_show(app)
+    model = _train(app, quiet=as_json) if train else None
+    _demo_summary(app, results, pipeline.counts, truth, keep_files, as_json, model)
+    if model and not as_json:
+        _show_top(app, model)
 
 
-def _train_and_show(app: AppContext) -> None:
-    """Train, score, and show the top hot leads with the reasons for the first one."""
-    from scoring.leads import explain_lead, top_leads
+def _train(app: AppContext, quiet: bool) -> dict[str, Any] | None:
+    """Train and score, so that the demo answers questions at once; None when there are too few outcomes."""
     from scoring.rescore import rescore
     from scoring.training import train as train_model
 
@@ -170,13 +171,22 @@ def _train_and_show(app: AppContext) -> None:
         with progress_bar("training the model"):
             report = train_model(engine)
     except NotEnoughOutcomesError as exc:
-        click.echo(f"\nNot training a model: {exc}. Build a bigger demo with --leads 2000 or more.")
-        return
+        if not quiet:
+            click.echo(f"\nNot training a model: {exc}. Build a bigger demo with --leads 2000 or more.")
+        return None
     m = report.metrics
-    click.echo(f"\nModel {report.version}: holdout AUC {m['auc']:.3f} vs {m['rules_auc']:.3f} for rule-based points; "
+    return {"version": report.version, "auc": m["auc"], "rules_auc": m["rules_auc"],
+            "quartile_ratio": m["quartile_ratio"], "scored": rescore(engine).leads}
+
+
+def _show_top(app: AppContext, m: dict[str, Any]) -> None:
+    """The top hot leads with the reasons for the first one."""
+    from scoring.leads import explain_lead, top_leads
+
+    engine = app.engine()
+    click.echo(f"\nModel {m['version']}: holdout AUC {m['auc']:.3f} vs {m['rules_auc']:.3f} for rule-based points; "
                f"the top quartile converts {m['quartile_ratio']:.1f}× the bottom quartile.")
-    scored = rescore(engine)
-    click.echo(f"Scored {scored.leads:,} open leads.\n\nTop hot leads:")
+    click.echo(f"Scored {m['scored']:,} open leads.\n\nTop hot leads:")
     hot = top_leads(engine, band="hot", limit=10)
     for rank, row in enumerate(hot, start=1):
         click.echo(f"{rank:>3}. {row['name']:<20} {row['account'] or '':<24} {row['probability']:>4.0%}  "
@@ -218,12 +228,12 @@ def _reset_demo_database(url: str, force: bool) -> None:
 
 def _demo_summary(
     app: AppContext, results: list[ImportResult], counts: dict[str, int], truth: Path | None,
-    keep_files: Path | None, as_json: bool,
+    keep_files: Path | None, as_json: bool, model: dict[str, Any] | None,
 ) -> None:
     url = app.settings.hotlead_database_url
     if as_json:
         emit_json({"database": url, "counts": counts, "truth": str(truth) if truth else None,
-                   "imports": {r.kind: r.counts.inserted for r in results}})
+                   "imports": {r.kind: r.counts.inserted for r in results}, "model": model})
         return
     click.echo(f"Demo database ready: {url}")
     for result in results:
