@@ -1,0 +1,129 @@
+"""What the commands share: finding who a rep means, and saying a lead's score the same way everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bot.names import Found, name_index
+from bot.replies import Action, Choice, Reply, Section
+from bot.router import Query
+from storage.history import LeadName, ScoreRow, account_leads, latest_scores, ranked_leads, scores_at
+
+WEEK = timedelta(days=7)
+BAND_MARK = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A lead with its latest score and its score a week before (when it had one)."""
+
+    lead: LeadName
+    now: ScoreRow
+    before: ScoreRow | None
+
+    @property
+    def movement(self) -> float:
+        """Change in probability over the week (0 when the lead was not scored before)."""
+        return 0.0 if self.before is None else self.now.probability - self.before.probability
+
+
+def find(query: Query, phrase: str, ask: str, *, accounts: bool = True) -> Found | Reply:
+    """Who `phrase` names, or the reply to send instead: choices when ambiguous, closest names when unknown.
+    `ask` is the question to re-ask with a choice, with `{}` where the choice's key goes."""
+    index = name_index(query.deps.engine)
+    found = index.resolve(phrase, accounts=accounts, visible=query.visible)
+    if found.found:
+        return found.found
+    if found.ambiguous:
+        choices = tuple(Choice(c.label, ask.replace("{}", c.key)) for c in found.candidates)
+        return Reply(f"More than one {'name' if accounts else 'lead'} fits “{found.phrase}”: which one do you mean?",
+                     choices=choices, data={"ambiguous": [c.key for c in found.candidates]})
+    what = "lead or account" if accounts else "lead"
+    if not found.candidates:
+        return Reply(f"I don't know a {what} called “{found.phrase}”.", data={"unknown": found.phrase})
+    return Reply(f"I don't know a {what} called “{found.phrase}”. Did you mean one of these?",
+                 choices=tuple(Choice(c.label, ask.replace("{}", c.key)) for c in found.candidates),
+                 data={"unknown": found.phrase, "closest": [c.key for c in found.candidates]})
+
+
+def scored(query: Query, leads: list[LeadName]) -> list[Scored]:
+    """The leads that have a score, best first, with their score a week ago."""
+    if not leads:
+        return []
+    ids = [lead.id for lead in leads]
+    with query.deps.engine.connect() as conn:
+        now = latest_scores(conn=conn, lead_ids=ids)
+        before = scores_at(conn=conn, lead_ids=list(now), moment=query.deps.clock() - WEEK) if now else {}
+    found = [Scored(lead, now[lead.id], before.get(lead.id)) for lead in leads if lead.id in now]
+    return sorted(found, key=lambda s: s.now.probability, reverse=True)
+
+
+def ranked(query: Query, limit: int, **filters: Any) -> list[Scored]:
+    """The best-scored open leads the asker may see (filters as `storage.history.ranked_leads`), with their
+    score a week ago."""
+    with query.deps.engine.connect() as conn:
+        rows = [(lead, now) for lead, now in ranked_leads(conn=conn, limit=limit * 4 + 20, **filters)
+                if query.visible(lead)][:limit]
+        ids = [lead.id for lead, _ in rows]
+        before = scores_at(conn=conn, lead_ids=ids, moment=query.deps.clock() - WEEK) if ids else {}
+    return [Scored(lead, now, before.get(lead.id)) for lead, now in rows]
+
+
+def best_lead(query: Query, account_id: int) -> Scored | None:
+    """An account's open lead with the best score (among those the asker may see)."""
+    with query.deps.engine.connect() as conn:
+        leads = [lead for lead in account_leads(conn=conn, account_id=account_id) if query.visible(lead)]
+    ranked = scored(query, leads)
+    return ranked[0] if ranked else None
+
+
+def points(movement: float) -> str:
+    """A probability move as points with an arrow: "▲ 12 pts", "▼ 3 pts", "no change"."""
+    pts = round(100 * movement)
+    return "no change" if pts == 0 else f"{'▲' if pts > 0 else '▼'} {abs(pts)} pts"
+
+
+def score_line(probability: float, percentile: float, band: str, movement: float | None) -> str:
+    """The one way a score is said: "*79* · 🔥 hot · top 1% · ▲ 12 pts this week"."""
+    top = max(1, round(100 - percentile)) if percentile < 100 else 1
+    moved = "" if movement is None else f" · {points(movement)} this week"
+    return f"*{round(100 * probability)}* · {BAND_MARK.get(band, '')} {band} · top {top}%{moved}"
+
+
+def lead_label(lead: LeadName) -> str:
+    """"*Jane Doe* (Acme)"."""
+    return f"*{lead.name}*" + (f" ({lead.account})" if lead.account else "")
+
+
+def lead_facts(item: Scored) -> dict[str, Any]:
+    """A scored lead as data (what `--json` and tests read)."""
+    reasons = item.now.reasons
+    return {"lead": item.lead.external_id, "name": item.lead.name, "account": item.lead.account,
+            "probability": item.now.probability, "score": round(100 * item.now.probability),
+            "percentile": item.now.percentile, "band": item.now.band, "movement": item.movement,
+            "top_reason": reasons[0]["text"] if reasons else ""}
+
+
+def ranked_lines(items: list[Scored]) -> tuple[str, ...]:
+    """A numbered list of scored leads with their top reason."""
+    lines = []
+    for rank, item in enumerate(items, start=1):
+        reason = item.now.reasons[0]["text"] if item.now.reasons else ""
+        lines.append(f"{rank}. {lead_label(item.lead)} — "
+                     f"{score_line(item.now.probability, item.now.percentile, item.now.band, item.movement)}"
+                     + (f"\n    _{reason}_" if reason else ""))
+    return tuple(lines)
+
+
+def lead_actions(external_id: str, why: bool = False) -> tuple[Action, ...]:
+    """The buttons under a lead: Why?, Snooze 7 days, Mark contacted."""
+    buttons = (Action("Snooze 7 days", "snooze", external_id), Action("Mark contacted", "contacted", external_id))
+    return ((Action("Why?", "why", external_id),) if why else ()) + buttons
+
+
+def no_scores() -> Reply:
+    """What to say when nothing has been scored yet."""
+    return Reply("No lead has a score yet: import outcomes, then run `hotlead train` and `hotlead score`.",
+                 sections=(Section("", ("Or try the demo: `hotlead demo`.",)),), data={"leads": []})

@@ -1,0 +1,81 @@
+"""why: the score of a lead (or an account's best lead) and the reasons behind it, with what was said."""
+
+from __future__ import annotations
+
+from bot.commands import Command, patterns
+from bot.commands.common import best_lead, find, lead_actions, score_line, scored
+from bot.names import SURE, name_index
+from bot.replies import Reply, Section
+from bot.router import Query
+from scoring.explain import strength
+from scoring.leads import explain_lead
+
+ASK = "why is {} hot?"
+_SCORE_WORDS = r"(?:so\s+|that\s+|this\s+)?(?:hot|warm|cold|high|low|up|down|rated|ranked|scored|scoring|a\s+lead)\b.*"
+
+
+def handle(query: Query) -> Reply:
+    """Explain the lead the question names."""
+    found = find(query, query.parts["who"], ASK)
+    if isinstance(found, Reply):
+        return found
+    account_note = None
+    if found.kind == "account":
+        best = best_lead(query, found.id)
+        if best is None:
+            return Reply(f"*{found.key}* has no open lead with a score.", data={"account": found.key, "leads": []})
+        key = best.lead.external_id
+        account_note = f"{best.lead.name} is the best-scored open lead at {found.key}."
+    else:
+        key = found.key
+    return explain(query, key, account_note)
+
+
+def explain(query: Query, key: str, note: str | None = None) -> Reply:
+    """The why-reply for one lead (external id)."""
+    facts = explain_lead(query.deps.engine, key)
+    lead = name_index(query.deps.engine).lead(facts["lead"])
+    history = scored(query, [lead]) if lead else []
+    movement = history[0].movement if history else None
+    head = (f"*{facts['name']}*" + (f" ({facts['account']})" if facts["account"] else "") + f" · {facts['lead']}\n"
+            + score_line(facts["probability"], facts["percentile"], facts["band"], movement))
+    sections = []
+    if note:
+        sections.append(Section("", (note,)))
+    sections.append(Section("Pushing it up", tuple(_line(r) for r in facts["for"]) or ("Nothing stands out.",)))
+    if facts["against"]:
+        sections.append(Section("Holding it back", tuple(_line(r) for r in facts["against"])))
+    data = {key_: facts[key_] for key_ in ("lead", "name", "account", "probability", "percentile", "band")}
+    shown = facts["for"] + facts["against"]
+    data.update(score=round(100 * facts["probability"]), movement=movement,
+                reasons=[{"text": r["text"], "contribution": r["contribution"]} for r in shown])
+    return Reply(head, tuple(sections), actions=lead_actions(facts["lead"]), data=data)
+
+
+def _line(reason: dict[str, float | str]) -> str:
+    sign = "▲" if float(reason["contribution"]) > 0 else "▼"
+    return f"{sign} {reason['text']} _({strength(float(reason['contribution']))})_"
+
+
+def fallback(query: Query) -> Reply:
+    """A question no command recognised: a bare name is a why-question; anything else gets help."""
+    from bot.commands.guide import help_reply
+
+    text = query.parts["text"]
+    if text and len(text) <= 60:
+        resolution = name_index(query.deps.engine).resolve(text, visible=query.visible)
+        if resolution.found and resolution.found.score >= SURE:
+            return handle(Query(query.message, {"who": resolution.found.key}, query.deps))
+    return help_reply(f"Sorry, I didn't catch “{text}”." if text else "Hi! I'm Hotlead.")
+
+
+COMMAND: Command = Command(
+    name="why",
+    summary="why a lead (or an account's best lead) scores what it does, with evidence",
+    usage=("why is Acme hot?", "why is Jane Doe at Acme a 92?"),
+    patterns=patterns(
+        rf"(?:why|how come)\s+(?:is|are|was|does|did|has)?\s*(?P<who>.+?)(?:\s+{_SCORE_WORDS}|\s+(?:a|an)\s+\d+%?)?",
+        r"(?:explain|score\s+(?:of|for)|about)\s+(?P<who>.+?)",
+    ),
+    handle=handle,
+)

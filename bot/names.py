@@ -1,0 +1,163 @@
+"""Forgiving names: which lead or account a rep means by "acme", "Jane Doe at Acme" or "jnae doe"."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz, process, utils
+from sqlalchemy import Engine
+
+from storage.history import AccountName, LeadName, account_names, lead_names, name_version
+
+SURE = 88  # a fuzzy match this good, well ahead of the next, is taken without asking
+CLOSE = 75  # matches this good are offered as choices
+HINT = 50  # below this a name is not even suggested
+MAX_CHOICES = 5
+_AT = re.compile(r"^(?P<person>.+?)\s+(?:at|from|@)\s+(?P<company>.+)$", re.IGNORECASE)
+_NOISE = re.compile(r"^(?:the\s+)|(?:'s|’s)$|^[\"'“”‘’]+|[\"'“”‘’?!.,]+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A lead or account a phrase may mean; `key` names it unambiguously (external id or account name)."""
+
+    kind: Literal["lead", "account"]
+    id: int
+    label: str
+    key: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The one meant (`found`), or the candidates: choices when ambiguous, closest names when unknown."""
+
+    phrase: str
+    found: Found | None
+    candidates: tuple[Found, ...] = ()
+
+    @property
+    def ambiguous(self) -> bool:
+        """Several names fit equally well."""
+        return self.found is None and bool(self.candidates) and self.candidates[0].score >= CLOSE
+
+
+def clean(phrase: str) -> str:
+    """The phrase without quotes, a leading "the", a trailing "'s" or punctuation."""
+    previous = None
+    phrase = phrase.strip()
+    while previous != phrase:
+        previous, phrase = phrase, _NOISE.sub("", phrase).strip()
+    return phrase
+
+
+class NameIndex:
+    """Every lead and account name, searchable exactly and fuzzily."""
+
+    def __init__(self, leads: list[LeadName], accounts: list[AccountName]) -> None:
+        self.leads = {lead.id: lead for lead in leads}
+        self.accounts = {account.id: account for account in accounts}
+        self._by_external = {lead.external_id.casefold(): lead for lead in leads}
+        self._lead_names: dict[str, list[LeadName]] = {}
+        for lead in leads:
+            self._lead_names.setdefault(utils.default_process(lead.name), []).append(lead)
+        self._account_names: dict[str, list[AccountName]] = {}
+        for account in accounts:
+            for label in filter(None, (account.name, account.domain)):
+                self._account_names.setdefault(utils.default_process(label), []).append(account)
+        # "Acme" for "Acme Corp": a name without its last word also names the account, a little less surely
+        self._account_short: dict[str, list[AccountName]] = {}
+        for account in accounts:
+            words = utils.default_process(account.name).split()
+            if len(words) > 1:
+                self._account_short.setdefault(" ".join(words[:-1]), []).append(account)
+        self._lead_keys = list(self._lead_names)
+        self._account_keys = list(self._account_names)
+
+    def lead(self, external_id: str) -> LeadName | None:
+        """The lead with this external id (case-insensitive)."""
+        return self._by_external.get(external_id.casefold())
+
+    def lead_found(self, lead: LeadName, score: float = 100.0) -> Found:
+        """A lead as a candidate."""
+        label = f"{lead.name} ({lead.account})" if lead.account else lead.name
+        return Found("lead", lead.id, label, lead.external_id, score)
+
+    def account_found(self, account: AccountName, score: float = 100.0) -> Found:
+        """An account as a candidate."""
+        return Found("account", account.id, f"{account.name} (account)", account.name, score)
+
+    def resolve(
+        self, phrase: str, *, accounts: bool = True, visible: Callable[[LeadName], bool] | None = None,
+    ) -> Resolution:
+        """Who `phrase` names: a lead (by external id, name, or "name at account") or, if `accounts`, an account."""
+        phrase = clean(phrase)
+        seen = visible or (lambda _lead: True)
+        lead = self._by_external.get(phrase.casefold())
+        if lead is not None and seen(lead):
+            return Resolution(phrase, self.lead_found(lead))
+        at = _AT.match(phrase)
+        if at:
+            company = self.resolve(at["company"], visible=visible)
+            if company.found and company.found.kind == "account":
+                within = [lead for lead in self.leads.values() if lead.account == company.found.key and seen(lead)]
+                return self._pick(phrase, self._fuzzy_leads(at["person"], within))
+        candidates = self._fuzzy_accounts(phrase) if accounts else []
+        candidates += [self.lead_found(lead, score) for lead, score in self._lead_matches(phrase) if seen(lead)]
+        return self._pick(phrase, candidates)
+
+    def _lead_matches(self, phrase: str) -> list[tuple[LeadName, float]]:
+        query = utils.default_process(phrase)
+        if query in self._lead_names:
+            return [(lead, 100.0) for lead in self._lead_names[query]]
+        hits = process.extract(query, self._lead_keys, scorer=fuzz.WRatio, limit=MAX_CHOICES * 2, score_cutoff=HINT)
+        return [(lead, score) for key, score, _ in hits for lead in self._lead_names[key]]
+
+    def _fuzzy_accounts(self, phrase: str) -> list[Found]:
+        query = utils.default_process(phrase)
+        if query in self._account_names:
+            return [self.account_found(a) for a in self._account_names[query]]
+        if query in self._account_short:
+            return [self.account_found(a, SURE + 8) for a in self._account_short[query]]
+        hits = process.extract(query, self._account_keys, scorer=fuzz.WRatio, limit=MAX_CHOICES, score_cutoff=HINT)
+        return [self.account_found(a, score) for key, score, _ in hits for a in self._account_names[key]]
+
+    def _fuzzy_leads(self, person: str, within: list[LeadName]) -> list[Found]:
+        names = [utils.default_process(lead.name) for lead in within]
+        hits = process.extract(utils.default_process(person), names, scorer=fuzz.WRatio, score_cutoff=HINT)
+        return [self.lead_found(within[i], score) for _, score, i in hits]
+
+    @staticmethod
+    def _pick(phrase: str, candidates: list[Found]) -> Resolution:
+        unique = {(c.kind, c.id): c for c in sorted(candidates, key=lambda c: c.score)}  # best score wins
+        ranked = sorted(unique.values(), key=lambda c: (-c.score, c.kind != "account", c.label))
+        if not ranked:
+            return Resolution(phrase, None)
+        best = ranked[0]
+        runners = [c for c in ranked[1:] if c.score >= best.score - 6]
+        if best.score >= SURE and not runners:
+            return Resolution(phrase, best)
+        if best.score >= CLOSE:
+            return Resolution(phrase, None, tuple(c for c in ranked if c.score >= best.score - 10)[:MAX_CHOICES])
+        return Resolution(phrase, None, tuple(ranked[:3]))
+
+
+_cache: dict[int, tuple[tuple[object, ...], NameIndex]] = {}
+_lock = threading.Lock()
+
+
+def name_index(engine: Engine) -> NameIndex:
+    """The engine's name index, rebuilt only when leads or accounts were added."""
+    with engine.connect() as conn:
+        version = name_version(conn=conn)
+        cached = _cache.get(id(engine))
+        if cached and cached[0] == version:
+            return cached[1]
+        with _lock:
+            index = NameIndex(lead_names(conn=conn), account_names(conn=conn))
+            _cache[id(engine)] = (version, index)
+    return index

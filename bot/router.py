@@ -1,0 +1,120 @@
+"""The chat core: one question in, one Reply out, whatever the channel it came from."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.replies import Choice, Reply
+from scoring.errors import ScoringError
+from storage.errors import StorageError
+from storage.history import LeadName, RepRow
+
+log = logging.getLogger(__name__)
+_MENTION = re.compile(r"<@[A-Z0-9]+>|^\s*@?hotlead\b[:,]?", re.IGNORECASE)
+_POLITE = re.compile(r"^(?:hey|hi|hello|ok|okay|so|please|pls)\b[,!]?\s*|\s*\b(?:please|pls|thanks|thank you)\W*$",
+                     re.IGNORECASE)
+CHOICES_KEPT_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A question from someone: `user` is their Slack id, WhatsApp number or "console"; `rep` who that is."""
+
+    text: str
+    channel: str  # slack | whatsapp | console
+    user: str
+    rep: RepRow | None = None
+
+
+class Memory:
+    """The choices last offered to each asker, so that "2" answers "which one did you mean?"."""
+
+    def __init__(self) -> None:
+        self._offered: dict[tuple[str, str], tuple[float, tuple[Choice, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def offer(self, message: IncomingMessage, choices: tuple[Choice, ...]) -> None:
+        """Remember what this asker was offered (an empty tuple forgets)."""
+        with self._lock:
+            self._offered[(message.channel, message.user)] = (time.monotonic(), choices)
+
+    def pick(self, message: IncomingMessage, number: int) -> Choice | None:
+        """The choice numbered `number` (from 1) offered to this asker recently, if any."""
+        with self._lock:
+            offered_at, choices = self._offered.get((message.channel, message.user), (0.0, ()))
+        if time.monotonic() - offered_at > CHOICES_KEPT_S or not 1 <= number <= len(choices):
+            return None
+        return choices[number - 1]
+
+
+@dataclass
+class Deps:
+    """What commands need: the store, the settings, the clock and the conversation memory."""
+
+    engine: Engine
+    settings: Settings = field(default_factory=Settings)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    memory: Memory = field(default_factory=Memory)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A recognised question: the message, the command's named parts, and the deps."""
+
+    message: IncomingMessage
+    parts: dict[str, Any]
+    deps: Deps
+
+    def visible(self, lead: LeadName) -> bool:
+        """Whether the asker may see this lead (HOTLEAD_SHARE=owned limits reps to their own and unassigned)."""
+        rep = self.message.rep
+        if self.deps.settings.hotlead_share != "owned" or rep is None or rep.role == "manager":
+            return True
+        return lead.owner_id in (None, rep.id)
+
+
+def normalise(text: str) -> str:
+    """The question without mentions, greetings, "please" and extra spaces."""
+    text = " ".join(_MENTION.sub(" ", text).split())
+    previous = None
+    while previous != text:
+        previous, text = text, _POLITE.sub("", text).strip()
+    return text
+
+
+def dispatch(message: IncomingMessage, deps: Deps) -> Reply:
+    """Answer one question; never raises: unknown questions get help, failures a polite apology."""
+    from bot.commands import COMMANDS, fallback
+
+    text = normalise(message.text)
+    if text.isdigit() and (choice := deps.memory.pick(message, int(text))):
+        text = choice.question
+    try:
+        for command in COMMANDS:
+            for pattern in command.patterns:
+                found = pattern.match(text)
+                if found:
+                    reply = command.handle(Query(message, found.groupdict(), deps))
+                    break
+            else:
+                continue
+            break
+        else:
+            reply = fallback(Query(message, {"text": text}, deps))
+    except (ScoringError, StorageError) as exc:
+        reply = Reply(str(exc).rstrip(".") + ".")
+    except Exception:
+        log.exception("could not answer a %s question", message.channel)
+        reply = Reply("Sorry, something went wrong while answering that. Try again in a moment, or ask `help`.")
+    deps.memory.offer(message, reply.choices)
+    return reply

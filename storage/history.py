@@ -1,0 +1,199 @@
+"""Keyword-only queries the chat asks: names, score history, what a rep did about a lead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, bindparam, text
+
+from storage.db import json_loads
+
+
+class LeadName(NamedTuple):
+    """A lead as the chat names it."""
+
+    id: int
+    external_id: str
+    name: str
+    account: str | None
+    owner_id: int | None
+
+
+class AccountName(NamedTuple):
+    """An account as the chat names it."""
+
+    id: int
+    name: str
+    domain: str | None
+    industry: str | None
+    country: str | None
+
+
+class ScoreRow(NamedTuple):
+    """One row of a lead's score history."""
+
+    lead_id: int
+    scored_at: str
+    probability: float
+    percentile: float
+    band: str
+    reasons: list[dict[str, Any]]
+
+
+def stamp(moment: datetime) -> str:
+    """A UTC datetime as the store writes it (comparable as text)."""
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def name_version(*, conn: Connection) -> tuple[Any, ...]:
+    """Changes whenever a lead or account is added or renamed away (cheap: two index lookups each)."""
+    return tuple(conn.execute(text(
+        "SELECT (SELECT max(id) FROM lead), (SELECT count(*) FROM lead), "
+        "(SELECT max(id) FROM account), (SELECT count(*) FROM account)"
+    )).one())
+
+
+def lead_names(*, conn: Connection) -> list[LeadName]:
+    """Every lead with its account's name."""
+    rows = conn.execute(text(
+        "SELECT l.id, l.external_id, l.name, a.name, l.owner_id FROM lead l LEFT JOIN account a ON a.id = l.account_id"
+    ))
+    return [LeadName(*row) for row in rows]
+
+
+def account_names(*, conn: Connection) -> list[AccountName]:
+    """Every account."""
+    return [AccountName(*row) for row in conn.execute(text(
+        "SELECT id, name, domain, industry, country FROM account"
+    ))]
+
+
+_COLUMNS = "lead_id, scored_at, probability, percentile, band, reasons"
+
+
+def _rows(conn: Connection, sql: str, lead_ids: Sequence[int], **params: Any) -> dict[int, ScoreRow]:
+    statement = text(sql).bindparams(bindparam("ids", expanding=True))
+    found = conn.execute(statement, {"ids": list(lead_ids), **params})
+    return {row[0]: ScoreRow(row[0], row[1], row[2], row[3], row[4], json_loads(row[5]) or []) for row in found}
+
+
+def latest_scores(*, conn: Connection, lead_ids: Sequence[int]) -> dict[int, ScoreRow]:
+    """The newest score of each lead that has one."""
+    return _rows(conn, f"SELECT {_COLUMNS} FROM score WHERE id IN "
+                       "(SELECT max(id) FROM score WHERE lead_id IN :ids GROUP BY lead_id)", lead_ids)
+
+
+def scores_at(*, conn: Connection, lead_ids: Sequence[int], moment: datetime) -> dict[int, ScoreRow]:
+    """Each lead's score as it stood at `moment` (its newest row scored then or before)."""
+    return _rows(conn, f"SELECT {_COLUMNS} FROM score WHERE id IN (SELECT max(id) FROM score "
+                       "WHERE lead_id IN :ids AND scored_at <= :moment GROUP BY lead_id)",
+                 lead_ids, moment=stamp(moment))
+
+
+def account_leads(*, conn: Connection, account_id: int) -> list[LeadName]:
+    """The leads of an account that are still open."""
+    rows = conn.execute(text(
+        "SELECT l.id, l.external_id, l.name, a.name, l.owner_id FROM lead l JOIN account a ON a.id = l.account_id "
+        "LEFT JOIN outcome o ON o.lead_id = l.id "
+        "WHERE l.account_id = :account AND o.id IS NULL AND l.status NOT IN ('won', 'lost')"
+    ), {"account": account_id})
+    return [LeadName(*row) for row in rows]
+
+
+def record_action(
+    *, conn: Connection, lead_id: int, rep_id: int | None, action: str, moment: datetime,
+    until: datetime | None = None,
+) -> None:
+    """Remember that a rep snoozed a lead or marked it contacted (and show it in the lead's status)."""
+    conn.execute(text(
+        "INSERT INTO lead_action (lead_id, rep_id, action, created_at, until) "
+        "VALUES (:lead, :rep, :action, :at, :until)"
+    ), {"lead": lead_id, "rep": rep_id, "action": action, "at": stamp(moment),
+        "until": stamp(until) if until else None})
+    status = "snoozed" if action == "snooze" else "contacted"
+    conn.execute(text("UPDATE lead SET status = :status WHERE id = :lead AND status NOT IN ('won', 'lost')"),
+                 {"status": status, "lead": lead_id})
+
+
+def activity_counts(*, conn: Connection, lead_ids: Sequence[int], since: datetime) -> dict[str, int]:
+    """Activities of these leads since a moment, by kind (page views by page type), and their messages by
+    channel."""
+    statement = text(
+        "SELECT CASE WHEN page_type != '' THEN page_type || ' page' ELSE kind END, count(*) FROM activity "
+        "WHERE lead_id IN :ids AND occurred_at >= :since GROUP BY 1 ORDER BY 2 DESC"
+    ).bindparams(bindparam("ids", expanding=True))
+    counts = {kind: n for kind, n in conn.execute(statement, {"ids": list(lead_ids), "since": stamp(since)})}
+    said = text(
+        "SELECT channel || ' message', count(*) FROM message WHERE lead_id IN :ids AND occurred_at >= :since "
+        "AND direction = 'inbound' GROUP BY 1 ORDER BY 2 DESC"
+    ).bindparams(bindparam("ids", expanding=True))
+    counts.update({kind: n for kind, n in conn.execute(said, {"ids": list(lead_ids), "since": stamp(since)})})
+    return counts
+
+
+class RepRow(NamedTuple):
+    """A member of the sales team as the chat knows them."""
+
+    id: int
+    name: str
+    role: str
+    slack_user_id: str | None
+    whatsapp: str | None
+    timezone: str
+    whatsapp_seen_at: str | None
+
+
+REP_KEYS = ("slack_user_id", "whatsapp", "name", "id")
+_REP = "SELECT id, name, role, slack_user_id, whatsapp, timezone, whatsapp_seen_at FROM rep"
+
+
+def find_rep(*, conn: Connection, key: str, value: str | int) -> RepRow | None:
+    """The rep whose `key` (one of REP_KEYS) is `value` (names case-insensitively)."""
+    if key not in REP_KEYS:
+        raise ValueError(f"reps are found by one of {REP_KEYS}, not {key!r}")
+    condition = f"lower({key}) = lower(:value)" if key == "name" else f"{key} = :value"
+    row = conn.execute(text(f"{_REP} WHERE {condition}"), {"value": value}).first()
+    return RepRow(*row) if row else None
+
+
+def all_reps(*, conn: Connection) -> list[RepRow]:
+    """Every rep, in the order they were added."""
+    return [RepRow(*row) for row in conn.execute(text(f"{_REP} ORDER BY id"))]
+
+
+def ranked_leads(
+    *, conn: Connection, limit: int, band: str | None = None, industry: str | None = None,
+    country: str | None = None, owner_ids: Sequence[int] | None = None, aside_at: datetime | None = None,
+    contacted_days: float = 3.0,
+) -> list[tuple[LeadName, ScoreRow]]:
+    """Open leads by their latest score, best first, filtered by band, the account's industry or country, the
+    owner; with `aside_at`, leaving out leads snoozed or recently contacted (see `set_aside`)."""
+    sql = (
+        "SELECT l.id, l.external_id, l.name, a.name, l.owner_id, s.lead_id, s.scored_at, s.probability, "
+        "s.percentile, s.band, s.reasons FROM score s JOIN (SELECT max(id) AS id FROM score GROUP BY lead_id) m "
+        "ON m.id = s.id JOIN lead l ON l.id = s.lead_id LEFT JOIN account a ON a.id = l.account_id "
+        "LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost')"
+    )
+    params: dict[str, Any] = {"limit": limit}
+    for clause, name, value in (
+        (" AND s.band = :band", "band", band),
+        (" AND lower(a.industry) = lower(:industry)", "industry", industry),
+        (" AND lower(a.country) = lower(:country)", "country", country),
+    ):
+        if value:
+            sql += clause
+            params[name] = value
+    if owner_ids is not None:
+        sql += " AND l.owner_id IN :owners"
+        params["owners"] = list(owner_ids)
+    if aside_at is not None:
+        sql += (" AND l.id NOT IN (SELECT lead_id FROM lead_action WHERE (action = 'snooze' AND until > :now) OR "
+                "(action = 'contacted' AND julianday(:now) - julianday(created_at) < :days))")
+        params.update(now=stamp(aside_at), days=contacted_days)
+    statement = text(sql + " ORDER BY s.probability DESC LIMIT :limit")
+    if owner_ids is not None:
+        statement = statement.bindparams(bindparam("owners", expanding=True))
+    return [(LeadName(*row[:5]), ScoreRow(row[5], row[6], row[7], row[8], row[9], json_loads(row[10]) or []))
+            for row in conn.execute(statement, params)]
