@@ -85,10 +85,9 @@ class Query:
 
 def normalise(text: str) -> str:
     """The question without mentions, greetings, "please" and extra spaces."""
-    text = " ".join(_MENTION.sub(" ", text).split())
     previous = None
     while previous != text:
-        previous, text = text, _POLITE.sub("", text).strip()
+        previous, text = text, _POLITE.sub("", " ".join(_MENTION.sub(" ", text).split())).strip()
     return text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 
 from bot.commands import Command, patterns
 from bot.commands.common import lead_facts, no_scores, ranked, ranked_lines
@@ -24,7 +24,8 @@ def _segment(query: Query, phrase: str) -> dict[str, str] | Reply:
     for country in countries:
         if country.casefold() == phrase.casefold():
             return {"country": country}
-    hit = process.extractOne(phrase, industries, scorer=fuzz.WRatio, score_cutoff=80)
+    hit = process.extractOne(phrase, industries, scorer=fuzz.WRatio, processor=utils.default_process,
+                             score_cutoff=80)
     if hit:
         return {"industry": hit[0]}
     return Reply(f"I don't know an industry or country called “{phrase}”.",

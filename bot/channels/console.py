@@ -1,0 +1,30 @@
+"""Console adapter: `hotlead ask` and `hotlead chat` ask the same router as Slack and WhatsApp."""
+
+from __future__ import annotations
+
+from bot.replies import Reply, unmarked
+from bot.router import Deps, IncomingMessage, dispatch
+from storage.errors import NotFoundError
+from storage.history import REP_KEYS, RepRow, find_rep
+
+
+def as_rep(deps: Deps, who: str | None) -> RepRow | None:
+    """The rep named by name, Slack id or WhatsApp number (None for nobody in particular)."""
+    if not who:
+        return None
+    with deps.engine.connect() as conn:
+        for key in REP_KEYS[:3]:
+            rep = find_rep(conn=conn, key=key, value=who)
+            if rep:
+                return rep
+    raise NotFoundError(f"no rep {who!r}: `hotlead reps` lists them")
+
+
+def ask(deps: Deps, question: str, rep: RepRow | None = None) -> Reply:
+    """Answer one question as `rep` (or as the console's owner)."""
+    return dispatch(IncomingMessage(question, "console", rep.name if rep else "console", rep), deps)
+
+
+def render(reply: Reply) -> str:
+    """The reply for a terminal: numbered choices, no markup."""
+    return unmarked(reply.plain(numbered=True))

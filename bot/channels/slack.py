@@ -1,0 +1,165 @@
+"""Slack adapter: mentions, DMs, `/hotlead` and buttons in; Block Kit out. Bolt acks, then the router works."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.clients import slack_client
+from bot.config import Settings
+from bot.replies import Reply
+from bot.router import Deps, IncomingMessage, dispatch
+from storage.history import RepRow, find_rep
+
+log = logging.getLogger(__name__)
+SECTION_LIMIT = 2900  # Slack refuses section text over 3,000 characters
+BUTTON_LIMIT = 75
+SEEN_EVENTS = 10_000
+REFUSAL = "Sorry, I only answer registered reps. Ask your Hotlead admin to add you (`hotlead import reps`)."
+ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}"}
+
+
+def _section(text: str) -> list[dict[str, Any]]:
+    pieces = [text[i : i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)] or [" "]
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in pieces]
+
+
+def _button(label: str, action_id: str, value: str, primary: bool = False) -> dict[str, Any]:
+    button = {"type": "button", "text": {"type": "plain_text", "text": label[:BUTTON_LIMIT], "emoji": True},
+              "action_id": action_id, "value": value[:2000]}
+    return {**button, "style": "primary"} if primary else button
+
+
+def blocks(reply: Reply) -> list[dict[str, Any]]:
+    """The reply as Block Kit: sections, then choice buttons, then lead buttons."""
+    found = _section(reply.text)
+    for section in reply.sections:
+        found += _section("\n".join(([f"*{section.title}*"] if section.title else []) + list(section.lines)))
+    if reply.choices:
+        found.append({"type": "actions", "elements": [
+            _button(c.label, f"hl_choose_{i}", c.question) for i, c in enumerate(reply.choices[:25])]})
+    if reply.actions:
+        found.append({"type": "actions", "elements": [
+            _button(a.label, f"hl_{a.name}", a.lead, primary=a.name == "why") for a in reply.actions]})
+    return found
+
+
+class SeenEvents:
+    """Event ids already handled, so that Slack's retries of a slow ack are answered once."""
+
+    def __init__(self, size: int = SEEN_EVENTS) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        """True the first time an id is seen."""
+        with self._lock:
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = None
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+            return True
+
+
+def _rep(deps: Deps, user: str | None) -> RepRow | None:
+    if not user:
+        return None
+    with deps.engine.connect() as conn:
+        return find_rep(conn=conn, key="slack_user_id", value=user)
+
+
+def _answer(deps: Deps, text: str, user: str | None) -> Reply:
+    rep = _rep(deps, user)
+    if rep is None and deps.settings.hotlead_share != "all":
+        return Reply(REFUSAL)
+    return dispatch(IncomingMessage(text, "slack", user or "", rep), deps)
+
+
+def post(client: WebClient, channel: str, reply: Reply, thread_ts: str | None = None) -> None:
+    """Post a reply (Block Kit with a plain-text fallback)."""
+    client.chat_postMessage(channel=channel, text=reply.plain(numbered=False), blocks=blocks(reply),
+                            thread_ts=thread_ts, unfurl_links=False)
+
+
+def slack_app(settings: Settings, deps: Deps) -> App:
+    """The Bolt app: signature checked by Bolt; events de-duplicated; work done after the ack."""
+    app = App(token=settings.require("SLACK_BOT_TOKEN", "answering in Slack"),
+              signing_secret=settings.require("SLACK_SIGNING_SECRET", "checking that requests come from Slack"),
+              client=slack_client(settings), token_verification_enabled=False,
+              raise_error_for_unhandled_request=False)
+    seen = SeenEvents()
+
+    @app.middleware
+    def once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and not seen.first_time(event_id):
+            log.info("Slack retried event %s: already answered", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    @app.event("app_mention")
+    def mention(event: dict[str, Any], client: WebClient) -> None:
+        reply = _answer(deps, event.get("text", ""), event.get("user"))
+        post(client, event["channel"], reply, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    @app.event("message")
+    def direct(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return  # only people's own words in a DM; the bot's posts and edits are not questions
+        post(client, event["channel"], _answer(deps, event.get("text", ""), event.get("user")))
+
+    def ack_command(ack: Ack) -> None:
+        ack()
+
+    def run_command(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        reply = _answer(deps, body.get("text") or "help", body.get("user_id"))
+        _deliver(client, respond, body.get("channel_id"), reply)
+
+    app.command("/hotlead")(ack=ack_command, lazy=[run_command])
+
+    def run_action(body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+        action = body["actions"][0]
+        name = action["action_id"].removeprefix("hl_")
+        question = action["value"] if name.startswith("choose") else ACTION_QUESTIONS[name].format(action["value"])
+        reply = _answer(deps, question, (body.get("user") or {}).get("id"))
+        channel = (body.get("channel") or {}).get("id") or context.channel_id
+        _deliver(client, respond, channel, reply)
+
+    app.action(re.compile(r"^hl_(choose_\d+|why|snooze|contacted)$"))(ack=ack_command, lazy=[run_action])
+    return app
+
+
+def _deliver(client: WebClient, respond: Respond, channel: str | None, reply: Reply) -> None:
+    """Post to the channel; where the bot may not post (not a member), answer through the response URL."""
+    if channel:
+        try:
+            post(client, channel, reply)
+            return
+        except SlackApiError as exc:
+            log.info("could not post to %s (%s): answering privately", channel, exc.response.get("error"))
+    respond(text=reply.plain(numbered=False), blocks=blocks(reply), response_type="ephemeral")
+
+
+def starlette_endpoint(app: App) -> Callable[[Request], Any]:
+    """POST /slack/events: Bolt's own request checks and dispatch, off the event loop."""
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+    return endpoint

@@ -1,0 +1,90 @@
+"""WhatsApp adapter (Twilio): a signed inbound message in, TwiML out; only registered reps get lead data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.config import Settings
+from bot.replies import Reply, split_message
+from bot.router import Deps, IncomingMessage, dispatch
+from storage.history import find_rep, stamp
+
+log = logging.getLogger(__name__)
+BODY_LIMIT = 1600  # Twilio refuses longer WhatsApp bodies (error 21617)
+REFUSAL = ("Hi! This is Hotlead, the sales team's assistant. I only answer registered team members: "
+           "ask your Hotlead admin to add this number.")
+TWIML = "application/xml"
+
+
+def number(address: str) -> str:
+    """"+15550100001" from "whatsapp:+15550100001"."""
+    return address.removeprefix("whatsapp:").strip()
+
+
+def twiml(pieces: list[str]) -> str:
+    """A TwiML reply with one message per piece."""
+    response = MessagingResponse()
+    for piece in pieces:
+        response.message(piece)
+    return str(response)
+
+
+def whatsapp_text(reply: Reply) -> str:
+    """WhatsApp shows *bold* and _italic_ like Slack; choices are numbered for a typed answer."""
+    return reply.plain(numbered=True)
+
+
+def answer(deps: Deps, sender: str, body: str) -> str:
+    """The TwiML answering one inbound message from `sender` (a WhatsApp address)."""
+    with deps.engine.connect() as conn:
+        rep = find_rep(conn=conn, key="whatsapp", value=number(sender))
+    if rep is None:
+        log.info("WhatsApp message from an unregistered number: refused")
+        return twiml([REFUSAL])
+    with deps.engine.begin() as conn:  # opens the 24-hour window for free-form alerts to this rep
+        conn.execute(text("UPDATE rep SET whatsapp_seen_at = :now WHERE id = :rep"),
+                     {"now": stamp(datetime.now(UTC)), "rep": rep.id})
+    reply = dispatch(IncomingMessage(body, "whatsapp", number(sender), rep), deps)
+    return twiml(split_message(whatsapp_text(reply), BODY_LIMIT))
+
+
+def signed_url(settings: Settings, request: Request) -> str:
+    """The URL Twilio signed: the public base URL, this path, and the query string."""
+    base = settings.require("HOTLEAD_PUBLIC_URL", "checking Twilio's signatures").rstrip("/")
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{base}{request.url.path}{query}"
+
+
+async def verified_form(settings: Settings, request: Request) -> dict[str, Any] | None:
+    """The form Twilio posted, or None when its X-Twilio-Signature does not match."""
+    validator = RequestValidator(settings.require("TWILIO_AUTH_TOKEN", "checking Twilio's signatures"))
+    form = {key: str(value) for key, value in (await request.form()).multi_items()}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not validator.validate(signed_url(settings, request), form, signature):
+        log.warning("Twilio request to %s with a bad or missing signature: refused", request.url.path)
+        return None
+    return form
+
+
+def starlette_endpoint(settings: Settings, deps: Deps) -> Callable[[Request], Any]:
+    """POST /twilio/whatsapp."""
+
+    async def endpoint(request: Request) -> Response:
+        form = await verified_form(settings, request)
+        if form is None:
+            return Response("invalid signature", status_code=403)
+        body = await run_in_threadpool(answer, deps, form.get("From", ""), form.get("Body", ""))
+        return Response(body, media_type=TWIML)
+
+    return endpoint
+

@@ -1,0 +1,41 @@
+"""Run the ASGI app on a local port in a background thread (benchmarks and end-to-end tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import TracebackType
+from typing import Any, Self
+
+import uvicorn
+
+
+class BackgroundServer:
+    """`with BackgroundServer(app) as server:` serves `app` on 127.0.0.1 at `server.url` until the block ends."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1") -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, 0))
+        self.url = f"http://{host}:{self._socket.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        started = threading.Event()
+
+        def wait() -> None:
+            while not self._server.started and self._thread.is_alive():
+                started.wait(0.01)
+
+        wait()
+        if not self._server.started:
+            raise RuntimeError("the server did not start")
+        return self
+
+    def __exit__(self, *_exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()

@@ -1,0 +1,50 @@
+"""A trained demo database shared by the chat tests (built once; tests that write get their own copy)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine
+
+from bot.cli import cli
+from bot.router import Deps
+from storage.db import make_engine
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2,000-lead demo, trained and scored (NLP by rules: fast and deterministic)."""
+    path = tmp_path_factory.mktemp("demo") / "hotlead.db"
+    result = CliRunner().invoke(cli, ["demo", "--leads", "2000", "--json"],
+                                env={"HOTLEAD_DATABASE_URL": f"sqlite:///{path}", "HOTLEAD_NLP": "rules"})
+    assert result.exit_code == 0, result.output
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:  # everything into the main file, so that a copy of it is complete
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_url(demo_file: Path, tmp_path: Path) -> str:
+    """A private copy of the demo database."""
+    copy = tmp_path / "demo.db"
+    shutil.copy(demo_file, copy)
+    return f"sqlite:///{copy}"
+
+
+@pytest.fixture
+def demo_engine(demo_url: str) -> Engine:
+    """An engine on a private copy of the demo database."""
+    engine = make_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def deps(demo_engine: Engine) -> Deps:
+    """Chat deps on a private copy of the demo database."""
+    return Deps(demo_engine)

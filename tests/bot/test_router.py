@@ -1,0 +1,171 @@
+"""The chat core on a real demo database: questions as reps type them, answers with the facts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.replies import split_message
+from bot.router import Deps, IncomingMessage, dispatch, normalise
+from scoring.leads import top_leads
+from storage.db import create_schema, make_engine
+from storage.history import all_reps, stamp
+
+
+def ask(deps: Deps, text: str, user: str = "tester", rep: object = None) -> dict:
+    reply = dispatch(IncomingMessage(text, "console", user, rep), deps)  # type: ignore[arg-type]
+    return {"reply": reply, "text": reply.plain(), **reply.data}
+
+
+def best(engine: Engine) -> dict:
+    return top_leads(engine, limit=1)[0]
+
+
+def test_why_names_the_lead_its_score_and_reasons(deps: Deps) -> None:
+    lead = best(deps.engine)
+    answer = ask(deps, f"why is {lead['name']} at {lead['account']} hot?")
+    assert answer["lead"] == lead["lead"]
+    assert answer["score"] == round(100 * answer["probability"])
+    assert len(answer["reasons"]) >= 3
+    assert lead["name"] in answer["text"] and str(answer["score"]) in answer["text"]
+    assert {a.name for a in answer["reply"].actions} == {"snooze", "contacted"}
+
+
+def test_an_account_name_with_a_typo_explains_its_best_lead(deps: Deps) -> None:
+    lead = best(deps.engine)
+    account = lead["account"]
+    typo = account[:2] + account[3:]  # one letter dropped
+    answer = ask(deps, f"Why is {typo.lower()} so hot?")
+    assert answer["lead"] == lead["lead"]
+    assert "best-scored open lead" in answer["text"]
+
+
+def test_an_ambiguous_name_offers_choices_and_a_number_picks_one(deps: Deps) -> None:
+    with deps.engine.connect() as conn:
+        name = conn.exec_driver_sql("SELECT name FROM lead GROUP BY name HAVING count(*) > 1 LIMIT 1").scalar_one()
+        ids = {r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead WHERE name = ?", (name,))}
+    answer = ask(deps, f"why is {name} hot?")
+    assert "which one" in answer["text"]
+    assert set(answer["ambiguous"]) == ids
+    picked = ask(deps, "2")
+    assert picked["lead"] == answer["reply"].choices[1].question.split()[2]
+    assert picked["lead"] in ids
+
+
+def test_an_unknown_name_gets_the_closest_names(deps: Deps) -> None:
+    account = best(deps.engine)["account"]
+    answer = ask(deps, f"why is {account[:4]}qzx hot?")
+    assert answer["unknown"] == f"{account[:4]}qzx"
+    assert "I don't know" in answer["text"]
+
+
+def test_top_hot_leads_in_an_industry(deps: Deps) -> None:
+    with deps.engine.connect() as conn:
+        industry = conn.exec_driver_sql(
+            "SELECT a.industry FROM score s JOIN lead l ON l.id = s.lead_id JOIN account a ON a.id = l.account_id "
+            "WHERE s.band = 'hot' GROUP BY a.industry ORDER BY count(*) DESC LIMIT 1").scalar_one()
+        industries = dict(conn.exec_driver_sql("SELECT l.external_id, a.industry FROM lead l "
+                                               "JOIN account a ON a.id = l.account_id").all())
+    answer = ask(deps, f"top 5 hot leads in {industry.upper()}")
+    leads = answer["leads"]
+    assert 0 < len(leads) <= 5
+    assert all(item["band"] == "hot" and industries[item["lead"]] == industry for item in leads)
+    assert [i["probability"] for i in leads] == sorted((i["probability"] for i in leads), reverse=True)
+
+
+def test_an_unknown_industry_lists_the_known_ones(deps: Deps) -> None:
+    answer = ask(deps, "top leads in aerospace")
+    assert answer["unknown"] == "aerospace"
+    assert "Industries" in answer["text"]
+
+
+def test_who_to_call_leaves_out_a_snoozed_lead(deps: Deps) -> None:
+    first = ask(deps, "who should I call today?")["leads"]
+    assert first and all(item["band"] in ("hot", "warm") for item in first)
+    snoozed = ask(deps, f"snooze {first[0]['lead']} 3 days")
+    assert snoozed["action"] == "snooze"
+    after = ask(deps, "Who should I call today?")["leads"]
+    assert first[0]["lead"] not in [item["lead"] for item in after]
+
+
+def test_a_rep_is_suggested_only_their_own_leads(deps: Deps) -> None:
+    with deps.engine.connect() as conn:
+        rep = next(r for r in all_reps(conn=conn) if r.role == "rep")
+        own = {r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead WHERE owner_id = ?", (rep.id,))}
+    leads = ask(deps, "who should I call today", rep=rep)["leads"]
+    assert leads and {item["lead"] for item in leads} <= own
+
+
+def test_compare_explains_why_the_higher_lead_ranks_above(deps: Deps) -> None:
+    first, second = top_leads(deps.engine, limit=2)
+    answer = ask(deps, f"compare {second['lead']} and {first['lead']}")
+    assert answer["higher"]["lead"] == first["lead"] and answer["lower"]["lead"] == second["lead"]
+    assert answer["margin_gap"] > 0 and answer["reasons"]
+
+
+def test_what_changed_reports_the_move_since_a_week_ago(deps: Deps) -> None:
+    lead = best(deps.engine)
+    with deps.engine.begin() as conn:
+        lead_id, version = conn.exec_driver_sql(
+            "SELECT l.id, s.model_version_id FROM lead l JOIN score s ON s.lead_id = l.id WHERE l.external_id = ?",
+            (lead["lead"],)).one()
+        insert = ("INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
+                  "VALUES (?, ?, ?, ?, ?, ?, '[]')")
+        conn.exec_driver_sql(insert, (lead_id, version, stamp(datetime.now(UTC) - timedelta(days=8)), 0.05, 40.0,
+                                      "cold"))  # history is appended in time order: the old score, then today's
+        conn.exec_driver_sql(insert, (lead_id, version, stamp(datetime.now(UTC)), lead["probability"],
+                                      lead["percentile"], "hot"))
+    answer = ask(deps, f"what changed for {lead['lead']} this week?")
+    assert answer["days"] == 7
+    assert answer["movement"][lead["lead"]] == pytest.approx(lead["probability"] - 0.05)
+    assert "cold → hot" in answer["text"]
+
+
+def test_a_question_it_does_not_understand_gets_examples(deps: Deps) -> None:
+    answer = ask(deps, "what is the meaning of life")
+    assert "didn't catch" in answer["text"]
+    assert "why is Acme hot?" in answer["help"]
+
+
+def test_without_a_model_it_says_how_to_train(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO lead (external_id, name, created_at, status, attributes) "
+                             "VALUES ('L1', 'Jane Doe', '2026-11-01 00:00:00.000000', 'open', '{}')")
+    deps = Deps(engine)
+    assert "hotlead train" in ask(deps, "why is Jane Doe hot?")["text"]
+    assert "hotlead train" in ask(deps, "top leads")["text"]
+
+
+def test_owned_sharing_hides_other_reps_leads(deps: Deps) -> None:
+    with deps.engine.connect() as conn:
+        rep = next(r for r in all_reps(conn=conn) if r.role == "rep")
+        other = conn.exec_driver_sql("SELECT external_id FROM lead WHERE owner_id != ? LIMIT 1", (rep.id,)).scalar()
+    private = replace(deps, settings=Settings(hotlead_share="owned"))
+    hidden = ask(private, f"why is {other} hot?", rep=rep)
+    assert "lead" not in hidden and "I don't know" in hidden["text"]
+    top = ask(private, "top 25 leads", rep=rep)["leads"]
+    with deps.engine.connect() as conn:
+        owners = dict(conn.exec_driver_sql("SELECT external_id, owner_id FROM lead").all())
+    assert top and all(owners[item["lead"]] in (rep.id, None) for item in top)
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("<@U0HOTLEAD> why is Acme hot?", "why is Acme hot?"),
+    ("hey hotlead, top leads please", "top leads"),
+    ("  Hi!   compare   A and B  ", "compare A and B"),
+])
+def test_mentions_greetings_and_please_are_ignored(raw: str, clean: str) -> None:
+    assert normalise(raw) == clean
+
+
+def test_long_replies_split_at_line_breaks_within_the_limit() -> None:
+    text = "\n".join(f"line {i} " + "x" * 50 for i in range(100))
+    pieces = split_message(text, 1600)
+    assert len(pieces) > 1 and all(len(p) <= 1600 for p in pieces)
+    assert "\n".join(pieces) == text
