@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -68,7 +69,7 @@ def signed_url(settings: Settings, request: Request) -> str:
 async def verified_form(settings: Settings, request: Request) -> dict[str, Any] | None:
     """The form Twilio posted, or None when its X-Twilio-Signature does not match."""
     validator = RequestValidator(settings.require("TWILIO_AUTH_TOKEN", "checking Twilio's signatures"))
-    form = {key: str(value) for key, value in (await request.form()).multi_items()}
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not validator.validate(signed_url(settings, request), form, signature):
         log.warning("Twilio request to %s with a bad or missing signature: refused", request.url.path)

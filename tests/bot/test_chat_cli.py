@@ -1,0 +1,65 @@
+"""`hotlead ask`, `hotlead chat` and `hotlead reps`: the same router, the same facts as Slack and WhatsApp."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from sqlalchemy import Engine
+
+from bot.cli import cli
+from bot.replies import unmarked
+from bot.router import Deps, IncomingMessage, dispatch
+from scoring.leads import top_leads
+
+
+def run(url: str, *args: str, stdin: str | None = None) -> str:
+    result = CliRunner().invoke(cli, list(args), input=stdin, env={"HOTLEAD_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_ask_json_gives_the_facts_slack_gives(demo_url: str, demo_engine: Engine) -> None:
+    lead = top_leads(demo_engine, limit=1)[0]
+    question = f"why is {lead['name']} at {lead['account']} hot?"
+    answer = json.loads(run(demo_url, "ask", "--json", question))
+    slack = dispatch(IncomingMessage(question, "slack", "U1"), Deps(demo_engine))
+    assert answer["lead"] == slack.data["lead"] == lead["lead"]
+    assert answer["score"] == slack.data["score"]
+    assert [r["text"] for r in answer["reasons"]] == [r["text"] for r in slack.data["reasons"]]
+    assert unmarked(slack.plain()) == answer["text"]
+
+
+def test_ask_prints_plain_text_without_markup(demo_url: str, demo_engine: Engine) -> None:
+    lead = top_leads(demo_engine, limit=1)[0]
+    output = run(demo_url, "ask", "why", "is", lead["lead"], "hot")
+    assert lead["name"] in output and "Pushing it up" in output and "*" not in output
+
+
+def test_ask_as_a_rep_lists_only_their_leads(demo_url: str, demo_engine: Engine) -> None:
+    with demo_engine.connect() as conn:
+        rep_id, name = conn.exec_driver_sql("SELECT id, name FROM rep WHERE role = 'rep' LIMIT 1").one()
+        owners = dict(conn.exec_driver_sql("SELECT external_id, owner_id FROM lead").all())
+    answer = json.loads(run(demo_url, "ask", "--as", name, "--json", "who should I call today?"))
+    assert answer["leads"] and all(owners[item["lead"]] == rep_id for item in answer["leads"])
+
+
+def test_chat_keeps_the_conversation_so_a_number_picks_a_choice(demo_url: str, demo_engine: Engine) -> None:
+    with demo_engine.connect() as conn:
+        name = conn.exec_driver_sql("SELECT name FROM lead GROUP BY name HAVING count(*) > 1 LIMIT 1").scalar_one()
+    output = run(demo_url, "chat", stdin=f"why is {name} hot?\n1\nquit\n")
+    assert "which one do you mean" in output
+    assert output.count("Pushing it up") == 1  # the "1" was understood as the first choice
+
+
+def test_reps_json_lists_names_roles_slack_ids_and_numbers(demo_url: str) -> None:
+    team = json.loads(run(demo_url, "reps", "--json"))
+    assert len(team) == 7 and {"name", "role", "slack_user_id", "whatsapp"} <= set(team[0])
+    assert sum(r["role"] == "manager" for r in team) == 1
+    assert all(r["slack_user_id"] and r["whatsapp"].startswith("+") for r in team)
+
+
+def test_ask_as_an_unknown_rep_is_a_clear_error(demo_url: str) -> None:
+    result = CliRunner().invoke(cli, ["ask", "--as", "Nobody Here", "top leads"],
+                                env={"HOTLEAD_DATABASE_URL": demo_url})
+    assert result.exit_code != 0 and "no rep 'Nobody Here'" in result.output

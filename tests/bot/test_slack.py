@@ -1,0 +1,144 @@
+"""`hotlead serve`'s Slack side end to end: signed requests in over HTTP, real Bolt and slack_sdk, replies at a
+local fake of the Slack Web API."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from bot.app import create_app
+from bot.config import MissingSettingError, Settings
+from bot.fakes import FakeSlack, interaction_body, slack_event_body, slack_headers, slash_command_body
+from bot.server import BackgroundServer
+from scoring.leads import top_leads
+from storage.history import all_reps
+
+SECRET = "slack-signing-secret"
+TOKEN = "xoxb-hotlead-test"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack(token=TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def server(slack: FakeSlack, demo_engine: Engine) -> Iterator[str]:
+    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url)
+    with BackgroundServer(create_app(settings, whatsapp=False, engine=demo_engine)) as running:
+        yield running.url
+
+
+@pytest.fixture
+def rep_id(demo_engine: Engine) -> str:
+    with demo_engine.connect() as conn:
+        return next(r.slack_user_id for r in all_reps(conn=conn) if r.role == "rep" and r.slack_user_id)
+
+
+def send(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def mention(text: str, user: str, event_id: str | None = None) -> bytes:
+    return slack_event_body({"type": "app_mention", "user": user, "text": f"<@UHOTLEAD> {text}",
+                             "channel": "C0SALES", "ts": "1763900000.000100"}, event_id=event_id)
+
+
+def posted_text(call: Any) -> str:
+    return call.params["text"] + json.dumps(call.params.get("blocks", []), ensure_ascii=False)
+
+
+def test_a_mention_asking_why_gets_the_lead_score_and_reasons(server: str, slack: FakeSlack, rep_id: str,
+                                                             demo_engine: Engine) -> None:
+    lead = top_leads(demo_engine, limit=1)[0]
+    body = mention(f"why is {lead['name']} at {lead['account']} hot?", rep_id)
+    response = send(server, body, slack_headers(SECRET, body))
+    assert response.status_code == 200
+    call = slack.wait_for("chat.postMessage")[0]
+    assert call.headers["authorization"] == f"Bearer {TOKEN}"
+    assert call.params["channel"] == "C0SALES" and call.params["thread_ts"] == "1763900000.000100"
+    text = call.params["text"]
+    assert lead["name"] in text and f"*{round(100 * lead['probability'])}*" in text
+    assert text.count("▲") + text.count("▼") >= 3
+    assert any(block["type"] == "actions" for block in call.params["blocks"])
+
+
+def test_the_slash_command_is_acked_at_once_then_answered(server: str, slack: FakeSlack, rep_id: str) -> None:
+    body = slash_command_body("top", rep_id, channel_id="C0SALES", response_url=slack.response_url("top"))
+    started = time.monotonic()
+    response = send(server, body, slack_headers(SECRET, body))
+    assert response.status_code == 200 and time.monotonic() - started < 3
+    call = slack.wait_for("chat.postMessage")[0]
+    assert call.params["channel"] == "C0SALES" and "Top 10" in call.params["text"]
+
+
+@pytest.mark.parametrize("tamper", ["unsigned", "stale", "tampered", "wrong secret"])
+def test_requests_not_signed_by_slack_get_401_and_nothing_is_posted(
+    server: str, slack: FakeSlack, rep_id: str, tamper: str,
+) -> None:
+    body = mention("top leads", rep_id)
+    headers = {
+        "unsigned": {"Content-Type": "application/json"},
+        "stale": slack_headers(SECRET, body, timestamp=int(time.time()) - 6 * 60),
+        "tampered": slack_headers(SECRET, body),
+        "wrong secret": slack_headers("not-the-secret", body),
+    }[tamper]
+    sent = body.replace(b"top leads", b"top 25 leads") if tamper == "tampered" else body
+    assert send(server, sent, headers).status_code == 401
+    # a correctly signed request afterwards is answered: the refused one left nothing behind
+    ok = mention("help", rep_id)
+    assert send(server, ok, slack_headers(SECRET, ok)).status_code == 200
+    calls = slack.wait_for("chat.postMessage")
+    assert len(calls) == 1 and "Ask me things like" in calls[0].params["text"]
+
+
+def test_a_retried_event_is_answered_once(server: str, slack: FakeSlack, rep_id: str) -> None:
+    body = mention("top 3 leads", rep_id, event_id="Ev0RETRY01")
+    first = send(server, body, slack_headers(SECRET, body))
+    retry = send(server, body, {**slack_headers(SECRET, body), "X-Slack-Retry-Num": "1",
+                                "X-Slack-Retry-Reason": "http_timeout"})
+    assert first.status_code == retry.status_code == 200
+    slack.wait_for("chat.postMessage")
+    other = mention("help", rep_id, event_id="Ev0OTHER01")  # a later event proves the retry was not just slow
+    send(server, other, slack_headers(SECRET, other))
+    calls = slack.wait_for("chat.postMessage", count=2)
+    assert sum("Top 3" in c.params["text"] for c in calls) == 1 and len(calls) == 2
+
+
+def test_a_button_snoozes_the_lead(server: str, slack: FakeSlack, rep_id: str, demo_engine: Engine) -> None:
+    lead = top_leads(demo_engine, limit=1)[0]
+    body = interaction_body({
+        "type": "block_actions", "user": {"id": rep_id}, "channel": {"id": "C0SALES"}, "team": {"id": "T1"},
+        "response_url": slack.response_url("button"), "trigger_id": "1.2.3", "api_app_id": "AHOTLEAD",
+        "actions": [{"action_id": "hl_snooze", "value": lead["lead"], "type": "button", "block_id": "b1"}],
+    })
+    assert send(server, body, slack_headers(SECRET, body)).status_code == 200
+    call = slack.wait_for("chat.postMessage")[0]
+    assert "Snoozed" in call.params["text"] and lead["name"] in call.params["text"]
+    with demo_engine.connect() as conn:
+        status = conn.exec_driver_sql("SELECT status FROM lead WHERE external_id = ?", (lead["lead"],)).scalar_one()
+    assert status == "snoozed"
+
+
+def test_a_direct_message_is_answered_in_the_dm(server: str, slack: FakeSlack, rep_id: str) -> None:
+    body = slack_event_body({"type": "message", "channel_type": "im", "user": rep_id, "text": "help",
+                             "channel": "D0REP", "ts": "1763900000.000200"})
+    assert send(server, body, slack_headers(SECRET, body)).status_code == 200
+    assert slack.wait_for("chat.postMessage")[0].params["channel"] == "D0REP"
+
+
+def test_a_missing_secret_stops_the_server_naming_the_variable(slack: FakeSlack, demo_engine: Engine) -> None:
+    with pytest.raises(MissingSettingError, match="SLACK_SIGNING_SECRET"):
+        create_app(Settings(slack_bot_token=TOKEN, slack_api_url=slack.url), whatsapp=False, engine=demo_engine)
+
+
+def test_health_check_answers(server: str) -> None:
+    health = httpx.get(f"{server}/healthz", timeout=5).json()
+    assert health["ok"] is True and health["channels"] == ["slack"] and health["leads"] == 2000
