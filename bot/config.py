@@ -34,7 +34,7 @@ class Settings:
     hotlead_digest_channel: str | None = None
     hotlead_timezone: str = "UTC"
     hotlead_nlp: str = "transformer"
-    hotlead_share: str = "all"  # all: every registered rep sees every lead; owned: reps see their own
+    hotlead_share: str = "all"  # all | reps (registered reps only, also in Slack) | owned (own + unassigned)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

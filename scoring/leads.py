@@ -95,10 +95,13 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
     }
 
 
-def explain_pair(engine: Engine, a: str, b: str) -> dict[str, Any]:
-    """Why A ranks above B: the groups where A's contributions exceed B's the most."""
+def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) -> dict[str, Any]:
+    """Why A ranks above B: the groups where A's contributions exceed B's the most. With `higher_first`, A is
+    whichever of the two scores higher."""
     head_a, scored_a = _one(engine, a)
     head_b, scored_b = _one(engine, b)
+    if higher_first and scored_a.margin[0] < scored_b.margin[0]:
+        (head_a, scored_a), (head_b, scored_b) = (head_b, scored_b), (head_a, scored_a)
     for head in (head_a, head_b):
         head.pop("lead_id"), head.pop("cutoff")
     contrib_a = {k: float(v) for k, v in scored_a.contributions().iloc[0].items() if k != "bias"}

@@ -56,8 +56,12 @@ def cached_scorer(engine: Engine, version_id: int) -> LeadScorer:
 
 
 def load_scorer(version: ModelVersion) -> LeadScorer:
-    """The fitted scorer stored in a version."""
-    return LeadScorer.from_bytes(version.artifact)
+    """The fitted scorer stored in a version, ready to be shared by threads."""
+    scorer = LeadScorer.from_bytes(version.artifact)
+    # A loaded booster configures itself on first use, which is not thread-safe; saving the config configures
+    # it now, before any thread (the server answers questions from a pool) predicts with it.
+    scorer.booster_.save_config()
+    return scorer
 
 
 def list_versions(engine: Engine) -> list[ModelVersion]:

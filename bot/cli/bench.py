@@ -82,3 +82,21 @@ def bench_nlp(messages: int, as_json: bool) -> None:
         f"transformer {r['messages_per_s']:,} msg/s (load {r['load_s']} s), rules {r['rules_messages_per_s']:,} "
         f"msg/s; sentiment macro-F1 {r['sentiment_macro_f1']} (VADER {r['vader_sentiment_macro_f1']}), urgency AUC "
         f"{r['urgency_auc']} (VADER {r['vader_negative_urgency_auc']})"))
+
+
+@bench.command(name="chat")
+@click.option("--leads", default=2000, show_default=True, type=click.IntRange(500), help="Demo leads to build.")
+@click.option("--questions", default=300, show_default=True, type=click.IntRange(20), help="Questions to time.")
+@click.option("--concurrency", default=10, show_default=True, type=click.IntRange(1, 100),
+              help="Askers at once; each waits for its answer before asking again.")
+@click.option("--database", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Measure on this existing, trained SQLite file instead of a fresh demo.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_chat(leads: int, questions: int, concurrency: int, database: Path | None, as_json: bool) -> None:
+    """Slack question to reply: signed mentions to a local `hotlead serve`, timed until the answer reaches a
+    local fake of the Slack Web API (p50, p99, questions per second)."""
+    from bot.bench import chat
+
+    _show(chat.run(leads, questions, concurrency, database), as_json, lambda r: (
+        f"{r['questions']} questions from {r['concurrency']} askers on {r['leads']:,} leads: p50 {r['p50_ms']} ms, "
+        f"p99 {r['p99_ms']} ms, {r['questions_per_s']} questions/s"))

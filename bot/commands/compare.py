@@ -32,9 +32,7 @@ def handle(query: Query) -> Reply:
         keys.append(key)
     if keys[0] == keys[1]:
         return Reply("Those name the same lead: compare two different ones.")
-    pair = explain_pair(query.deps.engine, keys[0], keys[1])
-    if pair["margin_gap"] < 0:  # explain the higher one's lead over the lower one
-        pair = explain_pair(query.deps.engine, keys[1], keys[0])
+    pair = explain_pair(query.deps.engine, keys[0], keys[1], higher_first=True)
     high, low = pair["a"], pair["b"]
     lines = tuple(f"▲ {r['text']} _({strength(r['contribution'])})_" for r in pair["reasons"])
     head = (f"*{high['name']}* ranks above *{low['name']}*\n"

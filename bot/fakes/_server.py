@@ -6,6 +6,7 @@ import functools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -119,6 +120,18 @@ class FakeServer:
         with self._changed:
             self.calls.clear()
             self.refused = 0
+
+    def first(self, method: str, where: Callable[[Call], bool], timeout: float = 5.0) -> Call:
+        """Block until a call to `method` satisfying `where` arrived and return it; AssertionError on timeout."""
+        def found() -> Call | None:
+            return next((call for call in self._matching(method) if where(call)), None)
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: found() is not None, timeout):
+                raise AssertionError(f"{type(self).__name__}: no matching call to {method!r} within {timeout}s")
+            call = found()
+            assert call is not None
+            return call
 
     def _wait(self, method: str, count: int, timeout: float) -> list[Call]:
         with self._changed:

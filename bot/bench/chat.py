@@ -1,0 +1,159 @@
+"""Chat latency: signed Slack mentions sent to `hotlead serve` by concurrent askers, timed until the reply
+reaches the (local, fake) Slack Web API."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sqlalchemy import Engine
+
+from bot.fakes import FakeSlack, slack_event_body, slack_headers
+from storage.db import make_engine
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench"
+WARMUP = 5
+
+
+def build(folder: Path, leads: int, seed: int) -> Engine:
+    """A demo database with conversations read (rules), a trained model and scores."""
+    from bot.bench.speed import build as build_demo
+    from scoring.rescore import rescore
+    from scoring.signals import analyze_pending
+    from scoring.training import train
+
+    engine = build_demo(folder, leads, seed)
+    analyze_pending(engine, mode="rules")
+    train(engine)
+    rescore(engine)
+    return engine
+
+
+def questions(engine: Engine, count: int, seed: int) -> list[str]:
+    """A realistic mix: why-questions about scored leads and accounts, top lists, call lists, comparisons."""
+    with engine.connect() as conn:
+        leads = conn.exec_driver_sql(
+            "SELECT l.external_id, l.name, a.name FROM score s JOIN lead l ON l.id = s.lead_id "
+            "JOIN account a ON a.id = l.account_id ORDER BY s.probability DESC LIMIT 200").all()
+    pick = random.Random(seed)
+    shapes = [
+        lambda: f"why is {pick.choice(leads)[0]} hot?",
+        lambda: "why is {1} at {2} a 90?".format(*pick.choice(leads)),
+        lambda: f"why is {pick.choice(leads)[2]} hot?",
+        lambda: "top leads",
+        lambda: "top 5 hot leads in fintech",
+        lambda: "who should I call today?",
+        lambda: f"compare {pick.choice(leads)[0]} and {pick.choice(leads)[0]}",
+        lambda: f"what changed for {pick.choice(leads)[2]} this week?",
+        lambda: f"account {pick.choice(leads)[2]}",
+    ]
+    return [pick.choice(shapes)() for _ in range(count)]
+
+
+def measure(engine: Engine, count: int = 300, concurrency: int = 10, seed: int = 7) -> dict[str, Any]:
+    """Send `count` questions from `concurrency` askers (each waits for its answer before asking again)."""
+    with engine.connect() as conn:
+        users = [r[0] for r in conn.exec_driver_sql("SELECT slack_user_id FROM rep WHERE slack_user_id IS NOT NULL")]
+    asked = questions(engine, count + WARMUP, seed)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    with FakeSlack(token=TOKEN) as slack, served(engine, slack) as server, httpx.Client(timeout=30) as http:
+        if True:
+
+            def one(number: int, question: str) -> float:
+                channel = f"CBENCH{number:06d}"
+                body = slack_event_body({"type": "app_mention", "user": users[number % len(users)],
+                                         "text": f"<@UHOTLEAD> {question}", "channel": channel,
+                                         "ts": f"{time.time():.6f}"})
+                started = time.monotonic()
+                response = http.post(f"{server}/slack/events", content=body, headers=slack_headers(SECRET, body))
+                response.raise_for_status()
+                call = slack.first("chat.postMessage", lambda c: c.params.get("channel") == channel, timeout=30)
+                return call.at - started
+
+            for number in range(WARMUP):  # model and name index loaded, as in a running server
+                one(number, asked[number])
+            queue = list(enumerate(asked[WARMUP:], start=WARMUP))
+
+            def asker() -> None:
+                while True:
+                    with lock:
+                        if not queue:
+                            return
+                        number, question = queue.pop(0)
+                    latency = one(number, question)
+                    with lock:
+                        latencies.append(latency)
+
+            started = time.monotonic()
+            threads = [threading.Thread(target=asker) for _ in range(concurrency)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.monotonic() - started
+    ms = np.asarray(latencies) * 1000
+    return {"questions": len(latencies), "concurrency": concurrency, "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "p99_ms": round(float(np.percentile(ms, 99)), 1), "mean_ms": round(statistics.fmean(ms), 1),
+            "max_ms": round(float(ms.max()), 1), "questions_per_s": round(len(latencies) / elapsed, 1)}
+
+
+@contextmanager
+def served(engine: Engine, slack: FakeSlack) -> Iterator[str]:
+    """`hotlead serve` in its own process, as deployed, answering Slack through the fake; yields its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HOTLEAD_DATABASE_URL": str(engine.url), "SLACK_BOT_TOKEN": TOKEN,
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.url}
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--no-whatsapp", "--port", str(port)],
+                               env=env, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    said = process.stderr.read() if process.stderr else ""
+                    raise RuntimeError(f"hotlead serve did not start: {said}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def run(leads: int = 2000, questions_count: int = 300, concurrency: int = 10, database: Path | None = None,
+        seed: int = 7) -> dict[str, Any]:
+    """Measure on `database`, or on a freshly built demo of `leads` leads."""
+    if database is not None:
+        engine = make_engine(f"sqlite:///{database}")
+        return {"leads": _leads(engine), **measure(engine, questions_count, concurrency, seed)}
+    with tempfile.TemporaryDirectory(prefix="hotlead-chat-") as tmp:
+        engine = build(Path(tmp), leads, seed)
+        try:
+            return {"leads": leads, **measure(engine, questions_count, concurrency, seed)}
+        finally:
+            engine.dispose()
+
+
+def _leads(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one())
