@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from scoring.errors import NotEnoughOutcomesError
+from scoring.treeshap import Forest, compile_booster
 
 log = logging.getLogger(__name__)
 MIN_CLASS = 50
@@ -112,12 +113,15 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         return self
 
     def _matrix(self, X: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
+        return self._dmatrix(self.encode(X), y)
+
+    def _dmatrix(self, encoded: np.ndarray, y: np.ndarray | None = None) -> xgb.DMatrix:
         names = [str(n) for n in self.feature_names_in_]
         types = ["c" if n in self.categories_ else "q" for n in names]
-        threads = self._threads(len(X))
+        threads = self._threads(len(encoded))
         if hasattr(self, "booster_"):
             self.booster_.set_param({"nthread": threads})
-        return xgb.DMatrix(self.encode(X), label=y, feature_names=names, feature_types=types,
+        return xgb.DMatrix(encoded, label=y, feature_names=names, feature_types=types,
                            enable_categorical=True, nthread=threads)
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
@@ -142,7 +146,11 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
 
     def margin(self, X: pd.DataFrame) -> np.ndarray:
         """The booster's raw log-odds (what TreeSHAP contributions add up to)."""
-        return np.asarray(self.booster_.predict(self._matrix(X), output_margin=True))
+        return self.encoded_margin(self.encode(X))
+
+    def encoded_margin(self, encoded: np.ndarray) -> np.ndarray:
+        """`margin` of rows already encoded with `encode`."""
+        return np.asarray(self.booster_.predict(self._dmatrix(encoded), output_margin=True))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2)."""
@@ -158,6 +166,17 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         """Exact TreeSHAP contributions per feature plus a `bias` column; rows sum to the margin."""
         values = self.booster_.predict(self._matrix(X), pred_contribs=True)
         return pd.DataFrame(values, index=X.index, columns=[*self.feature_names_in_, "bias"])
+
+    def encoded_contributions(self, encoded: np.ndarray) -> np.ndarray:
+        """`contributions` of rows already encoded with `encode`, as an array (bias last), for many rows at once:
+        read from the booster's TreeSHAP tables, or from `pred_contribs` where tables do not apply."""
+        if getattr(self, "_tables_of", None) is not self.booster_:
+            # built once per booster (a refit replaces it): a few tenths of a second, then reused
+            self._tables: Forest | None = compile_booster(self.booster_)
+            self._tables_of = self.booster_
+        if self._tables is None:
+            return np.asarray(self.booster_.predict(self._dmatrix(encoded), pred_contribs=True), dtype=float)
+        return self._tables.contributions(encoded)
 
     def to_bytes(self) -> bytes:
         """The booster and everything needed to use it again, as bytes for the model registry."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,12 +12,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from scoring import registry
+from scoring import registry, stored_reasons
 from scoring.errors import NoModelError
-from scoring.explain import describe, group_of
 from scoring.features import build_features
 from scoring.model import LeadScorer
-from storage.db import json_dumps, marks
+from storage.db import marks
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
 HOT_SHARE, WARM_SHARE = 0.10, 0.30
@@ -29,6 +29,7 @@ class Scored:
     """Scores of a set of leads, with what is needed to explain them."""
 
     features: pd.DataFrame
+    encoded: np.ndarray  # the features as the model reads them
     probability: np.ndarray
     percentile: np.ndarray
     band: np.ndarray
@@ -41,6 +42,12 @@ class Scored:
         it is the costly part of scoring, and only leads whose history row is written need it."""
         chosen = self.features if rows is None else self.features.iloc[rows]
         return self.scorer.contributions(chosen)
+
+    def picked(self, rows: np.ndarray, keep: int = REASONS_KEPT) -> tuple[stored_reasons.Picked, np.ndarray]:
+        """The `keep` strongest reason groups of the given rows and their sentences."""
+        contributions = self.scorer.encoded_contributions(self.encoded[rows])
+        picked = stored_reasons.pick(contributions, tuple(str(n) for n in self.scorer.feature_names_in_), keep)
+        return picked, stored_reasons.sentences(self.features, rows, picked)
 
 
 def bands(percentile: np.ndarray, hot: float = HOT_SHARE, warm: float = WARM_SHARE) -> np.ndarray:
@@ -73,38 +80,20 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     """Score leads as of their cutoffs; percentiles are among `population` probabilities (default: these)."""
     scorer, version_id = active_scorer(engine)
     features = build_features(engine, cutoffs)
-    margin = scorer.margin(features)
+    encoded = scorer.encode(features)
+    margin = scorer.encoded_margin(encoded)
     slope, intercept = scorer.calibration_
     probability = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
     reference = np.sort(probability if population is None else population)
     percentile = 100.0 * np.searchsorted(reference, probability, side="right") / max(len(reference), 1)
-    return Scored(features, probability, percentile, bands(percentile), margin, version_id, scorer)
+    return Scored(features, encoded, probability, percentile, bands(percentile), margin, version_id, scorer)
 
 
 def top_reasons(scored: Scored, rows: np.ndarray, keep: int = REASONS_KEPT) -> list[list[dict[str, Any]]]:
     """The strongest reasons (either sign) for each of `rows`, grouped by family, as stored in history."""
     if not len(rows):
         return []
-    contributions = scored.contributions(rows)
-    names = [c for c in contributions.columns if c != "bias"]
-    groups = sorted({group_of(n) for n in names})
-    members_of: dict[str, list[str]] = {g: [n for n in names if group_of(n) == g] for g in groups}
-    member = np.zeros((len(names), len(groups)))
-    for i, name in enumerate(names):
-        member[i, groups.index(group_of(name))] = 1.0
-    by_group = contributions[names].to_numpy() @ member
-    order = np.argsort(-np.abs(by_group), axis=1)[:, :keep]
-    columns = {name: np.asarray(scored.features[name], dtype=object) for name in names}
-    result = []
-    for position, row in enumerate(rows):
-        picked = []
-        for g in order[position]:
-            group = groups[g]
-            members = {n: columns[n][row] for n in members_of[group]}
-            picked.append({"text": describe(group, members), "contribution": round(float(by_group[position, g]), 4),
-                           "group": group})
-        result.append(picked)
-    return result
+    return stored_reasons.as_dicts(*scored.picked(np.asarray(rows), keep))
 
 
 @dataclass
@@ -127,21 +116,17 @@ def rescore(engine: Engine, now: float | None = None) -> RescoreResult:
     scored = score_leads(engine, cutoffs)
     ids = cutoffs.index.to_numpy()
     with engine.connect() as conn:
-        latest = {lead: (p, band) for lead, p, band in conn.exec_driver_sql(
+        latest = conn.exec_driver_sql(
             "SELECT lead_id, probability, band FROM score WHERE id IN (SELECT max(id) FROM score GROUP BY lead_id)"
-        )}
-    changed = np.array([
-        (lead not in latest) or abs(latest[lead][0] - p) > EPSILON or latest[lead][1] != band
-        for lead, p, band in zip(ids, scored.probability, scored.band, strict=True)
-    ], dtype=bool)
-    rows = np.flatnonzero(changed)
-    reasons = top_reasons(scored, rows)
+        ).all()
+    rows = _moved(ids, scored, latest)
+    reasons = stored_reasons.as_json(*scored.picked(rows)) if len(rows) else []
     scored_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    records = [
-        (int(ids[r]), scored.version_id, scored_at, float(scored.probability[r]), float(scored.percentile[r]),
-         str(scored.band[r]), json_dumps(reasons[i]))
-        for i, r in enumerate(rows)
-    ]
+    records = list(zip(
+        ids[rows].tolist(), [scored.version_id] * len(rows), [scored_at] * len(rows),
+        scored.probability[rows].tolist(), scored.percentile[rows].tolist(), scored.band[rows].tolist(), reasons,
+        strict=True,
+    ))
     if records:
         with engine.begin() as conn:
             conn.exec_driver_sql(
@@ -149,3 +134,13 @@ def rescore(engine: Engine, now: float | None = None) -> RescoreResult:
                 f"VALUES ({marks(conn, 7)})", records,
             )
     return RescoreResult(len(ids), len(records), time.perf_counter() - started, scored.version_id)
+
+
+def _moved(ids: np.ndarray, scored: Scored, latest: Sequence[Any]) -> np.ndarray:
+    """Rows whose lead has no score yet, or whose probability moved more than EPSILON, or whose band changed."""
+    if not latest:
+        return np.arange(len(ids))
+    last = pd.DataFrame(list(latest), columns=["lead", "probability", "band"]).set_index("lead").reindex(ids)
+    moved = (last["probability"].isna().to_numpy() | (np.abs(last["probability"].to_numpy() - scored.probability)
+                                                        > EPSILON) | (last["band"].to_numpy() != scored.band))
+    return np.flatnonzero(moved)

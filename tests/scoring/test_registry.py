@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from scoring import registry
+from scoring import registry, stored_reasons
+from scoring.explain import describe, group_of
 from scoring.model import LeadScorer
-from scoring.rescore import active_cutoffs, bands, rescore
+from scoring.rescore import active_cutoffs, bands, rescore, score_leads
 from scoring.training import TrainingReport, train
-from storage.db import create_schema, make_engine
+from storage.db import create_schema, json_dumps, json_loads, make_engine
 from storage.demo import generate
 from storage.demo.load import load_demo
 from storage.errors import NotFoundError
@@ -137,3 +138,27 @@ def test_about_a_tenth_of_active_leads_are_hot_and_three_tenths_warm(db: Engine)
 def test_bands_put_the_top_tenth_hot_and_the_next_three_tenths_warm() -> None:
     percentiles = np.array([0.0, 59.5, 60.5, 89.5, 90.0, 100.0])
     assert list(bands(percentiles)) == ["cold", "cold", "warm", "warm", "hot", "hot"]
+
+
+def test_history_keeps_the_three_strongest_treeshap_groups_of_pred_contribs_in_sentences(db: Engine) -> None:
+    rescore(db, NOW)
+    scored = score_leads(db, active_cutoffs(db, NOW))
+    contributions = scored.contributions().drop(columns="bias")  # XGBoost's own pred_contribs
+    with db.connect() as conn:
+        stored = {lead: json_loads(text) for lead, text in conn.exec_driver_sql("SELECT lead_id, reasons FROM score")}
+    for position, lead in enumerate(scored.features.index[:60]):
+        row = contributions.iloc[position]
+        totals = row.groupby([group_of(str(n)) for n in row.index]).sum()
+        strongest = totals[totals.abs().sort_values(ascending=False).index[:3]]
+        values = scored.features.iloc[position].to_dict()
+        kept = {r["group"]: r for r in stored[lead]}
+        assert set(kept) == set(strongest.index), lead
+        for group, total in strongest.items():
+            assert kept[group]["text"] == describe(str(group), values)
+            assert abs(kept[group]["contribution"] - total) < 1e-4
+
+
+def test_history_reasons_are_the_json_text_json_dumps_gives(db: Engine) -> None:
+    scored = score_leads(db, active_cutoffs(db, NOW))
+    picked, texts = scored.picked(np.arange(len(scored.features)))
+    assert stored_reasons.as_json(picked, texts) == [json_dumps(r) for r in stored_reasons.as_dicts(picked, texts)]

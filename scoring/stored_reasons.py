@@ -1,0 +1,109 @@
+"""The reasons kept with each score-history row: the strongest groups of a lead's TreeSHAP contributions, in
+sentences, as JSON, for tens of thousands of leads at once.
+
+Leads share most of their sentences ("No pricing visits in 90 days"), so each group's sentence is written once
+per distinct set of its features' values, and the JSON is assembled from pieces encoded once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.explain import describe, group_of
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The `keep` strongest reason groups (either sign) of some rows: group index and summed contribution."""
+
+    groups: tuple[str, ...]
+    members: dict[str, tuple[str, ...]]
+    order: np.ndarray  # rows x keep: index into `groups`
+    totals: np.ndarray  # rows x keep: the group's summed contribution (log-odds)
+
+
+@lru_cache(maxsize=16)
+def _layout(names: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], np.ndarray]:
+    groups = tuple(sorted({group_of(n) for n in names}))
+    members = {g: tuple(n for n in names if group_of(n) == g) for g in groups}
+    member = np.zeros((len(names), len(groups)))
+    for i, name in enumerate(names):
+        member[i, groups.index(group_of(name))] = 1.0
+    return groups, members, member
+
+
+def pick(contributions: np.ndarray, names: tuple[str, ...], keep: int) -> Picked:
+    """Sum per-feature contributions (columns named `names`; any further column, the bias, is ignored) into
+    reason groups and keep the `keep` largest by size."""
+    groups, members, member = _layout(names)
+    by_group = contributions[:, : len(names)] @ member
+    order = np.argsort(-np.abs(by_group), axis=1)[:, :keep]
+    return Picked(groups, members, order, np.take_along_axis(by_group, order, axis=1))
+
+
+def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> np.ndarray:
+    """The sentence of every picked group (rows x keep, object), written from row `rows[i]` of `features`."""
+    out = np.empty(picked.order.shape, dtype=object)
+    for g, group in enumerate(picked.groups):
+        where = np.nonzero(picked.order == g)
+        if not len(where[0]):
+            continue
+        at = rows[where[0]]
+        columns = [features[name] for name in picked.members[group]]
+        keys = np.column_stack([_key(column, at) for column in columns])
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        names = picked.members[group]
+        distinct = [_values_at(column, at[first]) for column in columns]
+        texts = [describe(group, dict(zip(names, values, strict=True))) for values in zip(*distinct, strict=True)]
+        out[where] = np.asarray(texts, dtype=object)[inverse.ravel()]
+    return out
+
+
+def _key(column: pd.Series, at: np.ndarray) -> np.ndarray:
+    """Numbers that are equal exactly when the column's values at `at` are (bit patterns; category codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.cat.codes)[at].astype(np.int64)
+    values = np.asarray(column)
+    if values.dtype.kind == "f":
+        return values[at].astype(np.float64).view(np.int64)
+    return pd.factorize(values[at])[0].astype(np.int64)
+
+
+def _values_at(column: pd.Series, at: np.ndarray) -> list[Any]:
+    """Plain Python values (a category's value; NaN when missing) at positions `at`."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = list(column.cat.categories)
+        return [categories[c] if c >= 0 else np.nan for c in np.asarray(column.cat.codes)[at].tolist()]
+    return np.asarray(column)[at].tolist()
+
+
+def as_json(picked: Picked, texts: np.ndarray) -> list[str]:
+    """Each row's reasons as the JSON list of {"contribution", "group", "text"} objects the history keeps
+    (the text `storage.db.json_dumps` gives: sorted keys, no spaces, ASCII)."""
+    tails: dict[tuple[int, str], str] = {}
+    rows = []
+    for order, totals, row_texts in zip(picked.order.tolist(), picked.totals.tolist(), texts.tolist(), strict=True):
+        pieces = []
+        for g, total, text in zip(order, totals, row_texts, strict=True):
+            tail = tails.get((g, text))
+            if tail is None:
+                tail = f',"group":{encode_basestring_ascii(picked.groups[g])},"text":{encode_basestring_ascii(text)}}}'
+                tails[(g, text)] = tail
+            pieces.append('{"contribution":' + repr(round(total, 4)) + tail)
+        rows.append("[" + ",".join(pieces) + "]")
+    return rows
+
+
+def as_dicts(picked: Picked, texts: np.ndarray) -> list[list[dict[str, Any]]]:
+    """The same reasons as Python objects."""
+    return [
+        [{"text": text, "contribution": round(total, 4), "group": picked.groups[g]}
+         for g, total, text in zip(order, totals, row_texts, strict=True)]
+        for order, totals, row_texts in zip(picked.order.tolist(), picked.totals.tolist(), texts.tolist(), strict=True)
+    ]
