@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from scoring.accounts import ENGAGED_FOR, account_features, account_summary
 from storage import queries
+from storage.models import ACTIVITY_KINDS, PAGE_BITS, PAGE_TYPES
 
 WINDOWS = (7, 30, 90)
 KINDS = ("email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe", "form_submit",
@@ -63,7 +64,7 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     with engine.connect() as conn:
         queries.scope_leads(conn=conn, lead_ids=index)
         leads = pd.DataFrame(queries.lead_rows(conn=conn), columns=_LEAD_NAMES).set_index("id").reindex(index)
-        activities = _matrix(queries.activity_rows(conn=conn, kinds=("page_view", *KINDS), pages=PAGES), 4)
+        activities = _matrix(queries.activity_rows(conn=conn), 3)
         committee = _committee(conn, cutoffs)
         messages = queries.message_rows(conn=conn)
         kinds = queries.attribute_kinds(conn=conn)
@@ -96,11 +97,11 @@ def _committee(conn: Any, cutoffs: pd.Series) -> np.ndarray | dict[int, tuple[fl
     if len(cutoffs) and cutoffs.nunique() == 1:
         at = float(cutoffs.iloc[0])
         rows = queries.account_summary_rows(
-            conn=conn, skip=NOT_ENGAGEMENT, seniorities=SENIORITIES, until=_stored_time(at),
-            month=_stored_time(at - ENGAGED_FOR), week=_stored_time(at - 7), four_weeks=_stored_time(at - 28),
+            conn=conn, skip=NOT_ENGAGEMENT, seniorities=SENIORITIES, until=at, month=at - ENGAGED_FOR,
+            week=at - 7, four_weeks=at - 28,
         )
         return {int(account): tuple(float(v or 0) for v in values) for account, *values in rows}
-    since = _stored_time(float(cutoffs.min()) - ENGAGED_FOR - 1) if len(cutoffs) else "0"
+    since = float(cutoffs.min()) - ENGAGED_FOR - 1 if len(cutoffs) else 0.0
     return _matrix(queries.engagement_rows(conn=conn, skip=NOT_ENGAGEMENT, seniorities=SENIORITIES, since=since), 4)
 
 
@@ -112,21 +113,24 @@ _LEAD_NAMES = ["id", "external_id", "name", "account_id", "seniority", "source",
                "attributes", "account", "industry", "employees", "country", "converted", "closed"]
 
 
-def _stored_time(julian_day: float) -> str:
-    """A julian day as the text times are stored as (for range conditions the index can use)."""
-    moment = pd.Timestamp(round((julian_day - 2440587.5) * 86400), unit="s")
-    return moment.strftime("%Y-%m-%d %H:%M:%S.000000")
+# storage codes (see storage.models.ACTIVITY_CODE) -> the codes used here
+_KIND_OF = np.array([VIEW if k == "page_view" else KINDS.index(k) + 1 if k in KINDS else len(KINDS) + 1
+                     for k in (*ACTIVITY_KINDS, "other")])
+_PAGE_OF = np.array([-1, *(PAGES.index(p) if p in PAGES else len(PAGES) for p in PAGE_TYPES), len(PAGES)]
+                    + [len(PAGES)] * ((1 << PAGE_BITS) - len(PAGE_TYPES) - 2))
 
 
 def _events(rows: np.ndarray, index: pd.Index, cut: np.ndarray) -> Events:
-    """The featurised leads' own events (columns: lead, kind, page, day) before each one's cutoff."""
+    """The featurised leads' own events (columns: lead, storage code, day) before each one's cutoff."""
     row = index.get_indexer(rows[:, 0].astype(np.int64))
     keep = row >= 0
     rows, row = rows[keep], row[keep]
-    age = cut[row] - rows[:, 3]
+    age = cut[row] - rows[:, 2]
     before = age > 0
     rows = rows[before]
-    return Events(row[before], age[before], rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64), rows[:, 3])
+    code = rows[:, 1].astype(np.int64)
+    return Events(row[before], age[before], _KIND_OF[code >> PAGE_BITS], _PAGE_OF[code & ((1 << PAGE_BITS) - 1)],
+                  rows[:, 2])
 
 
 def _count(events: Events, mask: np.ndarray, window: float, size: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from storage.db import mark, marks
+from storage.models import ACTIVITY_KINDS, PAGE_BITS
 
 # SQLite's julianday() turns the stored UTC text into a day number; every time feature is a difference.
 LEAD_COLUMNS = (
@@ -52,61 +53,59 @@ def lead_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
     return _fetch(conn, sql)
 
 
-def activity_rows(*, conn: Connection, kinds: Sequence[str], pages: Sequence[str]) -> list[tuple[Any, ...]]:
-    """(lead_id, kind code, page-type code, day number) of every activity of the scoped leads; codes are
-    positions in `kinds` / `pages` (their length for anything else; -1 for no page type)."""
-    kind_sql, kind_params = _code(conn, "kind", kinds, len(kinds))
-    page_sql, page_params = _code(conn, "page_type", ["", *pages], len(pages) + 1)
-    sql = f"SELECT lead_id, {kind_sql}, {page_sql} - 1, julianday(occurred_at) FROM activity WHERE lead_id {SCOPE}"
-    return _fetch(conn, sql, (*kind_params, *page_params))
+def activity_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
+    """(lead_id, code, julian day) of every activity of the scoped leads; `code` is the kind's position in
+    ACTIVITY_KINDS shifted left by PAGE_BITS, plus the page type's code (see storage.models.ACTIVITY_CODE)."""
+    sql = f"SELECT lead_id, code, day FROM activity INDEXED BY ix_activity_lead_day WHERE lead_id {SCOPE}"
+    return _fetch(conn, sql)
+
+
+def _kind_codes(kinds: Sequence[str]) -> str:
+    """A SQL list of the kind codes of `kinds` (names from a fixed vocabulary, never user input)."""
+    return ", ".join(str(ACTIVITY_KINDS.index(k)) for k in kinds)
 
 
 def engagement_rows(
-    *, conn: Connection, skip: Sequence[str], seniorities: Sequence[str], since: str
+    *, conn: Connection, skip: Sequence[str], seniorities: Sequence[str], since: float
 ) -> list[tuple[Any, ...]]:
-    """(account_id, lead_id, seniority code, day number) of every engagement since `since` (stored time text)
-    by anyone at the scoped leads' accounts: the buying committee."""
+    """(account_id, lead_id, seniority code, julian day) of every engagement since `since` (a julian day) by
+    anyone at the scoped leads' accounts: the buying committee. Kinds in `skip` are not engagement."""
     level_sql, level_params = _code(conn, "l.seniority", seniorities, len(seniorities))
-    sql = f"SELECT l.account_id, l.id, {level_sql}, julianday(a.occurred_at) {_committee(conn, len(skip), 1)}"
-    return _fetch(conn, sql, (*level_params, since, *skip))
-
-
-def _committee(conn: Connection, skipped: int, bounds: int) -> str:
-    """FROM/WHERE of engagement by anyone at the scoped leads' accounts: `bounds` placeholders bound the time
-    (since, then until), then `skipped` placeholders name the kinds that are not engagement."""
-    one = mark(conn)
-    window = f"a.occurred_at >= {one}" + (f" AND a.occurred_at < {one}" if bounds == 2 else "")
-    return (
-        f"FROM lead l JOIN activity a ON a.lead_id = l.id AND {window} AND a.kind NOT IN ({marks(conn, skipped)}) "
+    sql = (
+        f"SELECT l.account_id, l.id, {level_sql}, a.day FROM lead l "
+        f"JOIN activity a INDEXED BY ix_activity_lead_day ON a.lead_id = l.id AND a.day >= {mark(conn)} "
+        f"AND a.code >> {PAGE_BITS} NOT IN ({_kind_codes(skip)}) "
         f"WHERE l.account_id IN (SELECT DISTINCT account_id FROM lead WHERE id {SCOPE})"
     )
+    return _fetch(conn, sql, (*level_params, since))
 
 
 def account_summary_rows(
-    *, conn: Connection, skip: Sequence[str], seniorities: Sequence[str], month: str, week: str, until: str,
-    four_weeks: str,
+    *, conn: Connection, skip: Sequence[str], seniorities: Sequence[str], until: float, month: float, week: float,
+    four_weeks: float,
 ) -> list[tuple[Any, ...]]:
-    """Per account of the scoped leads, engagement in time ranges given as stored time text ending at `until`:
-    (account_id, distinct contacts since `month`, distinct seniority codes since `month`, events since `week`,
-    events since `four_weeks`)."""
+    """Per account of the scoped leads, engagement in julian-day ranges ending before `until`: (account_id,
+    contacts engaged since `month`, their distinct seniority codes, events since `week`, events since
+    `four_weeks`). Kinds in `skip` are not engagement; `month` must be the earliest start."""
     level_sql, level_params = _code(conn, "l.seniority", seniorities, len(seniorities))
     one = mark(conn)
+    # each colleague summed first (one index range each), then each account: no sort of the events themselves
     sql = (
-        f"SELECT l.account_id, count(DISTINCT CASE WHEN a.occurred_at >= {one} THEN l.id END), "
-        f"count(DISTINCT CASE WHEN a.occurred_at >= {one} THEN {level_sql} END), "
-        f"sum(a.occurred_at >= {one}), sum(a.occurred_at >= {one}) "
-        f"{_committee(conn, len(skip), 2)} GROUP BY l.account_id"
+        f"SELECT l.account_id, count(*), count(DISTINCT {level_sql}), sum(x.week), sum(x.four_weeks) FROM ("
+        f"SELECT a.lead_id, sum(a.day >= {one}) AS week, sum(a.day >= {one}) AS four_weeks "
+        f"FROM activity a INDEXED BY ix_activity_lead_day WHERE a.lead_id IN (SELECT id FROM lead WHERE account_id "
+        f"IN (SELECT account_id FROM lead WHERE id {SCOPE})) AND a.day >= {one} AND a.day < {one} "
+        f"AND a.code >> {PAGE_BITS} NOT IN ({_kind_codes(skip)}) GROUP BY a.lead_id"
+        f") x JOIN lead l ON l.id = x.lead_id GROUP BY l.account_id"
     )
-    earliest = min(month, four_weeks)
-    params = (month, month, *level_params, week, four_weeks, earliest, until, *skip)
-    return _fetch(conn, sql, params)
+    return _fetch(conn, sql, (*level_params, week, four_weeks, month, until))
 
 
 def message_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
     """(lead_id, inbound?, day number, has a question?, sentiment, urgency, entities JSON) per scoped message."""
     sql = (
-        "SELECT m.lead_id, m.direction = 'inbound', julianday(m.occurred_at), instr(m.text, '?') > 0, "
-        f"s.sentiment, s.urgency, s.entities FROM message m LEFT JOIN signal s ON s.message_id = m.id "
+        "SELECT m.lead_id, m.inbound, m.day, m.question, s.sentiment, s.urgency, s.entities "
+        f"FROM message m INDEXED BY ix_message_lead_time LEFT JOIN signal s ON s.message_id = m.id "
         f"WHERE m.lead_id {SCOPE}"
     )
     return _fetch(conn, sql)

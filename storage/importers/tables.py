@@ -14,11 +14,8 @@ from sqlalchemy import Connection
 from storage.db import json_dumps
 from storage.importers import cells
 from storage.importers.writer import insert_one
+from storage.models import ACTIVITY_KINDS
 
-ACTIVITY_KINDS = (
-    "page_view", "email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe",
-    "form_submit", "demo_request", "webinar", "trial_event", "meeting", "call",
-)
 CHANNELS = ("slack", "whatsapp", "email", "chat", "call")
 DIRECTIONS = ("inbound", "outbound")
 LEAD_STATUSES = ("open", "won", "lost", "snoozed", "contacted")
