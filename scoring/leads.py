@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from functools import lru_cache
@@ -58,13 +59,31 @@ def _population_at(engine: Engine, _last_score_id: int | None) -> np.ndarray | N
     return np.asarray(values) if values else None
 
 
+def _scored(engine: Engine, keys: list[str]) -> list[tuple[dict[str, Any], Scored]]:
+    """Each lead's head facts and its scoring (all leads featurised in one pass)."""
+    found = [_lookup(engine, key) for key in keys]
+    cutoffs = pd.Series([f[4] for f in found], index=[f[0] for f in found])
+    scored = score_leads(engine, cutoffs, _population(engine))
+    result = []
+    for i, (lead_id, external_id, name, account, cutoff) in enumerate(found):
+        one = _row(scored, i, len(found))
+        head = {"lead": external_id, "lead_id": lead_id, "cutoff": cutoff, "name": name, "account": account,
+                "probability": float(one.probability[0]), "percentile": float(one.percentile[0]),
+                "band": str(one.band[0])}
+        result.append((head, one))
+    return result
+
+
+def _row(scored: Scored, i: int, n: int) -> Scored:
+    """Row `i` of a scoring of `n` leads, as a scoring of its own."""
+    sliced = {f.name: (value.iloc[[i]] if isinstance(value, pd.DataFrame) else value[[i]])
+              for f in dataclasses.fields(scored)
+              if isinstance(value := getattr(scored, f.name), (pd.DataFrame, np.ndarray)) and len(value) == n}
+    return dataclasses.replace(scored, **sliced)
+
+
 def _one(engine: Engine, key: str) -> tuple[dict[str, Any], Scored]:
-    lead_id, external_id, name, account, cutoff = _lookup(engine, key)
-    scored = score_leads(engine, pd.Series([cutoff], index=[lead_id]), _population(engine))
-    head = {"lead": external_id, "lead_id": lead_id, "cutoff": cutoff, "name": name, "account": account,
-            "probability": float(scored.probability[0]), "percentile": float(scored.percentile[0]),
-            "band": str(scored.band[0])}
-    return head, scored
+    return _scored(engine, [key])[0]
 
 
 def _values(scored: Scored) -> dict[str, Any]:
@@ -98,8 +117,7 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
 def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) -> dict[str, Any]:
     """Why A ranks above B: the groups where A's contributions exceed B's the most. With `higher_first`, A is
     whichever of the two scores higher."""
-    head_a, scored_a = _one(engine, a)
-    head_b, scored_b = _one(engine, b)
+    (head_a, scored_a), (head_b, scored_b) = _scored(engine, [a, b])
     if higher_first and scored_a.margin[0] < scored_b.margin[0]:
         (head_a, scored_a), (head_b, scored_b) = (head_b, scored_b), (head_a, scored_a)
     for head in (head_a, head_b):

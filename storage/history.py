@@ -40,6 +40,7 @@ class ScoreRow(NamedTuple):
     percentile: float
     band: str
     reasons: list[dict[str, Any]]
+    model_version_id: int | None = None
 
 
 def stamp(moment: datetime) -> str:
@@ -70,13 +71,14 @@ def account_names(*, conn: Connection) -> list[AccountName]:
     ))]
 
 
-_COLUMNS = "lead_id, scored_at, probability, percentile, band, reasons"
+_COLUMNS = "lead_id, scored_at, probability, percentile, band, reasons, model_version_id"
 
 
 def _rows(conn: Connection, sql: str, lead_ids: Sequence[int], **params: Any) -> dict[int, ScoreRow]:
     statement = text(sql).bindparams(bindparam("ids", expanding=True))
     found = conn.execute(statement, {"ids": list(lead_ids), **params})
-    return {row[0]: ScoreRow(row[0], row[1], row[2], row[3], row[4], json_loads(row[5]) or []) for row in found}
+    return {row[0]: ScoreRow(row[0], row[1], row[2], row[3], row[4], json_loads(row[5]) or [], row[6])
+            for row in found}
 
 
 def latest_scores(*, conn: Connection, lead_ids: Sequence[int]) -> dict[int, ScoreRow]:

@@ -26,7 +26,7 @@ from storage.db import make_engine
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
-WARMUP = 5
+WARMUP = 9  # one question of each shape
 
 
 def build(folder: Path, leads: int, seed: int) -> Engine:
@@ -43,7 +43,7 @@ def build(folder: Path, leads: int, seed: int) -> Engine:
     return engine
 
 
-def questions(engine: Engine, count: int, seed: int) -> list[str]:
+def questions(engine: Engine, count: int, seed: int, every_shape: bool = False) -> list[str]:
     """A realistic mix: why-questions about scored leads and accounts, top lists, call lists, comparisons."""
     with engine.connect() as conn:
         leads = conn.exec_driver_sql(
@@ -61,6 +61,8 @@ def questions(engine: Engine, count: int, seed: int) -> list[str]:
         lambda: f"what changed for {pick.choice(leads)[2]} this week?",
         lambda: f"account {pick.choice(leads)[2]}",
     ]
+    if every_shape:
+        return [shape() for shape in shapes]
     return [pick.choice(shapes)() for _ in range(count)]
 
 
@@ -68,7 +70,7 @@ def measure(engine: Engine, count: int = 300, concurrency: int = 10, seed: int =
     """Send `count` questions from `concurrency` askers (each waits for its answer before asking again)."""
     with engine.connect() as conn:
         users = [r[0] for r in conn.exec_driver_sql("SELECT slack_user_id FROM rep WHERE slack_user_id IS NOT NULL")]
-    asked = questions(engine, count + WARMUP, seed)
+    asked = questions(engine, WARMUP, seed + 1, every_shape=True) + questions(engine, count, seed)
     latencies: list[float] = []
     lock = threading.Lock()
     with FakeSlack(token=TOKEN) as slack, served(engine, slack) as server, httpx.Client(timeout=30) as http:
@@ -85,7 +87,7 @@ def measure(engine: Engine, count: int = 300, concurrency: int = 10, seed: int =
                 call = slack.first("chat.postMessage", lambda c: c.params.get("channel") == channel, timeout=30)
                 return call.at - started
 
-            for number in range(WARMUP):  # model and name index loaded, as in a running server
+            for number in range(WARMUP):  # model, name index and caches loaded, as in a running server
                 one(number, asked[number])
             queue = list(enumerate(asked[WARMUP:], start=WARMUP))
 

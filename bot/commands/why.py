@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
+
 from bot.commands import Command, patterns
-from bot.commands.common import best_lead, find, lead_actions, score_line, scored
+from bot.commands.common import Scored, best_lead, find, lead_actions, score_line, scored
 from bot.names import SURE, name_index
 from bot.replies import Reply, Section
 from bot.router import Query
+from scoring import registry
+from scoring.evidence import evidence
 from scoring.explain import strength
 from scoring.leads import explain_lead
 
@@ -32,10 +38,13 @@ def handle(query: Query) -> Reply:
 
 
 def explain(query: Query, key: str, note: str | None = None) -> Reply:
-    """The why-reply for one lead (external id)."""
-    facts = explain_lead(query.deps.engine, key)
-    lead = name_index(query.deps.engine).lead(facts["lead"])
+    """The why-reply for one lead (external id): from its latest score when the active model wrote it (the same
+    numbers `top` shows), else computed now."""
+    lead = name_index(query.deps.engine).lead(key)
     history = scored(query, [lead]) if lead else []
+    facts = _stored(query, history[0]) if history else None
+    if facts is None:
+        facts = explain_lead(query.deps.engine, key)
     movement = history[0].movement if history else None
     head = (f"*{facts['name']}*" + (f" ({facts['account']})" if facts["account"] else "") + f" · {facts['lead']}\n"
             + score_line(facts["probability"], facts["percentile"], facts["band"], movement))
@@ -47,9 +56,30 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
         sections.append(Section("Holding it back", tuple(_line(r) for r in facts["against"])))
     data = {key_: facts[key_] for key_ in ("lead", "name", "account", "probability", "percentile", "band")}
     shown = facts["for"] + facts["against"]
-    data.update(score=round(100 * facts["probability"]), movement=movement,
+    data.update(score=round(100 * facts["probability"]), movement=movement, scored_at=facts.get("scored_at"),
                 reasons=[{"text": r["text"], "contribution": r["contribution"]} for r in shown])
     return Reply(head, tuple(sections), actions=lead_actions(facts["lead"]), data=data)
+
+
+def _stored(query: Query, item: Scored) -> dict[str, Any] | None:
+    """The facts of a lead's latest score with quotes behind its reasons, or None when another model wrote it."""
+    engine = query.deps.engine
+    if item.now.model_version_id != registry.active_version_id(engine):
+        return None
+    reasons = item.now.reasons
+    now = pd.Timestamp(query.deps.clock()).to_julian_date()
+    quotes = evidence(engine, item.lead.id, now, [(r["group"], r["contribution"]) for r in reasons if "group" in r])
+
+    def shown(reason: dict[str, Any]) -> dict[str, Any]:
+        quote = quotes.get(reason.get("group", ""))
+        return {"text": f"{reason['text']}; {quote}" if quote else reason["text"],
+                "contribution": reason["contribution"]}
+
+    return {"lead": item.lead.external_id, "name": item.lead.name, "account": item.lead.account,
+            "probability": item.now.probability, "percentile": item.now.percentile, "band": item.now.band,
+            "scored_at": item.now.scored_at,
+            "for": [shown(r) for r in reasons if r["contribution"] > 0],
+            "against": [shown(r) for r in reasons if r["contribution"] <= 0]}
 
 
 def _line(reason: dict[str, float | str]) -> str:
