@@ -34,6 +34,7 @@ class Settings:
     hotlead_digest_channel: str | None = None
     hotlead_timezone: str = "UTC"
     hotlead_nlp: str = "transformer"
+    hotlead_whatsapp_template: str | None = None  # approved template (Content SID) outside the 24-hour window
     hotlead_share: str = "all"  # all | reps (registered reps only, also in Slack) | owned (own + unassigned)
 
     @classmethod

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Computed, Float, Index, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 ACTIVITY_KINDS = (
     "page_view", "email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe",
@@ -63,7 +63,7 @@ class Rep(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
-    role: str = "rep"  # rep | manager
+    role: str = "rep"  # rep | senior | bdr | manager
     email: str | None = None
     slack_user_id: str | None = Field(default=None, index=True)
     whatsapp: str | None = Field(default=None, index=True)
@@ -215,6 +215,7 @@ class DemoSession(SQLModel, table=True):
     rep_id: int = Field(foreign_key="rep.id")
     starts_at: datetime
     ends_at: datetime
+    source: str = "cli"  # cli | slack | calendar
 
 
 class Alert(SQLModel, table=True):
@@ -228,8 +229,12 @@ class Alert(SQLModel, table=True):
     dedupe_key: str = Field(unique=True)
     created_at: datetime
     sent_at: datetime | None = None
-    status: str = "queued"  # queued | sent | delivered | failed
+    status: str = "queued"  # queued | sending | sent | delivered | read | failed | undelivered
     attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, index=True)  # also holds quiet hours back
+    last_error: str | None = None
+    target: str | None = None  # Slack channel or user id, or the WhatsApp number
+    external_ref: str | None = Field(default=None, index=True)  # Slack message ts or Twilio message SID
     payload: dict[str, Any] = _json()
 
 

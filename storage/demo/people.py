@@ -69,11 +69,11 @@ class Person:
 
 
 def make_reps() -> list[DemoRep]:
-    """Six reps and a sales manager, with Slack ids and WhatsApp numbers the demo documents."""
+    """Six reps (two senior, two BDRs) and a sales manager, with Slack ids and WhatsApp numbers the demo documents."""
     team = [
-        ("Alex Rivera", "rep", "America/New_York"), ("Sam Taylor", "rep", "America/Chicago"),
+        ("Alex Rivera", "senior", "America/New_York"), ("Sam Taylor", "senior", "America/Chicago"),
         ("Jordan Lee", "rep", "America/Los_Angeles"), ("Casey Morgan", "rep", "Europe/London"),
-        ("Riley Brooks", "rep", "Europe/Berlin"), ("Devon Patel", "rep", "Asia/Kolkata"),
+        ("Riley Brooks", "bdr", "Europe/Berlin"), ("Devon Patel", "bdr", "Asia/Kolkata"),
         ("Morgan Hale", "manager", "America/New_York"),
     ]
     return [

@@ -70,7 +70,7 @@ def generate(
     _write_csv(files["accounts"], ["name", "domain", "industry", "employees", "country"],
                [[c.name, c.domain, c.industry, c.employees, c.country] for c in companies])
     counts["reps"], counts["accounts"] = len(reps), len(companies)
-    sellers = [r for r in reps if r.role == "rep"]
+    sellers = [r for r in reps if r.role != "manager"]
     writer = _Writers(files)
     try:
         for index, person in enumerate(people):

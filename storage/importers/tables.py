@@ -19,7 +19,7 @@ from storage.models import ACTIVITY_KINDS
 CHANNELS = ("slack", "whatsapp", "email", "chat", "call")
 DIRECTIONS = ("inbound", "outbound")
 LEAD_STATUSES = ("open", "won", "lost", "snoozed", "contacted")
-REP_ROLES = ("rep", "manager")
+REP_ROLES = ("rep", "senior", "bdr", "manager")  # senior reps get hot leads, BDRs warm ones
 
 
 @dataclass
@@ -189,7 +189,7 @@ def _reps(refs: References) -> TableSpec:
         "reps", "rep", "name",
         [
             Column("name", cells.text, "full name (the natural key)", required=True),
-            Column("role", _optional(cells.choice(REP_ROLES)), "rep or manager (default rep)"),
+            Column("role", _optional(cells.choice(REP_ROLES)), "rep, senior, bdr or manager (default rep)"),
             Column("email", _optional(cells.text), "email address"),
             Column("slack_user_id", _optional(cells.text), "Slack member id, e.g. U024BE7LH"),
             Column("whatsapp", _optional(cells.phone), "WhatsApp number in E.164, e.g. +15550100001"),

@@ -1,0 +1,1 @@
+"""Push: real-time intake, hot-lead and live-demo alerts through an outbox, the weekly digest, retraining."""
