@@ -76,7 +76,7 @@ def _scored(engine: Engine, keys: list[str]) -> list[tuple[dict[str, Any], Score
 
 def _row(scored: Scored, i: int, n: int) -> Scored:
     """Row `i` of a scoring of `n` leads, as a scoring of its own."""
-    sliced = {f.name: (value.iloc[[i]] if isinstance(value, pd.DataFrame) else value[[i]])
+    sliced: dict[str, Any] = {f.name: (value.iloc[[i]] if isinstance(value, pd.DataFrame) else value[[i]])
               for f in dataclasses.fields(scored)
               if isinstance(value := getattr(scored, f.name), (pd.DataFrame, np.ndarray)) and len(value) == n}
     return dataclasses.replace(scored, **sliced)
