@@ -1,8 +1,11 @@
-"""Wiring in one place: `create_app(settings)` builds the engine, the chat deps and the HTTP routes."""
+"""Wiring in one place: `create_app(settings)` builds the engine, the chat deps, the outbox, the live pipeline
+and the HTTP routes; the app's lifespan starts and stops the background workers."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
+from bot.push.live import LivePipeline
+from bot.push.outbox import Outbox, Sender
 from bot.router import Deps
 from storage.db import check_schema, make_engine
 
@@ -26,18 +31,36 @@ class Hotlead:
     settings: Settings
     engine: Engine
     deps: Deps
+    outbox: Outbox
+    pipeline: LivePipeline
     channels: list[str] = field(default_factory=list)
     bolt: Any = None  # the Slack Bolt app, when Slack is on
 
 
+def senders(settings: Settings, engine: Engine) -> dict[str, Sender]:
+    """A sender per configured channel: Slack with a bot token, WhatsApp with a Twilio account and sender."""
+    from bot.clients import slack_client, twilio_client
+    from bot.push.senders import slack_sender, whatsapp_sender
+
+    found: dict[str, Sender] = {}
+    if settings.slack_bot_token:
+        found["slack"] = slack_sender(slack_client(settings, max_retry_count=0))  # the outbox retries, later
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_whatsapp_from:
+        found["whatsapp"] = whatsapp_sender(settings, twilio_client(settings), engine)
+    return found
+
+
 def create_app(
     settings: Settings, *, slack: bool = True, whatsapp: bool = True, engine: Engine | None = None,
+    outbox: Outbox | None = None,
 ) -> Starlette:
     """The ASGI app of `hotlead serve`: every secret a channel needs is checked here, before serving."""
     engine = engine or make_engine(settings.hotlead_database_url)
     check_schema(engine)
     deps = Deps(engine, settings)
-    parts = Hotlead(settings, engine, deps)
+    outbox = outbox or Outbox(engine, senders(settings, engine))
+    pipeline = LivePipeline(engine, settings, outbox)
+    parts = Hotlead(settings, engine, deps, outbox, pipeline)
     routes = [Route("/healthz", _health, methods=["GET"])]
     if slack:
         from bot.channels import slack as slack_channel
@@ -47,13 +70,32 @@ def create_app(
         parts.channels.append("slack")
     if whatsapp:
         from bot.channels import whatsapp as whatsapp_channel
+        from bot.push.api import status_endpoint
 
         for name, purpose in (("TWILIO_AUTH_TOKEN", "checking Twilio's signatures"),
                               ("HOTLEAD_PUBLIC_URL", "checking Twilio's signatures (the URL Twilio calls)")):
             settings.require(name, purpose)
-        routes.append(Route("/twilio/whatsapp", whatsapp_channel.starlette_endpoint(settings, deps), methods=["POST"]))
+        routes += [Route("/twilio/whatsapp", whatsapp_channel.starlette_endpoint(settings, deps), methods=["POST"]),
+                   Route("/twilio/status", status_endpoint(settings, engine), methods=["POST"])]
         parts.channels.append("whatsapp")
-    app = Starlette(routes=routes)
+    from bot.push.api import intake_endpoint
+
+    if not settings.hotlead_api_token:
+        log.warning("HOTLEAD_API_TOKEN is not set: /api/events and /api/messages refuse every request")
+    routes += [Route(f"/api/{kind}", intake_endpoint(kind, settings, engine, pipeline), methods=["POST"])
+               for kind in ("events", "messages")]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        outbox.start()
+        pipeline.start()
+        try:
+            yield
+        finally:
+            pipeline.stop()
+            outbox.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.hotlead = parts
     return app
 
@@ -62,4 +104,5 @@ async def _health(request: Request) -> Response:
     parts: Hotlead = request.app.state.hotlead
     with parts.engine.connect() as conn:
         leads = conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one()
-    return JSONResponse({"ok": True, "channels": parts.channels, "leads": leads})
+        queued = conn.exec_driver_sql("SELECT count(*) FROM alert WHERE status = 'queued'").scalar_one()
+    return JSONResponse({"ok": True, "channels": parts.channels, "leads": leads, "alerts_queued": queued})

@@ -41,7 +41,7 @@ def _lookup(engine: Engine, key: str) -> tuple[int, str, str, str | None, float]
     return lead_id, external_id, name, account, float(cutoff)
 
 
-def _population(engine: Engine) -> np.ndarray | None:
+def population(engine: Engine) -> np.ndarray | None:
     """Latest probabilities of the active leads (what a percentile is among), cached until scores change."""
     with engine.connect() as conn:
         last = conn.exec_driver_sql("SELECT max(id) FROM score").scalar()
@@ -63,7 +63,7 @@ def _scored(engine: Engine, keys: list[str]) -> list[tuple[dict[str, Any], Score
     """Each lead's head facts and its scoring (all leads featurised in one pass)."""
     found = [_lookup(engine, key) for key in keys]
     cutoffs = pd.Series([f[4] for f in found], index=[f[0] for f in found])
-    scored = score_leads(engine, cutoffs, _population(engine))
+    scored = score_leads(engine, cutoffs, population(engine))
     result = []
     for i, (lead_id, external_id, name, account, cutoff) in enumerate(found):
         one = _row(scored, i, len(found))

@@ -1,0 +1,108 @@
+"""Live demos: while a rep demos to a lead, what that lead or their account does that matters is bundled into
+one WhatsApp message to the rep."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from storage.history import stamp
+
+MATTERING_PAGES = ("pricing", "contract", "checkout", "order", "quote")
+URGENT = 0.6
+SIGNAL_WORDS = {"budget": "budget", "objections": "an objection", "competitors": "a competitor",
+                "timeline": "a timeline"}
+BUNDLE_S = 0.3  # a burst within this long becomes one message
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open demo session with what is needed to match events and reach the rep."""
+
+    id: int
+    lead_id: int
+    account_id: int | None
+    lead_name: str
+    account: str | None
+    rep_id: int
+    rep_whatsapp: str | None
+    ends_at: str
+
+
+@dataclass
+class Bundle:
+    """What happened in one session since the first unsent item."""
+
+    session: Session
+    first_at: float  # monotonic
+    lines: list[str] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def start_session(conn: Connection, *, lead_id: int, rep_id: int, minutes: float,
+                  starts_at: datetime | None = None, source: str = "cli") -> int:
+    """Open a demo window; returns its id."""
+    begin = starts_at or datetime.now(UTC)
+    return int(conn.execute(text(
+        "INSERT INTO demo_session (lead_id, rep_id, starts_at, ends_at, source) VALUES (:lead, :rep, :start, "
+        ":end, :source) RETURNING id"), {"lead": lead_id, "rep": rep_id, "start": stamp(begin),
+                                          "end": stamp(begin + timedelta(minutes=minutes)), "source": source},
+    ).scalar_one())
+
+
+def open_sessions(engine: Engine, now: datetime) -> list[Session]:
+    """Sessions whose window contains `now`."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT d.id, d.lead_id, l.account_id, l.name, a.name, d.rep_id, r.whatsapp, d.ends_at FROM demo_session d "
+            "JOIN lead l ON l.id = d.lead_id LEFT JOIN account a ON a.id = l.account_id JOIN rep r ON r.id = d.rep_id "
+            "WHERE d.starts_at <= :now AND d.ends_at > :now ORDER BY d.id"), {"now": stamp(now)}).all()
+    return [Session(*row) for row in rows]
+
+
+def _page(values: dict[str, Any]) -> str | None:
+    detail = json.loads(values.get("detail") or "{}")
+    page = str(values.get("page_type") or "")
+    url = str(detail.get("url", ""))
+    if page in MATTERING_PAGES or any(word in url.lower() for word in MATTERING_PAGES):
+        return page or url
+    return None
+
+
+def describe_activity(values: dict[str, Any]) -> str | None:
+    """A line for an activity that matters during a demo, else None."""
+    kind = values["kind"]
+    if kind == "page_view":
+        page = _page(values)
+        return f"viewed the {page.replace('_', ' ')} page" if page and "/" not in page else (
+            f"opened {page}" if page else None)
+    return {"demo_request": "requested a demo", "form_submit": "submitted a form",
+            "trial_event": "did something in the trial", "email_reply": "replied to an email"}.get(kind)
+
+
+def describe_message(text_: str, urgency: float, entities: dict[str, Any]) -> str | None:
+    """A line for an inbound message that matters (urgent, or naming budget, an objection, a competitor)."""
+    said = [label for key, label in SIGNAL_WORDS.items() if any(not s.get("negated") for s in entities.get(key, []))]
+    if urgency >= URGENT:
+        said.insert(0, "urgency")
+    if not said:
+        return None
+    quote = text_ if len(text_) <= 120 else text_[:119] + "…"
+    return f"said “{quote}” ({', '.join(said)})"
+
+
+def bundle_body(bundle: Bundle) -> str:
+    """The WhatsApp text of a bundle."""
+    session = bundle.session
+    who = session.lead_name + (f" ({session.account})" if session.account else "")
+    return "\n".join([f"🔴 Live demo: *{who}*", *[f"• {line}" for line in bundle.lines]])
+
+
+def template_variables(bundle: Bundle) -> dict[str, str]:
+    """Values for the approved template used outside WhatsApp's 24-hour window: {{1}} who, {{2}} what."""
+    who = bundle.session.lead_name + (f" ({bundle.session.account})" if bundle.session.account else "")
+    return {"1": who, "2": "; ".join(bundle.lines)[:600]}

@@ -1,0 +1,269 @@
+"""The weekly manager digest: who rose, who fell and why, new hot leads, hot leads gone quiet, model health,
+and a chart of the score movements; built as data (`build_digest`) and sent to Slack (`send_digest`)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from matplotlib.figure import Figure
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Connection, Engine, text
+
+from bot.config import Settings
+from bot.push.health import ModelHealth, model_health
+from scoring.features import NOT_ENGAGEMENT
+from storage import queries
+from storage.db import json_loads
+from storage.history import all_reps, lead_names, stamp
+
+log = logging.getLogger(__name__)
+PERIOD = timedelta(days=7)
+MOVERS = 5  # risers and fallers each
+LISTED = 5  # new hot leads and quiet hot leads shown (all are counted)
+MIN_MOVE = 0.01  # a probability move smaller than this is not news
+
+
+@dataclass(frozen=True)
+class LeadLine:
+    """A lead in the digest: its score now and, for movers, then, with the reason that moved most."""
+
+    lead: str  # external id
+    name: str
+    account: str | None
+    probability: float
+    band: str
+    before: float | None = None
+    band_before: str | None = None
+    reason: str | None = None
+    last_heard: str | None = None  # quiet leads: when the lead last did or said anything
+
+    @property
+    def label(self) -> str:
+        """The lead as a manager reads it."""
+        return f"{self.name} ({self.account})" if self.account else self.name
+
+    @property
+    def movement(self) -> float:
+        """Probability points gained (negative: lost) over the period."""
+        return self.probability - (self.before if self.before is not None else self.probability)
+
+
+@dataclass
+class Digest:
+    """One week of score movements and model health, as data, plain text, Block Kit and a PNG chart."""
+
+    start: datetime
+    end: datetime
+    risers: list[LeadLine]
+    fallers: list[LeadLine]
+    new_hot: list[LeadLine]
+    new_hot_total: int
+    quiet: list[LeadLine]
+    quiet_total: int
+    health: ModelHealth
+    chart: bytes = field(default=b"", repr=False)
+
+    @property
+    def title(self) -> str:
+        """The digest's heading."""
+        return f"Hotlead weekly digest: {self.start:%d %b} – {self.end:%d %b %Y}"
+
+    def sections(self) -> list[tuple[str, list[str]]]:
+        """(heading, lines) of each part, in order."""
+        def moved(line: LeadLine) -> str:
+            band = f", {line.band_before} → {line.band}" if line.band_before != line.band else ""
+            why = f" — {line.reason}" if line.reason else ""
+            return (f"{line.label}: {_pct(line.before)} → {_pct(line.probability)} "
+                    f"({100 * line.movement:+.0f}{band}){why}")
+
+        quiet = [f"{line.label}: {_pct(line.probability)}, last heard from {line.last_heard or 'never'}"
+                 for line in self.quiet]
+        return [
+            ("Biggest risers", [moved(line) for line in self.risers] or ["No lead rose this week."]),
+            ("Biggest fallers", [moved(line) for line in self.fallers] or ["No lead fell this week."]),
+            (f"New hot leads ({self.new_hot_total})",
+             [f"{line.label}: {_pct(line.probability)}" + (f" — {line.reason}" if line.reason else "")
+              for line in self.new_hot] or ["None this week."]),
+            (f"Hot leads gone quiet ({self.quiet_total}): no activity or message in {PERIOD.days} days",
+             quiet or ["None: every hot lead was active this week."]),
+            ("Model health", [self.health.summary()]),
+        ]
+
+    @property
+    def text(self) -> str:
+        """The plain-text digest (also Slack's notification fallback)."""
+        parts = [self.title]
+        for heading, lines in self.sections():
+            parts.append("\n".join([heading, *(f"  • {line}" for line in lines)]))
+        return "\n\n".join(parts)
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        """The digest in Block Kit."""
+        blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": self.title}}]
+        for heading, lines in self.sections():
+            body = f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines)
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            "Movements are calibrated probability points since a week ago; the chart shows the biggest.")}]})
+        return blocks
+
+    def as_dict(self) -> dict[str, Any]:
+        """Machine-readable form (without the chart)."""
+        def lines(items: list[LeadLine]) -> list[dict[str, Any]]:
+            return [{**asdict(line), "movement": line.movement} for line in items]
+
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "risers": lines(self.risers),
+                "fallers": lines(self.fallers), "new_hot": lines(self.new_hot), "new_hot_total": self.new_hot_total,
+                "quiet": lines(self.quiet), "quiet_total": self.quiet_total, "health": self.health.as_dict(),
+                "text": self.text}
+
+
+def _pct(probability: float | None) -> str:
+    return "–" if probability is None else f"{round(100 * probability)}"
+
+
+_AT = ("SELECT lead_id, probability, band, reasons FROM (SELECT lead_id, probability, band, reasons, row_number() "
+       "OVER (PARTITION BY lead_id ORDER BY scored_at DESC, id DESC) AS n FROM score WHERE scored_at <= :moment) "
+       "WHERE n = 1")
+
+
+def _scores_at(conn: Connection, moment: datetime) -> dict[int, tuple[float, str, list[dict[str, Any]]]]:
+    """Every lead's score as it stood at `moment` (its newest row scored then or before)."""
+    return {lead: (p, band, json_loads(reasons) or [])
+            for lead, p, band, reasons in conn.execute(text(_AT), {"moment": stamp(moment)})}
+
+
+def _reason_moved(before: list[dict[str, Any]], after: list[dict[str, Any]], rising: bool) -> str | None:
+    """The stored reason whose contribution moved most in the direction the score moved."""
+    then = {r.get("group", r["text"]): r for r in before}
+    now = {r.get("group", r["text"]): r for r in after}
+    sign = 1.0 if rising else -1.0
+    moves = []
+    for group in then.keys() | now.keys():
+        delta = (now[group]["contribution"] if group in now else 0.0) - (
+            then[group]["contribution"] if group in then else 0.0)
+        line = now[group]["text"] if group in now else f"no longer: {then[group]['text']}"
+        moves.append((sign * delta, line))
+    best = max(moves, default=None)
+    if best is not None and best[0] > 0:
+        return best[1]
+    return after[0]["text"] if after else None
+
+
+def _last_heard(conn: Connection, lead_ids: list[int], now: datetime) -> dict[int, str]:
+    """The newest engaging activity or inbound message of each lead, up to `now`, as text."""
+    if not lead_ids:
+        return {}
+    marks = ", ".join(str(int(i)) for i in lead_ids)  # ids are ints from our own tables
+    kinds = ", ".join(f"'{kind}'" for kind in NOT_ENGAGEMENT)
+    rows = conn.execute(text(
+        f"SELECT lead_id, max(t) FROM (SELECT lead_id, occurred_at AS t FROM activity WHERE lead_id IN ({marks}) "
+        f"AND kind NOT IN ({kinds}) AND occurred_at <= :now UNION ALL SELECT lead_id, occurred_at FROM message "
+        f"WHERE lead_id IN ({marks}) AND direction = 'inbound' AND occurred_at <= :now) GROUP BY lead_id"
+    ), {"now": stamp(now)})
+    return {lead: str(at) for lead, at in rows}
+
+
+def build_digest(engine: Engine, now: datetime) -> Digest:
+    """The digest of the `PERIOD` ending at `now` (an aware datetime)."""
+    start = now - PERIOD
+    with engine.connect() as conn:
+        open_ids = set(queries.open_lead_ids(conn=conn))
+        names = {lead.id: lead for lead in lead_names(conn=conn)}
+        current, then = _scores_at(conn, now), _scores_at(conn, start)
+        lines: dict[int, LeadLine] = {}
+        for lead_id, (p, band, reasons) in current.items():
+            if lead_id not in open_ids or lead_id not in names:
+                continue
+            old = then.get(lead_id)
+            rising = old is None or p >= old[0]
+            reason = _reason_moved(old[2] if old else [], reasons, rising) if old else (
+                reasons[0]["text"] if reasons else None)
+            lead = names[lead_id]
+            lines[lead_id] = LeadLine(lead.external_id, lead.name, lead.account, p, band,
+                                      old[0] if old else None, old[1] if old else None, reason)
+        hot = sorted((i for i, line in lines.items() if line.band == "hot"), key=lambda i: -lines[i].probability)
+        new_hot = [i for i in hot if lines[i].band_before != "hot"]
+        heard = _last_heard(conn, hot, now)
+    quiet = [i for i in hot if heard.get(i, "") < stamp(start)]
+    movers = [line for line in lines.values() if line.before is not None and abs(line.movement) >= MIN_MOVE]
+    risers = sorted((m for m in movers if m.movement > 0), key=lambda m: -m.movement)[:MOVERS]
+    fallers = sorted((m for m in movers if m.movement < 0), key=lambda m: m.movement)[:MOVERS]
+    quiet_lines = [replace(lines[i], last_heard=heard[i][:10] if i in heard else None) for i in quiet[:LISTED]]
+    digest = Digest(start, now, risers, fallers, [lines[i] for i in new_hot[:LISTED]], len(new_hot), quiet_lines,
+                    len(quiet), model_health(engine, now))
+    digest.chart = chart(digest)
+    return digest
+
+
+
+def chart(digest: Digest) -> bytes:
+    """A PNG of the week's biggest movements: horizontal bars, risers up top, fallers below."""
+    movers = [*digest.risers, *reversed(digest.fallers)][::-1]
+    fig = Figure(figsize=(7, 0.9 + 0.45 * max(len(movers), 2)), layout="constrained")
+    ax = fig.subplots()
+    if movers:
+        points = [100 * m.movement for m in movers]
+        ax.barh([m.label[:40] for m in movers], points, color=["#2e7d32" if p > 0 else "#c62828" for p in points])
+        ax.axvline(0, color="grey", linewidth=1)
+        for y, (m, p) in enumerate(zip(movers, points, strict=True)):
+            ax.annotate(f"{_pct(m.before)} → {_pct(m.probability)}", (p, y), xytext=(4 if p > 0 else -4, 0),
+                        textcoords="offset points", va="center", ha="left" if p > 0 else "right", fontsize=8)
+        ax.margins(x=0.25)
+    else:
+        ax.text(0.5, 0.5, "No score moved this week", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    ax.set(xlabel="score movement (points)", title=f"Score movements, {digest.start:%d %b} – {digest.end:%d %b}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)  # a bare Figure renders through Agg: no pyplot, no GUI backend
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One copy of the digest: the recipient, the channel it went to, the message's ts and the chart's file id,
+    or the error that stopped it."""
+
+    target: str
+    channel: str | None = None
+    ts: str | None = None
+    file_id: str | None = None
+    error: str | None = None
+
+
+def recipients(engine: Engine, settings: Settings) -> list[str]:
+    """The managers' Slack user ids, then HOTLEAD_DIGEST_CHANNEL when set."""
+    with engine.connect() as conn:
+        managers = [rep.slack_user_id for rep in all_reps(conn=conn) if rep.role == "manager" and rep.slack_user_id]
+    return [*managers, *([settings.hotlead_digest_channel] if settings.hotlead_digest_channel else [])]
+
+
+def deliver(digest: Digest, client: WebClient, target: str) -> Delivery:
+    """Post the digest to a user (in their DM) or a channel, then upload its chart there."""
+    channel = target
+    if target.startswith(("U", "W")):  # a user: the DM channel's id, which the file upload needs
+        channel = str(client.conversations_open(users=target)["channel"]["id"])
+    posted = client.chat_postMessage(channel=channel, text=digest.text, blocks=digest.blocks, unfurl_links=False)
+    uploaded = client.files_upload_v2(channel=channel, content=digest.chart, title=digest.title,
+                                      filename=f"hotlead-digest-{digest.end:%Y-%m-%d}.png")
+    return Delivery(target, channel, posted.get("ts"), (uploaded.get("file") or {}).get("id"))
+
+
+def send_digest(settings: Settings, engine: Engine, client: WebClient, now: datetime) -> tuple[Digest, list[Delivery]]:
+    """Build the digest and send it to every manager and the digest channel; a recipient that fails is
+    logged and reported, and does not stop the others."""
+    digest = build_digest(engine, now)
+    sent = []
+    for target in recipients(engine, settings):
+        try:
+            sent.append(deliver(digest, client, target))
+        except (SlackApiError, OSError) as exc:
+            log.error("the digest could not be sent to %s: %s", target, exc)
+            sent.append(Delivery(target, error=str(exc)))
+    return digest, sent

@@ -1,0 +1,122 @@
+"""Hot-lead alerts: a lead that turned hot (or jumped) is posted to the alert channel and sent to its owner,
+or to a suggested owner when it has none; one alert per lead and kind per cooldown; DMs wait out quiet hours."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, text
+
+from bot.channels.slack import blocks
+from bot.commands.common import lead_actions, score_line
+from bot.config import Settings
+from bot.push.outbox import enqueue
+from bot.replies import Reply, Section
+from scoring.incremental import Moved
+
+log = logging.getLogger(__name__)
+JUMP = 20.0  # percentile points in one move that deserve an alert even below hot
+COOLDOWN = timedelta(hours=24)
+QUIET_FROM, QUIET_UNTIL = time(20, 0), time(8, 0)
+ROUTES = {"hot": ("senior", "rep"), "warm": ("bdr", "rep"), "cold": ("bdr", "rep")}  # who gets unassigned leads
+
+
+def kind_of(moved: Moved) -> str | None:
+    """"hot" when the lead crossed into the hot band, "jump" for a sharp rise, None otherwise."""
+    before = moved.before
+    if moved.band == "hot" and (before is None or before[2] != "hot"):
+        return "hot"
+    if before is not None and moved.percentile - before[1] >= JUMP:
+        return "jump"
+    return None
+
+
+def after_quiet_hours(moment: datetime, zone: str) -> datetime | None:
+    """When a DM may be sent if `moment` falls in the rep's quiet hours (20:00-08:00 local), else None."""
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (KeyError, ValueError):
+        return None
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return None
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
+    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo).astimezone(UTC)
+
+
+def _facts(engine: Engine, lead_id: int) -> dict[str, object]:
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT l.external_id, l.name, a.name, l.owner_id, r.name, r.slack_user_id, r.timezone FROM lead l "
+            "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN rep r ON r.id = l.owner_id WHERE l.id = :id"
+        ), {"id": lead_id}).one()
+    return dict(zip(("lead", "name", "account", "owner_id", "owner", "owner_slack", "owner_zone"), row, strict=True))
+
+
+def suggest_owner(engine: Engine, band: str) -> tuple[int, str, str | None, str] | None:
+    """(id, name, Slack id, time zone) of the rep with the fewest open leads among the roles that take this band."""
+    for role in ROUTES.get(band, ("rep",)):
+        with engine.connect() as conn:
+            found = conn.execute(text(
+                "SELECT r.id, r.name, r.slack_user_id, r.timezone FROM rep r LEFT JOIN lead l ON l.owner_id = r.id "
+                "AND l.status NOT IN ('won', 'lost') WHERE r.role = :role GROUP BY r.id ORDER BY count(l.id), r.id "
+                "LIMIT 1"), {"role": role}).first()
+        if found:
+            return int(found[0]), str(found[1]), found[2], str(found[3])
+    return None
+
+
+def _recent(engine: Engine, lead_id: int, kind: str, now: datetime) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT 1 FROM alert WHERE lead_id = :lead AND kind = :kind AND created_at > :since LIMIT 1"
+        ), {"lead": lead_id, "kind": kind, "since": (now - COOLDOWN).replace(tzinfo=None).isoformat(sep=" ")}).first(
+        ) is not None
+
+
+def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: datetime | None = None) -> list[int]:
+    """Queue the alerts these score moves deserve; returns the new alert ids."""
+    moment = now or datetime.now(UTC)
+    queued: list[int] = []
+    for moved in moves:
+        kind = kind_of(moved)
+        if kind is None or _recent(engine, moved.lead_id, kind, moment):
+            continue
+        facts = _facts(engine, moved.lead_id)
+        owner = (facts["owner_id"], facts["owner"], facts["owner_slack"], facts["owner_zone"])
+        suggested = None
+        if facts["owner_id"] is None:
+            suggested = suggest_owner(engine, moved.band)
+            owner = suggested or owner
+        reply = _reply(facts, moved, kind, suggested[1] if suggested else None)
+        payload = {"text": reply.plain(numbered=False), "blocks": blocks(reply), "lead": facts["lead"],
+                   "probability": moved.probability, "band": moved.band}
+        stamp = moment.strftime("%Y%m%d%H%M%S%f")
+        if settings.hotlead_alert_channel:
+            found = enqueue(engine, kind=kind, channel="slack", target=settings.hotlead_alert_channel,
+                            dedupe_key=f"{kind}:{moved.lead_id}:channel:{stamp}", payload=payload,
+                            lead_id=moved.lead_id, now=moment)
+            queued += [found] if found else []
+        rep_id, _name, slack_id, zone = owner
+        if slack_id:
+            found = enqueue(engine, kind=kind, channel="slack", target=str(slack_id),
+                            dedupe_key=f"{kind}:{moved.lead_id}:owner:{stamp}", payload=payload,
+                            lead_id=moved.lead_id, rep_id=int(str(rep_id)),
+                            not_before=after_quiet_hours(moment, str(zone or "UTC")), now=moment)
+            queued += [found] if found else []
+    return queued
+
+
+def _reply(facts: dict[str, object], moved: Moved, kind: str, suggested: str | None) -> Reply:
+    who = f"*{facts['name']}*" + (f" ({facts['account']})" if facts["account"] else "")
+    move = None if moved.before is None else moved.probability - moved.before[0]
+    headline = f"🔥 {who} just turned hot" if kind == "hot" else f"📈 {who} jumped"
+    lines = [score_line(moved.probability, moved.percentile, moved.band, move).replace(" this week", "")]
+    if suggested:
+        lines.append(f"Unassigned: suggested owner *{suggested}*.")
+    elif facts["owner"]:
+        lines.append(f"Owner: {facts['owner']}")
+    why = tuple(("▲ " if r["contribution"] > 0 else "▼ ") + str(r["text"]) for r in moved.reasons)
+    return Reply(f"{headline}\n" + "\n".join(lines), (Section("Why", why),),
+                 actions=lead_actions(str(facts["lead"]), why=True))

@@ -1,0 +1,67 @@
+"""Rescore a few leads at once (as events arrive), against the population of every active lead's latest score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, bindparam, text
+
+from scoring.leads import population
+from scoring.rescore import EPSILON, score_leads, top_reasons
+from storage.db import json_dumps, json_loads, marks
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A lead whose score moved: before (None when first scored) and now, with the reasons now."""
+
+    lead_id: int
+    before: tuple[float, float, str] | None  # probability, percentile, band
+    probability: float
+    percentile: float
+    band: str
+    reasons: list[dict[str, Any]]
+
+
+def rescore_leads(engine: Engine, lead_ids: list[int], now: datetime | None = None) -> list[Moved]:
+    """Score these open leads now and append a history row for each one that moved (as `hotlead score`)."""
+    moment = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        open_ids = [r[0] for r in conn.execute(text(
+            "SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.id IN :ids AND o.id IS NULL "
+            "AND l.status NOT IN ('won', 'lost') ORDER BY l.id").bindparams(bindparam("ids", expanding=True)),
+            {"ids": list(lead_ids)})]
+        if not open_ids:
+            return []
+        latest = {r[0]: (r[1], r[2], r[3], json_loads(r[4])) for r in conn.execute(text(
+            "SELECT lead_id, probability, percentile, band, reasons FROM score WHERE id IN "
+            "(SELECT max(id) FROM score WHERE lead_id IN :ids GROUP BY lead_id)"
+        ).bindparams(bindparam("ids", expanding=True)), {"ids": open_ids})}
+    julian = pd.Timestamp(moment).to_julian_date()
+    scored = score_leads(engine, pd.Series(julian, index=open_ids, dtype=float), population(engine))
+    rows = np.array([i for i, lead in enumerate(open_ids)
+                     if lead not in latest or abs(latest[lead][0] - scored.probability[i]) > EPSILON
+                     or latest[lead][2] != scored.band[i]], dtype=int)
+    if not len(rows):
+        return []
+    reasons = top_reasons(scored, rows)
+    scored_at = moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    moved = []
+    records = []
+    for position, row in enumerate(rows):
+        lead = open_ids[row]
+        before = latest.get(lead)
+        item = Moved(lead, before[:3] if before else None, float(scored.probability[row]),
+                     float(scored.percentile[row]), str(scored.band[row]), reasons[position])
+        moved.append(item)
+        records.append((lead, scored.version_id, scored_at, item.probability, item.percentile, item.band,
+                        json_dumps(item.reasons)))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
+            f"VALUES ({marks(conn, 7)})", records)
+    return moved
