@@ -3,17 +3,11 @@ reaches the (local, fake) Slack Web API."""
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +15,7 @@ import httpx
 import numpy as np
 from sqlalchemy import Engine
 
+from bot.bench.serving import served
 from bot.fakes import FakeSlack, slack_event_body, slack_headers
 from storage.db import make_engine
 
@@ -71,75 +66,51 @@ def measure(engine: Engine, count: int = 300, concurrency: int = 10, seed: int =
     with engine.connect() as conn:
         users = [r[0] for r in conn.exec_driver_sql("SELECT slack_user_id FROM rep WHERE slack_user_id IS NOT NULL")]
     asked = questions(engine, WARMUP, seed + 1, every_shape=True) + questions(engine, count, seed)
-    latencies: list[float] = []
-    lock = threading.Lock()
-    with FakeSlack(token=TOKEN) as slack, served(engine, slack) as server, httpx.Client(timeout=30) as http:
-        if True:
+    env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+    with FakeSlack(token=TOKEN) as slack, httpx.Client(timeout=30) as http, \
+            served(engine, {**env, "SLACK_API_URL": slack.url}, "--no-whatsapp") as server:
 
-            def one(number: int, question: str) -> float:
-                channel = f"CBENCH{number:06d}"
-                body = slack_event_body({"type": "app_mention", "user": users[number % len(users)],
-                                         "text": f"<@UHOTLEAD> {question}", "channel": channel,
-                                         "ts": f"{time.time():.6f}"})
-                started = time.monotonic()
-                response = http.post(f"{server}/slack/events", content=body, headers=slack_headers(SECRET, body))
-                response.raise_for_status()
-                call = slack.first("chat.postMessage", lambda c: c.params.get("channel") == channel, timeout=30)
-                return call.at - started
-
-            for number in range(WARMUP):  # model, name index and caches loaded, as in a running server
-                one(number, asked[number])
-            queue = list(enumerate(asked[WARMUP:], start=WARMUP))
-
-            def asker() -> None:
-                while True:
-                    with lock:
-                        if not queue:
-                            return
-                        number, question = queue.pop(0)
-                    latency = one(number, question)
-                    with lock:
-                        latencies.append(latency)
-
+        def one(number: int, question: str) -> float:
+            channel = f"CBENCH{number:06d}"
+            body = slack_event_body({"type": "app_mention", "user": users[number % len(users)],
+                                     "text": f"<@UHOTLEAD> {question}", "channel": channel, "ts": f"{time.time():.6f}"})
             started = time.monotonic()
-            threads = [threading.Thread(target=asker) for _ in range(concurrency)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - started
+            response = http.post(f"{server}/slack/events", content=body, headers=slack_headers(SECRET, body))
+            response.raise_for_status()
+            call = slack.first("chat.postMessage", lambda c: c.params.get("channel") == channel, timeout=30)
+            return call.at - started
+
+        for number in range(WARMUP):  # model, name index and caches loaded, as in a running server
+            one(number, asked[number])
+        latencies, elapsed = _ask_concurrently(one, list(enumerate(asked[WARMUP:], start=WARMUP)), concurrency)
     ms = np.asarray(latencies) * 1000
     return {"questions": len(latencies), "concurrency": concurrency, "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "mean_ms": round(statistics.fmean(ms), 1),
             "max_ms": round(float(ms.max()), 1), "questions_per_s": round(len(latencies) / elapsed, 1)}
 
 
-@contextmanager
-def served(engine: Engine, slack: FakeSlack) -> Iterator[str]:
-    """`hotlead serve` in its own process, as deployed, answering Slack through the fake; yields its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "HOTLEAD_DATABASE_URL": str(engine.url), "SLACK_BOT_TOKEN": TOKEN,
-           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.url}
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--no-whatsapp", "--port", str(port)],
-                               env=env, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
+def _ask_concurrently(one: Any, queue: list[tuple[int, str]], concurrency: int) -> tuple[list[float], float]:
+    """Latencies of every question asked by `concurrency` askers, and the seconds it took."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def asker() -> None:
         while True:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    said = process.stderr.read() if process.stderr else ""
-                    raise RuntimeError(f"hotlead serve did not start: {said}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+            with lock:
+                if not queue:
+                    return
+                number, question = queue.pop(0)
+            latency = one(number, question)
+            with lock:
+                latencies.append(latency)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=asker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, time.monotonic() - started
 
 
 def run(leads: int = 2000, questions_count: int = 300, concurrency: int = 10, database: Path | None = None,

@@ -25,6 +25,7 @@ class Call:
     raw: bytes
     path: str = ""
     status: int = 200
+    answer: bytes = b""  # what the fake answered (e.g. the JSON with a message's SID)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ class FakeServer:
             if method is None:
                 self.refused += 1
             else:
-                call = Call(method, params, request.headers, request.at, request.raw, request.path, reply.status)
+                call = Call(method, params, request.headers, request.at, request.raw, request.path, reply.status,
+                            reply.body)
                 self.calls.append(call)
                 self._changed.notify_all()
         return reply
