@@ -35,6 +35,18 @@ class Stored:
     values: dict[str, Any]
 
 
+class _OneByOne(References):
+    """References that look each lead up by its key: a request names a few leads, not the whole table."""
+
+    def lead(self, value: Any) -> int:
+        """A lead's id from its external id."""
+        external_id = str(value).strip()
+        found = self.conn.exec_driver_sql("SELECT id FROM lead WHERE external_id = ?", (external_id,)).scalar()
+        if found is None:
+            raise cells.CellError(f"unknown lead {external_id!r}")
+        return int(found)
+
+
 def _values(spec_kind: str, refs: References, item: Any, where: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise FieldError(where or "body", "expected a JSON object")
@@ -75,7 +87,7 @@ def store(conn: Connection, kind: str, body: Any) -> list[Stored]:
     items = body if isinstance(body, list) else [body]
     if not items:
         raise FieldError("body", "expected an object or a non-empty list of objects")
-    refs = References(conn, {})
+    refs = _OneByOne(conn, {})
     spec_kind = KINDS[kind]
     prepared = [_values(spec_kind, refs, item, f"[{i}]." if isinstance(body, list) else "")
                 for i, item in enumerate(items)]

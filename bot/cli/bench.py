@@ -100,3 +100,20 @@ def bench_chat(leads: int, questions: int, concurrency: int, database: Path | No
     _show(chat.run(leads, questions, concurrency, database), as_json, lambda r: (
         f"{r['questions']} questions from {r['concurrency']} askers on {r['leads']:,} leads: p50 {r['p50_ms']} ms, "
         f"p99 {r['p99_ms']} ms, {r['questions_per_s']} questions/s"))
+
+
+@bench.command(name="push")
+@click.option("--leads", default=2000, show_default=True, type=click.IntRange(500), help="Demo leads to build.")
+@click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(1, 1000), help="Events per second.")
+@click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(1, 3600), help="How long.")
+@click.option("--database", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Measure on this existing, trained SQLite file (demo sessions and events are added to it).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_push(leads: int, rate: float, seconds: float, database: Path | None, as_json: bool) -> None:
+    """Event to WhatsApp alert: pricing-page events posted to a local `hotlead serve` at a steady rate during open
+    demo sessions, timed until the alert reaching a local fake of the Twilio API reports them (p50, p99, lost)."""
+    from bot.bench import push
+
+    _show(push.run(leads, rate, seconds, database), as_json, lambda r: (
+        f"{r['events']:,} events at {r['events_per_s']}/s into {r['sessions']} demo sessions: p50 {r['p50_ms']} ms, "
+        f"p99 {r['p99_ms']} ms to the WhatsApp alert, {r['lost']} lost, {r['messages']} messages"))

@@ -151,9 +151,7 @@ def _reason_moved(before: list[dict[str, Any]], after: list[dict[str, Any]], ris
         line = now[group]["text"] if group in now else f"no longer: {then[group]['text']}"
         moves.append((sign * delta, line))
     best = max(moves, default=None)
-    if best is not None and best[0] > 0:
-        return best[1]
-    return after[0]["text"] if after else None
+    return best[1] if best is not None and best[0] > 0 else None
 
 
 def _last_heard(conn: Connection, lead_ids: list[int], now: datetime) -> dict[int, str]:
@@ -210,7 +208,9 @@ def chart(digest: Digest) -> bytes:
     ax = fig.subplots()
     if movers:
         points = [100 * m.movement for m in movers]
-        ax.barh([m.label[:40] for m in movers], points, color=["#2e7d32" if p > 0 else "#c62828" for p in points])
+        # positions, not labels, on the axis: two leads with the same name must stay two bars
+        ax.barh(range(len(movers)), points, color=["#2e7d32" if p > 0 else "#c62828" for p in points])
+        ax.set_yticks(range(len(movers)), [m.label[:40] for m in movers])
         ax.axvline(0, color="grey", linewidth=1)
         for y, (m, p) in enumerate(zip(movers, points, strict=True)):
             ax.annotate(f"{_pct(m.before)} → {_pct(m.probability)}", (p, y), xytext=(4 if p > 0 else -4, 0),

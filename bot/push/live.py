@@ -38,9 +38,11 @@ class LivePipeline:
         self._bundles: dict[int, demo.Bundle] = {}
         self._joined: dict[int, set[int]] = {}  # per session: the account's people seen during it
         self._to_rescore: set[int] = set()
-        self._rescore_due = 0.0
+        self._rescore_lock = threading.Lock()
+        self._rescore_wake = threading.Event()
+        self._rescoring = False
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.idle = threading.Event()  # set whenever the worker has nothing left to do (for tests and benches)
 
     def accept(self, kind: str, stored: list[Stored]) -> None:
@@ -49,18 +51,21 @@ class LivePipeline:
         self._queue.put((kind, stored, time.monotonic()))
 
     def start(self) -> None:
-        """Run the worker."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="hotlead-live", daemon=True)
-            self._thread.start()
+        """Run the workers: one for intake and demo alerts, one for rescoring (slower, so it waits for no one)."""
+        if not self._threads:
+            self._threads = [threading.Thread(target=self._run, name="hotlead-live", daemon=True),
+                             threading.Thread(target=self._run_rescore, name="hotlead-rescore", daemon=True)]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self) -> None:
-        """Stop the worker after flushing what it holds."""
+        """Stop the workers."""
         self._stop.set()
         self._queue.put(("stop", [], time.monotonic()))
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._rescore_wake.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -71,8 +76,6 @@ class LivePipeline:
 
     def _timeout(self) -> float | None:
         deadlines = [b.first_at + self.bundle_s for b in self._bundles.values()]
-        if self._to_rescore:
-            deadlines.append(self._rescore_due)
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _step(self, timeout: float | None) -> None:
@@ -87,10 +90,9 @@ class LivePipeline:
         if items:
             self._take(items)
         self._flush_bundles()
-        if self._to_rescore and time.monotonic() >= self._rescore_due:
-            self._rescore()
-        if not self._bundles and not self._to_rescore and self._queue.empty():
-            self.idle.set()
+        with self._rescore_lock:
+            if not self._bundles and not self._to_rescore and self._queue.empty() and not self._rescoring:
+                self.idle.set()
 
     def _take(self, items: list[tuple[str, Stored, float]]) -> None:
         if any(kind == "messages" and s.new for kind, s, _ in items):
@@ -100,9 +102,9 @@ class LivePipeline:
         new = [(kind, s, received) for kind, s, received in items if s.new]
         if not new:
             return
-        if not self._to_rescore:
-            self._rescore_due = time.monotonic() + RESCORE_S
-        self._to_rescore.update(s.lead_id for _, s, _ in new)
+        with self._rescore_lock:
+            self._to_rescore.update(s.lead_id for _, s, _ in new)
+        self._rescore_wake.set()
         sessions = demo.open_sessions(self.engine, self.clock())
         if sessions:
             self._watch(sessions, new)
@@ -162,11 +164,30 @@ class LivePipeline:
                     rep_id=session.rep_id, payload=payload)
             self.outbox.wake()
 
-    def _rescore(self) -> None:
+    def _run_rescore(self) -> None:
+        while not self._stop.is_set():
+            self._rescore_wake.wait()
+            if self._stop.is_set():
+                return
+            self._stop.wait(RESCORE_S)  # debounce: a burst is rescored once
+            with self._rescore_lock:
+                self._rescore_wake.clear()
+                leads, self._to_rescore = sorted(self._to_rescore), set()
+                self._rescoring = True
+            try:
+                self._rescore(leads)
+            except Exception:  # noqa: BLE001 - the worker must outlive one bad batch (it is logged)
+                log.exception("rescoring %s leads failed", len(leads))
+            finally:
+                with self._rescore_lock:
+                    self._rescoring = False
+                    if not self._to_rescore and not self._bundles and self._queue.empty():
+                        self.idle.set()
+
+    def _rescore(self, leads: list[int]) -> None:
         from scoring.errors import NoModelError
         from scoring.incremental import rescore_leads
 
-        leads, self._to_rescore = sorted(self._to_rescore), set()
         try:
             moves = rescore_leads(self.engine, leads, self.clock())
         except NoModelError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from storage.history import stamp
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+PARALLEL = 4  # sends in flight at once
 BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0, 300.0)  # then 300 s until MAX_ATTEMPTS
 
 
@@ -78,8 +80,9 @@ class Outbox:
         self._wake.set()
 
     def start(self) -> None:
-        """Run the worker thread."""
+        """Run the worker thread (after re-queueing what a previous process left half-sent)."""
         if self._thread is None:
+            self.recover()
             self._thread = threading.Thread(target=self._run, name="hotlead-outbox", daemon=True)
             self._thread.start()
 
@@ -111,19 +114,27 @@ class Outbox:
         return min(max(wait, 0.0), 5.0)
 
     def deliver_due(self) -> int:
-        """Send every queued alert that is due; returns how many were sent."""
+        """Send every queued alert that is due (a few at a time); returns how many were sent."""
         with self._lock:
             now = self.clock()
-            with self.engine.connect() as conn:
+            with self.engine.begin() as conn:  # claimed rows are this pass's: nothing is sent twice
                 rows = [dict(r._mapping) for r in conn.execute(text(
-                    "SELECT id, lead_id, rep_id, kind, channel, target, attempts, payload FROM alert "
-                    "WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY id"
+                    "UPDATE alert SET status = 'sending' WHERE status = 'queued' AND "
+                    "(next_attempt_at IS NULL OR next_attempt_at <= :now) "
+                    "RETURNING id, lead_id, rep_id, kind, channel, target, attempts, payload"
                 ), {"now": stamp(now)})]
-            sent = 0
             for row in rows:
                 row["payload"] = json_loads(row["payload"]) or {}
-                sent += self._deliver(row)
-            return sent
+            rows.sort(key=lambda row: row["id"])
+            if len(rows) <= 1:
+                return sum(self._deliver(row) for row in rows)
+            with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="hotlead-send") as pool:
+                return sum(pool.map(self._deliver, rows))
+
+    def recover(self) -> int:
+        """Put back alerts a stopped process was sending (at start-up): they are sent again rather than lost."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(text("UPDATE alert SET status = 'queued' WHERE status = 'sending'")).rowcount)
 
     def _deliver(self, row: dict[str, Any]) -> int:
         sender = self.senders.get(row["channel"])
