@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 
 class MissingSettingError(RuntimeError):
@@ -36,12 +37,20 @@ class Settings:
     hotlead_nlp: str = "transformer"
     hotlead_whatsapp_template: str | None = None  # approved template (Content SID) outside the 24-hour window
     hotlead_share: str = "all"  # all | reps (registered reps only, also in Slack) | owned (own + unassigned)
+    hotlead_retrain_days: int = 30  # days between scheduled retrainings
+
+    def __post_init__(self) -> None:
+        # from_env passes text; a number that is not one must fail at start-up, naming its variable
+        days = str(self.hotlead_retrain_days).strip()
+        if not days.isdecimal() or int(days) < 1:
+            raise ValueError(f"HOTLEAD_RETRAIN_DAYS must be a whole number of days (1 or more), not {days!r}")
+        object.__setattr__(self, "hotlead_retrain_days", int(days))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from the environment; empty values count as unset."""
         env = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for field in fields(cls):
             raw = env.get(field.name.upper(), "").strip()
             if raw:

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sqlalchemy import Engine
 
-from scoring import registry
+from scoring import drift, registry
 from scoring.evaluate import compare, lift_table, save_plots
 from scoring.features import build_features
 from scoring.model import LeadScorer
@@ -89,6 +89,7 @@ def train(engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | Non
         "holdout_leads": int(len(hold_y)), "trees": model.best_iteration_ + 1, "depth": model.depth_,
         "without_conversation_auc": _auc_without(model, train_x, train_y, hold_x, hold_y, "conv."),
     }
+    metrics["drift_reference"] = drift_reference(model, train_x, probability)
     active = registry.active_version(engine)
     promoted = active is None
     if active is not None:
@@ -113,3 +114,9 @@ def _auc_without(
         return None
     dropped = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(train_x[keep], train_y)
     return float(roc_auc_score(hold_y, dropped.predict_proba(hold_x[keep])[:, 1]))
+
+
+def drift_reference(model: LeadScorer, train_x: pd.DataFrame, holdout_probability: np.ndarray) -> dict[str, Any]:
+    """What later drift checks compare with: the training rows' important features and the holdout's
+    probabilities (the model's own scores on rows it never saw), binned by decile."""
+    return drift.reference(model, train_x, holdout_probability)

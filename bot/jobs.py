@@ -1,0 +1,148 @@
+"""Scheduled work: the weekly manager digest and retraining, kept by APScheduler in the Hotlead database so that
+a restart loses nothing (a run missed while the bot was down runs once when it is back, within a grace time).
+
+Run the scheduler in one process only (`hotlead serve`). Jobs are module-level functions without arguments:
+what is stored is a reference to them, and they read the settings of the process that runs them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Settings
+from storage.db import make_engine
+
+log = logging.getLogger(__name__)
+WEEKLY_DIGEST = "weekly-digest"
+RETRAIN = "retrain"
+DIGEST_DAY, DIGEST_HOUR = "mon", 8
+MISFIRE_GRACE = timedelta(hours=6)  # a run missed by less than this (bot down, busy) still happens, once
+
+
+class ScheduleError(ValueError):
+    """A schedule setting that cannot be used (an unknown time zone)."""
+
+
+def weekly_digest() -> None:
+    """Job: send the weekly digest to the managers, then queue a decay alert if the model needs attention."""
+    from bot.clients import slack_client
+    from bot.push.digest import send_digest
+    from bot.push.health import queue_decay_alerts
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.hotlead_database_url)
+    try:
+        now = datetime.now(UTC)
+        digest, sent = send_digest(settings, engine, slack_client(settings), now)
+        queue_decay_alerts(engine, digest.health, now)
+        log.info("weekly digest sent to %d of %d recipients", sum(d.error is None for d in sent), len(sent))
+    finally:
+        engine.dispose()
+
+
+def retrain() -> None:
+    """Job: retrain (promoted only when better), rescore when promoted, then check the model for decay."""
+    from bot.push.health import retrain as retrain_model
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.hotlead_database_url)
+    try:
+        result = retrain_model(engine, datetime.now(UTC), nlp_mode=settings.hotlead_nlp)
+        log.info("retrained %s (promoted: %s, %d scores moved); %d decay alerts queued", result.version,
+                 result.promoted, result.rescored, len(result.alerts))
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job as the settings define it; `name` describes the schedule, so a changed setting is noticed."""
+
+    id: str
+    name: str
+    func: Callable[[], None]
+    trigger: BaseTrigger
+
+
+def time_zone(settings: Settings) -> ZoneInfo:
+    """HOTLEAD_TIMEZONE as a time zone, or ScheduleError."""
+    try:
+        return ZoneInfo(settings.hotlead_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"HOTLEAD_TIMEZONE {settings.hotlead_timezone!r} is not a time zone "
+                            "(use an IANA name such as Europe/Berlin)") from None
+
+
+def weekly_trigger(settings: Settings) -> CronTrigger:
+    """Mondays at 08:00 in HOTLEAD_TIMEZONE."""
+    return CronTrigger(day_of_week=DIGEST_DAY, hour=DIGEST_HOUR, minute=0, timezone=time_zone(settings))
+
+
+def job_specs(settings: Settings) -> list[JobSpec]:
+    """The jobs the settings ask for."""
+    days = settings.hotlead_retrain_days
+    return [
+        JobSpec(WEEKLY_DIGEST, f"weekly digest, Mondays 08:00 {settings.hotlead_timezone}", weekly_digest,
+                weekly_trigger(settings)),
+        JobSpec(RETRAIN, f"retrain every {days} days", retrain,
+                IntervalTrigger(days=days, timezone=time_zone(settings))),
+    ]
+
+
+def _store(settings: Settings) -> SQLAlchemyJobStore:
+    return SQLAlchemyJobStore(engine=make_engine(settings.hotlead_database_url))
+
+
+def start_scheduler(settings: Settings) -> BackgroundScheduler:
+    """Start the scheduler on the Hotlead database; jobs already stored with the same schedule keep their next
+    run time (an interval must not restart with every restart of the bot); changed ones are replaced."""
+    scheduler = BackgroundScheduler(
+        jobstores={"default": _store(settings)},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},  # a digest never competes with a retraining
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": int(MISFIRE_GRACE.total_seconds())},
+        timezone=time_zone(settings),
+    )
+    scheduler.start(paused=True)
+    try:
+        for spec in job_specs(settings):
+            stored = scheduler.get_job(spec.id)
+            if stored is None or stored.name != spec.name:
+                scheduler.add_job(spec.func, trigger=spec.trigger, id=spec.id, name=spec.name,
+                                  replace_existing=True)
+    except BaseException:
+        scheduler.shutdown(wait=False)
+        raise
+    scheduler.resume()
+    return scheduler
+
+
+def next_runs(settings: Settings, now: datetime | None = None) -> dict[str, datetime | None]:
+    """When each job runs next: as stored by a scheduler that ran on this database, else as it would be
+    scheduled when one starts now. Reads the job store without starting a scheduler."""
+    moment = now or datetime.now(UTC)
+    store = _store(settings)
+    store.start(BackgroundScheduler(timezone=time_zone(settings)), "default")
+    try:
+        stored = {job.id: job for job in store.get_all_jobs()}
+    finally:
+        store.shutdown()
+    runs: dict[str, datetime | None] = {}
+    for spec in job_specs(settings):
+        job = stored.get(spec.id)
+        if job is not None and job.name == spec.name:
+            runs[spec.id] = job.next_run_time
+        else:
+            runs[spec.id] = spec.trigger.get_next_fire_time(None, moment.astimezone(time_zone(settings)))
+    return runs
