@@ -1,0 +1,64 @@
+"""Hot-lead alert rules: what deserves an alert, who gets it, and when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.push.hot import after_quiet_hours, alert_moves, kind_of, suggest_owner
+from scoring.incremental import Moved
+
+
+def moved(before: tuple[float, float, str] | None, percentile: float, band: str, lead_id: int = 1) -> Moved:
+    return Moved(lead_id, before, 0.5, percentile, band, [{"text": "Visited pricing 3×", "contribution": 0.8}])
+
+
+@pytest.mark.parametrize("before, percentile, band, kind", [
+    ((0.2, 85.0, "warm"), 92.0, "hot", "hot"),
+    (None, 95.0, "hot", "hot"),
+    ((0.6, 95.0, "hot"), 97.0, "hot", None),  # already hot: no news
+    ((0.05, 40.0, "cold"), 65.0, "warm", "jump"),
+    ((0.05, 40.0, "cold"), 50.0, "cold", None),
+])
+def test_what_deserves_an_alert(before: tuple[float, float, str] | None, percentile: float, band: str,
+                                kind: str | None) -> None:
+    assert kind_of(moved(before, percentile, band)) == kind
+
+
+@pytest.mark.parametrize("utc, zone, expected", [
+    (datetime(2026, 11, 23, 14, 0, tzinfo=UTC), "America/New_York", None),  # 09:00 there
+    (datetime(2026, 11, 24, 2, 0, tzinfo=UTC), "America/New_York", datetime(2026, 11, 24, 13, 0, tzinfo=UTC)),
+    (datetime(2026, 11, 23, 22, 30, tzinfo=UTC), "Europe/Berlin", datetime(2026, 11, 24, 7, 0, tzinfo=UTC)),
+    (datetime(2026, 11, 23, 5, 0, tzinfo=UTC), "Asia/Kolkata", None),  # 10:30 there
+])
+def test_dms_wait_out_the_reps_quiet_hours(utc: datetime, zone: str, expected: datetime | None) -> None:
+    assert after_quiet_hours(utc, zone) == expected
+
+
+def test_unassigned_hot_leads_go_to_a_senior_rep_and_warm_ones_to_a_bdr(demo_engine: Engine) -> None:
+    hot, warm = suggest_owner(demo_engine, "hot"), suggest_owner(demo_engine, "warm")
+    with demo_engine.connect() as conn:
+        roles = dict(conn.exec_driver_sql("SELECT id, role FROM rep").all())
+    assert hot is not None and roles[hot[0]] == "senior"
+    assert warm is not None and roles[warm[0]] == "bdr"
+
+
+def test_an_unassigned_lead_is_posted_with_a_suggested_owner_who_gets_the_dm(demo_engine: Engine) -> None:
+    with demo_engine.begin() as conn:
+        lead_id = conn.exec_driver_sql("SELECT id FROM lead ORDER BY id LIMIT 1").scalar_one()
+        conn.exec_driver_sql("UPDATE lead SET owner_id = NULL WHERE id = ?", (lead_id,))
+    noon = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # daytime for every demo rep in the Americas and Europe
+    ids = alert_moves(demo_engine, Settings(hotlead_alert_channel="C0ALERTS"),
+                      [moved((0.2, 85.0, "warm"), 93.0, "hot", lead_id)], noon)
+    assert len(ids) == 2
+    with demo_engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT a.target, a.payload, r.role FROM alert a LEFT JOIN rep r "
+                                    "ON r.id = a.rep_id ORDER BY a.id").all()
+    assert rows[0][0] == "C0ALERTS" and "suggested owner" in rows[0][1]
+    assert rows[1][2] == "senior"
+    again = alert_moves(demo_engine, Settings(hotlead_alert_channel="C0ALERTS"),
+                        [moved((0.2, 85.0, "warm"), 93.0, "hot", lead_id)], noon)
+    assert again == []  # one alert per lead and kind per cooldown
