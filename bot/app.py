@@ -52,7 +52,7 @@ def senders(settings: Settings, engine: Engine) -> dict[str, Sender]:
 
 def create_app(
     settings: Settings, *, slack: bool = True, whatsapp: bool = True, engine: Engine | None = None,
-    outbox: Outbox | None = None,
+    outbox: Outbox | None = None, scheduler: bool = False,
 ) -> Starlette:
     """The ASGI app of `hotlead serve`: every secret a channel needs is checked here, before serving."""
     engine = engine or make_engine(settings.hotlead_database_url)
@@ -89,9 +89,16 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         outbox.start()
         pipeline.start()
+        jobs = None
+        if scheduler:  # one process runs the weekly digest and retraining (their job store is the database)
+            from bot.jobs import start_scheduler
+
+            jobs = start_scheduler(settings)
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.shutdown(wait=False)
             pipeline.stop()
             outbox.stop()
 

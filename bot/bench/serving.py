@@ -21,7 +21,7 @@ def served(engine: Engine, env: dict[str, str], *args: str) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     environment = {**os.environ, "HOTLEAD_DATABASE_URL": str(engine.url), **env}
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", *args, "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", *args, "--no-scheduler", "--port", str(port)],
                                env=environment, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

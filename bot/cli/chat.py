@@ -96,15 +96,21 @@ def reps(app: AppContext, as_json: bool) -> None:
               help="Answer Slack (needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET).")
 @click.option("--whatsapp/--no-whatsapp", default=True, show_default=True,
               help="Answer WhatsApp (needs TWILIO_AUTH_TOKEN and HOTLEAD_PUBLIC_URL).")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Run the weekly digest and the retraining here (only one server should).")
 @pass_app
-def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool) -> None:
+def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, scheduler: bool) -> None:
     """Run the bot's HTTP server: Slack events, WhatsApp webhooks and the health check.
 
     \b
     Routes:
       POST /slack/events      Slack events, the /hotlead command and buttons (signed by Slack)
       POST /twilio/whatsapp   WhatsApp messages from Twilio (signed against HOTLEAD_PUBLIC_URL)
+      POST /twilio/status     Twilio delivery callbacks for WhatsApp alerts (signed)
+      POST /api/events        activities as they happen (Bearer HOTLEAD_API_TOKEN)
+      POST /api/messages      chat and call-transcript lines as they happen (Bearer HOTLEAD_API_TOKEN)
       GET  /healthz           liveness
+    Alerts go out through the outbox (`hotlead alerts`); the weekly digest and retraining run on schedule.
     With SLACK_APP_TOKEN set, Slack is also reached over Socket Mode (no public URL needed).
     A missing secret stops the server at start, naming the variable.
     """
@@ -112,7 +118,7 @@ def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool) ->
 
     from bot.app import create_app
 
-    asgi = create_app(app.settings, slack=slack, whatsapp=whatsapp, engine=app.engine())
+    asgi = create_app(app.settings, slack=slack, whatsapp=whatsapp, engine=app.engine(), scheduler=scheduler)
     parts = asgi.state.hotlead
     if slack and app.settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
