@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Engine, text
 from bot.config import Settings
 from bot.push.health import ModelHealth, model_health
 from scoring.features import NOT_ENGAGEMENT
-from storage import queries
 from storage.db import json_loads
 from storage.history import all_reps, lead_names, stamp
 
@@ -133,6 +132,10 @@ _AT = ("SELECT lead_id, probability, band, reasons FROM (SELECT lead_id, probabi
        "WHERE n = 1")
 
 
+_OPEN = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
+         "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost')")
+
+
 def _scores_at(conn: Connection, moment: datetime) -> dict[int, tuple[float, str, list[dict[str, Any]]]]:
     """Every lead's score as it stood at `moment` (its newest row scored then or before)."""
     return {lead: (p, band, json_loads(reasons) or [])
@@ -172,7 +175,7 @@ def build_digest(engine: Engine, now: datetime) -> Digest:
     """The digest of the `PERIOD` ending at `now` (an aware datetime)."""
     start = now - PERIOD
     with engine.connect() as conn:
-        open_ids = set(queries.open_lead_ids(conn=conn))
+        open_ids = {row[0] for row in conn.execute(text(_OPEN))}
         names = {lead.id: lead for lead in lead_names(conn=conn)}
         current, then = _scores_at(conn, now), _scores_at(conn, start)
         lines: dict[int, LeadLine] = {}
