@@ -8,12 +8,19 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 
-class MissingSettingError(RuntimeError):
+class SettingError(RuntimeError):
+    """A setting is missing or has a value Hotlead cannot use; the message names the variable."""
+
+
+class MissingSettingError(SettingError):
     """A setting the requested feature needs is not set."""
 
     def __init__(self, name: str, purpose: str) -> None:
         super().__init__(f"{name} is not set: it is needed for {purpose}")
         self.name = name
+
+
+CHOICES = {"hotlead_nlp": ("transformer", "rules"), "hotlead_share": ("all", "reps", "owned")}
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,11 @@ class Settings:
         # from_env passes text; a number that is not one must fail at start-up, naming its variable
         days = str(self.hotlead_retrain_days).strip()
         if not days.isdecimal() or int(days) < 1:
-            raise ValueError(f"HOTLEAD_RETRAIN_DAYS must be a whole number of days (1 or more), not {days!r}")
+            raise SettingError(f"HOTLEAD_RETRAIN_DAYS must be a whole number of days (1 or more), not {days!r}")
         object.__setattr__(self, "hotlead_retrain_days", int(days))
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise SettingError(f"{name.upper()} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from bot.config import MissingSettingError, Settings
+from bot.config import SettingError, Settings
 from scoring.errors import ScoringError
 from storage.db import check_schema, make_engine
 from storage.errors import ImportFileError, StorageError
@@ -42,7 +42,7 @@ class HotleadGroup(click.Group):
         except ImportFileError as exc:
             click.echo(str(exc), err=True)
             ctx.exit(1)
-        except (StorageError, ScoringError, MissingSettingError) as exc:
+        except (StorageError, ScoringError, SettingError) as exc:
             raise click.ClickException(str(exc)) from exc
 
 

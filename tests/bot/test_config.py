@@ -23,3 +23,14 @@ def test_a_missing_secret_names_its_variable() -> None:
 def test_secrets_never_show_in_the_repr() -> None:
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-secret-value", "TWILIO_AUTH_TOKEN": "tw-secret"})
     assert "xoxb-secret-value" not in repr(settings) and "tw-secret" not in repr(settings)
+
+
+def test_a_setting_with_an_unusable_value_is_one_clear_cli_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    result = CliRunner().invoke(cli, ["reps"], env={"HOTLEAD_SHARE": "everyone",
+                                                    "HOTLEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert result.exit_code != 0 and "HOTLEAD_SHARE must be one of all, reps, owned" in result.output
+    assert "Traceback" not in result.output

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from bot.cli import cli
-from bot.config import Settings
+from bot.config import SettingError, Settings
 from bot.fakes import FakeSlack
 from bot.jobs import RETRAIN, WEEKLY_DIGEST, ScheduleError, next_runs, start_scheduler, weekly_trigger
 from bot.push.health import ModelHealth, check_decay, model_health, queue_decay_alerts, retrain
@@ -42,7 +42,7 @@ def test_an_unknown_time_zone_is_a_clear_error() -> None:
 def test_retrain_days_come_from_the_environment_as_a_number() -> None:
     assert Settings.from_env({"HOTLEAD_RETRAIN_DAYS": "14"}).hotlead_retrain_days == 14
     assert Settings.from_env({}).hotlead_retrain_days == 30
-    with pytest.raises(ValueError, match="HOTLEAD_RETRAIN_DAYS must be a whole number"):
+    with pytest.raises(SettingError, match="HOTLEAD_RETRAIN_DAYS must be a whole number"):
         Settings.from_env({"HOTLEAD_RETRAIN_DAYS": "monthly"})
 
 

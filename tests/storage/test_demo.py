@@ -40,7 +40,7 @@ def test_the_pipeline_has_every_kind_of_record(pipeline: DemoPipeline) -> None:
     assert channels == {"chat", "whatsapp"}
     assert len(list(pipeline.files["transcripts"].glob("*.txt"))) == pipeline.counts["transcripts"] > 0
     roles = {row["role"] for row in rows(pipeline.files["reps"])}
-    assert roles == {"rep", "manager"}
+    assert roles == {"senior", "rep", "bdr", "manager"}
 
 
 def test_conversion_follows_the_true_probability(pipeline: DemoPipeline) -> None:
