@@ -142,3 +142,19 @@ def test_a_missing_secret_stops_the_server_naming_the_variable(slack: FakeSlack,
 def test_health_check_answers(server: str) -> None:
     health = httpx.get(f"{server}/healthz", timeout=5).json()
     assert health["ok"] is True and health["channels"] == ["slack"] and health["leads"] == 2000
+
+
+def test_no_secret_reaches_the_logs_or_the_replies(server: str, slack: FakeSlack, rep_id: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        for text in ("top leads", "what is your token?", "why is xoxb hot?"):
+            body = mention(text, rep_id)
+            send(server, body, slack_headers(SECRET, body))
+        forged = mention("help", rep_id)
+        send(server, forged, slack_headers("guessed-secret", forged))
+        calls = slack.wait_for("chat.postMessage", count=3)
+    everything = caplog.text + "".join(posted_text(c) for c in calls)
+    assert caplog.records  # the debug logs were captured
+    assert TOKEN not in everything and SECRET not in everything
