@@ -158,7 +158,7 @@ def test_outcomes_accept_won_and_lost_words(seeded: Engine, write: Callable[[str
     [
         ("reps", "name,timezone", "Bo,Mars/Olympus", "timezone", "unknown time zone"),
         ("reps", "name,whatsapp", "Bo,call me", "whatsapp", "not a phone number"),
-        ("reps", "name,role", "Bo,boss", "role", "'boss' is not one of rep, manager"),
+        ("reps", "name,role", "Bo,boss", "role", "'boss' is not one of rep, senior, bdr, manager"),
         ("accounts", "name,employees", "Initech,lots", "employees", "not a number"),
         ("leads", "external_id,name,created_at,owner", "L9,Al,2026-01-01,Nobody", "owner", "unknown rep"),
         ("leads", "external_id,name,created_at", "L9,,2026-01-01", "name", "is empty, and it is required"),
