@@ -7,6 +7,7 @@ happened after them. Names follow `family.name` (firm, attr, beh, time, neg, con
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,15 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from scoring.accounts import ENGAGED_FOR, account_features, account_summary
+from scoring.committee import (
+    NOT_ENGAGEMENT,
+    committee_features,
+    committee_on_own_connection,
+    committee_rows,
+    matrix,
+    threads_allowed,
+)
+from scoring.conversation import conversation_features
 from storage import queries
 from storage.models import ACTIVITY_KINDS, PAGE_BITS, PAGE_TYPES
 
@@ -22,12 +31,8 @@ WINDOWS = (7, 30, 90)
 KINDS = ("email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe", "form_submit",
          "demo_request", "webinar", "trial_event", "meeting", "call")
 PAGES = ("pricing", "demo", "docs", "case_study", "blog", "home", "careers")
-NOT_ENGAGEMENT = ("email_sent", "email_bounce", "unsubscribe")
 NEVER = 90.0  # days reported when something never happened
 CATEGORICAL = ("firm.industry", "firm.country", "firm.seniority", "firm.source")
-# feature name -> the span kind stored in signal.entities (only spans that are not negated count)
-SIGNAL_COUNTS = {"budget": "budget", "timeline": "timeline", "competitor": "competitors",
-                 "objection": "objections", "next_step": "next_steps"}
 
 
 class Columns(dict[str, Any]):
@@ -40,7 +45,6 @@ class Columns(dict[str, Any]):
 
 
 VIEW = 0  # kind code of page_view; KINDS are coded 1..len(KINDS), anything else len(KINDS) + 1
-SENIORITIES = ("c_level", "vp", "director", "manager", "individual")
 
 
 @dataclass
@@ -61,14 +65,28 @@ class Events:
 def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     """Features for the leads in `cutoffs` (lead id -> julian day of the cutoff), one row per lead."""
     index = pd.Index([int(i) for i in cutoffs.index])
-    with engine.connect() as conn:
-        queries.scope_leads(conn=conn, lead_ids=index)
-        leads = pd.DataFrame(queries.lead_rows(conn=conn), columns=_LEAD_NAMES).set_index("id").reindex(index)
-        activities = _matrix(queries.activity_rows(conn=conn), 3)
-        committee = _committee(conn, cutoffs)
-        messages = queries.message_rows(conn=conn)
-        kinds = queries.attribute_kinds(conn=conn)
-        conn.rollback()
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        # The committee query is mostly SQLite's own work, which runs without the GIL: on its own connection it
+        # overlaps with reading and featurising the leads' own events.
+        later = worker.submit(committee_on_own_connection, engine, index, cutoffs) if threads_allowed(engine) else None
+        with engine.connect() as conn:
+            queries.scope_leads(conn=conn, lead_ids=index)
+            kinds = queries.attribute_kinds(conn=conn)
+            leads = _leads(queries.lead_rows(conn=conn, attributes=bool(kinds)), index)
+            activities = matrix(queries.activity_rows(conn=conn), 3)
+            messages = queries.message_rows(conn=conn)
+            committee = committee_rows(conn, cutoffs) if later is None else None
+            conn.rollback()
+        frame = _own_features(index, cutoffs, leads, activities, messages, kinds)
+        if later is not None:
+            committee = later.result()
+    assert committee is not None
+    committee_features(frame, leads, cutoffs, committee)
+    return pd.DataFrame(dict(frame), index=index)
+
+
+def _own_features(index: pd.Index, cutoffs: pd.Series, leads: pd.DataFrame, activities: np.ndarray,
+                  messages: list[tuple], kinds: dict[str, str]) -> Columns:
     cut = cutoffs.to_numpy(dtype=float)
     events = _events(activities, index, cut)
     frame = Columns(index)
@@ -76,41 +94,19 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     _attributes(frame, leads["attributes"], kinds, cut)
     _behaviour(frame, events)
     _temporal(frame, events, leads["created"].to_numpy(dtype=float), cut)
-    _conversation(frame, messages, index, cut)
-    targets = {
-        "account": leads["account_id"].fillna(-1).to_numpy(dtype=np.int64),
-        "cutoff": cut,
-        "own": (np.asarray(frame["time.days_since_activity"]) <= 30.0).astype(float),
-    }
-    if isinstance(committee, np.ndarray):
-        pool = {"account": committee[:, 0].astype(np.int64), "lead": committee[:, 1].astype(np.int64),
-                "seniority": committee[:, 2].astype(np.int64), "day": committee[:, 3]}
-        account_features(frame, targets, pool)
-    else:
-        account_summary(frame, targets, committee)
-    return pd.DataFrame(dict(frame), index=index)
+    conversation_features(frame, messages, index, cut)
+    return frame
 
 
-def _committee(conn: Any, cutoffs: pd.Series) -> np.ndarray | dict[int, tuple[float, ...]]:
-    """What the account features need: when every lead shares one cutoff (scoring now, `why`), SQLite sums
-    each account up; otherwise (training) every colleague engagement in reach of some cutoff is fetched."""
-    if len(cutoffs) and cutoffs.nunique() == 1:
-        at = float(cutoffs.iloc[0])
-        rows = queries.account_summary_rows(
-            conn=conn, skip=NOT_ENGAGEMENT, seniorities=SENIORITIES, until=at, month=at - ENGAGED_FOR,
-            week=at - 7, four_weeks=at - 28,
-        )
-        return {int(account): tuple(float(v or 0) for v in values) for account, *values in rows}
-    since = float(cutoffs.min()) - ENGAGED_FOR - 1 if len(cutoffs) else 0.0
-    return _matrix(queries.engagement_rows(conn=conn, skip=NOT_ENGAGEMENT, seniorities=SENIORITIES, since=since), 4)
+_LEAD_NAMES = ["id", "account_id", "seniority", "source", "created", "attributes", "industry", "employees", "country"]
 
 
-def _matrix(rows: list[tuple], width: int) -> np.ndarray:
-    return np.array(rows, dtype=float).reshape(-1, width) if rows else np.empty((0, width))
-
-
-_LEAD_NAMES = ["id", "external_id", "name", "account_id", "seniority", "source", "created", "status",
-               "attributes", "account", "industry", "employees", "country", "converted", "closed"]
+def _leads(rows: list[tuple], index: pd.Index) -> pd.DataFrame:
+    """The lead rows as a frame in the order of `index` (the rows come ordered by id)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_LEAD_NAMES)
+    frame = pd.DataFrame({name: np.asarray(values, dtype=object) for name, values in zip(_LEAD_NAMES, columns,
+                                                                                        strict=True)})
+    return frame.set_index("id").reindex(index)
 
 
 # storage codes (see storage.models.ACTIVITY_CODE) -> the codes used here
@@ -230,41 +226,3 @@ def _reply_speed(events: Events, size: int) -> np.ndarray:
     result = np.full(size, np.nan)
     result[median.index.to_numpy(dtype=np.int64)] = median.to_numpy()
     return result
-
-
-def _conversation(frame: Columns, rows: list[tuple], index: pd.Index, cut: np.ndarray) -> None:
-    size = frame.size
-    names = ["lead", "inbound", "day", "question", "sentiment", "urgency", "entities"]
-    table = pd.DataFrame(rows, columns=names)
-    table["row"] = index.get_indexer(table["lead"].astype(np.int64)) if len(table) else []
-    table = table[table["row"] >= 0]
-    table["age"] = cut[table["row"].to_numpy(dtype=np.int64)] - table["day"].astype(float)
-    table = table[table["age"] > 0]
-    prospect = table[table["inbound"].astype(bool)]
-    recent = prospect[prospect["age"] <= 30]
-
-    def per_row(series: pd.Series, fill: float = 0.0) -> np.ndarray:
-        out = np.full(size, fill)
-        out[series.index.to_numpy(dtype=np.int64)] = series.to_numpy(dtype=float)
-        return out
-
-    frame["conv.inbound_30d"] = per_row(recent.groupby("row").size())
-    outbound = table[~table["inbound"].astype(bool) & (table["age"] <= 30)]
-    frame["conv.outbound_30d"] = per_row(outbound.groupby("row").size())
-    lines = frame["conv.inbound_30d"] + frame["conv.outbound_30d"]
-    frame["conv.talk_ratio"] = np.where(lines > 0, frame["conv.inbound_30d"] / np.where(lines > 0, lines, 1), np.nan)
-    frame["conv.questions_30d"] = per_row(recent.groupby("row")["question"].sum())
-    scored = prospect[prospect["sentiment"].notna()]
-    week = scored[scored["age"] <= 7]
-    frame["conv.sentiment_mean"] = per_row(scored.groupby("row")["sentiment"].mean(), np.nan)
-    frame["conv.sentiment_7d"] = per_row(week.groupby("row")["sentiment"].mean(), np.nan)
-    frame["conv.sentiment_trend"] = frame["conv.sentiment_7d"] - frame["conv.sentiment_mean"]
-    frame["conv.urgency_max_7d"] = per_row(week.groupby("row")["urgency"].max())
-    frame["conv.urgency_max_30d"] = per_row(scored[scored["age"] <= 30].groupby("row")["urgency"].max())
-    counts = {name: np.zeros(size) for name in SIGNAL_COUNTS}
-    for row, entities in zip(scored["row"].to_numpy(), scored["entities"].to_numpy(), strict=True):
-        found = json.loads(entities) if isinstance(entities, str) else (entities or {})
-        for name, kind in SIGNAL_COUNTS.items():
-            counts[name][row] += sum(1 for span in found.get(kind, []) or [] if not span.get("negated"))
-    for name in SIGNAL_COUNTS:
-        frame[f"conv.{name}"] = counts[name]

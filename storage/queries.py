@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,9 +13,8 @@ from storage.models import ACTIVITY_KINDS, PAGE_BITS
 
 # SQLite's julianday() turns the stored UTC text into a day number; every time feature is a difference.
 LEAD_COLUMNS = (
-    "l.id", "l.external_id", "l.name", "l.account_id", "l.seniority", "l.source", "julianday(l.created_at)",
-    "l.status", "l.attributes", "a.name", "a.industry", "a.employees", "a.country", "o.converted",
-    "julianday(o.closed_at)",
+    "l.id", "l.account_id", "l.seniority", "l.source", "julianday(l.created_at)", "l.attributes", "a.industry",
+    "a.employees", "a.country",
 )
 
 
@@ -28,7 +28,19 @@ def scope_leads(*, conn: Connection, lead_ids: Iterable[int]) -> None:
     """Remember a set of leads (in a temporary table of this connection) for the `scoped` queries."""
     conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS hl_scope (id INTEGER PRIMARY KEY)")
     conn.exec_driver_sql("DELETE FROM hl_scope")
-    conn.exec_driver_sql(f"INSERT INTO hl_scope (id) VALUES ({mark(conn)})", [(int(i),) for i in lead_ids])
+    ids = "[" + ",".join(map(str, map(int, lead_ids))) + "]"
+    if conn.dialect.name == "sqlite":  # one JSON text instead of a bound parameter per lead
+        conn.exec_driver_sql(f"INSERT OR IGNORE INTO hl_scope (id) SELECT value FROM json_each({mark(conn)})", (ids,))
+    else:
+        conn.exec_driver_sql(f"INSERT INTO hl_scope (id) VALUES ({mark(conn)}) ON CONFLICT DO NOTHING",
+                             [(int(i),) for i in json.loads(ids)])
+
+
+def open_lead_ids(*, conn: Connection) -> list[int]:
+    """Every lead still in play (no outcome, not won or lost), by id."""
+    sql = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
+           "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost') ORDER BY l.id")
+    return [row[0] for row in _fetch(conn, sql)]
 
 
 def _fetch(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -44,11 +56,12 @@ def _fetch(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tup
 SCOPE = "IN (SELECT id FROM hl_scope)"
 
 
-def lead_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
-    """Scoped leads with their account and outcome, in LEAD_COLUMNS order."""
+def lead_rows(*, conn: Connection, attributes: bool = True) -> list[tuple[Any, ...]]:
+    """Scoped leads with their account, in LEAD_COLUMNS order (attributes NULL unless asked for)."""
+    columns = [c if attributes or c != "l.attributes" else "NULL" for c in LEAD_COLUMNS]
     sql = (
-        f"SELECT {', '.join(LEAD_COLUMNS)} FROM lead l LEFT JOIN account a ON a.id = l.account_id "
-        f"LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.id {SCOPE} ORDER BY l.id"
+        f"SELECT {', '.join(columns)} FROM lead l LEFT JOIN account a ON a.id = l.account_id "
+        f"WHERE l.id {SCOPE} ORDER BY l.id"
     )
     return _fetch(conn, sql)
 
