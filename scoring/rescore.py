@@ -16,6 +16,7 @@ from scoring import registry, stored_reasons
 from scoring.errors import NoModelError
 from scoring.features import build_features
 from scoring.model import LeadScorer
+from storage import queries
 from storage.db import marks
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
@@ -43,7 +44,8 @@ class Scored:
         chosen = self.features if rows is None else self.features.iloc[rows]
         return self.scorer.contributions(chosen)
 
-    def picked(self, rows: np.ndarray, keep: int = REASONS_KEPT) -> tuple[stored_reasons.Picked, np.ndarray]:
+    def picked(self, rows: np.ndarray, keep: int = REASONS_KEPT) -> tuple[stored_reasons.Picked,
+                                                                         stored_reasons.Sentences]:
         """The `keep` strongest reason groups of the given rows and their sentences."""
         contributions = self.scorer.encoded_contributions(self.encoded[rows])
         picked = stored_reasons.pick(contributions, tuple(str(n) for n in self.scorer.feature_names_in_), keep)
@@ -69,10 +71,7 @@ def active_cutoffs(engine: Engine, now: float | None = None) -> pd.Series:
     """Every lead still in play (no outcome, not closed), with `now` as its cutoff."""
     moment = now if now is not None else pd.Timestamp.now(tz="UTC").to_julian_date()
     with engine.connect() as conn:
-        ids = [row[0] for row in conn.exec_driver_sql(
-            "SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
-            "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost') ORDER BY l.id"
-        )]
+        ids = queries.open_lead_ids(conn=conn)
     return pd.Series(moment, index=ids, dtype=float)
 
 

@@ -43,13 +43,31 @@ def pick(contributions: np.ndarray, names: tuple[str, ...], keep: int) -> Picked
     reason groups and keep the `keep` largest by size."""
     groups, members, member = _layout(names)
     by_group = contributions[:, : len(names)] @ member
-    order = np.argsort(-np.abs(by_group), axis=1)[:, :keep]
+    size = -np.abs(by_group)
+    keep = min(keep, len(groups))
+    top = np.argpartition(size, keep - 1, axis=1)[:, :keep] if keep < len(groups) else np.argsort(size, axis=1)
+    order = np.take_along_axis(top, np.argsort(np.take_along_axis(size, top, axis=1), axis=1), axis=1)
     return Picked(groups, members, order, np.take_along_axis(by_group, order, axis=1))
 
 
-def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> np.ndarray:
-    """The sentence of every picked group (rows x keep, object), written from row `rows[i]` of `features`."""
-    out = np.empty(picked.order.shape, dtype=object)
+@dataclass(frozen=True)
+class Sentences:
+    """The sentence of every picked group: `ids` (rows x keep) index `texts`, whose group is `groups[i]`."""
+
+    texts: list[str]
+    groups: list[int]
+    ids: np.ndarray
+
+    def at(self) -> np.ndarray:
+        """The sentences themselves, rows x keep."""
+        return np.asarray(self.texts, dtype=object)[self.ids]
+
+
+def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> Sentences:
+    """The sentence of every picked group, written from row `rows[i]` of `features`."""
+    texts: list[str] = []
+    groups: list[int] = []
+    ids = np.zeros(picked.order.shape, dtype=np.int64)
     for g, group in enumerate(picked.groups):
         where = np.nonzero(picked.order == g)
         if not len(where[0]):
@@ -60,9 +78,10 @@ def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> np.nd
         _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         names = picked.members[group]
         distinct = [_values_at(column, at[first]) for column in columns]
-        texts = [describe(group, dict(zip(names, values, strict=True))) for values in zip(*distinct, strict=True)]
-        out[where] = np.asarray(texts, dtype=object)[inverse.ravel()]
-    return out
+        ids[where] = len(texts) + inverse.ravel()
+        texts.extend(describe(group, dict(zip(names, values, strict=True))) for values in zip(*distinct, strict=True))
+        groups.extend([g] * len(first))
+    return Sentences(texts, groups, ids)
 
 
 def _key(column: pd.Series, at: np.ndarray) -> np.ndarray:
@@ -83,27 +102,24 @@ def _values_at(column: pd.Series, at: np.ndarray) -> list[Any]:
     return np.asarray(column)[at].tolist()
 
 
-def as_json(picked: Picked, texts: np.ndarray) -> list[str]:
+def as_json(picked: Picked, said: Sentences) -> list[str]:
     """Each row's reasons as the JSON list of {"contribution", "group", "text"} objects the history keeps
     (the text `storage.db.json_dumps` gives: sorted keys, no spaces, ASCII)."""
-    tails: dict[tuple[int, str], str] = {}
-    rows = []
-    for order, totals, row_texts in zip(picked.order.tolist(), picked.totals.tolist(), texts.tolist(), strict=True):
-        pieces = []
-        for g, total, text in zip(order, totals, row_texts, strict=True):
-            tail = tails.get((g, text))
-            if tail is None:
-                tail = f',"group":{encode_basestring_ascii(picked.groups[g])},"text":{encode_basestring_ascii(text)}}}'
-                tails[(g, text)] = tail
-            pieces.append('{"contribution":' + repr(round(total, 4)) + tail)
-        rows.append("[" + ",".join(pieces) + "]")
-    return rows
+    tails = [f',"group":{encode_basestring_ascii(picked.groups[g])},"text":{encode_basestring_ascii(text)}}}'
+             for g, text in zip(said.groups, said.texts, strict=True)]
+    pieces = ['{"contribution":' + repr(round(total, 4)) + tails[i]
+              for i, total in zip(said.ids.ravel().tolist(), picked.totals.ravel().tolist(), strict=True)]
+    keep = said.ids.shape[1]
+    if not keep:
+        return ["[]"] * len(said.ids)
+    layout = "[" + ",".join(["%s"] * keep) + "]"
+    return [layout % row for row in zip(*[iter(pieces)] * keep, strict=True)]
 
 
-def as_dicts(picked: Picked, texts: np.ndarray) -> list[list[dict[str, Any]]]:
+def as_dicts(picked: Picked, said: Sentences) -> list[list[dict[str, Any]]]:
     """The same reasons as Python objects."""
     return [
-        [{"text": text, "contribution": round(total, 4), "group": picked.groups[g]}
-         for g, total, text in zip(order, totals, row_texts, strict=True)]
-        for order, totals, row_texts in zip(picked.order.tolist(), picked.totals.tolist(), texts.tolist(), strict=True)
+        [{"text": said.texts[i], "contribution": round(total, 4), "group": picked.groups[said.groups[i]]}
+         for i, total in zip(ids, totals, strict=True)]
+        for ids, totals in zip(said.ids.tolist(), picked.totals.tolist(), strict=True)
     ]

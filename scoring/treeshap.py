@@ -32,7 +32,8 @@ class Splits:
     feature: np.ndarray  # int, per split
     threshold: np.ndarray  # float32: numeric splits go left below it
     default_left: np.ndarray  # bool: where a missing value goes
-    categories: dict[int, np.ndarray]  # categorical split -> codes that go right
+    categorical: np.ndarray  # the categorical splits
+    goes_right: np.ndarray  # per categorical split and category code: True when the category goes right
 
     def left(self, columns: np.ndarray) -> np.ndarray:
         """Which way the rows go at every split (True: left), from the forest's input in columns
@@ -41,11 +42,16 @@ class Splits:
         out = np.zeros((len(self.feature) + 1, columns.shape[1]), dtype=bool)
         with np.errstate(invalid="ignore"):
             np.less(values, self.threshold[:, None], out=out[:-1])  # NaN compares False: goes right
-        missing_left = np.flatnonzero(self.default_left)
-        out[missing_left] |= np.isnan(values[missing_left])
-        for u, right in self.categories.items():
-            known = ~np.isnan(values[u])
-            out[u, known] = ~np.isin(values[u, known], right)
+        missing = np.isnan(values)
+        out[:-1] |= missing & self.default_left[:, None]
+        if len(self.categorical):
+            codes = values[self.categorical]
+            known = ~missing[self.categorical]
+            # XGBoost sends categories it never split on (and invalid codes) left; the last column is all False
+            index = np.where(known & (codes >= 0), codes, self.goes_right.shape[1] - 1).astype(np.int64)
+            index = np.minimum(index, self.goes_right.shape[1] - 1)
+            right = np.take_along_axis(self.goes_right, index, axis=1)
+            out[self.categorical] = np.where(known, ~right, out[self.categorical])
         return out
 
 
@@ -204,10 +210,15 @@ def _assemble(trees: list[_Tree], bias: float, n_features: int) -> Forest:
         nodes[b, : len(split_ids)] = split_ids
         slots.extend((feature, b, (b << bits) * width + c) for c, feature in enumerate(columns))
     keys = list(blocks.splits)
+    categorical = [u for u, k in enumerate(keys) if k[3] is not None]
+    goes_right = np.zeros((len(categorical), max((max(keys[u][3], default=0) for u in categorical), default=0) + 2),
+                          dtype=bool)
+    for row, u in enumerate(categorical):
+        goes_right[row, list(keys[u][3])] = True
     splits = Splits(
         feature=np.array([k[0] for k in keys], dtype=np.int64), threshold=np.array([k[1] for k in keys], np.float32),
-        default_left=np.array([k[2] for k in keys], dtype=bool),
-        categories={u: np.array(k[3], dtype=np.float32) for u, k in enumerate(keys) if k[3] is not None},
+        default_left=np.array([k[2] for k in keys], dtype=bool), categorical=np.array(categorical, dtype=np.int64),
+        goes_right=goes_right,
     )
     adder = sparse.csr_matrix((np.ones(len(slots)), ([s[0] for s in slots], np.arange(len(slots)))),
                               shape=(n_features, len(slots)))
