@@ -59,7 +59,13 @@ def _text(values: Mapping[str, Any], key: str) -> str | None:
     return None if missing_value(value) else str(value).replace("_", " ")
 
 
+_SMALL = {float(i): str(i) for i in range(1000)}  # whole numbers below 1,000 read the same either way
+
+
 def _fmt(x: float, grouping: bool = True) -> str:
+    small = _SMALL.get(x)
+    if small is not None:  # most counts: the common case, first for speed
+        return small
     x = float(x)
     if not math.isfinite(x):
         return str(x)
@@ -98,13 +104,15 @@ def _window_keys(prefix: str) -> tuple[tuple[int, str], ...]:
     return tuple((w, f"{prefix}_{w}d") for w in _WINDOWS)
 
 
+_REPLY_KEYS = tuple((w, f"beh.email_reply_{w}d") for w in reversed(_WINDOWS))
+
+
 def _replies(values: Mapping[str, Any]) -> _Phrase:
     last = _num(values, "time.days_since_reply")
     hours = _num(values, "time.reply_hours_median")
     when = "" if last is None or last >= 90 else f", last {_ago(last)}" if last >= 1 else ", last one today"
     speed = f"; usually within {_count(hours, 'hour', 'hours')}" if hours else ""
-    for w in reversed(_WINDOWS):
-        key = f"beh.email_reply_{w}d"
+    for w, key in _REPLY_KEYS:
         if (n := _num(values, key)) is not None:
             head = f"Replied to emails {_fmt(n)}× in {w} days" if n else f"No email replies in {w} days"
             return _Phrase(head, when + (speed if n else ""), key, "×")
@@ -114,8 +122,8 @@ def _replies(values: Mapping[str, Any]) -> _Phrase:
 
 
 def _engagement(values: Mapping[str, Any]) -> _Phrase:
-    since, c7, c28 = (_num(values, f"time.{k}") for k in ("days_since_activity", "count_7d", "count_28d"))
-    velocity = _num(values, "time.velocity")
+    since, c7 = _num(values, "time.days_since_activity"), _num(values, "time.count_7d")
+    c28, velocity = _num(values, "time.count_28d"), _num(values, "time.velocity")
     parts = []
     if since is not None:
         parts.append("No engagement in 90 days" if since >= 90 else f"Last engaged {_ago(since)}")
@@ -127,7 +135,7 @@ def _engagement(values: Mapping[str, Any]) -> _Phrase:
     if not parts:
         return _Phrase("No engagement on record")
     key, unit = ("time.days_since_activity", " days") if since is not None else ("time.count_7d", "×")
-    return _Phrase(_cap(parts[0]), "".join(f"; {p}" for p in parts[1:]), key, unit)
+    return _Phrase(_cap(parts[0]), "".join(["; " + p for p in parts[1:]]), key, unit)
 
 
 def _outreach(values: Mapping[str, Any]) -> _Phrase:
