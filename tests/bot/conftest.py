@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from bot.cli import cli
 from bot.router import Deps
 from storage.db import make_engine
+from storage.history import RepRow, all_reps
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +49,10 @@ def demo_engine(demo_url: str) -> Engine:
 def deps(demo_engine: Engine) -> Deps:
     """Chat deps on a private copy of the demo database."""
     return Deps(demo_engine)
+
+
+@pytest.fixture
+def a_rep(demo_engine: Engine) -> RepRow:
+    """A seller (role `rep`) of the demo team, with a Slack id and a WhatsApp number."""
+    with demo_engine.connect() as conn:
+        return next(r for r in all_reps(conn=conn) if r.role == "rep" and r.slack_user_id and r.whatsapp)

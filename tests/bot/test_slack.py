@@ -17,7 +17,7 @@ from bot.config import MissingSettingError, Settings
 from bot.fakes import FakeSlack, interaction_body, slack_event_body, slack_headers, slash_command_body
 from bot.server import BackgroundServer
 from scoring.leads import top_leads
-from storage.history import all_reps
+from storage.history import RepRow
 
 SECRET = "slack-signing-secret"
 TOKEN = "xoxb-hotlead-test"
@@ -37,9 +37,9 @@ def server(slack: FakeSlack, demo_engine: Engine) -> Iterator[str]:
 
 
 @pytest.fixture
-def rep_id(demo_engine: Engine) -> str:
-    with demo_engine.connect() as conn:
-        return next(r.slack_user_id for r in all_reps(conn=conn) if r.role == "rep" and r.slack_user_id)
+def rep_id(a_rep: RepRow) -> str:
+    assert a_rep.slack_user_id
+    return a_rep.slack_user_id
 
 
 def send(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:

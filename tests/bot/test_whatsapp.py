@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.fakes import twilio_signature
 from bot.server import BackgroundServer
 from scoring.leads import top_leads
-from storage.history import all_reps
+from storage.history import RepRow
 
 AUTH = "twilio-auth-token"
 PUBLIC = "https://hotlead.example.com"
@@ -30,9 +30,9 @@ def server(demo_engine: Engine) -> Iterator[str]:
 
 
 @pytest.fixture
-def rep_number(demo_engine: Engine) -> str:
-    with demo_engine.connect() as conn:
-        return next(r.whatsapp for r in all_reps(conn=conn) if r.role == "rep" and r.whatsapp)
+def rep_number(a_rep: RepRow) -> str:
+    assert a_rep.whatsapp
+    return a_rep.whatsapp
 
 
 def send(server: str, sender: str, text: str, signature: str | None = None) -> httpx.Response:
