@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from scoring.errors import NotEnoughOutcomesError
-from scoring.treeshap import Forest, compile_booster
+from scoring.treeshap import Forest, compile_booster, forest_from_bytes, forest_to_bytes
 
 log = logging.getLogger(__name__)
 MIN_CLASS = 50
@@ -110,7 +110,15 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                 self.booster_ = xgb.train({**self._params(self.depth_), "nthread": self._threads(len(X))},
                                           self._matrix(X, labels), num_boost_round=rounds)
         self.classes_ = np.array([0, 1])
+        self._compile()
         return self
+
+    def _compile(self) -> Forest | None:
+        """The booster's TreeSHAP tables, built once per booster (a refit replaces it): a few tenths of a second."""
+        if getattr(self, "_tables_of", None) is not self.booster_:
+            self._tables: Forest | None = compile_booster(self.booster_)
+            self._tables_of = self.booster_
+        return self._tables
 
     def _matrix(self, X: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
         return self._dmatrix(self.encode(X), y)
@@ -170,21 +178,21 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
     def encoded_contributions(self, encoded: np.ndarray) -> np.ndarray:
         """`contributions` of rows already encoded with `encode`, as an array (bias last), for many rows at once:
         read from the booster's TreeSHAP tables, or from `pred_contribs` where tables do not apply."""
-        if getattr(self, "_tables_of", None) is not self.booster_:
-            # built once per booster (a refit replaces it): a few tenths of a second, then reused
-            self._tables: Forest | None = compile_booster(self.booster_)
-            self._tables_of = self.booster_
-        if self._tables is None:
+        tables = self._compile()
+        if tables is None:
             return np.asarray(self.booster_.predict(self._dmatrix(encoded), pred_contribs=True), dtype=float)
-        return self._tables.contributions(encoded)
+        return tables.contributions(encoded)
 
     def to_bytes(self) -> bytes:
-        """The booster and everything needed to use it again, as bytes for the model registry."""
+        """The booster and everything needed to use it again (its TreeSHAP tables too), as bytes for the model
+        registry."""
+        compiled = self._compile()
+        tables = forest_to_bytes(compiled) if compiled is not None else b""
         state = {"params": self.get_params(), "features": list(self.feature_names_in_),
                  "categories": self.categories_, "calibration": self.calibration_,
-                 "best_iteration": self.best_iteration_, "depth": self.depth_}
+                 "best_iteration": self.best_iteration_, "depth": self.depth_, "tables_size": len(tables)}
         header = json.dumps(state, default=str).encode()
-        return len(header).to_bytes(8, "big") + header + bytes(self.booster_.save_raw("ubj"))
+        return len(header).to_bytes(8, "big") + header + tables + bytes(self.booster_.save_raw("ubj"))
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> LeadScorer:
@@ -194,7 +202,10 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         params = state["params"]
         params["depth_grid"] = tuple(params.get("depth_grid", ()))  # JSON gave it back as a list
         scorer = cls(**params)
-        scorer.booster_ = xgb.Booster(model_file=bytearray(blob[8 + size :]))
+        start = 8 + size + state.get("tables_size", 0)  # artifacts saved before the tables have none
+        scorer.booster_ = xgb.Booster(model_file=bytearray(blob[start:]))
+        if state.get("tables_size"):
+            scorer._tables, scorer._tables_of = forest_from_bytes(blob[8 + size : start]), scorer.booster_
         scorer.feature_names_in_ = np.asarray(state["features"], dtype=object)
         scorer.categories_ = state["categories"]
         scorer.calibration_ = tuple(state["calibration"])

@@ -10,6 +10,7 @@ are computed once per model, and explaining a row becomes finding its bit patter
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -85,6 +86,38 @@ class Forest:
             index += base
             out[:-1, start : start + CHUNK_ROWS] = self.adder @ self.table.take(index)
         return out.T
+
+
+_ARRAYS = ("nodes", "slot_block", "slot_base", "table")
+_SPLIT_ARRAYS = ("feature", "threshold", "default_left", "categorical", "goes_right")
+
+
+def forest_to_bytes(forest: Forest) -> bytes:
+    """The tables as bytes (numpy's npz), to be kept next to the booster they were compiled from."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: getattr(forest, name) for name in _ARRAYS},
+             **{f"split_{name}": getattr(forest.splits, name) for name in _SPLIT_ARRAYS},
+             slot_feature=_slot_features(forest.adder), scalars=np.array([forest.width, forest.bias, forest.n_features]))
+    return buffer.getvalue()
+
+
+def _slot_features(adder: sparse.csr_matrix) -> np.ndarray:
+    """The feature each slot adds to (the row of each column's one entry)."""
+    entries = adder.tocoo()
+    return entries.row[np.argsort(entries.col, kind="stable")]
+
+
+def forest_from_bytes(blob: bytes) -> Forest:
+    """Tables saved with `forest_to_bytes`."""
+    with np.load(io.BytesIO(blob)) as saved:
+        arrays = {name: saved[name] for name in saved.files}
+    width, bias, n_features = arrays.pop("scalars").tolist()
+    splits = Splits(**{name: arrays.pop(f"split_{name}") for name in _SPLIT_ARRAYS})
+    slot_feature = arrays.pop("slot_feature")
+    adder = sparse.csr_matrix((np.ones(len(slot_feature)), (slot_feature, np.arange(len(slot_feature)))),
+                              shape=(int(n_features), len(slot_feature)))
+    return Forest(splits=splits, adder=adder, width=int(width), bias=float(bias), n_features=int(n_features),
+                  **arrays)
 
 
 def compile_booster(booster: xgb.Booster) -> Forest | None:

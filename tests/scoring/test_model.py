@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +79,27 @@ def test_clone_keeps_the_parameters_and_nothing_learned(fitted: tuple[LeadScorer
     fresh = clone(fitted[0])
     assert fresh.get_params() == fitted[0].get_params()
     assert not hasattr(fresh, "booster_")
+
+
+def test_tabulated_contributions_are_pred_contribs_and_travel_with_the_saved_scorer(
+    fitted: tuple[LeadScorer, pd.DataFrame]
+) -> None:
+    scorer, X = fitted
+    encoded = scorer.encode(X)
+    expected = scorer.contributions(X).to_numpy()
+    assert np.abs(scorer.encoded_contributions(encoded) - expected).max() < 1e-5
+    blob = scorer.to_bytes()
+    restored = LeadScorer.from_bytes(blob)
+    assert restored._tables is not None  # loaded, not compiled again
+    assert np.abs(restored.encoded_contributions(encoded) - expected).max() < 1e-5
+
+
+def test_a_scorer_saved_before_tables_existed_still_loads(fitted: tuple[LeadScorer, pd.DataFrame]) -> None:
+    scorer, X = fitted
+    blob = scorer.to_bytes()
+    size = int.from_bytes(blob[:8], "big")
+    state = json.loads(blob[8 : 8 + size])
+    tables = state.pop("tables_size")
+    header = json.dumps(state).encode()
+    old = len(header).to_bytes(8, "big") + header + blob[8 + size + tables :]
+    assert np.array_equal(LeadScorer.from_bytes(old).predict_proba(X), scorer.predict_proba(X))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from scoring.treeshap import compile_booster
+from scoring.treeshap import compile_booster, forest_from_bytes, forest_to_bytes
 
 TYPES = ["q", "q", "q", "q", "c", "c"]
 
@@ -71,3 +71,11 @@ def test_other_objectives_are_left_to_xgboost() -> None:
     X, y = data()
     model = xgb.train({"objective": "reg:squarederror", "max_depth": 2, "nthread": 1}, matrix(X, y), 5)
     assert compile_booster(model) is None
+
+
+def test_tables_saved_as_bytes_give_the_same_contributions() -> None:
+    model = booster(3)
+    X, _ = data(rows=300, seed=3)
+    forest = compile_booster(model)
+    assert forest is not None
+    assert np.array_equal(forest_from_bytes(forest_to_bytes(forest)).contributions(X), forest.contributions(X))
