@@ -74,14 +74,25 @@ def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> Sente
             continue
         at = rows[where[0]]
         columns = [features[name] for name in picked.members[group]]
-        keys = np.column_stack([_key(column, at) for column in columns])
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        first, inverse = _distinct([_key(column, at) for column in columns])
         names = picked.members[group]
         distinct = [_values_at(column, at[first]) for column in columns]
         ids[where] = len(texts) + inverse.ravel()
         texts.extend(describe(group, dict(zip(names, values, strict=True))) for values in zip(*distinct, strict=True))
         groups.extend([g] * len(first))
     return Sentences(texts, groups, ids)
+
+
+def _distinct(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each distinct combination of the keys first appears, and which combination every row has."""
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    for key in keys:  # hashed, not sorted; renumbered after each key so the codes stay small
+        codes, uniques = pd.factorize(key)
+        combined, _ = pd.factorize(combined * len(uniques) + codes)
+    count = int(combined.max()) + 1 if len(combined) else 0
+    first = np.empty(count, dtype=np.int64)
+    first[combined[::-1]] = np.arange(len(combined))[::-1]
+    return first, combined
 
 
 def _key(column: pd.Series, at: np.ndarray) -> np.ndarray:

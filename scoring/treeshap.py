@@ -97,7 +97,8 @@ def forest_to_bytes(forest: Forest) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **{name: getattr(forest, name) for name in _ARRAYS},
              **{f"split_{name}": getattr(forest.splits, name) for name in _SPLIT_ARRAYS},
-             slot_feature=_slot_features(forest.adder), scalars=np.array([forest.width, forest.bias, forest.n_features]))
+             slot_feature=_slot_features(forest.adder),
+             scalars=np.array([forest.width, forest.bias, forest.n_features]))
     return buffer.getvalue()
 
 
