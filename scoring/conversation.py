@@ -8,60 +8,62 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from storage.queries import NO_SIGNAL
+
 # feature name -> the span kind stored in signal.entities (only spans that are not negated count)
 SIGNAL_COUNTS = {"budget": "budget", "timeline": "timeline", "competitor": "competitors",
                  "objection": "objections", "next_step": "next_steps"}
-NO_ENTITIES = ("{}", None)
 
 
-def conversation_features(frame: Any, rows: list[tuple[Any, ...]], index: pd.Index, cut: np.ndarray) -> None:
-    """Add conv.* columns to `frame` (a name -> column mapping of len(index) rows) from message rows
-    (lead, inbound?, julian day, has a question?, sentiment, urgency, entities JSON); only messages strictly
-    before each lead's cutoff count."""
+def conversation_features(frame: Any, messages: np.ndarray, entities: list[tuple[Any, ...]], index: pd.Index,
+                          cut: np.ndarray) -> None:
+    """Add conv.* columns to `frame` (a name -> column mapping of len(index) rows). `messages`: one row per
+    message (lead, inbound?, julian day, has a question?, sentiment, urgency; NO_SIGNAL when not analysed);
+    `entities`: (lead, julian day, entities JSON) of the analysed inbound messages with spans. Only messages
+    strictly before each lead's cutoff count."""
     size = len(index)
-    lead, inbound, day, question, sentiment, urgency, entities = _columns(rows)
-    row = index.get_indexer(lead.astype(np.int64))
-    age = cut[row] - day
-    kept = (row >= 0) & (age > 0)
-    row, age, inbound_ = row[kept], age[kept], inbound[kept].astype(bool)
-    sentiment_, urgency_, question_, texts = sentiment[kept], urgency[kept], question[kept], entities[kept]
+    row, age, kept = _placed(messages[:, 0], messages[:, 2], index, cut)
+    inbound, question, sentiment, urgency = (messages[kept, i] for i in (1, 3, 4, 5))
+    inbound = inbound.astype(bool)
     month = age <= 30
-    recent = inbound_ & month
+    recent = inbound & month
 
     def count(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(row[mask], weights=None if weights is None else weights[mask], minlength=size).astype(
-            float)
+        chosen = None if weights is None else weights[mask]
+        return np.bincount(row[mask], weights=chosen, minlength=size).astype(float)
 
     inbound_30 = count(recent)
-    outbound_30 = count(~inbound_ & month)
+    outbound_30 = count(~inbound & month)
     lines = inbound_30 + outbound_30
     frame["conv.inbound_30d"] = inbound_30
     frame["conv.outbound_30d"] = outbound_30
     frame["conv.talk_ratio"] = np.where(lines > 0, inbound_30 / np.where(lines > 0, lines, 1), np.nan)
-    frame["conv.questions_30d"] = count(recent, question_)
-    scored = inbound_ & ~np.isnan(sentiment_)
+    frame["conv.questions_30d"] = count(recent, question)
+    scored = inbound & (sentiment != NO_SIGNAL)
     week = scored & (age <= 7)
-    frame["conv.sentiment_mean"] = _mean(row, sentiment_, scored, size)
-    frame["conv.sentiment_7d"] = _mean(row, sentiment_, week, size)
+    frame["conv.sentiment_mean"] = _mean(row, sentiment, scored, size)
+    frame["conv.sentiment_7d"] = _mean(row, sentiment, week, size)
     frame["conv.sentiment_trend"] = frame["conv.sentiment_7d"] - frame["conv.sentiment_mean"]
-    frame["conv.urgency_max_7d"] = _max(row, urgency_, week, size)
-    frame["conv.urgency_max_30d"] = _max(row, urgency_, scored & month, size)
+    frame["conv.urgency_max_7d"] = _max(row, urgency, week, size)
+    frame["conv.urgency_max_30d"] = _max(row, urgency, scored & month, size)
     counts = {name: np.zeros(size) for name in SIGNAL_COUNTS}
-    for at in np.flatnonzero(scored):
-        found = texts[at]
-        if found in NO_ENTITIES:
-            continue
-        found = json.loads(found) if isinstance(found, str) else found
-        for name, kind in SIGNAL_COUNTS.items():
-            counts[name][row[at]] += sum(1 for span in found.get(kind, []) or [] if not span.get("negated"))
+    if entities:
+        lead, day, texts = zip(*entities, strict=True)
+        row, _, kept = _placed(np.asarray(lead, dtype=float), np.asarray(day, dtype=float), index, cut)
+        for at, text in zip(row.tolist(), np.asarray(texts, dtype=object)[kept].tolist(), strict=True):
+            found = json.loads(text) if isinstance(text, str) else (text or {})
+            for name, kind in SIGNAL_COUNTS.items():
+                counts[name][at] += sum(1 for span in found.get(kind, []) or [] if not span.get("negated"))
     for name in SIGNAL_COUNTS:
         frame[f"conv.{name}"] = counts[name]
 
 
-def _columns(rows: list[tuple[Any, ...]]) -> list[np.ndarray]:
-    """The seven columns of the message rows: numbers as floats (NULL as NaN), entities as objects."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 7
-    return [*(np.asarray(c, dtype=float) for c in columns[:6]), np.asarray(columns[6], dtype=object)]
+def _placed(lead: np.ndarray, day: np.ndarray, index: pd.Index, cut: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Row of each message's lead, its age at that lead's cutoff, and which messages count (before it)."""
+    row = index.get_indexer(lead.astype(np.int64))
+    age = cut[row] - day
+    kept = (row >= 0) & (age > 0)
+    return row[kept], age[kept], kept
 
 
 def _mean(row: np.ndarray, values: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:

@@ -74,10 +74,11 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
             kinds = queries.attribute_kinds(conn=conn)
             leads = _leads(queries.lead_rows(conn=conn, attributes=bool(kinds)), index)
             activities = matrix(queries.activity_rows(conn=conn), 3)
-            messages = queries.message_rows(conn=conn)
+            messages = matrix(queries.message_rows(conn=conn), 6)
+            entities = queries.message_entities(conn=conn)
             committee = committee_rows(conn, cutoffs) if later is None else None
             conn.rollback()
-        frame = _own_features(index, cutoffs, leads, activities, messages, kinds)
+        frame = _own_features(index, cutoffs, leads, activities, (messages, entities), kinds)
         if later is not None:
             committee = later.result()
     assert committee is not None
@@ -86,7 +87,7 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
 
 
 def _own_features(index: pd.Index, cutoffs: pd.Series, leads: pd.DataFrame, activities: np.ndarray,
-                  messages: list[tuple], kinds: dict[str, str]) -> Columns:
+                  messages: tuple[np.ndarray, list[tuple]], kinds: dict[str, str]) -> Columns:
     cut = cutoffs.to_numpy(dtype=float)
     events = _events(activities, index, cut)
     frame = Columns(index)
@@ -94,7 +95,7 @@ def _own_features(index: pd.Index, cutoffs: pd.Series, leads: pd.DataFrame, acti
     _attributes(frame, leads["attributes"], kinds, cut)
     _behaviour(frame, events)
     _temporal(frame, events, leads["created"].to_numpy(dtype=float), cut)
-    conversation_features(frame, messages, index, cut)
+    conversation_features(frame, *messages, index, cut)
     return frame
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from storage.db import marks
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
 HOT_SHARE, WARM_SHARE = 0.10, 0.30
 REASONS_KEPT = 3
+WRITE_CHUNK = 4096  # history rows explained and inserted at a time
 FINAL = ("won", "lost")
 
 
@@ -44,12 +46,26 @@ class Scored:
         chosen = self.features if rows is None else self.features.iloc[rows]
         return self.scorer.contributions(chosen)
 
-    def picked(self, rows: np.ndarray, keep: int = REASONS_KEPT) -> tuple[stored_reasons.Picked,
-                                                                         stored_reasons.Sentences]:
-        """The `keep` strongest reason groups of the given rows and their sentences."""
-        contributions = self.scorer.encoded_contributions(self.encoded[rows])
+    def picked(self, rows: np.ndarray, keep: int = REASONS_KEPT,
+               contributions: np.ndarray | None = None) -> tuple[stored_reasons.Picked, stored_reasons.Sentences]:
+        """The `keep` strongest reason groups of the given rows and their sentences (from `contributions` of
+        these rows when already computed)."""
+        if contributions is None:
+            contributions = self.scorer.encoded_contributions(self.encoded[rows])
         picked = stored_reasons.pick(contributions, tuple(str(n) for n in self.scorer.feature_names_in_), keep)
         return picked, stored_reasons.sentences(self.features, rows, picked)
+
+    def history_reasons(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """The reasons JSON of `rows`, chunk by chunk: the next chunk's contributions (numpy work, mostly without
+        the GIL) are computed in a second thread while this one writes the current chunk's sentences."""
+        chunks = [rows[start : start + WRITE_CHUNK] for start in range(0, len(rows), WRITE_CHUNK)]
+        with ThreadPoolExecutor(max_workers=1) as explainer:
+            ahead = [explainer.submit(self.scorer.encoded_contributions, self.encoded[c]) for c in chunks[:1]]
+            for k, chunk in enumerate(chunks):
+                contributions = ahead.pop().result()
+                if k + 1 < len(chunks):
+                    ahead.append(explainer.submit(self.scorer.encoded_contributions, self.encoded[chunks[k + 1]]))
+                yield chunk, stored_reasons.as_json(*self.picked(chunk, contributions=contributions))
 
 
 def bands(percentile: np.ndarray, hot: float = HOT_SHARE, warm: float = WARM_SHARE) -> np.ndarray:
@@ -119,20 +135,30 @@ def rescore(engine: Engine, now: float | None = None) -> RescoreResult:
             "SELECT lead_id, probability, band FROM score WHERE id IN (SELECT max(id) FROM score GROUP BY lead_id)"
         ).all()
     rows = _moved(ids, scored, latest)
-    reasons = stored_reasons.as_json(*scored.picked(rows)) if len(rows) else []
+    if len(rows):
+        _append(engine, scored, ids, rows)
+    return RescoreResult(len(ids), len(rows), time.perf_counter() - started, scored.version_id)
+
+
+def _append(engine: Engine, scored: Scored, ids: np.ndarray, rows: np.ndarray) -> None:
+    """Append the history rows of `rows` in one transaction; each chunk is inserted in a second thread (SQLite
+    writes without the GIL) while the next chunk's reasons are written."""
     scored_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    records = list(zip(
-        ids[rows].tolist(), [scored.version_id] * len(rows), [scored_at] * len(rows),
-        scored.probability[rows].tolist(), scored.percentile[rows].tolist(), scored.band[rows].tolist(), reasons,
-        strict=True,
-    ))
-    if records:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
-                f"VALUES ({marks(conn, 7)})", records,
-            )
-    return RescoreResult(len(ids), len(records), time.perf_counter() - started, scored.version_id)
+    with engine.begin() as conn, ThreadPoolExecutor(max_workers=1) as writer:
+        sql = ("INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
+               f"VALUES ({marks(conn, 7)})")
+        inserting: list[Future[Any]] = []
+        for chunk, reasons in scored.history_reasons(rows):
+            records = list(zip(
+                ids[chunk].tolist(), [scored.version_id] * len(chunk), [scored_at] * len(chunk),
+                scored.probability[chunk].tolist(), scored.percentile[chunk].tolist(), scored.band[chunk].tolist(),
+                reasons, strict=True,
+            ))
+            for done in inserting:  # one statement at a time on the connection
+                done.result()
+            inserting = [writer.submit(conn.exec_driver_sql, sql, records)]
+        for done in inserting:
+            done.result()
 
 
 def _moved(ids: np.ndarray, scored: Scored, latest: Sequence[Any]) -> np.ndarray:

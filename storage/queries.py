@@ -114,12 +114,27 @@ def account_summary_rows(
     return _fetch(conn, sql, (*level_params, week, four_weeks, month, until))
 
 
+NO_SIGNAL = 9e99  # message_rows' sentiment and urgency of a message without a signal: numbers stay numbers
+
+
 def message_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
-    """(lead_id, inbound?, day number, has a question?, sentiment, urgency, entities JSON) per scoped message."""
+    """(lead_id, inbound?, julian day, has a question?, sentiment, urgency) per scoped message; sentiment and
+    urgency are NO_SIGNAL where the message has no signal yet."""
     sql = (
-        "SELECT m.lead_id, m.inbound, m.day, m.question, s.sentiment, s.urgency, s.entities "
-        f"FROM message m INDEXED BY ix_message_lead_time LEFT JOIN signal s ON s.message_id = m.id "
-        f"WHERE m.lead_id {SCOPE}"
+        f"SELECT m.lead_id, m.inbound, m.day, m.question, ifnull(s.sentiment, {NO_SIGNAL}), "
+        f"ifnull(s.urgency, {NO_SIGNAL}) FROM message m INDEXED BY ix_message_lead_time "
+        f"LEFT JOIN signal s ON s.message_id = m.id WHERE m.lead_id {SCOPE}"
+    )
+    return _fetch(conn, sql)
+
+
+def message_entities(*, conn: Connection) -> list[tuple[Any, ...]]:
+    """(lead_id, julian day, entities JSON) of the scoped leads' inbound messages whose signal found any span
+    (an object inside the entities object: most messages have none, and their JSON need not be read)."""
+    sql = (
+        "SELECT m.lead_id, m.day, s.entities FROM message m INDEXED BY ix_message_lead_time "
+        f"JOIN signal s ON s.message_id = m.id WHERE m.lead_id {SCOPE} AND m.inbound "
+        "AND instr(substr(s.entities, 2), '{') > 0"
     )
     return _fetch(conn, sql)
 
