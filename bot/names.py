@@ -11,12 +11,14 @@ from typing import Literal
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import Engine
 
+from bot.ttl import fresh_for
 from storage.history import AccountName, LeadName, account_names, lead_names, name_version
 
 SURE = 88  # a fuzzy match this good, well ahead of the next, is taken without asking
 CLOSE = 75  # matches this good are offered as choices
 HINT = 50  # below this a name is not even suggested
 MAX_CHOICES = 5
+NAMES_FRESH_S = 2.0  # a lead added this long ago can be asked about by name
 _AT = re.compile(r"^(?P<person>.+?)\s+(?:at|from|@)\s+(?P<company>.+)$", re.IGNORECASE)
 _NOISE = re.compile(r"^(?:the\s+)|(?:'s|’s)$|^[\"'“”‘’]+|[\"'“”‘’?!.,]+$", re.IGNORECASE)
 
@@ -151,13 +153,18 @@ _lock = threading.Lock()
 
 
 def name_index(engine: Engine) -> NameIndex:
-    """The engine's name index, rebuilt only when leads or accounts were added."""
-    with engine.connect() as conn:
-        version = name_version(conn=conn)
-        cached = _cache.get(id(engine))
-        if cached and cached[0] == version:
-            return cached[1]
-        with _lock:
-            index = NameIndex(lead_names(conn=conn), account_names(conn=conn))
-            _cache[id(engine)] = (version, index)
+    """The engine's name index, rebuilt when leads or accounts were added (checked every NAMES_FRESH_S)."""
+    version = _version(engine)
+    cached = _cache.get(id(engine))
+    if cached and cached[0] == version:
+        return cached[1]
+    with _lock, engine.connect() as conn:
+        index = NameIndex(lead_names(conn=conn), account_names(conn=conn))
+        _cache[id(engine)] = (version, index)
     return index
+
+
+@fresh_for(NAMES_FRESH_S)
+def _version(engine: Engine) -> tuple[object, ...]:
+    with engine.connect() as conn:
+        return name_version(conn=conn)

@@ -13,6 +13,7 @@ from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,12 +22,14 @@ from bot.clients import slack_client
 from bot.config import Settings
 from bot.replies import Reply
 from bot.router import Deps, IncomingMessage, dispatch
+from bot.ttl import fresh_for
 from storage.history import RepRow, find_rep
 
 log = logging.getLogger(__name__)
 SECTION_LIMIT = 2900  # Slack refuses section text over 3,000 characters
 BUTTON_LIMIT = 75
 SEEN_EVENTS = 10_000
+REPS_FRESH_S = 30.0  # a rep added or changed is recognised in Slack within this long
 REFUSAL = "Sorry, I only answer registered reps. Ask your Hotlead admin to add you (`hotlead import reps`)."
 ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}"}
 
@@ -76,9 +79,12 @@ class SeenEvents:
 
 
 def _rep(deps: Deps, user: str | None) -> RepRow | None:
-    if not user:
-        return None
-    with deps.engine.connect() as conn:
+    return _rep_by_slack_id(deps.engine, user) if user else None
+
+
+@fresh_for(REPS_FRESH_S)
+def _rep_by_slack_id(engine: Engine, user: str) -> RepRow | None:
+    with engine.connect() as conn:
         return find_rep(conn=conn, key="slack_user_id", value=user)
 
 

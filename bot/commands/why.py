@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Engine
 
 from bot.commands import Command, patterns
 from bot.commands.common import Scored, best_lead, find, lead_actions, score_line, scored
 from bot.names import SURE, name_index
 from bot.replies import Reply, Section
 from bot.router import Query
+from bot.ttl import fresh_for
 from scoring import registry
 from scoring.evidence import evidence
 from scoring.explain import strength
 from scoring.leads import explain_lead
 
 ASK = "why is {} hot?"
+MODEL_FRESH_S = 5.0
 _SCORE_WORDS = r"(?:so\s+|that\s+|this\s+)?(?:hot|warm|cold|high|low|up|down|rated|ranked|scored|scoring|a\s+lead)\b.*"
 
 
@@ -64,7 +67,7 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
 def _stored(query: Query, item: Scored) -> dict[str, Any] | None:
     """The facts of a lead's latest score with quotes behind its reasons, or None when another model wrote it."""
     engine = query.deps.engine
-    if item.now.model_version_id != registry.active_version_id(engine):
+    if item.now.model_version_id != active_version(engine):
         return None
     reasons = item.now.reasons
     now = pd.Timestamp(query.deps.clock()).to_julian_date()
@@ -80,6 +83,12 @@ def _stored(query: Query, item: Scored) -> dict[str, Any] | None:
             "scored_at": item.now.scored_at,
             "for": [shown(r) for r in reasons if r["contribution"] > 0],
             "against": [shown(r) for r in reasons if r["contribution"] <= 0]}
+
+
+@fresh_for(MODEL_FRESH_S)
+def active_version(engine: Engine) -> int | None:
+    """The active model version's id (a promotion shows in chat within MODEL_FRESH_S)."""
+    return registry.active_version_id(engine)
 
 
 def _line(reason: dict[str, float | str]) -> str:
