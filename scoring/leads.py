@@ -122,8 +122,9 @@ def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) 
         (head_a, scored_a), (head_b, scored_b) = (head_b, scored_b), (head_a, scored_a)
     for head in (head_a, head_b):
         head.pop("lead_id"), head.pop("cutoff")
-    contrib_a = {k: float(v) for k, v in scored_a.contributions().iloc[0].items() if k != "bias"}
-    contrib_b = {k: float(v) for k, v in scored_b.contributions().iloc[0].items() if k != "bias"}
+    names = [str(n) for n in scored_a.scorer.feature_names_in_]
+    both = scored_a.scorer.encoded_contributions(np.vstack([scored_a.encoded, scored_b.encoded]))  # one pass
+    contrib_a, contrib_b = (dict(zip(names, map(float, row[:-1]), strict=True)) for row in both)
     found = compare_reasons(contrib_a, contrib_b, _values(scored_a), _values(scored_b), top=3)
     return {"a": head_a, "b": head_b, "margin_gap": float(scored_a.margin[0] - scored_b.margin[0]),
             "reasons": [{"text": r.text, "contribution": r.contribution} for r in found]}
