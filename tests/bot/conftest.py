@@ -56,3 +56,13 @@ def a_rep(demo_engine: Engine) -> RepRow:
     """A seller (role `rep`) of the demo team, with a Slack id and a WhatsApp number."""
     with demo_engine.connect() as conn:
         return next(r for r in all_reps(conn=conn) if r.role == "rep" and r.slack_user_id and r.whatsapp)
+
+
+@pytest.fixture
+def shared_name(demo_engine: Engine) -> str:
+    """A name several leads share, none of them hot: "why is NAME hot?" cannot tell which one is meant."""
+    with demo_engine.connect() as conn:
+        return str(conn.exec_driver_sql(
+            "SELECT l.name FROM lead l GROUP BY l.name HAVING count(*) > 1 AND NOT EXISTS (SELECT 1 FROM lead m "
+            "JOIN score s ON s.lead_id = m.id WHERE m.name = l.name AND s.band = 'hot') ORDER BY l.name LIMIT 1"
+        ).scalar_one())

@@ -44,9 +44,8 @@ def test_ask_as_a_rep_lists_only_their_leads(demo_url: str, demo_engine: Engine)
     assert answer["leads"] and all(owners[item["lead"]] == rep_id for item in answer["leads"])
 
 
-def test_chat_keeps_the_conversation_so_a_number_picks_a_choice(demo_url: str, demo_engine: Engine) -> None:
-    with demo_engine.connect() as conn:
-        name = conn.exec_driver_sql("SELECT name FROM lead GROUP BY name HAVING count(*) > 1 LIMIT 1").scalar_one()
+def test_chat_keeps_the_conversation_so_a_number_picks_a_choice(demo_url: str, shared_name: str) -> None:
+    name = shared_name
     output = run(demo_url, "chat", stdin=f"why is {name} hot?\n1\nquit\n")
     assert "which one do you mean" in output
     assert output.count("Pushing it up") == 1  # the "1" was understood as the first choice

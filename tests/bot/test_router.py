@@ -44,9 +44,9 @@ def test_an_account_name_with_a_typo_explains_its_best_lead(deps: Deps) -> None:
     assert "best-scored open lead" in answer["text"]
 
 
-def test_an_ambiguous_name_offers_choices_and_a_number_picks_one(deps: Deps) -> None:
+def test_an_ambiguous_name_offers_choices_and_a_number_picks_one(deps: Deps, shared_name: str) -> None:
+    name = shared_name
     with deps.engine.connect() as conn:
-        name = conn.exec_driver_sql("SELECT name FROM lead GROUP BY name HAVING count(*) > 1 LIMIT 1").scalar_one()
         ids = {r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead WHERE name = ?", (name,))}
     answer = ask(deps, f"why is {name} hot?")
     assert "which one" in answer["text"]
@@ -54,6 +54,18 @@ def test_an_ambiguous_name_offers_choices_and_a_number_picks_one(deps: Deps) -> 
     picked = ask(deps, "2")
     assert picked["lead"] == answer["reply"].choices[1].question.split()[2]
     assert picked["lead"] in ids
+
+
+def test_a_shared_name_asked_about_as_hot_means_the_hot_one(deps: Deps) -> None:
+    with deps.engine.connect() as conn:
+        name, lead = conn.exec_driver_sql(
+            "SELECT l.name, l.external_id FROM lead l JOIN score s ON s.lead_id = l.id AND s.band = 'hot' "
+            "WHERE l.name IN (SELECT name FROM lead GROUP BY name HAVING count(*) > 1) ORDER BY l.id LIMIT 1").one()
+        hot_ones = conn.exec_driver_sql("SELECT count(*) FROM lead l JOIN score s ON s.lead_id = l.id "
+                                        "AND s.band = 'hot' WHERE l.name = ?", (name,)).scalar_one()
+    assert hot_ones == 1  # the demo has such a name; the others sharing it are not hot
+    answer = ask(deps, f"why is {name} hot?")
+    assert answer["lead"] == lead and "Also called" in answer["text"]
 
 
 def test_an_unknown_name_gets_the_closest_names(deps: Deps) -> None:
