@@ -25,7 +25,7 @@ from scoring.committee import (
 )
 from scoring.conversation import conversation_features
 from storage import queries
-from storage.models import ACTIVITY_KINDS, PAGE_BITS, PAGE_TYPES
+from storage.derived import ACTIVITY_KINDS, PAGE_BITS, PAGE_TYPES
 
 WINDOWS = (7, 30, 90)
 KINDS = ("email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe", "form_submit",

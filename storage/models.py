@@ -9,30 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Computed, Float, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import DDL, JSON, Column, Index, LargeBinary, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 4
+from storage.derived import triggers
 
-ACTIVITY_KINDS = (
-    "page_view", "email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe",
-    "form_submit", "demo_request", "webinar", "trial_event", "meeting", "call",
-)
-PAGE_TYPES = ("pricing", "demo", "docs", "case_study", "blog", "home", "careers")
-PAGE_BITS = 4  # activity.code = kind code << PAGE_BITS | page code
-
-
-def _case(column: str, values: tuple[str, ...], other: int) -> str:
-    whens = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(values))
-    return f"CASE {column} {whens} ELSE {other} END"
-
-
-# Numbers SQLite derives from each row itself (generated columns) and keeps in covering indexes: feature queries
-# over hundreds of thousands of rows read numbers from an index instead of parsing times and kind names.
-# kind: its position in ACTIVITY_KINDS, else len(ACTIVITY_KINDS); page: 0 none, 1.. PAGE_TYPES, else len + 1
-ACTIVITY_CODE = (f"({_case('kind', ACTIVITY_KINDS, len(ACTIVITY_KINDS))}) * {1 << PAGE_BITS} + "
-                 f"({_case('page_type', ('', *PAGE_TYPES), len(PAGE_TYPES) + 1)})")
-JULIAN_DAY = "julianday(occurred_at)"
+SCHEMA_VERSION = 5
 
 
 def _json(**kwargs: Any) -> Any:
@@ -113,8 +95,9 @@ class Activity(SQLModel, table=True):
     occurred_at: datetime
     page_type: str = ""  # for page views: pricing, demo, docs, case_study…; "" otherwise (part of the key)
     detail: dict[str, Any] = _json()
-    day: float | None = Field(default=None, sa_column=Column(Float, Computed(JULIAN_DAY)))  # julian day
-    code: int | None = Field(default=None, sa_column=Column(Integer, Computed(ACTIVITY_CODE)))
+    # numbers for feature queries (storage.derived): julian day, kind and page code
+    day: float | None = None
+    code: int | None = None
 
 
 class Message(SQLModel, table=True):
@@ -130,9 +113,10 @@ class Message(SQLModel, table=True):
     text: str
     occurred_at: datetime
     source_ref: str = Field(unique=True)
-    day: float | None = Field(default=None, sa_column=Column(Float, Computed(JULIAN_DAY)))
-    inbound: int | None = Field(default=None, sa_column=Column(Integer, Computed("direction = 'inbound'")))
-    question: int | None = Field(default=None, sa_column=Column(Integer, Computed("instr(text, '?') > 0")))
+    # numbers for feature queries (storage.derived): julian day, from the prospect?, asks a question?
+    day: float | None = None
+    inbound: int | None = None
+    question: int | None = None
 
 
 class Signal(SQLModel, table=True):
@@ -238,3 +222,6 @@ class Alert(SQLModel, table=True):
     payload: dict[str, Any] = _json()
 
 
+for _table in (Activity.__table__, Message.__table__):  # type: ignore[attr-defined]
+    for _statement in triggers(_table.name):
+        event.listen(_table, "after_create", DDL(_statement).execute_if(dialect="sqlite"))

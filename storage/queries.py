@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from storage.db import mark, marks
-from storage.models import ACTIVITY_KINDS, PAGE_BITS
+from storage.derived import ACTIVITY_KINDS, PAGE_BITS
 
 # SQLite's julianday() turns the stored UTC text into a day number; every time feature is a difference.
 LEAD_COLUMNS = (

@@ -196,9 +196,9 @@ def _writer(conn: Any, spec: TableSpec, present: list[Column], counts: Counts) -
         columns = [c.target for c in spec.columns]
         if spec.extras_target:
             columns.append(spec.extras_target)
-        return AppendWriter(conn, spec.table, columns, counts, order=spec.index_order)
+        return AppendWriter(conn, spec.table, [*columns, *spec.derived], counts, order=spec.index_order)
     columns = [c.target for c in present]
-    for extra in (spec.key, spec.extras_target):
+    for extra in (spec.key, spec.extras_target, *spec.derived):
         if extra and extra not in columns:
             columns.append(extra)
     return UpsertWriter(conn, spec.table, spec.key, columns, counts, spec.insert_defaults)

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from storage.db import json_dumps
+from storage.derived import ACTIVITY_KINDS, activity_numbers, message_numbers
 from storage.importers import cells
 from storage.importers.writer import insert_one
-from storage.models import ACTIVITY_KINDS
 
 CHANNELS = ("slack", "whatsapp", "email", "chat", "call")
 DIRECTIONS = ("inbound", "outbound")
@@ -48,6 +48,7 @@ class TableSpec:
     extras_target: str | None = None  # JSON column that keeps columns the spec does not know
     insert_defaults: dict[str, Any] = field(default_factory=dict)
     derive: Callable[[dict[str, Any]], None] | None = None
+    derived: tuple[str, ...] = ()  # columns `derive` fills besides those read from the file
     index_order: tuple[str, ...] = ()  # append-only kinds: the unique key's column order
 
 
@@ -122,11 +123,13 @@ def _message_ref(values: dict[str, Any]) -> None:
             str(values.get(k)) for k in ("lead_id", "channel", "occurred_at", "speaker", "text")
         )
         values["source_ref"] = "sha1:" + hashlib.sha1(material.encode()).hexdigest()
+    message_numbers(values)
 
 
 def _activity_page_type(values: dict[str, Any]) -> None:
     if values.get("page_type") is None:
         values["page_type"] = ""
+    activity_numbers(values)
 
 
 class ExtrasEncoder:
@@ -234,6 +237,7 @@ def _activities(refs: References) -> TableSpec:
         "behavioural events; other columns (url, campaign…) are kept in the event's detail",
         extras_target="detail",
         derive=_activity_page_type,
+        derived=("day", "code"),
         index_order=("lead_id", "occurred_at", "kind", "page_type", "detail"),
     )
 
@@ -254,6 +258,7 @@ def _messages(refs: References) -> TableSpec:
         "lines of chat, WhatsApp, email or call conversation",
         insert_defaults={"direction": "inbound"},
         derive=_message_ref,
+        derived=("day", "inbound", "question"),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from storage.derived import message_numbers
 from storage.errors import ImportFileError, RowError
 from storage.importers import cells
 from storage.importers.runner import ImportResult, Progress
@@ -18,7 +19,8 @@ from storage.importers.transcript_formats import Transcript, absolute, parse_jso
 from storage.importers.writer import Counts, UpsertWriter
 
 SUFFIXES = frozenset({".txt", ".vtt", ".json"})
-COLUMNS = ("source_ref", "lead_id", "channel", "direction", "speaker", "text", "occurred_at")
+COLUMNS = ("source_ref", "lead_id", "channel", "direction", "speaker", "text", "occurred_at", "day", "inbound",
+           "question")
 MAX_ERRORS = ImportFileError.MAX_SHOWN
 _BAD_CHANNEL = "{!r} is not one of " + ", ".join(CHANNELS)
 _UNKNOWN_LEAD = "unknown lead {!r} (import it with `hotlead import leads` first)"
@@ -131,11 +133,13 @@ def _rows(t: Transcript, people: _People, lead_id: int | None, channel: str, sta
     for index, line in enumerate(t.lines, start=1):
         if line.when is not None:
             moment = start + line.when if isinstance(line.when, timedelta) else line.when
-        rows.append({
+        line_row: dict[str, Any] = {
             "source_ref": f"transcript:{t.name}:{index}", "lead_id": lead_id, "channel": channel,
             "direction": "outbound" if people.is_rep(line.speaker) else "inbound",
             "speaker": line.speaker, "text": line.text, "occurred_at": cells.sql_datetime(moment),
-        })
+        }
+        message_numbers(line_row)
+        rows.append(line_row)
     return rows
 
 

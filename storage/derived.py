@@ -1,0 +1,73 @@
+"""Numbers kept next to activity and message rows so that feature queries read plain numbers from an index.
+
+Writers that know them (the importers) fill them; SQLite triggers fill them for any other writer, with the same
+values: `julian_day` follows SQLite's own julianday() exactly, and the codes use the vocabularies below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACTIVITY_KINDS = (
+    "page_view", "email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe",
+    "form_submit", "demo_request", "webinar", "trial_event", "meeting", "call",
+)
+PAGE_TYPES = ("pricing", "demo", "docs", "case_study", "blog", "home", "careers")
+PAGE_BITS = 4  # activity.code = kind code << PAGE_BITS | page code
+_KIND_CODE = {kind: i for i, kind in enumerate(ACTIVITY_KINDS)}  # anything else: len(ACTIVITY_KINDS)
+_PAGE_CODE = {"": 0, **{page: i + 1 for i, page in enumerate(PAGE_TYPES)}}  # anything else: len + 1
+
+
+def activity_code(kind: str, page_type: str | None) -> int:
+    """The kind's position in ACTIVITY_KINDS shifted left by PAGE_BITS, plus the page type's code."""
+    page = _PAGE_CODE.get(page_type, len(PAGE_TYPES) + 1) if page_type is not None else len(PAGE_TYPES) + 1
+    return (_KIND_CODE.get(kind, len(ACTIVITY_KINDS)) << PAGE_BITS) + page
+
+
+def julian_day(stored: str) -> float:
+    """SQLite's julianday() of a stored time `YYYY-MM-DD HH:MM:SS[.ffffff]`, computed the way SQLite does
+    (whole milliseconds, rounded), so that the stored number equals what SQL would compute."""
+    year, month, day = int(stored[0:4]), int(stored[5:7]), int(stored[8:10])
+    seconds = float(stored[17:]) if len(stored) > 17 else 0.0
+    if month <= 2:
+        year, month = year - 1, month + 12
+    b = 2 - year // 100 + year // 400
+    whole = int((36525 * (year + 4716) // 100 + 306001 * (month + 1) // 10000 + day + b - 1524.5) * 86400000)
+    clock = int(stored[11:13]) * 3600000 + int(stored[14:16]) * 60000 + int(seconds * 1000 + 0.5)
+    return (whole + clock) / 86400000.0
+
+
+def activity_numbers(values: dict[str, Any]) -> None:
+    """Fill `day` and `code` of an activity row from its occurred_at, kind and page_type."""
+    values["day"] = julian_day(values["occurred_at"])
+    values["code"] = activity_code(values["kind"], values.get("page_type"))
+
+
+def message_numbers(values: dict[str, Any]) -> None:
+    """Fill `day`, `inbound` and `question` of a message row (a missing direction means inbound)."""
+    values["day"] = julian_day(values["occurred_at"])
+    values["inbound"] = int(values.get("direction") in (None, "inbound"))
+    values["question"] = int("?" in values["text"])
+
+
+def _case(column: str, codes: dict[str, int], other: int) -> str:
+    whens = " ".join(f"WHEN '{value}' THEN {code}" for value, code in codes.items())
+    return f"CASE {column} {whens} ELSE {other} END"
+
+
+def triggers(table: str) -> list[str]:
+    """SQLite triggers that fill the numbers of rows written without them, and keep them right on updates."""
+    if table == "activity":
+        numbers = (f"day = julianday(NEW.occurred_at), code = ({_case('NEW.kind', _KIND_CODE, len(ACTIVITY_KINDS))})"
+                   f" * {1 << PAGE_BITS} + ({_case('NEW.page_type', _PAGE_CODE, len(PAGE_TYPES) + 1)})")
+        missing, sources = "NEW.day IS NULL OR NEW.code IS NULL", "occurred_at, kind, page_type"
+    else:
+        numbers = ("day = julianday(NEW.occurred_at), inbound = (NEW.direction = 'inbound'), "
+                   "question = (instr(NEW.text, '?') > 0)")
+        missing = "NEW.day IS NULL OR NEW.inbound IS NULL OR NEW.question IS NULL"
+        sources = "occurred_at, direction, text"
+    fill = f"BEGIN UPDATE {table} SET {numbers} WHERE id = NEW.id; END"
+    return [
+        f"CREATE TRIGGER {table}_numbers AFTER INSERT ON {table} WHEN {missing} {fill}",
+        f"CREATE TRIGGER {table}_numbers_kept AFTER UPDATE OF {sources} ON {table} {fill}",
+    ]

@@ -1,0 +1,95 @@
+"""The numbers kept next to activities and messages: the same whoever writes the row, and read from an index."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from storage import queries
+from storage.derived import activity_code, julian_day
+from storage.importers import import_table
+
+LEADS = "external_id,name,created_at\nL1,Ann,2026-01-01\n"
+ACTIVITIES = ("lead,kind,occurred_at,page_type\nL1,page_view,2026-03-02T10:15:30Z,pricing\n"
+              "L1,email_reply,2026-03-03T08:00:00Z,\nL1,webinar,2026-03-04,\n")
+MESSAGES = ("lead,channel,direction,text,occurred_at\nL1,chat,inbound,Can we start next week?,2026-03-05T09:00:00Z\n"
+            "L1,chat,outbound,Sure.,2026-03-05T09:01:00Z\n")
+
+
+def test_julian_day_is_sqlites_julianday(engine: Engine) -> None:
+    rng = random.Random(7)
+    moments = [datetime(1999, 1, 1) + timedelta(seconds=rng.randint(0, 10**9), microseconds=rng.randint(0, 999_999))
+               for _ in range(2000)]
+    texts = [m.strftime("%Y-%m-%d %H:%M:%S.%f") for m in moments] + ["2026-03-04 00:00:00", "2024-02-29 23:59:59.9995"]
+    with engine.connect() as conn:
+        for text in texts:
+            assert julian_day(text) == conn.exec_driver_sql("SELECT julianday(?)", (text,)).scalar_one(), text
+
+
+@pytest.mark.parametrize(("kind", "page", "code"), [
+    ("page_view", "", 0), ("page_view", "pricing", 1), ("page_view", "careers", 7), ("page_view", "faq", 8),
+    ("email_sent", "", 16), ("call", "", 12 * 16), ("webinar_signup", "", 13 * 16),
+])
+def test_activity_codes_pack_the_kind_and_the_page(kind: str, page: str, code: int) -> None:
+    assert activity_code(kind, page) == code
+
+
+def numbers(engine: Engine, table: str, columns: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT {columns} FROM {table} ORDER BY occurred_at").all()
+
+
+def test_rows_written_without_the_numbers_get_the_ones_the_importer_writes(
+    engine: Engine, write: Callable[[str, str], Path]
+) -> None:
+    import_table(engine, "leads", write("leads.csv", LEADS))
+    import_table(engine, "activities", write("activities.csv", ACTIVITIES))
+    import_table(engine, "messages", write("messages.csv", MESSAGES))
+    imported = (numbers(engine, "activity", "day, code"), numbers(engine, "message", "day, inbound, question"))
+    with engine.begin() as conn:  # a writer that knows nothing of the numbers
+        conn.exec_driver_sql("UPDATE activity SET day = NULL, code = NULL")
+        conn.exec_driver_sql("INSERT INTO activity (lead_id, kind, occurred_at, page_type, detail) "
+                             "SELECT lead_id, kind, occurred_at, page_type, detail || ' ' FROM activity")
+        conn.exec_driver_sql("DELETE FROM activity WHERE day IS NULL")
+        conn.exec_driver_sql("INSERT INTO message (lead_id, channel, direction, text, occurred_at, source_ref) "
+                             "SELECT lead_id, channel, direction, text, occurred_at, source_ref || '+' FROM message")
+        conn.exec_driver_sql("DELETE FROM message WHERE source_ref NOT LIKE '%+'")
+    assert numbers(engine, "activity", "day, code") == imported[0]
+    assert numbers(engine, "message", "day, inbound, question") == imported[1]
+    assert [row[1] for row in imported[0]] == [1, 4 * 16, 9 * 16]
+    assert [row[1:] for row in imported[1]] == [(1, 1), (0, 0)]
+
+
+def test_changing_what_the_numbers_come_from_changes_them(engine: Engine, write: Callable[[str, str], Path]) -> None:
+    import_table(engine, "leads", write("leads.csv", LEADS))
+    import_table(engine, "messages", write("messages.csv", MESSAGES))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE message SET direction = 'inbound', text = 'ok?', occurred_at = '2026-03-06 "
+                             "00:00:00.000000' WHERE direction = 'outbound'")
+    assert numbers(engine, "message", "day, inbound, question")[-1] == (julian_day("2026-03-06 00:00:00.000000"), 1, 1)
+
+
+@pytest.mark.parametrize("query", [queries.activity_rows, queries.message_rows])
+def test_feature_queries_read_only_an_index(engine: Engine, query: Callable[..., list]) -> None:
+    plans: list[str] = []
+    with engine.connect() as conn:
+        queries.scope_leads(conn=conn, lead_ids=[1, 2])
+        original = queries._fetch
+
+        def explained(conn_: object, sql: str, params: tuple = ()) -> list:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            plans.extend(str(row[-1]) for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, params))
+            return original(conn, sql, params)
+
+        queries._fetch = explained  # type: ignore[assignment]
+        try:
+            query(conn=conn)
+        finally:
+            queries._fetch = original  # type: ignore[assignment]
+    scans = [plan for plan in plans if plan.startswith(("SEARCH m ", "SEARCH activity", "SEARCH m USING"))]
+    assert scans and all("COVERING INDEX" in plan for plan in scans), plans
