@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -121,9 +123,27 @@ class RescoreResult:
     version_id: int
 
 
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a rescore makes millions of short-lived, acyclic objects (rows,
+    numbers, sentences), and each full collection would walk all of them (measured: 0.2-0.3 s a rescore)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def rescore(engine: Engine, now: float | None = None) -> RescoreResult:
     """Score all active leads as of `now` (a julian day; default: now); append a score row where the
     probability moved or the band changed."""
+    with _bulk():
+        return _rescore(engine, now)
+
+
+def _rescore(engine: Engine, now: float | None) -> RescoreResult:
     started = time.perf_counter()
     cutoffs = active_cutoffs(engine, now)
     if cutoffs.empty:

@@ -7,8 +7,10 @@ per distinct set of its features' values, and the JSON is assembled from pieces 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -118,8 +120,9 @@ def as_json(picked: Picked, said: Sentences) -> list[str]:
     (the text `storage.db.json_dumps` gives: sorted keys, no spaces, ASCII)."""
     tails = [f',"group":{encode_basestring_ascii(picked.groups[g])},"text":{encode_basestring_ascii(text)}}}'
              for g, text in zip(said.groups, said.texts, strict=True)]
-    pieces = ['{"contribution":' + repr(round(total, 4)) + tails[i]
-              for i, total in zip(said.ids.ravel().tolist(), picked.totals.ravel().tolist(), strict=True)]
+    totals = json.dumps(_rounded(picked.totals).ravel().tolist())[1:-1].split(", ")  # the encoder's own numbers
+    pieces = list(map(str.__add__, map(str.__add__, repeat('{"contribution":'), totals),
+                      map(tails.__getitem__, said.ids.ravel().tolist())))
     keep = said.ids.shape[1]
     if not keep:
         return ["[]"] * len(said.ids)
@@ -127,10 +130,15 @@ def as_json(picked: Picked, said: Sentences) -> list[str]:
     return [layout % row for row in zip(*[iter(pieces)] * keep, strict=True)]
 
 
+def _rounded(totals: np.ndarray) -> np.ndarray:
+    """Contributions to 4 decimals (k / 10,000 exactly, so each prints as its short decimal)."""
+    return np.round(totals, 4)
+
+
 def as_dicts(picked: Picked, said: Sentences) -> list[list[dict[str, Any]]]:
     """The same reasons as Python objects."""
     return [
-        [{"text": said.texts[i], "contribution": round(total, 4), "group": picked.groups[said.groups[i]]}
+        [{"text": said.texts[i], "contribution": total, "group": picked.groups[said.groups[i]]}
          for i, total in zip(ids, totals, strict=True)]
-        for ids, totals in zip(said.ids.tolist(), picked.totals.tolist(), strict=True)
+        for ids, totals in zip(said.ids.tolist(), _rounded(picked.totals).tolist(), strict=True)
     ]
