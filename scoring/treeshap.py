@@ -65,7 +65,7 @@ class Forest:
     slot_block: np.ndarray  # per table slot: its block
     slot_base: np.ndarray  # per slot: its offset in `table` (block offset * width + column)
     width: int
-    table: np.ndarray  # flat: (patterns of all blocks) x width
+    table: np.ndarray  # flat float32 (XGBoost's own precision; half the memory traffic): patterns x width
     adder: sparse.csr_matrix  # features x slots: which feature each slot adds to
     bias: float
     n_features: int
@@ -102,6 +102,13 @@ def forest_to_bytes(forest: Forest) -> bytes:
     return buffer.getvalue()
 
 
+def _adder(slot_feature: np.ndarray, n_features: int) -> sparse.csr_matrix:
+    """features x slots: a 1 where a slot's value adds to a feature."""
+    slots = len(slot_feature)
+    return sparse.csr_matrix((np.ones(slots, dtype=np.float32), (slot_feature, np.arange(slots))),
+                             shape=(n_features, slots))
+
+
 def _slot_features(adder: sparse.csr_matrix) -> np.ndarray:
     """The feature each slot adds to (the row of each column's one entry)."""
     entries = adder.tocoo()
@@ -115,10 +122,8 @@ def forest_from_bytes(blob: bytes) -> Forest:
     width, bias, n_features = arrays.pop("scalars").tolist()
     splits = Splits(**{name: arrays.pop(f"split_{name}") for name in _SPLIT_ARRAYS})
     slot_feature = arrays.pop("slot_feature")
-    adder = sparse.csr_matrix((np.ones(len(slot_feature)), (slot_feature, np.arange(len(slot_feature)))),
-                              shape=(int(n_features), len(slot_feature)))
-    return Forest(splits=splits, adder=adder, width=int(width), bias=float(bias), n_features=int(n_features),
-                  **arrays)
+    return Forest(splits=splits, adder=_adder(slot_feature, int(n_features)), width=int(width), bias=float(bias),
+                  n_features=int(n_features), **arrays)
 
 
 def compile_booster(booster: xgb.Booster) -> Forest | None:
@@ -254,11 +259,10 @@ def _assemble(trees: list[_Tree], bias: float, n_features: int) -> Forest:
         default_left=np.array([k[2] for k in keys], dtype=bool), categorical=np.array(categorical, dtype=np.int64),
         goes_right=goes_right,
     )
-    adder = sparse.csr_matrix((np.ones(len(slots)), ([s[0] for s in slots], np.arange(len(slots)))),
-                              shape=(n_features, len(slots)))
+    adder = _adder(np.array([s[0] for s in slots], dtype=np.int64), n_features)
     return Forest(splits=splits, nodes=nodes, slot_block=np.array([s[1] for s in slots], dtype=np.int64),
-                  slot_base=np.array([s[2] for s in slots], dtype=np.int32), width=width, table=table.ravel(),
-                  adder=adder, bias=bias, n_features=n_features)
+                  slot_base=np.array([s[2] for s in slots], dtype=np.int32), width=width,
+                  table=table.ravel().astype(np.float32), adder=adder, bias=bias, n_features=n_features)
 
 
 def _tables(blocks: _Blocks, bits: int, width: int) -> np.ndarray:
