@@ -147,7 +147,12 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             out[:, numeric] = block.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         for name, levels in self.categories_.items():
             if name in X.columns:
-                codes = pd.Index(levels).get_indexer(X[name].astype(object)).astype(float)
+                column = X[name]
+                if isinstance(column.dtype, pd.CategoricalDtype):  # map its few categories, not every row
+                    lookup = np.append(pd.Index(levels).get_indexer(column.cat.categories.astype(object)), -1)
+                    codes = lookup[np.asarray(column.cat.codes)].astype(float)
+                else:
+                    codes = pd.Index(levels).get_indexer(column.astype(object)).astype(float)
                 codes[codes < 0] = np.nan
                 out[:, names.index(name)] = codes
         return out
