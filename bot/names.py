@@ -64,6 +64,10 @@ class NameIndex:
         self.leads = {lead.id: lead for lead in leads}
         self.accounts = {account.id: account for account in accounts}
         self._by_external = {lead.external_id.casefold(): lead for lead in leads}
+        self._by_account: dict[str, list[LeadName]] = {}
+        for lead in leads:
+            if lead.account:
+                self._by_account.setdefault(lead.account, []).append(lead)
         self._lead_names: dict[str, list[LeadName]] = {}
         for lead in leads:
             self._lead_names.setdefault(utils.default_process(lead.name), []).append(lead)
@@ -106,16 +110,20 @@ class NameIndex:
         if at:
             company = self.resolve(at["company"], visible=visible)
             if company.found and company.found.kind == "account":
-                within = [lead for lead in self.leads.values() if lead.account == company.found.key and seen(lead)]
+                within = [lead for lead in self._by_account.get(company.found.key, []) if seen(lead)]
                 return self._pick(phrase, self._fuzzy_leads(at["person"], within))
         candidates = self._fuzzy_accounts(phrase) if accounts else []
-        candidates += [self.lead_found(lead, score) for lead, score in self._lead_matches(phrase) if seen(lead)]
+        exact_account = any(c.score >= SURE + 8 for c in candidates)  # then only a lead's exact name competes
+        candidates += [self.lead_found(lead, score) for lead, score in self._lead_matches(phrase, exact_account)
+                       if seen(lead)]
         return self._pick(phrase, candidates)
 
-    def _lead_matches(self, phrase: str) -> list[tuple[LeadName, float]]:
+    def _lead_matches(self, phrase: str, exact_only: bool = False) -> list[tuple[LeadName, float]]:
         query = utils.default_process(phrase)
         if query in self._lead_names:
             return [(lead, 100.0) for lead in self._lead_names[query]]
+        if exact_only:
+            return []
         hits = process.extract(query, self._lead_keys, scorer=fuzz.WRatio, limit=MAX_CHOICES * 2, score_cutoff=HINT)
         return [(lead, score) for key, score, _ in hits for lead in self._lead_names[key]]
 
