@@ -7,6 +7,7 @@ happened after them. Names follow `family.name` (firm, attr, beh, time, neg, con
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -65,25 +66,38 @@ class Events:
 def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     """Features for the leads in `cutoffs` (lead id -> julian day of the cutoff), one row per lead."""
     index = pd.Index([int(i) for i in cutoffs.index])
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        # The committee query is mostly SQLite's own work, which runs without the GIL: on its own connection it
-        # overlaps with reading and featurising the leads' own events.
-        later = worker.submit(committee_on_own_connection, engine, index, cutoffs) if threads_allowed(engine) else None
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        # The committee sums and the packing of the leads' events are SQLite's own work, which runs without the
+        # GIL: on connections of their own they overlap with reading and featurising everything else.
+        threads = threads_allowed(engine)
+        later = workers.submit(committee_on_own_connection, engine, index, cutoffs) if threads else None
+        events_later = workers.submit(_on_own_connection, engine, index, queries.activity_records) if threads else None
         with engine.connect() as conn:
             queries.scope_leads(conn=conn, lead_ids=index)
             kinds = queries.attribute_kinds(conn=conn)
             leads = _leads(queries.lead_rows(conn=conn, attributes=bool(kinds)), index)
-            activities = matrix(queries.activity_rows(conn=conn), 3)
             messages = matrix(queries.message_rows(conn=conn), 6)
             entities = queries.message_entities(conn=conn)
+            activities = queries.activity_records(conn=conn) if events_later is None else None
             committee = committee_rows(conn, cutoffs) if later is None else None
             conn.rollback()
+        if events_later is not None:
+            activities = events_later.result()
+        assert activities is not None
         frame = _own_features(index, cutoffs, leads, activities, (messages, entities), kinds)
         if later is not None:
             committee = later.result()
     assert committee is not None
     committee_features(frame, leads, cutoffs, committee)
     return pd.DataFrame(dict(frame), index=index)
+
+
+def _on_own_connection(engine: Engine, index: pd.Index, query: Callable[..., np.ndarray]) -> np.ndarray:
+    with engine.connect() as conn:
+        queries.scope_leads(conn=conn, lead_ids=index)
+        found = query(conn=conn)
+        conn.rollback()
+    return found
 
 
 def _own_features(index: pd.Index, cutoffs: pd.Series, leads: pd.DataFrame, activities: np.ndarray,
@@ -117,17 +131,17 @@ _PAGE_OF = np.array([-1, *(PAGES.index(p) if p in PAGES else len(PAGES) for p in
                     + [len(PAGES)] * ((1 << PAGE_BITS) - len(PAGE_TYPES) - 2))
 
 
-def _events(rows: np.ndarray, index: pd.Index, cut: np.ndarray) -> Events:
-    """The featurised leads' own events (columns: lead, storage code, day) before each one's cutoff."""
-    row = index.get_indexer(rows[:, 0].astype(np.int64))
+def _events(records: np.ndarray, index: pd.Index, cut: np.ndarray) -> Events:
+    """The featurised leads' own events (queries.ACTIVITY_RECORD records) before each one's cutoff."""
+    row = index.get_indexer(records["lead_id"].astype(np.int64))
+    day = records["ms"].astype(np.float64) / 86400000.0
     keep = row >= 0
-    rows, row = rows[keep], row[keep]
-    age = cut[row] - rows[:, 2]
+    row, day, code = row[keep], day[keep], records["code"][keep].astype(np.int64)
+    age = cut[row] - day
     before = age > 0
-    rows = rows[before]
-    code = rows[:, 1].astype(np.int64)
+    code = code[before]
     return Events(row[before], age[before], _KIND_OF[code >> PAGE_BITS], _PAGE_OF[code & ((1 << PAGE_BITS) - 1)],
-                  rows[:, 2])
+                  day[before])
 
 
 def _count(events: Events, mask: np.ndarray, window: float, size: int) -> np.ndarray:

@@ -74,7 +74,7 @@ def test_changing_what_the_numbers_come_from_changes_them(engine: Engine, write:
     assert numbers(engine, "message", "day, inbound, question")[-1] == (julian_day("2026-03-06 00:00:00.000000"), 1, 1)
 
 
-@pytest.mark.parametrize("query", [queries.activity_rows, queries.message_rows])
+@pytest.mark.parametrize("query", [queries.activity_records, queries.message_rows])
 def test_feature_queries_read_only_an_index(engine: Engine, query: Callable[..., list]) -> None:
     plans: list[str] = []
     with engine.connect() as conn:
