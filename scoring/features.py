@@ -29,6 +29,7 @@ from storage import queries
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS, PAGE_TYPES
 
 WINDOWS = (7, 30, 90)
+PARALLEL_FROM = 2000  # leads: below this, second connections cost more than they save (`why` asks for one)
 KINDS = ("email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe", "form_submit",
          "demo_request", "webinar", "trial_event", "meeting", "call")
 PAGES = ("pricing", "demo", "docs", "case_study", "blog", "home", "careers")
@@ -69,7 +70,7 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
     with ThreadPoolExecutor(max_workers=2) as workers:
         # The committee sums and the packing of the leads' events are SQLite's own work, which runs without the
         # GIL: on connections of their own they overlap with reading and featurising everything else.
-        threads = threads_allowed(engine)
+        threads = len(index) >= PARALLEL_FROM and threads_allowed(engine)
         later = workers.submit(committee_on_own_connection, engine, index, cutoffs) if threads else None
         events_later = workers.submit(_on_own_connection, engine, index, queries.activity_records) if threads else None
         with engine.connect() as conn:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from scoring import features
 from scoring.features import build_features
 from storage.db import create_schema, make_engine
 from storage.demo import generate
@@ -171,3 +172,19 @@ def test_one_lead_gets_the_same_features_as_in_a_call_for_every_lead(demo: Engin
     assert everyone.loc[chosen, ["acct.engaged_contacts_30d", "acct.activity_28d"]].to_numpy().sum() > 0
     for lead in chosen:
         assert differences(build_features(demo, cutoffs.loc[[lead]]), everyone.loc[[lead]]) == [], lead
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_reading_in_second_threads_changes_no_feature(demo: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                      shared: bool) -> None:
+    with demo.connect() as conn:
+        ids = list(conn.exec_driver_sql("SELECT id FROM lead").scalars())
+    now = julian(demo, datetime.now())
+    cutoffs = pd.Series(now, index=ids, dtype=float)
+    if not shared:
+        decided = decisions(demo)
+        cutoffs.loc[decided.index] = decided
+    monkeypatch.setattr(features, "PARALLEL_FROM", 0)
+    threaded = build_features(demo, cutoffs)
+    monkeypatch.setattr(features, "PARALLEL_FROM", 10**9)
+    assert differences(threaded, build_features(demo, cutoffs)) == []
