@@ -177,15 +177,19 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Exact TreeSHAP contributions per feature plus a `bias` column; rows sum to the margin."""
-        values = self.booster_.predict(self._matrix(X), pred_contribs=True)
-        return pd.DataFrame(values, index=X.index, columns=[*self.feature_names_in_, "bias"])
+        return pd.DataFrame(self.pred_contribs(self.encode(X)), index=X.index,
+                            columns=[*self.feature_names_in_, "bias"])
+
+    def pred_contribs(self, encoded: np.ndarray) -> np.ndarray:
+        """XGBoost's own exact TreeSHAP (`pred_contribs=True`) of rows already encoded with `encode`, bias last."""
+        return np.asarray(self.booster_.predict(self._dmatrix(encoded), pred_contribs=True))
 
     def encoded_contributions(self, encoded: np.ndarray) -> np.ndarray:
         """`contributions` of rows already encoded with `encode`, as an array (bias last), for many rows at once:
         read from the booster's TreeSHAP tables, or from `pred_contribs` where tables do not apply."""
         tables = self._compile()
         if tables is None:
-            return np.asarray(self.booster_.predict(self._dmatrix(encoded), pred_contribs=True), dtype=float)
+            return self.pred_contribs(encoded).astype(float)
         return tables.contributions(encoded)
 
     def to_bytes(self) -> bytes:

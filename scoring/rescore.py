@@ -45,8 +45,9 @@ class Scored:
     def contributions(self, rows: np.ndarray | None = None) -> pd.DataFrame:
         """Exact TreeSHAP contributions (plus `bias`) of the given rows (default: all), computed on demand:
         it is the costly part of scoring, and only leads whose history row is written need it."""
-        chosen = self.features if rows is None else self.features.iloc[rows]
-        return self.scorer.contributions(chosen)
+        chosen = slice(None) if rows is None else rows
+        return pd.DataFrame(self.scorer.pred_contribs(self.encoded[chosen]), index=self.features.index[chosen],
+                            columns=[*self.scorer.feature_names_in_, "bias"])
 
     def picked(self, rows: np.ndarray, keep: int = REASONS_KEPT,
                contributions: np.ndarray | None = None) -> tuple[stored_reasons.Picked, stored_reasons.Sentences]:
