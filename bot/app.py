@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from typing import Any
 
 from sqlalchemy import Engine
@@ -52,7 +54,7 @@ def senders(settings: Settings, engine: Engine) -> dict[str, Sender]:
 
 def create_app(
     settings: Settings, *, slack: bool = True, whatsapp: bool = True, engine: Engine | None = None,
-    outbox: Outbox | None = None, scheduler: bool = False,
+    outbox: Outbox | None = None, scheduler: bool = False, chat_workers: int = 0,
 ) -> Starlette:
     """The ASGI app of `hotlead serve`: every secret a channel needs is checked here, before serving."""
     engine = engine or make_engine(settings.hotlead_database_url)
@@ -89,6 +91,8 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         outbox.start()
         pipeline.start()
+        if chat_workers:
+            deps.pool = chat_pool(settings, chat_workers)
         jobs = None
         if scheduler:  # one process runs the weekly digest and retraining (their job store is the database)
             from bot.jobs import start_scheduler
@@ -101,10 +105,23 @@ def create_app(
                 jobs.shutdown(wait=False)
             pipeline.stop()
             outbox.stop()
+            if deps.pool is not None:
+                deps.pool.shutdown(wait=False, cancel_futures=True)
+                deps.pool = None
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.hotlead = parts
     return app
+
+
+def chat_pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
+    """Worker processes that answer chat questions, started (and warmed) now rather than on the first question."""
+    from bot.router import start_worker
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=start_worker,
+                               initargs=(settings,))
+    list(pool.map(abs, range(workers)))  # every worker started and initialised before the first question
+    return pool
 
 
 async def _health(request: Request) -> Response:

@@ -7,7 +7,8 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,7 @@ class Deps:
     settings: Settings = field(default_factory=Settings)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     memory: Memory = field(default_factory=Memory)
+    pool: Executor | None = None  # worker processes that answer (see `start_worker`); None: in this thread
 
 
 @dataclass(frozen=True)
@@ -92,28 +94,66 @@ def normalise(text: str) -> str:
 
 
 def dispatch(message: IncomingMessage, deps: Deps) -> Reply:
-    """Answer one question; never raises: unknown questions get help, failures a polite apology."""
+    """Answer one question; never raises: unknown questions get help, failures a polite apology. A bare
+    number picks from the choices this asker was offered last; the reply's choices are remembered."""
+    message = recall(message, deps.memory)
+    reply = deps.pool.submit(answer_in_worker, message).result() if deps.pool else answer(message, deps)
+    deps.memory.offer(message, reply.choices)
+    return reply
+
+
+def recall(message: IncomingMessage, memory: Memory) -> IncomingMessage:
+    """The message with a bare number replaced by the question of the choice it picks."""
+    text = normalise(message.text)
+    if text.isdigit() and (choice := memory.pick(message, int(text))):
+        text = choice.question
+    return replace(message, text=text)
+
+
+def answer(message: IncomingMessage, deps: Deps) -> Reply:
+    """The reply of the command that recognises the question (help when none does)."""
     from bot.commands import COMMANDS, fallback
 
     text = normalise(message.text)
-    if text.isdigit() and (choice := deps.memory.pick(message, int(text))):
-        text = choice.question
     try:
         for command in COMMANDS:
             for pattern in command.patterns:
                 found = pattern.match(text)
                 if found:
-                    reply = command.handle(Query(message, found.groupdict(), deps))
-                    break
-            else:
-                continue
-            break
-        else:
-            reply = fallback(Query(message, {"text": text}, deps))
+                    return command.handle(Query(message, found.groupdict(), deps))
+        return fallback(Query(message, {"text": text}, deps))
     except (ScoringError, StorageError) as exc:
-        reply = Reply(str(exc).rstrip(".") + ".")
+        return Reply(str(exc).rstrip(".") + ".")
     except Exception:
         log.exception("could not answer a %s question", message.channel)
-        reply = Reply("Sorry, something went wrong while answering that. Try again in a moment, or ask `help`.")
-    deps.memory.offer(message, reply.choices)
-    return reply
+        return Reply("Sorry, something went wrong while answering that. Try again in a moment, or ask `help`.")
+
+
+# Chat answers can run in worker processes, so that model work in one does not hold up the server's others.
+_worker_deps: Deps | None = None
+
+
+def start_worker(settings: Settings) -> None:
+    """Initialise a worker process: its own engine on the same database."""
+    global _worker_deps  # noqa: PLW0603 - one Deps per worker process, made once at its start
+    from storage.db import make_engine
+
+    _worker_deps = Deps(make_engine(settings.hotlead_database_url), settings)
+    warm(_worker_deps)
+
+
+def warm(deps: Deps) -> None:
+    """Load what the first question would otherwise wait for: the name index and the active model."""
+    from bot.names import name_index
+    from scoring import registry
+
+    name_index(deps.engine)
+    version = registry.active_version_id(deps.engine)
+    if version is not None:
+        registry.cached_scorer(deps.engine, version)
+
+
+def answer_in_worker(message: IncomingMessage) -> Reply:
+    """`answer` in a worker process started with `start_worker`."""
+    assert _worker_deps is not None, "start_worker was not run in this process"
+    return answer(message, _worker_deps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 import click
 
@@ -98,8 +99,12 @@ def reps(app: AppContext, as_json: bool) -> None:
               help="Answer WhatsApp (needs TWILIO_AUTH_TOKEN and HOTLEAD_PUBLIC_URL).")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="Run the weekly digest and the retraining here (only one server should).")
+@click.option("--chat-workers", type=click.IntRange(0, 64),
+              help="Processes that answer chat questions (default: one less than the CPUs, at least 1; 0: answer "
+                   "in the server process).")
 @pass_app
-def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, scheduler: bool) -> None:
+def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, scheduler: bool,
+          chat_workers: int | None) -> None:
     """Run the bot's HTTP server: Slack events, WhatsApp webhooks and the health check.
 
     \b
@@ -118,7 +123,9 @@ def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, sc
 
     from bot.app import create_app
 
-    asgi = create_app(app.settings, slack=slack, whatsapp=whatsapp, engine=app.engine(), scheduler=scheduler)
+    workers = max(1, (os.cpu_count() or 2) - 1) if chat_workers is None else chat_workers
+    asgi = create_app(app.settings, slack=slack, whatsapp=whatsapp, engine=app.engine(), scheduler=scheduler,
+                      chat_workers=workers)
     parts = asgi.state.hotlead
     if slack and app.settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
