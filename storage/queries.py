@@ -67,7 +67,7 @@ def lead_rows(*, conn: Connection, attributes: bool = True) -> list[tuple[Any, .
     return _fetch(conn, sql)
 
 
-ACTIVITY_RECORD = np.dtype([("lead_id", ">u4"), ("code", ">u2"), ("ms", ">u8")])
+ACTIVITY_RECORD = np.dtype([("lead_id", ">u8"), ("code", ">u2"), ("ms", ">u8")])
 """One record of `activity_records`: julian day = ms / 86,400,000 (how SQLite computes it, so exactly)."""
 
 
@@ -77,7 +77,7 @@ def activity_records(*, conn: Connection) -> np.ndarray:
     code (see storage.derived). SQLite writes them as one hex text: a Python tuple per row would cost more
     than the query itself, and this way the work runs without the GIL."""
     sql = (
-        "SELECT group_concat(printf('%08x%04x%016x', lead_id, code, CAST(round(day * 86400000) AS INTEGER)), '') "
+        "SELECT group_concat(printf('%016x%04x%016x', lead_id, code, CAST(round(day * 86400000) AS INTEGER)), '') "
         f"FROM activity INDEXED BY ix_activity_lead_day WHERE lead_id {SCOPE}"
     )
     text = _fetch(conn, sql)[0][0]

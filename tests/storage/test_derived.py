@@ -93,3 +93,18 @@ def test_feature_queries_read_only_an_index(engine: Engine, query: Callable[...,
             queries._fetch = original  # type: ignore[assignment]
     scans = [plan for plan in plans if plan.startswith(("SEARCH m ", "SEARCH activity", "SEARCH m USING"))]
     assert scans and all("COVERING INDEX" in plan for plan in scans), plans
+
+
+def test_activity_records_carry_big_ids_and_sqlites_julian_days_exactly(engine: Engine) -> None:
+    big = 5_000_000_000
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO lead (id, external_id, name, created_at, status, attributes) "
+                             "VALUES (?, 'B', 'Bo', '2026-01-01 00:00:00.000000', 'open', '{}')", (big,))
+        conn.exec_driver_sql("INSERT INTO activity (lead_id, kind, occurred_at, page_type, detail) "
+                             "VALUES (?, 'meeting', '2026-03-04 05:06:07.891234', '', '{}')", (big,))
+    with engine.connect() as conn:
+        queries.scope_leads(conn=conn, lead_ids=[big])
+        records = queries.activity_records(conn=conn)
+        expected = conn.exec_driver_sql("SELECT julianday('2026-03-04 05:06:07.891234')").scalar_one()
+    assert records["lead_id"].tolist() == [big] and records["code"].tolist() == [11 * 16]
+    assert (records["ms"] / 86400000.0).tolist() == [expected]
