@@ -135,7 +135,7 @@ _worker_deps: Deps | None = None
 
 def start_worker(settings: Settings) -> None:
     """Initialise a worker process: its own engine on the same database."""
-    global _worker_deps  # noqa: PLW0603 - one Deps per worker process, made once at its start
+    global _worker_deps  # one Deps per worker process, made once at its start
     from storage.db import make_engine
 
     _worker_deps = Deps(make_engine(settings.hotlead_database_url), settings)
