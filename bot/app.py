@@ -106,7 +106,7 @@ def create_app(
             pipeline.stop()
             outbox.stop()
             if deps.pool is not None:
-                deps.pool.shutdown(wait=False, cancel_futures=True)
+                deps.pool.shutdown(wait=True, cancel_futures=True)
                 deps.pool = None
 
     app = Starlette(routes=routes, lifespan=lifespan)

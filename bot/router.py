@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -139,7 +140,16 @@ def start_worker(settings: Settings) -> None:
     from storage.db import make_engine
 
     _worker_deps = Deps(make_engine(settings.hotlead_database_url), settings)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="hotlead-orphan-watch", daemon=True).start()
     warm(_worker_deps)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the server that started it is gone (killed, not shut down)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def warm(deps: Deps) -> None:
