@@ -21,7 +21,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     # A bounded page cache (64 MB) keeps index inserts of big imports fast without growing memory.
     "PRAGMA cache_size=-65536",
-    "PRAGMA temp_store=MEMORY",
+    "PRAGMA temp_store=FILE",  # big sorts (an index built after a bulk import) spill instead of growing memory
 )
 
 

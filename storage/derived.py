@@ -6,6 +6,7 @@ values: `julian_day` follows SQLite's own julianday() exactly, and the codes use
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 ACTIVITY_KINDS = (
@@ -27,14 +28,19 @@ def activity_code(kind: str, page_type: str | None) -> int:
 def julian_day(stored: str) -> float:
     """SQLite's julianday() of a stored time `YYYY-MM-DD HH:MM:SS[.ffffff]`, computed the way SQLite does
     (whole milliseconds, rounded), so that the stored number equals what SQL would compute."""
-    year, month, day = int(stored[0:4]), int(stored[5:7]), int(stored[8:10])
     seconds = float(stored[17:]) if len(stored) > 17 else 0.0
+    clock = int(stored[11:13]) * 3600000 + int(stored[14:16]) * 60000 + int(seconds * 1000 + 0.5)
+    return (_day_ms(stored[:10]) + clock) / 86400000.0
+
+
+@lru_cache(maxsize=4096)
+def _day_ms(date: str) -> int:
+    """Milliseconds from the julian epoch to the start of a `YYYY-MM-DD` day (imports repeat the same days)."""
+    year, month, day = int(date[0:4]), int(date[5:7]), int(date[8:10])
     if month <= 2:
         year, month = year - 1, month + 12
     b = 2 - year // 100 + year // 400
-    whole = int((36525 * (year + 4716) // 100 + 306001 * (month + 1) // 10000 + day + b - 1524.5) * 86400000)
-    clock = int(stored[11:13]) * 3600000 + int(stored[14:16]) * 60000 + int(seconds * 1000 + 0.5)
-    return (whole + clock) / 86400000.0
+    return int((36525 * (year + 4716) // 100 + 306001 * (month + 1) // 10000 + day + b - 1524.5) * 86400000)
 
 
 def activity_numbers(values: dict[str, Any]) -> None:
