@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import time
 from typing import Any
 
 
@@ -20,6 +22,8 @@ class MissingSettingError(SettingError):
         self.name = name
 
 
+QUIET_OFF = ("off", "none", "no", "")
+QUIET_PATTERN = re.compile(r"(\d{1,2}):([0-5]\d)\s*-\s*(\d{1,2}):([0-5]\d)")
 CHOICES = {"hotlead_nlp": ("transformer", "rules"), "hotlead_share": ("all", "reps", "owned")}
 
 
@@ -45,6 +49,7 @@ class Settings:
     hotlead_whatsapp_template: str | None = None  # approved template (Content SID) outside the 24-hour window
     hotlead_share: str = "all"  # all | reps (registered reps only, also in Slack) | owned (own + unassigned)
     hotlead_retrain_days: int = 30  # days between scheduled retrainings
+    hotlead_quiet_hours: str = "off"  # e.g. 20:00-08:00: owner DMs wait until the end, in each rep's time zone
 
     def __post_init__(self) -> None:
         # from_env passes text; a number that is not one must fail at start-up, naming its variable
@@ -52,6 +57,7 @@ class Settings:
         if not days.isdecimal() or int(days) < 1:
             raise SettingError(f"HOTLEAD_RETRAIN_DAYS must be a whole number of days (1 or more), not {days!r}")
         object.__setattr__(self, "hotlead_retrain_days", int(days))
+        self.quiet_hours()  # refuses an unusable value at start-up
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise SettingError(f"{name.upper()} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -71,6 +77,20 @@ class Settings:
     def variable_names(cls) -> list[str]:
         """The environment variable names, in declaration order."""
         return [field.name.upper() for field in fields(cls)]
+
+    def quiet_hours(self) -> tuple[time, time] | None:
+        """(from, until) of the reps' quiet hours in their own time zones, or None when they are off."""
+        value = self.hotlead_quiet_hours.strip().lower()
+        if value in QUIET_OFF:
+            return None
+        found = QUIET_PATTERN.fullmatch(value)
+        if found is None:
+            raise SettingError(f"HOTLEAD_QUIET_HOURS must look like 20:00-08:00 (or be off), not {value!r}")
+        start_hour, start_minute, end_hour, end_minute = (int(part) for part in found.groups())
+        if max(start_hour, end_hour) > 23 or (start_hour, start_minute) == (end_hour, end_minute):
+            raise SettingError("HOTLEAD_QUIET_HOURS must be two different times of day (00:00 to 23:59), "
+                               f"not {value!r}")
+        return time(start_hour, start_minute), time(end_hour, end_minute)
 
     def require(self, name: str, purpose: str) -> str:
         """Return a secret or setting that must be present, or raise naming the variable."""

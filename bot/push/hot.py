@@ -19,7 +19,7 @@ from scoring.incremental import Moved
 log = logging.getLogger(__name__)
 JUMP = 20.0  # percentile points in one move that deserve an alert even below hot
 COOLDOWN = timedelta(hours=24)
-QUIET_FROM, QUIET_UNTIL = time(20, 0), time(8, 0)
+DEFAULT_QUIET = (time(20, 0), time(8, 0))  # what HOTLEAD_QUIET_HOURS=20:00-08:00 reads as
 ROUTES = {"hot": ("senior", "rep"), "warm": ("bdr", "rep"), "cold": ("bdr", "rep")}  # who gets unassigned leads
 
 
@@ -33,16 +33,21 @@ def kind_of(moved: Moved) -> str | None:
     return None
 
 
-def after_quiet_hours(moment: datetime, zone: str) -> datetime | None:
-    """When a DM may be sent if `moment` falls in the rep's quiet hours (20:00-08:00 local), else None."""
+def after_quiet_hours(moment: datetime, zone: str, quiet: tuple[time, time] | None = DEFAULT_QUIET) -> datetime | None:
+    """When a DM may be sent if `moment` falls in the rep's quiet hours (`quiet` = local from, until), else None."""
+    if quiet is None:
+        return None
     try:
         local = moment.astimezone(ZoneInfo(zone))
     except (KeyError, ValueError):
         return None
-    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+    start, until = quiet
+    now = local.time()
+    inside = (start <= now or now < until) if start > until else start <= now < until
+    if not inside:
         return None
-    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo).astimezone(UTC)
+    day = local.date() if now < until else local.date() + timedelta(days=1)
+    return datetime.combine(day, until, tzinfo=local.tzinfo).astimezone(UTC)
 
 
 def _facts(engine: Engine, lead_id: int) -> dict[str, object]:
@@ -79,6 +84,7 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
     """Queue the alerts these score moves deserve; returns the new alert ids."""
     moment = now or datetime.now(UTC)
     queued: list[int] = []
+    quiet = settings.quiet_hours()
     for moved in moves:
         kind = kind_of(moved)
         if kind is None or _recent(engine, moved.lead_id, kind, moment):
@@ -103,7 +109,7 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
             found = enqueue(engine, kind=kind, channel="slack", target=str(slack_id),
                             dedupe_key=f"{kind}:{moved.lead_id}:owner:{stamp}", payload=payload,
                             lead_id=moved.lead_id, rep_id=int(str(rep_id)),
-                            not_before=after_quiet_hours(moment, str(zone or "UTC")), now=moment)
+                            not_before=after_quiet_hours(moment, str(zone or "UTC"), quiet), now=moment)
             queued += [found] if found else []
     return queued
 

@@ -1,6 +1,8 @@
+from datetime import time
+
 import pytest
 
-from bot.config import MissingSettingError, Settings
+from bot.config import MissingSettingError, SettingError, Settings
 
 
 def test_defaults_apply_when_the_environment_is_empty() -> None:
@@ -34,3 +36,16 @@ def test_a_setting_with_an_unusable_value_is_one_clear_cli_error(tmp_path) -> No
                                                     "HOTLEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
     assert result.exit_code != 0 and "HOTLEAD_SHARE must be one of all, reps, owned" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("20:00-08:00", (time(20, 0), time(8, 0))), ("7:30 - 9:00", (time(7, 30), time(9, 0))), ("off", None)])
+def test_quiet_hours_read_as_a_window_or_off(value: str, expected: tuple[time, time] | None) -> None:
+    assert Settings.from_env({"HOTLEAD_QUIET_HOURS": value}).quiet_hours() == expected
+    assert Settings.from_env({}).quiet_hours() is None  # off unless the team sets them
+
+
+@pytest.mark.parametrize("value", ["nights", "20:00", "25:00-08:00", "08:00-08:00"])
+def test_unusable_quiet_hours_fail_at_start_up_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingError, match="HOTLEAD_QUIET_HOURS must"):
+        Settings.from_env({"HOTLEAD_QUIET_HOURS": value})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlalchemy import Engine
@@ -36,6 +36,35 @@ def test_what_deserves_an_alert(before: tuple[float, float, str] | None, percent
 ])
 def test_dms_wait_out_the_reps_quiet_hours(utc: datetime, zone: str, expected: datetime | None) -> None:
     assert after_quiet_hours(utc, zone) == expected
+
+
+@pytest.mark.parametrize("utc, quiet, expected", [
+    (datetime(2026, 11, 23, 12, 30, tzinfo=UTC), (time(12, 0), time(13, 0)), datetime(2026, 11, 23, 13, 0, tzinfo=UTC)),
+    (datetime(2026, 11, 23, 13, 0, tzinfo=UTC), (time(12, 0), time(13, 0)), None),
+    (datetime(2026, 11, 23, 23, 0, tzinfo=UTC), (time(22, 0), time(6, 30)), datetime(2026, 11, 24, 6, 30, tzinfo=UTC)),
+    (datetime(2026, 11, 23, 3, 0, tzinfo=UTC), None, None),  # quiet hours off
+])
+def test_quiet_hours_are_any_window_or_none(utc: datetime, quiet: tuple[time, time] | None,
+                                            expected: datetime | None) -> None:
+    assert after_quiet_hours(utc, "UTC", quiet) == expected
+
+
+def owner_dm_not_before(engine: Engine, settings: Settings, at: datetime) -> list[str | None]:
+    with engine.connect() as conn:
+        lead_id, zone = conn.exec_driver_sql("SELECT l.id, r.timezone FROM lead l JOIN rep r ON r.id = l.owner_id "
+                                             "WHERE r.timezone = 'America/New_York' LIMIT 1").one()
+    alert_moves(engine, settings, [moved((0.2, 85.0, "warm"), 93.0, "hot", lead_id)], at)
+    with engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql("SELECT next_attempt_at FROM alert WHERE lead_id = ?", (lead_id,))]
+
+
+def test_owner_dms_are_sent_at_once_unless_quiet_hours_are_set(demo_engine: Engine) -> None:
+    night = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 22:00 in New York
+    assert owner_dm_not_before(demo_engine, Settings(), night) == [None]
+    with demo_engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM alert")
+    held = owner_dm_not_before(demo_engine, Settings(hotlead_quiet_hours="20:00-08:00"), night)
+    assert held == ["2026-11-24 13:00:00.000000"]  # 08:00 in New York
 
 
 def test_unassigned_hot_leads_go_to_a_senior_rep_and_warm_ones_to_a_bdr(demo_engine: Engine) -> None:
