@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.config import Settings
 from bot.push.outbox import Sender, SendError
 from storage.db import json_dumps
 
+log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)  # WhatsApp: free-form text only this long after the rep's last message to us
 PERMANENT_SLACK = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
                    "user_not_found", "invalid_blocks", "msg_too_long"}
@@ -54,14 +56,15 @@ def whatsapp_sender(settings: Settings, client: Client, engine: Engine) -> Sende
                                    "to": to}
         if callback:
             message["status_callback"] = callback
-        if _in_window(engine, row["rep_id"]):
-            message["body"] = payload["body"]
-        elif settings.hotlead_whatsapp_template:
+        in_window = _in_window(engine, row["rep_id"])
+        if settings.hotlead_whatsapp_template and not in_window:
             message["content_sid"] = settings.hotlead_whatsapp_template
             message["content_variables"] = json_dumps(payload.get("template_variables", {}))
-        else:
-            raise SendError("outside the 24-hour WhatsApp window and HOTLEAD_WHATSAPP_TEMPLATE is not set",
-                            permanent=True)
+        else:  # no template to fall back on outside the window: try the text, Twilio's status callback tells
+            if not in_window:
+                log.warning("alert %s: free-form WhatsApp text outside the rep's 24-hour window (set "
+                            "HOTLEAD_WHATSAPP_TEMPLATE to an approved template); it may be undelivered", row["id"])
+            message["body"] = payload["body"]
         try:
             created = client.messages.create(**message)
         except TwilioRestException as exc:
