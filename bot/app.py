@@ -67,8 +67,9 @@ def create_app(
     if slack:
         from bot.channels import slack as slack_channel
 
-        parts.bolt = slack_channel.slack_app(settings, deps)
-        routes.append(Route("/slack/events", slack_channel.starlette_endpoint(parts.bolt), methods=["POST"]))
+        parts.bolt = slack_channel.slack_app(settings, deps)  # it requires the token and the signing secret
+        endpoint = slack_channel.starlette_endpoint(parts.bolt, str(settings.slack_signing_secret))
+        routes.append(Route("/slack/events", endpoint, methods=["POST"]))
         parts.channels.append("slack")
     if whatsapp:
         from bot.channels import whatsapp as whatsapp_channel

@@ -13,6 +13,7 @@ from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -160,12 +161,25 @@ def _deliver(client: WebClient, respond: Respond, channel: str | None, reply: Re
     respond(text=reply.plain(numbered=False), blocks=blocks(reply), response_type="ephemeral")
 
 
-def starlette_endpoint(app: App) -> Callable[[Request], Any]:
-    """POST /slack/events: Bolt's own request checks and dispatch, off the event loop."""
+def starlette_endpoint(app: App, signing_secret: str) -> Callable[[Request], Any]:
+    """POST /slack/events: the signature checked before the body is read (an unsigned body of any shape is a
+    401, never a parse error), then Bolt's own request checks and dispatch, off the event loop."""
+    verifier = SignatureVerifier(signing_secret)
 
     async def endpoint(request: Request) -> Response:
         body = await request.body()
-        response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        try:
+            signed = verifier.is_valid_request(body, request.headers)
+        except ValueError:  # a timestamp that is not a number
+            signed = False
+        if not signed:
+            log.warning("Slack request with a bad, stale or missing signature: refused")
+            return Response("invalid request signature", status_code=401)
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except ValueError:  # signed, yet not the JSON or form body its content type says
+            return Response("malformed request body", status_code=400)
+        response = await run_in_threadpool(app.dispatch, bolt_request)
         return to_starlette_response(response)
 
     return endpoint

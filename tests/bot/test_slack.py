@@ -99,6 +99,18 @@ def test_requests_not_signed_by_slack_get_401_and_nothing_is_posted(
     assert len(calls) == 1 and "Ask me things like" in calls[0].params["text"]
 
 
+def test_a_body_of_the_wrong_shape_is_refused_without_a_server_error(server: str, slack: FakeSlack,
+                                                                    rep_id: str) -> None:
+    form = slash_command_body("top", rep_id, channel_id="C0SALES", response_url=slack.response_url("top"))
+    claims_json = {"Content-Type": "application/json"}
+    assert send(server, form, claims_json).status_code == 401  # unsigned: refused before the body is read
+    junk_time = {**slack_headers(SECRET, form), "X-Slack-Request-Timestamp": "yesterday"}
+    assert send(server, form, junk_time).status_code == 401
+    assert send(server, form, slack_headers(SECRET, form, content_type="application/json")).status_code == 400
+    assert send(server, b"{not json", slack_headers(SECRET, b"{not json")).status_code == 400
+    assert slack.calls_to("chat.postMessage") == []
+
+
 def test_a_retried_event_is_answered_once(server: str, slack: FakeSlack, rep_id: str) -> None:
     body = mention("top 3 leads", rep_id, event_id="Ev0RETRY01")
     first = send(server, body, slack_headers(SECRET, body))
