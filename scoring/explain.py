@@ -81,7 +81,16 @@ def _count(n: float, one: str, many: str) -> str:
 
 
 def _ago(days: float) -> str:
-    return "today" if days < 1 else f"{_count(days, 'day', 'days')} ago"
+    return "today" if days < 1 else f"{_count(float(int(days)), 'day', 'days')} ago"  # whole days passed
+
+
+def _hours(hours: float) -> str:
+    """A reply time as people say it: "an hour", "5 hours", "2 days"."""
+    if hours <= 1:
+        return "an hour"
+    if hours < 48:
+        return _count(float(round(hours)), "hour", "hours")
+    return _count(float(round(hours / 24)), "day", "days")
 
 
 def _cap(text: str) -> str:
@@ -111,7 +120,7 @@ def _replies(values: Mapping[str, Any]) -> _Phrase:
     last = _num(values, "time.days_since_reply")
     hours = _num(values, "time.reply_hours_median")
     when = "" if last is None or last >= 90 else f", last {_ago(last)}" if last >= 1 else ", last one today"
-    speed = f"; usually within {_count(hours, 'hour', 'hours')}" if hours else ""
+    speed = f"; usually within {_hours(hours)}" if hours else ""
     for w, key in _REPLY_KEYS:
         if (n := _num(values, key)) is not None:
             head = f"Replied to emails {_fmt(n)}× in {w} days" if n else f"No email replies in {w} days"

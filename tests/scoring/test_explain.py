@@ -95,6 +95,12 @@ def test_the_sentence_uses_the_leads_own_values() -> None:
     assert describe("seniority", LEAD) == "VP-level contact"
     assert describe("lead source", LEAD) == "Came from a referral"
     assert describe("industry", LEAD) == "Industry: fintech"
+    assert describe("lead age", {"time.lead_age_days": 26.91}) == "Lead created 26 days ago"  # whole days
+    replies = {"beh.email_reply_90d": 4.0, "time.days_since_reply": 2.4}
+    assert describe("email replies", {**replies, "time.reply_hours_median": 50.21}) \
+        == "Replied to emails 4× in 90 days, last 2 days ago; usually within 2 days"
+    assert describe("email replies", {**replies, "time.reply_hours_median": 13.31}).endswith("within 13 hours")
+    assert describe("email replies", {**replies, "time.reply_hours_median": 0.2}).endswith("within an hour")
     assert describe("bounces", LEAD).startswith("Email bounced")
     assert describe("account engagement", LEAD).startswith("3 other people at the account engaged in 30 days")
 
