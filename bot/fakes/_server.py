@@ -134,6 +134,15 @@ class FakeServer:
             assert call is not None
             return call
 
+    def wait_for_refusals(self, count: int, timeout: float = 5.0) -> int:
+        """Block until `count` requests in all were refused (down, rate-limited or invalid); AssertionError on
+        timeout."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.refused >= count, timeout):
+                raise AssertionError(f"{type(self).__name__}: {self.refused} refusal(s) within {timeout}s, "
+                                     f"expected {count}")
+            return self.refused
+
     def _wait(self, method: str, count: int, timeout: float) -> list[Call]:
         with self._changed:
             arrived = self._changed.wait_for(lambda: len(self._matching(method)) >= count, timeout)
@@ -152,11 +161,13 @@ class FakeServer:
         with self._changed:
             if self.down:
                 self.refused += 1
+                self._changed.notify_all()
                 return Reply.text("Service Unavailable", 503)
         reply, method, params = self._answer(request)
         with self._changed:
             if method is None:
                 self.refused += 1
+                self._changed.notify_all()
             else:
                 call = Call(method, params, request.headers, request.at, request.raw, request.path, reply.status,
                             reply.body)
