@@ -128,9 +128,12 @@ def import_sessions(app: AppContext, file: Path) -> None:
     click.echo(f"Imported {len(parsed)} demo sessions from {file}.")
 
 
+ALERT_STATUSES = ["queued", "sent", "delivered", "read", "failed", "undelivered", "superseded"]
+
+
 @cli.command()
-@click.option("--status", type=click.Choice(["queued", "sent", "delivered", "read", "failed", "undelivered"]),
-              help="Only alerts with this status.")
+@click.option("--status", type=click.Choice(ALERT_STATUSES),
+              help="Only alerts with this status (superseded: a jump alert the lead's hot alert replaced).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON.")
 @pass_app

@@ -18,6 +18,7 @@ from scoring.incremental import Moved
 
 log = logging.getLogger(__name__)
 JUMP = 20.0  # percentile points in one move that deserve an alert even below hot
+JUMP_HOLD = timedelta(seconds=60)  # a jump alert waits this long: if the lead turns hot meanwhile, one alert
 COOLDOWN = timedelta(hours=24)
 DEFAULT_QUIET = (time(20, 0), time(8, 0))  # what HOTLEAD_QUIET_HOURS=20:00-08:00 reads as
 ROUTES = {"hot": ("senior", "rep"), "warm": ("bdr", "rep"), "cold": ("bdr", "rep")}  # who gets unassigned leads
@@ -80,6 +81,13 @@ def _recent(engine: Engine, lead_id: int, kind: str, now: datetime) -> bool:
         ) is not None
 
 
+def _supersede_jumps(engine: Engine, lead_id: int) -> None:
+    """A lead that turns hot while its jump alert still waits gets one alert: the hot one."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alert SET status = 'superseded' WHERE lead_id = :lead AND kind = 'jump' "
+                          "AND status = 'queued'"), {"lead": lead_id})
+
+
 def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: datetime | None = None) -> list[int]:
     """Queue the alerts these score moves deserve; returns the new alert ids."""
     moment = now or datetime.now(UTC)
@@ -89,6 +97,8 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
         kind = kind_of(moved)
         if kind is None or _recent(engine, moved.lead_id, kind, moment):
             continue
+        if kind == "hot":
+            _supersede_jumps(engine, moved.lead_id)
         facts = _facts(engine, moved.lead_id)
         owner = (facts["owner_id"], facts["owner"], facts["owner_slack"], facts["owner_zone"])
         suggested = None
@@ -99,17 +109,19 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
         payload = {"text": reply.plain(numbered=False), "blocks": blocks(reply), "lead": facts["lead"],
                    "probability": moved.probability, "band": moved.band}
         stamp = moment.strftime("%Y%m%d%H%M%S%f")
+        held = moment + JUMP_HOLD if kind == "jump" else None
         if settings.hotlead_alert_channel:
             found = enqueue(engine, kind=kind, channel="slack", target=settings.hotlead_alert_channel,
                             dedupe_key=f"{kind}:{moved.lead_id}:channel:{stamp}", payload=payload,
-                            lead_id=moved.lead_id, now=moment)
+                            lead_id=moved.lead_id, not_before=held, now=moment)
             queued += [found] if found else []
         rep_id, _name, slack_id, zone = owner
         if slack_id:
+            quiet_until = after_quiet_hours(moment, str(zone or "UTC"), quiet)
             found = enqueue(engine, kind=kind, channel="slack", target=str(slack_id),
                             dedupe_key=f"{kind}:{moved.lead_id}:owner:{stamp}", payload=payload,
                             lead_id=moved.lead_id, rep_id=int(str(rep_id)),
-                            not_before=after_quiet_hours(moment, str(zone or "UTC"), quiet), now=moment)
+                            not_before=max((t for t in (held, quiet_until) if t), default=None), now=moment)
             queued += [found] if found else []
     return queued
 

@@ -91,3 +91,19 @@ def test_an_unassigned_lead_is_posted_with_a_suggested_owner_who_gets_the_dm(dem
     again = alert_moves(demo_engine, Settings(hotlead_alert_channel="C0ALERTS"),
                         [moved((0.2, 85.0, "warm"), 93.0, "hot", lead_id)], noon)
     assert again == []  # one alert per lead and kind per cooldown
+
+
+def test_a_jump_alert_waits_a_minute_and_gives_way_when_the_lead_turns_hot(demo_engine: Engine) -> None:
+    with demo_engine.connect() as conn:
+        lead_id = conn.exec_driver_sql("SELECT id FROM lead WHERE owner_id IS NOT NULL LIMIT 1").scalar_one()
+    noon = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    settings = Settings(hotlead_alert_channel="C0ALERTS")
+    jumped = alert_moves(demo_engine, settings, [moved((0.05, 40.0, "cold"), 65.0, "warm", lead_id)], noon)
+    hot = alert_moves(demo_engine, settings, [moved((0.3, 65.0, "warm"), 95.0, "hot", lead_id)], noon)
+    assert len(jumped) == len(hot) == 2
+    with demo_engine.connect() as conn:
+        rows = dict(((r[0], r[1]), (r[2], r[3])) for r in conn.exec_driver_sql(
+            "SELECT kind, target, status, next_attempt_at FROM alert WHERE lead_id = ?", (lead_id,)))
+    assert {status for status, _ in (rows[k] for k in rows if k[0] == "jump")} == {"superseded"}
+    assert [at for (kind, _), (_, at) in rows.items() if kind == "jump"] == ["2026-11-23 17:01:00.000000"] * 2
+    assert {rows[k] for k in rows if k[0] == "hot"} == {("queued", None)}  # the hot alert goes out at once
