@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
+import numpy as np
+
 BIAS = "bias"
 _WINDOWS = (7, 30, 90)
 _WINDOWED = re.compile(r"(\w+)_(\d+)d")
@@ -85,12 +87,30 @@ def _ago(days: float) -> str:
 
 
 def _hours(hours: float) -> str:
-    """A reply time as people say it: "an hour", "5 hours", "2 days"."""
-    if hours <= 1:
+    """A reply time as people say it, from its whole hours: "an hour", "5 hours", "2 days"."""
+    whole = max(round(hours), 1)
+    if whole == 1:
         return "an hour"
-    if hours < 48:
-        return _count(float(round(hours)), "hour", "hours")
-    return _count(float(round(hours / 24)), "day", "days")
+    if whole < 48:
+        return _count(float(whole), "hour", "hours")
+    return _count(float(round(whole / 24)), "day", "days")
+
+
+def _shown_hours(hours: np.ndarray) -> np.ndarray:
+    """Hours as `_hours` reads them: 0 and missing as they are, anything else its whole hours (at least 1)."""
+    return np.where(hours > 0, np.maximum(np.round(hours), 1.0), hours)
+
+
+def _unused(values: np.ndarray) -> np.ndarray:
+    return np.zeros_like(values)
+
+
+# Float features as the sentences read them: values equal here give the same sentence, so a sentence is written
+# once per distinct shown value rather than once per lead (days since: whole days; a feature no sentence reads).
+SHOWN: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    **dict.fromkeys(("time.days_since_activity", "time.days_since_reply", "time.lead_age_days"), np.floor),
+    "time.reply_hours_median": _shown_hours, "time.days_to_first_reply": _unused,
+}
 
 
 def _cap(text: str) -> str:

@@ -8,6 +8,7 @@ per distinct set of its features' values, and the JSON is assembled from pieces 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -17,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.explain import describe, group_of
+from scoring.explain import SHOWN, describe, group_of
+
+Column = tuple[np.ndarray, list[Any] | None]  # values (or category codes) and the categories, if any
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,10 @@ def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> Sente
         if not len(where[0]):
             continue
         at = rows[where[0]]
-        columns = [features[name] for name in picked.members[group]]
-        first, inverse = _distinct([_key(column, at) for column in columns])
         names = picked.members[group]
-        distinct = [_values_at(column, at[first]) for column in columns]
+        columns = [_shown(features[name], at, SHOWN.get(name)) for name in names]
+        first, inverse = _distinct([_key(column) for column in columns])
+        distinct = [_values_at(column, first) for column in columns]
         ids[where] = len(texts) + inverse.ravel()
         texts.extend(describe(group, dict(zip(names, values, strict=True))) for values in zip(*distinct, strict=True))
         groups.extend([g] * len(first))
@@ -97,22 +100,34 @@ def _distinct(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return first, combined
 
 
-def _key(column: pd.Series, at: np.ndarray) -> np.ndarray:
-    """Numbers that are equal exactly when the column's values at `at` are (bit patterns; category codes)."""
+def _shown(column: pd.Series, at: np.ndarray, shown: Callable[[np.ndarray], np.ndarray] | None) -> Column:
+    """The column's values at `at` as the sentences read them: category codes and their categories, or values
+    (floats through `shown`, see explain.SHOWN)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return np.asarray(column.cat.codes)[at].astype(np.int64)
-    values = np.asarray(column)
+        return np.asarray(column.cat.codes)[at].astype(np.int64), list(column.cat.categories)
+    values = np.asarray(column)[at]
     if values.dtype.kind == "f":
-        return values[at].astype(np.float64).view(np.int64)
-    return pd.factorize(values[at])[0].astype(np.int64)
+        values = values.astype(np.float64)
+        return (shown(values) if shown is not None else values), None
+    return values, None
 
 
-def _values_at(column: pd.Series, at: np.ndarray) -> list[Any]:
-    """Plain Python values (a category's value; NaN when missing) at positions `at`."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        categories = list(column.cat.categories)
-        return [categories[c] if c >= 0 else np.nan for c in np.asarray(column.cat.codes)[at].tolist()]
-    return np.asarray(column)[at].tolist()
+def _key(column: Column) -> np.ndarray:
+    """Numbers that are equal exactly when the values are (category codes; bit patterns of floats)."""
+    values, categories = column
+    if categories is not None:
+        return values
+    if values.dtype.kind == "f":
+        return (values + 0.0).view(np.int64)  # + 0.0: -0.0 is 0.0
+    return pd.factorize(values)[0].astype(np.int64)
+
+
+def _values_at(column: Column, first: np.ndarray) -> list[Any]:
+    """Plain Python values (a category's value; NaN when missing) at positions `first`."""
+    values, categories = column
+    if categories is not None:
+        return [categories[c] if c >= 0 else np.nan for c in values[first].tolist()]
+    return values[first].tolist()
 
 
 def as_json(picked: Picked, said: Sentences) -> list[str]:

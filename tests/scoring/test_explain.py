@@ -8,6 +8,7 @@ import xgboost as xgb
 
 from scoring.explain import (
     GROUPS,
+    SHOWN,
     all_reasons,
     compare_reasons,
     describe,
@@ -209,3 +210,14 @@ def test_reasons_from_a_real_model_add_up_to_its_margin() -> None:
     assert up or down
     total = sum(r.contribution for r in all_reasons(contributions, frame.iloc[0].to_dict()))
     assert total + contributions["bias"] == pytest.approx(margin, abs=1e-4)
+
+
+def test_a_feature_as_shown_gives_the_very_sentence_its_raw_value_gives() -> None:
+    pick = np.random.default_rng(5)
+    edges = [0.0, 0.3, 0.5, 0.99, 1.0, 1.49, 1.5, 2.5, 23.5, 47.4, 47.5, 47.6, 48.0, 59.9, 60.0, 89.99, 90.0, 91.5]
+    for feature, shown in SHOWN.items():
+        raw = np.concatenate([edges, pick.uniform(0, 200, 300), [np.nan]])
+        group = group_of(feature)
+        for value, as_shown in zip(raw.tolist(), shown(raw).tolist(), strict=True):
+            lead = {**LEAD, "beh.email_reply_90d": 2.0, feature: value}
+            assert describe(group, lead) == describe(group, {**lead, feature: as_shown}), (feature, value)
