@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -159,6 +160,14 @@ def _deliver(client: WebClient, respond: Respond, channel: str | None, reply: Re
         except SlackApiError as exc:
             log.info("could not post to %s (%s): answering privately", channel, exc.response.get("error"))
     respond(text=reply.plain(numbered=False), blocks=blocks(reply), response_type="ephemeral")
+
+
+def connect_socket_mode(app: App, settings: Settings) -> SocketModeHandler:
+    """Reach Slack over Socket Mode with SLACK_APP_TOKEN (no public URL needed): the same Bolt app answers
+    what arrives on the WebSocket, acknowledged there. Close it with `.close()`."""
+    handler = SocketModeHandler(app, settings.require("SLACK_APP_TOKEN", "connecting to Slack over Socket Mode"))
+    handler.connect()
+    return handler
 
 
 def starlette_endpoint(app: App, signing_secret: str) -> Callable[[Request], Any]:

@@ -128,9 +128,9 @@ def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, sc
                       chat_workers=workers)
     parts = asgi.state.hotlead
     if slack and app.settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.channels.slack import connect_socket_mode
 
-        SocketModeHandler(parts.bolt, app.settings.slack_app_token).connect()
+        connect_socket_mode(parts.bolt, app.settings)
         click.echo("Slack: connected over Socket Mode.", err=True)
     click.echo(f"Hotlead serving {', '.join(parts.channels) or 'health checks only'} on http://{host}:{port}",
                err=True)

@@ -3,11 +3,13 @@
 from bot.fakes._server import Call
 from bot.fakes.signing import interaction_body, slack_event_body, slack_headers, slash_command_body, twilio_signature
 from bot.fakes.slack import FakeSlack
+from bot.fakes.socket_mode import FakeSocketMode
 from bot.fakes.twilio import FakeTwilio
 
 __all__ = [
     "Call",
     "FakeSlack",
+    "FakeSocketMode",
     "FakeTwilio",
     "interaction_body",
     "slack_event_body",

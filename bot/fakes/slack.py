@@ -18,9 +18,11 @@ Params = dict[str, Any]
 class FakeSlack(FakeServer):
     """The Slack Web API at `.url`; upload URLs and response_urls live on the same server."""
 
-    def __init__(self, token: str | None = None) -> None:
+    def __init__(self, token: str | None = None, app_token: str | None = None, socket_url: str | None = None) -> None:
         super().__init__()
         self.token = token
+        self.app_token = app_token  # apps.connections.open takes the app-level token (xapp-…), not the bot's
+        self.socket_url = socket_url  # what apps.connections.open hands out (a FakeSocketMode's url)
         self.url = f"{self.base_url}/api/"
         self.uploads: dict[str, bytes] = {}
         self._ts = itertools.count(1)
@@ -35,6 +37,7 @@ class FakeSlack(FakeServer):
             "chat.update": self._update,
             "chat.delete": lambda p: {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")},
             "conversations.open": _conversations_open,
+            "apps.connections.open": self._connections_open,
             "users.info": _users_info,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
@@ -78,19 +81,25 @@ class FakeSlack(FakeServer):
             params = decode_params(request, json_values=True)
         except ValueError:
             return Reply.json({"ok": False, "error": "invalid_json"}), method, {}
-        error = self._auth_error(request, params)
+        error = self._auth_error(request, params, method)
         if error:
             return Reply.json({"ok": False, "error": error}), method, params
         answer = self._methods.get(method, lambda p: {"ok": True})
         return Reply.json(answer(params)), method, params
 
-    def _auth_error(self, request: Request, params: Params) -> str | None:
-        if self.token is None:
+    def _auth_error(self, request: Request, params: Params, method: str) -> str | None:
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if expected is None:
             return None
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or params.get("token")
         if not given:
             return "not_authed"
-        return None if given == self.token else "invalid_auth"
+        return None if given == expected else "invalid_auth"
+
+    def _connections_open(self, params: Params) -> Params:
+        if self.socket_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url}
 
     def _next_ts(self) -> str:
         micros = 1_700_000_000_000_000 + 100 * next(self._ts)

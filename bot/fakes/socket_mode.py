@@ -1,0 +1,97 @@
+"""A local stand-in for Slack's Socket Mode WebSocket: it greets a client as Slack does, pushes envelopes to it
+and records the acknowledgements it sends back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import WSMsgType, web
+
+
+class FakeSocketMode:
+    """The WebSocket at `.url` that `apps.connections.open` hands out (see FakeSlack(socket_mode=...))."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self._port = probe.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{self._port}/link"
+        self.acks: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="FakeSocketMode", daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        """Block until a client is connected and greeted; AssertionError on timeout."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: bool(self._sockets), timeout):
+                raise AssertionError(f"no Socket Mode client connected within {timeout}s")
+
+    def push(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope (events_api, slash_commands, interactive) to the connected client."""
+        self.wait_connected()
+        text = json.dumps(envelope)
+        asyncio.run_coroutine_threadsafe(self._sockets[-1].send_str(text), self._loop).result(timeout=10)
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The acknowledgement of `envelope_id`; AssertionError when none came within `timeout`."""
+        def found() -> dict[str, Any] | None:
+            return next((ack for ack in self.acks if ack.get("envelope_id") == envelope_id), None)
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: found() is not None, timeout):
+                raise AssertionError(f"envelope {envelope_id} was not acknowledged within {timeout}s: {self.acks}")
+            ack = found()
+            assert ack is not None
+            return ack
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/link", self._link)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
+
+    async def _stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                      "debug_info": {"host": "fake-socket-mode"},
+                                      "connection_info": {"app_id": "AHOTLEAD"}}))
+        with self._changed:
+            self._sockets.append(ws)
+            self._changed.notify_all()
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    with self._changed:
+                        self.acks.append(json.loads(message.data))
+                        self._changed.notify_all()
+        finally:
+            with self._changed:
+                self._sockets.remove(ws)
+        return ws
