@@ -11,3 +11,7 @@ class NotEnoughOutcomesError(ScoringError, ValueError):
 
 class NoModelError(ScoringError, LookupError):
     """No model has been trained and activated yet."""
+
+
+class BandError(ScoringError, ValueError):
+    """Band shares that cannot split the leads (hot must be above 0, hot and warm together at most 100%)."""

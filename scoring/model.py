@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares
 from scoring.errors import NotEnoughOutcomesError
 from scoring.treeshap import Forest, compile_booster, forest_from_bytes, forest_to_bytes
 
@@ -31,6 +32,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         min_child_weight: float = 2.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
         reg_lambda: float = 2.0, validation_fraction: float = 0.2, early_stopping_rounds: int = 60,
         max_cat_to_onehot: int = 8, refit: bool = True, n_jobs: int | None = None, random_state: int = 0,
+        hot_share: float = HOT_SHARE, warm_share: float = WARM_SHARE,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -47,6 +49,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.refit = refit
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.hot_share = hot_share  # the top share of open leads banded hot
+        self.warm_share = warm_share  # the next share, banded warm
 
     def _params(self, depth: int) -> dict[str, Any]:
         return {
@@ -65,6 +69,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any) -> LeadScorer:
         """Train on rows in time order: the newest `validation_fraction` stop the boosting and calibrate."""
+        check_shares(self.hot_share, self.warm_share)
         labels = np.asarray(y, dtype=float)
         positives = int(labels.sum())
         negatives = len(labels) - positives

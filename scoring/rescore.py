@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from scoring import registry, stored_reasons
+from scoring.bands import bands
 from scoring.errors import NoModelError
 from scoring.features import build_features
 from scoring.model import LeadScorer
@@ -23,7 +24,6 @@ from storage import queries
 from storage.db import marks
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
-HOT_SHARE, WARM_SHARE = 0.10, 0.30
 REASONS_KEPT = 3
 WRITE_CHUNK = 4096  # history rows explained and inserted at a time
 FINAL = ("won", "lost")
@@ -71,13 +71,6 @@ class Scored:
                 yield chunk, stored_reasons.as_json(*self.picked(chunk, contributions=contributions))
 
 
-def bands(percentile: np.ndarray, hot: float = HOT_SHARE, warm: float = WARM_SHARE) -> np.ndarray:
-    """hot for the top `hot` share, warm for the next `warm`, cold for the rest."""
-    # rounded so that 1 - 0.1 - 0.3 is exactly the 60th percentile, not 60.000000000000014
-    warm_band = np.where(percentile >= round(100 * (1 - hot - warm), 9), "warm", "cold")
-    return np.where(percentile >= round(100 * (1 - hot), 9), "hot", warm_band)
-
-
 def active_scorer(engine: Engine) -> tuple[LeadScorer, int]:
     """The active model, or NoModelError saying how to get one."""
     version_id = registry.active_version_id(engine)
@@ -104,7 +97,8 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     probability = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
     reference = np.sort(probability if population is None else population)
     percentile = 100.0 * np.searchsorted(reference, probability, side="right") / max(len(reference), 1)
-    return Scored(features, encoded, probability, percentile, bands(percentile), margin, version_id, scorer)
+    band = bands(percentile, scorer.hot_share, scorer.warm_share)  # artifacts older than the shares get defaults
+    return Scored(features, encoded, probability, percentile, band, margin, version_id, scorer)
 
 
 def top_reasons(scored: Scored, rows: np.ndarray, keep: int = REASONS_KEPT) -> list[list[dict[str, Any]]]:

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy import Engine
 
 from scoring import drift, registry
+from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares
 from scoring.evaluate import compare, lift_table, save_plots
 from scoring.features import build_features
 from scoring.model import LeadScorer
@@ -46,6 +47,7 @@ class TrainingReport:
     lift: list[dict[str, Any]]
     holdout_ids: list[str]
     plots: list[Path] = field(default_factory=list)
+    shares: tuple[float, float] = (HOT_SHARE, WARM_SHARE)  # the model's hot and warm band shares
 
 
 def training_data(engine: Engine) -> TrainingData:
@@ -71,14 +73,22 @@ def _window(decided: np.ndarray) -> tuple[datetime | None, datetime | None]:
     return first, last
 
 
-def train(engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | None = None) -> TrainingReport:
-    """Fit a candidate on all but the newest decisions and register it; promote it when it wins."""
+def train(
+    engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | None = None,
+    shares: tuple[float | None, float | None] = (None, None),
+) -> TrainingReport:
+    """Fit a candidate on all but the newest decisions and register it; promote it when it wins. Its band
+    `shares` (hot, warm) default to the active model's, so that a retraining keeps the team's bands."""
+    if scorer is None:
+        hot, warm = _shares(engine, shares)
+        scorer = LeadScorer(hot_share=hot, warm_share=warm)
+    check_shares(scorer.hot_share, scorer.warm_share)  # before the slow part
     data = training_data(engine)
     cut = data.split()
     train_x, hold_x = data.features.iloc[:cut], data.features.iloc[cut:]
     train_y, hold_y = data.labels[:cut], data.labels[cut:]
     started = time.perf_counter()
-    model = (scorer or LeadScorer()).fit(train_x, train_y)
+    model = scorer.fit(train_x, train_y)
     seconds = time.perf_counter() - started
     probability = model.predict_proba(hold_x)[:, 1]
     points = rule_points(hold_x)
@@ -101,7 +111,16 @@ def train(engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | Non
         registry.activate(engine, version.version)
     written = save_plots(plots, hold_y, probability, points) if plots else []
     return TrainingReport(version.version, promoted, metrics, lift_table(hold_y, probability),
-                          data.external_ids[cut:], written)
+                          data.external_ids[cut:], written, (model.hot_share, model.warm_share))
+
+
+def _shares(engine: Engine, given: tuple[float | None, float | None]) -> tuple[float, float]:
+    """The hot and warm shares asked for, else the active model's, else the defaults."""
+    active = registry.active_version(engine)
+    kept = active.params if active is not None else {}
+    hot, warm = given
+    return (hot if hot is not None else float(kept.get("hot_share", HOT_SHARE)),
+            warm if warm is not None else float(kept.get("warm_share", WARM_SHARE)))
 
 
 def _auc_without(

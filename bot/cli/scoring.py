@@ -16,24 +16,31 @@ from bot.cli import AppContext, cli, emit_json, pass_app
 @cli.command()
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
               help="Also write lift.png and calibration.png to this folder.")
+@click.option("--hot-share", type=click.FloatRange(0, 1, min_open=True),
+              help="Share of open leads this model bands hot (default: the active model's, else 0.10).")
+@click.option("--warm-share", type=click.FloatRange(0, 1),
+              help="Share of open leads banded warm, after the hot ones (default: the active model's, else 0.30).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
-def train(app: AppContext, plots: Path | None, as_json: bool) -> None:
+def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_share: float | None,
+          as_json: bool) -> None:
     """Train a model on your won and lost leads and compare it with rule-based points.
 
     The newest 20% of decisions are held out; the candidate becomes active only when it beats the
     active model on them (or when there is none). Features are taken as of each decision, never after.
+    Band shares belong to the model: they change the bands when the model becomes active.
     """
     from bot.cli.nlp import analyze_messages
     from scoring.evaluate import format_report
     from scoring.training import train as train_model
 
     analyze_messages(app)
-    report = train_model(app.engine(), plots=plots)
+    report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share))
     m = report.metrics
     if as_json:
         emit_json({"version": report.version, "promoted": report.promoted, "auc": m["auc"], "pr_auc": m["pr_auc"],
                    "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
+                   "hot_share": report.shares[0], "warm_share": report.shares[1],
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
                    "plots": [str(p) for p in report.plots]})
         return
@@ -44,7 +51,8 @@ def train(app: AppContext, plots: Path | None, as_json: bool) -> None:
                    f"(with: {m['auc']:.3f})")
     state = "promoted to active" if report.promoted else "kept as a candidate (the active model is better)"
     click.echo(f"\nModel {report.version}: {state}. Trained in {m['train_seconds']} s on {m['train_leads']:,} "
-               f"decisions, judged on the newest {m['holdout_leads']:,}.")
+               f"decisions, judged on the newest {m['holdout_leads']:,}. Its bands: the top "
+               f"{report.shares[0]:.0%} of open leads hot, the next {report.shares[1]:.0%} warm.")
     for path in report.plots:
         click.echo(f"Wrote {path}")
 
@@ -140,10 +148,13 @@ def model() -> None:
 def model_list(app: AppContext, as_json: bool) -> None:
     """Every trained version, newest first, with its holdout AUC."""
     from scoring import registry
+    from scoring.bands import HOT_SHARE, WARM_SHARE
 
     versions = registry.list_versions(app.engine())
     rows: list[dict[str, Any]] = [{"version": v.version, "status": v.status, "trained_at": str(v.trained_at),
-             "auc": v.metrics.get("auc"), "rules_auc": v.metrics.get("rules_auc")} for v in versions]
+             "auc": v.metrics.get("auc"), "rules_auc": v.metrics.get("rules_auc"),
+             "hot_share": v.params.get("hot_share", HOT_SHARE), "warm_share": v.params.get("warm_share", WARM_SHARE)}
+            for v in versions]
     if as_json:
         emit_json(rows)
         return
@@ -151,7 +162,7 @@ def model_list(app: AppContext, as_json: bool) -> None:
         click.echo("No models yet: run `hotlead train`.")
     for row in rows:
         click.echo(f"{row['version']:<26} {row['status']:<9} AUC {row['auc']:.3f} (rules {row['rules_auc']:.3f})  "
-                   f"trained {row['trained_at'][:16]}")
+                   f"hot {row['hot_share']:.0%} / warm {row['warm_share']:.0%}  trained {row['trained_at'][:16]}")
 
 
 @model.command()

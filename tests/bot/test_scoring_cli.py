@@ -69,6 +69,11 @@ def test_why_json_breaks_the_margin_into_base_value_and_reasons(demo: Demo) -> N
     assert abs(why["base_value"] + sum(why["contributions"].values()) - why["margin"]) < 1e-4
 
 
+def test_train_json_reports_the_band_shares_and_refuses_ones_over_a_whole(demo: Demo) -> None:
+    assert (demo.trained["hot_share"], demo.trained["warm_share"]) == (0.1, 0.3)
+    fails_cleanly(demo.run("train", "--hot-share", "0.7", "--warm-share", "0.5"), "add up to at most 1")
+
+
 def test_why_a_lead_that_does_not_exist_fails_cleanly(demo: Demo) -> None:
     fails_cleanly(demo.run("why", "NOPE-1"), "no lead")
 

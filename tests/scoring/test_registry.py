@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import Engine
 
 from scoring import registry, stored_reasons
+from scoring.bands import bands
 from scoring.explain import describe, group_of
 from scoring.model import LeadScorer
-from scoring.rescore import active_cutoffs, bands, rescore, score_leads
+from scoring.rescore import active_cutoffs, rescore, score_leads
 from scoring.training import TrainingReport, train
 from storage.db import create_schema, json_dumps, json_loads, make_engine
 from storage.demo import generate
@@ -162,3 +163,25 @@ def test_history_reasons_are_the_json_text_json_dumps_gives(db: Engine) -> None:
     scored = score_leads(db, active_cutoffs(db, NOW))
     picked, texts = scored.picked(np.arange(len(scored.features)))
     assert stored_reasons.as_json(picked, texts) == [json_dumps(r) for r in stored_reasons.as_dicts(picked, texts)]
+
+
+def test_band_shares_belong_to_the_model_and_a_retraining_keeps_them(db: Engine) -> None:
+    wide = train(db, shares=(0.2, 0.3))
+    assert wide.shares == (0.2, 0.3)
+    registry.activate(db, wide.version)
+    rescore(db, NOW)
+    with db.connect() as conn:
+        hot = conn.exec_driver_sql("SELECT avg(band = 'hot') FROM score WHERE id IN (SELECT max(id) FROM score "
+                                   "GROUP BY lead_id)").scalar_one()
+    assert abs(hot - 0.2) < 0.02
+    again = train(db)  # a scheduled retraining asks for no shares: it keeps the active model's
+    assert again.shares == (0.2, 0.3)
+    assert next(v for v in registry.list_versions(db) if v.version == again.version).params["hot_share"] == 0.2
+
+
+def test_band_shares_over_a_whole_are_refused_before_training(db: Engine) -> None:
+    from scoring.errors import BandError
+
+    with pytest.raises(BandError, match="add up to at most 1"):
+        train(db, shares=(0.7, 0.5))
+    assert len(registry.list_versions(db)) == 2  # the two of the fixture: nothing was trained
