@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from datetime import time
 from typing import Any
 
+from storage.importers.tables import REP_ROLES
+
 
 class SettingError(RuntimeError):
     """A setting is missing or has a value Hotlead cannot use; the message names the variable."""
@@ -24,6 +26,8 @@ class MissingSettingError(SettingError):
 
 QUIET_OFF = ("off", "none", "no", "")
 QUIET_PATTERN = re.compile(r"(\d{1,2}):([0-5]\d)\s*-\s*(\d{1,2}):([0-5]\d)")
+BANDS = ("hot", "warm", "cold")
+DEFAULT_ROUTING = "hot=senior,rep; warm=bdr,rep; cold=bdr,rep"
 CHOICES = {"hotlead_nlp": ("transformer", "rules"), "hotlead_share": ("all", "reps", "owned")}
 
 
@@ -50,6 +54,7 @@ class Settings:
     hotlead_share: str = "all"  # all | reps (registered reps only, also in Slack) | owned (own + unassigned)
     hotlead_retrain_days: int = 30  # days between scheduled retrainings
     hotlead_quiet_hours: str = "off"  # e.g. 20:00-08:00: owner DMs wait until the end, in each rep's time zone
+    hotlead_routing: str = DEFAULT_ROUTING  # who is suggested for an unassigned lead, by band: roles in order
 
     def __post_init__(self) -> None:
         # from_env passes text; a number that is not one must fail at start-up, naming its variable
@@ -57,7 +62,8 @@ class Settings:
         if not days.isdecimal() or int(days) < 1:
             raise SettingError(f"HOTLEAD_RETRAIN_DAYS must be a whole number of days (1 or more), not {days!r}")
         object.__setattr__(self, "hotlead_retrain_days", int(days))
-        self.quiet_hours()  # refuses an unusable value at start-up
+        self.quiet_hours()  # these two refuse an unusable value at start-up
+        self.routes()
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise SettingError(f"{name.upper()} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -91,6 +97,18 @@ class Settings:
             raise SettingError("HOTLEAD_QUIET_HOURS must be two different times of day (00:00 to 23:59), "
                                f"not {value!r}")
         return time(start_hour, start_minute), time(end_hour, end_minute)
+
+    def routes(self) -> dict[str, tuple[str, ...]]:
+        """For each band, the rep roles an unassigned lead is suggested to, first choice first."""
+        found: dict[str, tuple[str, ...]] = {}
+        for rule in filter(None, (part.strip() for part in self.hotlead_routing.split(";"))):
+            band, _, roles = (text.strip().lower() for text in rule.partition("="))
+            chosen = tuple(filter(None, (role.strip() for role in roles.split(","))))
+            if band not in BANDS or not chosen or any(role not in REP_ROLES for role in chosen):
+                raise SettingError(f"HOTLEAD_ROUTING must look like {DEFAULT_ROUTING!r} (bands {', '.join(BANDS)}; "
+                                   f"roles {', '.join(REP_ROLES)}), not {self.hotlead_routing!r}")
+            found[band] = chosen
+        return found
 
     def require(self, name: str, purpose: str) -> str:
         """Return a secret or setting that must be present, or raise naming the variable."""

@@ -21,7 +21,6 @@ JUMP = 20.0  # percentile points in one move that deserve an alert even below ho
 JUMP_HOLD = timedelta(seconds=60)  # a jump alert waits this long: if the lead turns hot meanwhile, one alert
 COOLDOWN = timedelta(hours=24)
 DEFAULT_QUIET = (time(20, 0), time(8, 0))  # what HOTLEAD_QUIET_HOURS=20:00-08:00 reads as
-ROUTES = {"hot": ("senior", "rep"), "warm": ("bdr", "rep"), "cold": ("bdr", "rep")}  # who gets unassigned leads
 
 
 def kind_of(moved: Moved) -> str | None:
@@ -60,9 +59,12 @@ def _facts(engine: Engine, lead_id: int) -> dict[str, object]:
     return dict(zip(("lead", "name", "account", "owner_id", "owner", "owner_slack", "owner_zone"), row, strict=True))
 
 
-def suggest_owner(engine: Engine, band: str) -> tuple[int, str, str | None, str] | None:
-    """(id, name, Slack id, time zone) of the rep with the fewest open leads among the roles that take this band."""
-    for role in ROUTES.get(band, ("rep",)):
+def suggest_owner(
+    engine: Engine, band: str, routes: dict[str, tuple[str, ...]],
+) -> tuple[int, str, str | None, str] | None:
+    """(id, name, Slack id, time zone) of the rep with the fewest open leads among the roles that take this band
+    (HOTLEAD_ROUTING), in their order."""
+    for role in routes.get(band, ("rep",)):
         with engine.connect() as conn:
             found = conn.execute(text(
                 "SELECT r.id, r.name, r.slack_user_id, r.timezone FROM rep r LEFT JOIN lead l ON l.owner_id = r.id "
@@ -103,7 +105,7 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
         owner = (facts["owner_id"], facts["owner"], facts["owner_slack"], facts["owner_zone"])
         suggested = None
         if facts["owner_id"] is None:
-            suggested = suggest_owner(engine, moved.band)
+            suggested = suggest_owner(engine, moved.band, settings.routes())
             owner = suggested or owner
         reply = _reply(facts, moved, kind, suggested[1] if suggested else None)
         payload = {"text": reply.plain(numbered=False), "blocks": blocks(reply), "lead": facts["lead"],

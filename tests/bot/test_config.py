@@ -49,3 +49,9 @@ def test_quiet_hours_read_as_a_window_or_off(value: str, expected: tuple[time, t
 def test_unusable_quiet_hours_fail_at_start_up_naming_the_variable(value: str) -> None:
     with pytest.raises(SettingError, match="HOTLEAD_QUIET_HOURS must"):
         Settings.from_env({"HOTLEAD_QUIET_HOURS": value})
+
+
+@pytest.mark.parametrize("value", ["hot=ninja", "lukewarm=rep", "hot=", "hot senior"])
+def test_unusable_routing_fails_at_start_up_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingError, match="HOTLEAD_ROUTING must look like"):
+        Settings.from_env({"HOTLEAD_ROUTING": value})

@@ -68,7 +68,8 @@ def test_owner_dms_are_sent_at_once_unless_quiet_hours_are_set(demo_engine: Engi
 
 
 def test_unassigned_hot_leads_go_to_a_senior_rep_and_warm_ones_to_a_bdr(demo_engine: Engine) -> None:
-    hot, warm = suggest_owner(demo_engine, "hot"), suggest_owner(demo_engine, "warm")
+    routes = Settings().routes()
+    hot, warm = suggest_owner(demo_engine, "hot", routes), suggest_owner(demo_engine, "warm", routes)
     with demo_engine.connect() as conn:
         roles = dict(conn.exec_driver_sql("SELECT id, role FROM rep").all())
     assert hot is not None and roles[hot[0]] == "senior"
@@ -107,3 +108,13 @@ def test_a_jump_alert_waits_a_minute_and_gives_way_when_the_lead_turns_hot(demo_
     assert {status for status, _ in (rows[k] for k in rows if k[0] == "jump")} == {"superseded"}
     assert [at for (kind, _), (_, at) in rows.items() if kind == "jump"] == ["2026-11-23 17:01:00.000000"] * 2
     assert {rows[k] for k in rows if k[0] == "hot"} == {("queued", None)}  # the hot alert goes out at once
+
+
+def test_routing_is_the_teams_to_set(demo_engine: Engine) -> None:
+    routes = Settings(hotlead_routing="hot=bdr; warm=senior,rep").routes()
+    assert routes == {"hot": ("bdr",), "warm": ("senior", "rep")}
+    with demo_engine.connect() as conn:
+        roles = dict(conn.exec_driver_sql("SELECT id, role FROM rep").all())
+    hot, cold = suggest_owner(demo_engine, "hot", routes), suggest_owner(demo_engine, "cold", routes)
+    assert hot is not None and roles[hot[0]] == "bdr"
+    assert cold is not None and roles[cold[0]] == "rep"  # a band the rules leave out goes to any rep
