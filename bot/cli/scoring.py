@@ -109,11 +109,15 @@ def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: 
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @pass_app
 def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
-    """Why LEAD (its external id) scores what it does: the reasons for and against, with its own numbers."""
+    """Why LEAD scores what it does: the reasons for and against, with its own numbers.
+
+    LEAD is an external id, or a name as a rep would type it ("Jane Doe", "jane doe at acme"); a name that fits
+    several leads lists them with their ids."""
     from scoring.explain import format_contribution
     from scoring.leads import explain_lead, explain_pair
 
     engine = app.engine()
+    lead, other = _lead_key(engine, lead), _lead_key(engine, other) if other else None
     if other:
         pair = explain_pair(engine, lead, other)
         if as_json:
@@ -135,6 +139,23 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
             click.echo(f"{title}:")
             for reason in result[key]:
                 click.echo(f"  {format_contribution(reason['contribution'])}  {reason['text']}")
+
+
+def _lead_key(engine: Any, given: str) -> str:
+    """The external id `given` names: itself, or that of the one lead a name means (matched as in chat)."""
+    from bot.names import name_index
+
+    index = name_index(engine)
+    if index.lead(given) is not None:
+        return given
+    resolution = index.resolve(given, accounts=False)
+    if resolution.found is not None:
+        return resolution.found.key
+    options = "; ".join(f"{c.label}: {c.key}" for c in resolution.candidates)
+    if resolution.ambiguous:
+        raise click.ClickException(f"more than one lead fits {given!r}: {options}")
+    hint = f" (closest: {options})" if options else ""
+    raise click.ClickException(f"no lead {given!r}{hint}; give an external id (see `hotlead top`) or a name")
 
 
 @cli.group()

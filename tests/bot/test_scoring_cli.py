@@ -74,6 +74,19 @@ def test_train_json_reports_the_band_shares_and_refuses_ones_over_a_whole(demo: 
     fails_cleanly(demo.run("train", "--hot-share", "0.7", "--warm-share", "0.5"), "add up to at most 1")
 
 
+def test_why_takes_a_name_as_a_rep_would_type_it_and_lists_the_ids_when_several_fit(demo: Demo) -> None:
+    with create_engine(demo.url).connect() as conn:
+        unique, lead = conn.exec_driver_sql("SELECT name, external_id FROM lead GROUP BY name HAVING count(*) = 1 "
+                                            "ORDER BY name LIMIT 1").one()
+        shared = conn.exec_driver_sql("SELECT name FROM lead GROUP BY name HAVING count(*) BETWEEN 2 AND 5 "
+                                     "LIMIT 1").scalar_one()  # all of them listed
+        ids = conn.exec_driver_sql("SELECT external_id FROM lead WHERE name = ?", (shared,)).scalars().all()
+    assert demo.json("why", unique.lower())["lead"] == lead
+    result = demo.run("why", shared)
+    fails_cleanly(result, "more than one lead fits")
+    assert all(external_id in result.output for external_id in ids)
+
+
 def test_why_a_lead_that_does_not_exist_fails_cleanly(demo: Demo) -> None:
     fails_cleanly(demo.run("why", "NOPE-1"), "no lead")
 
