@@ -21,7 +21,7 @@ from nlp.types import SPAN_KINDS, Signals, Span
 
 log = logging.getLogger(__name__)
 MODES = ("transformer", "rules")
-RULES_VERSION = "rules-1"
+RULES_VERSION = "rules-2"  # the span rules too: bump when the lexicon or nlp/spans.py change what they find
 NEUTRAL_BAND = 0.05  # VADER's own convention for a neutral compound score
 
 
@@ -74,7 +74,9 @@ class Reader:
     @property
     def version(self) -> str:
         """Stored with every signal row; a new version re-analyses messages lazily."""
-        return f"transformer-{self.heads.version}" if self.mode == "transformer" and self.heads else RULES_VERSION
+        if self.mode == "transformer" and self.heads:
+            return f"transformer-{self.heads.version}-{RULES_VERSION}"  # its spans come from the rules
+        return RULES_VERSION
 
     def analyze(self, texts: list[str]) -> list[Signals]:
         """Signals for every text, in order."""

@@ -154,7 +154,7 @@ class SignalMatcher:
                         negated = self.negated(doc, start, owners)
                     last = doc[end - 1]
                     signals.append((kind, label, doc[start].idx, last.idx + len(last), negated))
-        return signals
+        return _without_objections_inside_urgency(signals)
 
     def by_start(self, doc: Doc, start: int) -> int:
         """Where "by", "before" … "no later than" begins right before `start`, or -1."""
@@ -183,6 +183,15 @@ class SignalMatcher:
                 seen += 1
             i -= 1
         return False
+
+
+def _without_objections_inside_urgency(signals: list[Signal]) -> list[Signal]:
+    """An urgency cue made of an objection's words is urgency only: "can't afford to wait" is no price objection."""
+    urgent = [(start, end) for kind, _, start, end, _ in signals if kind == "urgency_cues"]
+    if not urgent:
+        return signals
+    return [signal for signal in signals if signal[0] != "objections"
+            or not any(start <= signal[2] and signal[3] <= end for start, end in urgent)]
 
 
 def _run_near(doc: Doc, group: Group, starts: list[int]) -> Iterator[tuple[int, int, int]]:

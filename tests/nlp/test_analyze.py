@@ -10,6 +10,7 @@ from click.testing import Result
 from sqlalchemy import Engine
 
 from nlp import SPAN_KINDS, Reader, Signals, analyze
+from nlp.analyze import RULES_VERSION
 from nlp.heads import load_heads
 from scoring.signals import analyze_pending
 from storage.importers import import_table
@@ -103,7 +104,7 @@ def test_every_message_gets_one_signal_row_and_only_once(engine: Engine, write: 
     with engine.connect() as conn:
         versions = dict(conn.exec_driver_sql(
             "SELECT m.direction, s.nlp_version FROM signal s JOIN message m ON m.id = s.message_id").all())
-    assert versions["inbound"].startswith("transformer-") and versions["outbound"] == "rules-1"
+    assert versions["inbound"].startswith("transformer-") and versions["outbound"] == RULES_VERSION
 
 
 def test_a_new_nlp_version_re_reads_messages(engine: Engine, write: Callable[[str, str], Path]) -> None:

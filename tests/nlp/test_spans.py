@@ -236,6 +236,12 @@ def test_spans_inside_a_longer_span_of_the_same_kind_are_dropped() -> None:
     assert found("Call me this week", "urgency_cues") == [("this week", "this_week")]
 
 
+def test_an_urgency_cue_made_of_objection_words_is_no_objection() -> None:
+    assert found("We can't afford to wait on this.", "urgency_cues") == [("can't afford to wait", "cant_wait")]
+    assert found("We can't afford to wait on this.", "objections") == []
+    assert found("We can't afford it, and we can't wait either.", "objections") == [("can't afford", "price")]
+
+
 def test_by_a_near_day_is_both_a_deadline_and_an_urgency_cue_but_by_a_quarter_is_not_urgent() -> None:
     assert found("Need it by tomorrow", "urgency_cues") == [("by tomorrow", "by_date")]
     assert found("Need it by Q3", "timeline") == [("by Q3", "deadline")]
