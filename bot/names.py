@@ -17,7 +17,8 @@ from storage.history import AccountName, LeadName, account_names, lead_names, na
 SURE = 88  # a fuzzy match this good, well ahead of the next, is taken without asking
 CLOSE = 75  # matches this good are offered as choices
 HINT = 50  # below this a name is not even suggested
-MAX_CHOICES = 5
+MAX_CHOICES = 5  # choices shown to a rep
+MAX_CANDIDATES = 30  # candidates kept for the commands to choose among (by score, band) before showing
 NAMES_FRESH_S = 2.0  # a lead added this long ago can be asked about by name
 _AT = re.compile(r"^(?P<person>.+?)\s+(?:at|from|@)\s+(?P<company>.+)$", re.IGNORECASE)
 _NOISE = re.compile(r"^(?:the\s+)|(?:'s|’s)$|^[\"'“”‘’]+|[\"'“”‘’?!.,]+$", re.IGNORECASE)
@@ -152,7 +153,7 @@ class NameIndex:
         if best.score >= SURE and not runners:
             return Resolution(phrase, best)
         if best.score >= CLOSE:
-            return Resolution(phrase, None, tuple(c for c in ranked if c.score >= best.score - 10)[:MAX_CHOICES])
+            return Resolution(phrase, None, tuple(c for c in ranked if c.score >= best.score - 10)[:MAX_CANDIDATES])
         return Resolution(phrase, None, tuple(ranked[:3]))
 
 

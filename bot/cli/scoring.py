@@ -143,7 +143,7 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
 
 def _lead_key(engine: Any, given: str) -> str:
     """The external id `given` names: itself, or that of the one lead a name means (matched as in chat)."""
-    from bot.names import name_index
+    from bot.names import MAX_CHOICES, name_index
 
     index = name_index(engine)
     if index.lead(given) is not None:
@@ -151,7 +151,9 @@ def _lead_key(engine: Any, given: str) -> str:
     resolution = index.resolve(given, accounts=False)
     if resolution.found is not None:
         return resolution.found.key
-    options = "; ".join(f"{c.label}: {c.key}" for c in resolution.candidates)
+    shown = resolution.candidates[:MAX_CHOICES]
+    more = f" and {len(resolution.candidates) - len(shown)} more" if len(resolution.candidates) > len(shown) else ""
+    options = "; ".join(f"{c.label}: {c.key}" for c in shown) + more
     if resolution.ambiguous:
         raise click.ClickException(f"more than one lead fits {given!r}: {options}")
     hint = f" (closest: {options})" if options else ""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.names import Found, name_index
+from bot.names import MAX_CHOICES, Found, name_index
 from bot.replies import Action, Choice, Reply, Section
 from bot.router import Query
 from storage.history import LeadName, ScoreRow, account_leads, latest_scores, ranked_leads, scores_at
@@ -36,16 +36,30 @@ def find(query: Query, phrase: str, ask: str, *, accounts: bool = True) -> Found
     found = index.resolve(phrase, accounts=accounts, visible=query.visible)
     if found.found:
         return found.found
+    candidates = _best_scored_first(query, found.candidates)[:MAX_CHOICES]
+    choices = tuple(Choice(label, ask.replace("{}", c.key)) for c, label in candidates)
     if found.ambiguous:
-        choices = tuple(Choice(c.label, ask.replace("{}", c.key)) for c in found.candidates)
         return Reply(f"More than one {'name' if accounts else 'lead'} fits “{found.phrase}”: which one do you mean?",
-                     choices=choices, data={"ambiguous": [c.key for c in found.candidates]})
+                     choices=choices, data={"ambiguous": [c.key for c, _ in candidates]})
     what = "lead or account" if accounts else "lead"
     if not found.candidates:
         return Reply(f"I don't know a {what} called “{found.phrase}”.", data={"unknown": found.phrase})
-    return Reply(f"I don't know a {what} called “{found.phrase}”. Did you mean one of these?",
-                 choices=tuple(Choice(c.label, ask.replace("{}", c.key)) for c in found.candidates),
-                 data={"unknown": found.phrase, "closest": [c.key for c in found.candidates]})
+    return Reply(f"I don't know a {what} called “{found.phrase}”. Did you mean one of these?", choices=choices,
+                 data={"unknown": found.phrase, "closest": [c.key for c, _ in candidates]})
+
+
+def _best_scored_first(query: Query, candidates: tuple[Found, ...]) -> list[tuple[Found, str]]:
+    """Candidates with their score in the label ("Jane Doe (Acme) · 78 🔥"); of equally good name matches, the
+    best-scored lead first, so that the likeliest one is at the top."""
+    leads = [c.id for c in candidates if c.kind == "lead"]
+    if not leads:
+        return [(c, c.label) for c in candidates]
+    with query.deps.engine.connect() as conn:
+        scores = latest_scores(conn=conn, lead_ids=leads)
+    ordered = sorted(candidates, key=lambda c: (-c.score, -(scores[c.id].probability if c.kind == "lead"
+                                                              and c.id in scores else -1.0)))
+    return [(c, f"{c.label} · {round(100 * scores[c.id].probability)} {BAND_MARK.get(scores[c.id].band, '')}".rstrip()
+             if c.kind == "lead" and c.id in scores else c.label) for c in ordered]
 
 
 def scored(query: Query, leads: list[LeadName]) -> list[Scored]:

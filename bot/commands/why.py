@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from bot.commands import Command, patterns
 from bot.commands.common import Scored, best_lead, find, lead_actions, score_line, scored
-from bot.names import SURE, Found, name_index
+from bot.names import MAX_CHOICES, SURE, Found, name_index
 from bot.replies import Reply, Section
 from bot.router import Query
 from bot.ttl import fresh_for
@@ -32,7 +32,9 @@ def handle(query: Query) -> Reply:
         likely = _likely(query, resolution.candidates, query.parts.get("band"))
         if likely is not None:
             others = [c.label for c in resolution.candidates if c != likely]
-            return explain(query, likely.key, f"Also called “{resolution.phrase}”: {', '.join(others)}.")
+            more = f" and {len(others) - MAX_CHOICES} more" if len(others) > MAX_CHOICES else ""
+            return explain(query, likely.key,
+                           f"Also called “{resolution.phrase}”: {', '.join(others[:MAX_CHOICES])}{more}.")
     found = find(query, query.parts["who"], ASK)
     if isinstance(found, Reply):
         return found

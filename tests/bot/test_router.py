@@ -56,6 +56,26 @@ def test_an_ambiguous_name_offers_choices_and_a_number_picks_one(deps: Deps, sha
     assert picked["lead"] in ids
 
 
+LATEST = "SELECT lead_id, probability, band FROM score WHERE id IN (SELECT max(id) FROM score GROUP BY lead_id)"
+
+
+def test_choices_show_each_leads_score_best_first(deps: Deps) -> None:
+    with deps.engine.connect() as conn:  # a name two or more scored leads share, none of them hot
+        name = conn.exec_driver_sql(
+            f"SELECT l.name FROM lead l JOIN ({LATEST}) s ON s.lead_id = l.id GROUP BY l.name "
+            "HAVING count(*) BETWEEN 2 AND 5 AND max(s.band = 'hot') = 0 ORDER BY l.name LIMIT 1").scalar_one()
+        latest = dict(conn.exec_driver_sql(f"SELECT l.external_id, s.probability FROM lead l JOIN ({LATEST}) s "
+                                           "ON s.lead_id = l.id WHERE l.name = ?", (name,)).all())
+    answer = ask(deps, f"why is {name} hot?")
+    keys = [choice.question.split()[2] for choice in answer["reply"].choices]
+    scored = [key for key in keys if key in latest]
+    assert scored and scored == sorted(scored, key=lambda key: -latest[key])
+    assert keys[: len(scored)] == scored  # scored leads before unscored (closed) ones
+    for choice in answer["reply"].choices:
+        key = choice.question.split()[2]
+        assert (f"· {round(100 * latest[key])}" in choice.label) == (key in latest)
+
+
 def test_a_shared_name_asked_about_as_hot_means_the_hot_one(deps: Deps) -> None:
     with deps.engine.connect() as conn:
         name, lead = conn.exec_driver_sql(
