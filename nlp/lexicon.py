@@ -38,6 +38,9 @@ def _ordinal(n: int) -> str:
 NEGATION_CUES = _w("no not never without none nothing neither nor nobody")  # NORM: n't, nt and not are all "not"
 CLAUSE_BREAKS = _w(". ! ? ; : , … ... but however although though")  # negation does not reach across these
 BY_WORDS = _w("by before until till til due")  # and "no later than"
+# "the 2nd" is a day of the month, but not in "the 2nd floor" or "the 3rd time"
+NOT_DAYS_AFTER_ORDINAL = _w("floor floors place time times round rounds half row page step phase option version "
+                            "item point person one ones call meeting attempt try reminder email grade level")
 
 WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues|thurs"
 MONTHS = _w("january february march april may june july august september october november december "

@@ -108,6 +108,8 @@ class SignalMatcher:
         self.by_words = frozenset(strings.add(word) for word in lexicon.BY_WORDS)
         self.no_later_than = tuple(strings.add(word) for word in ("no", "later", "than"))
         self.not_ = strings.add("not")
+        self.the = strings.add("the")
+        self.not_days = frozenset(strings.add(word) for word in lexicon.NOT_DAYS_AFTER_ORDINAL)
 
     def __call__(self, doc: Doc) -> Doc:
         """Annotate one doc."""
@@ -128,7 +130,7 @@ class SignalMatcher:
         found: list[Found] = []
         for rule_id, start, end in matches:
             rule = self.rules.get(rule_id)
-            if rule is None or (rule.cased and not _stands_out(doc, start, end)):
+            if rule is None or (rule.cased and not _stands_out(doc, start, end)) or self.ordinal_thing(doc, start, end):
                 continue
             if rule.objection and start and doc[start].norm == self.not_ and not doc[start - 1].whitespace_:
                 start -= 1  # "is|n't the right time" reads as "isn't the right time"
@@ -155,6 +157,11 @@ class SignalMatcher:
                     last = doc[end - 1]
                     signals.append((kind, label, doc[start].idx, last.idx + len(last), negated))
         return _without_objections_inside_urgency(signals)
+
+    def ordinal_thing(self, doc: Doc, start: int, end: int) -> bool:
+        """ "the 2nd" followed by a word that makes it the 2nd of something else (floor, time), not a day."""
+        return (end - start == 2 and end < len(doc) and doc[start].norm == self.the
+                and doc[end].norm in self.not_days and doc[start + 1].text[:1].isdigit())
 
     def by_start(self, doc: Doc, start: int) -> int:
         """Where "by", "before" … "no later than" begins right before `start`, or -1."""
