@@ -141,14 +141,16 @@ class Outbox:
             return sum(result is True for result in results)
 
     def _claim_probes(self, conn: Connection, now: datetime, claimed: set[str]) -> list[dict[str, Any]]:
-        """The oldest queued alert of each failing channel whose probe is due (and none of whose alerts is)."""
+        """The oldest alert of each failing channel whose probe is due (and none of whose alerts is) among those
+        waiting after a failed attempt: one held on purpose (quiet hours, a jump's minute) keeps its time."""
         probes = []
         for channel, at in list(self._probe_at.items()):
             if at > now or channel in claimed:
                 continue
             found = conn.execute(text(
                 f"UPDATE alert SET status = 'sending' WHERE id = (SELECT id FROM alert WHERE status = 'queued' AND "
-                f"channel = :channel ORDER BY id LIMIT 1) RETURNING {CLAIMED}"), {"channel": channel}).first()
+                f"channel = :channel AND attempts > 0 ORDER BY id LIMIT 1) RETURNING {CLAIMED}"),
+                {"channel": channel}).first()
             if found is None:
                 del self._probe_at[channel]  # nothing of it is queued any more
             else:
@@ -168,8 +170,8 @@ class Outbox:
             del self._probe_at[channel]
             with self.engine.begin() as conn:
                 waiting = conn.execute(text(
-                    "UPDATE alert SET next_attempt_at = NULL WHERE status = 'queued' AND channel = :channel"
-                ), {"channel": channel}).rowcount
+                    "UPDATE alert SET next_attempt_at = NULL WHERE status = 'queued' AND channel = :channel "
+                    "AND attempts > 0"), {"channel": channel}).rowcount  # not those held on purpose (quiet hours)
             if waiting:
                 log.info("%s answers again: sending its %s queued alerts now", channel, waiting)
                 self._wake.set()

@@ -186,6 +186,8 @@ def test_after_a_long_outage_every_queued_alert_goes_out_as_soon_as_slack_answer
         settings = Settings(slack_bot_token=TOKEN, slack_api_url=slack.url)
         hour = Outbox(demo_engine, senders(settings, demo_engine), backoff_s=lambda attempts: 3600.0, probe_s=0.1)
         slack.down = True
+        held = enqueue(demo_engine, kind="hot", channel="slack", target="U0QUIET", dedupe_key="outage:held",
+                       payload={"text": "after quiet hours"}, not_before=datetime.now(UTC) + timedelta(hours=1))
         ids = [enqueue(demo_engine, kind="hot", channel="slack", target=CHANNEL, dedupe_key=f"outage:{i}",
                        payload={"text": f"alert {i}"}) for i in range(3)]
         assert hour.deliver_due() == 0  # every alert failed once: its own next attempt is an hour away
@@ -195,15 +197,17 @@ def test_after_a_long_outage_every_queued_alert_goes_out_as_soon_as_slack_answer
             slack.wait_for_refusals(refused + 2, timeout=10)  # the probes: the oldest alert, tried again
             with demo_engine.connect() as conn:
                 attempts = [r[0] for r in conn.exec_driver_sql("SELECT attempts FROM alert ORDER BY id")]
-            assert attempts == [1, 1, 1]  # a failed probe is not an attempt
+            assert attempts == [0, 1, 1, 1]  # a failed probe is not an attempt; the held alert was not tried
             slack.down = False
             posts = slack.wait_for("chat.postMessage", count=3, timeout=10)
+            hour.deliver_due()
         finally:
             hour.stop()
     assert sorted(p.params["text"] for p in posts) == ["alert 0", "alert 1", "alert 2"]
     with demo_engine.connect() as conn:
         assert [r[0] for r in conn.exec_driver_sql("SELECT status FROM alert WHERE id IN (?, ?, ?)", tuple(ids))] \
             == ["sent"] * 3
+        assert conn.exec_driver_sql("SELECT status FROM alert WHERE id = ?", (held,)).scalar_one() == "queued"
 
 
 def test_intake_refuses_bad_tokens_bad_bodies_and_unknown_leads(running: Running) -> None:
