@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 JUMP = 20.0  # percentile points in one move that deserve an alert even below hot
 JUMP_HOLD = timedelta(seconds=60)  # a jump alert waits this long: if the lead turns hot meanwhile, one alert
 COOLDOWN = timedelta(hours=24)
-DEFAULT_QUIET = (time(20, 0), time(8, 0))  # what HOTLEAD_QUIET_HOURS=20:00-08:00 reads as
 
 
 def kind_of(moved: Moved) -> str | None:
@@ -33,7 +32,7 @@ def kind_of(moved: Moved) -> str | None:
     return None
 
 
-def after_quiet_hours(moment: datetime, zone: str, quiet: tuple[time, time] | None = DEFAULT_QUIET) -> datetime | None:
+def after_quiet_hours(moment: datetime, zone: str, quiet: tuple[time, time] | None) -> datetime | None:
     """When a DM may be sent if `moment` falls in the rep's quiet hours (`quiet` = local from, until), else None."""
     if quiet is None:
         return None

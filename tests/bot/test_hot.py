@@ -35,7 +35,7 @@ def test_what_deserves_an_alert(before: tuple[float, float, str] | None, percent
     (datetime(2026, 11, 23, 5, 0, tzinfo=UTC), "Asia/Kolkata", None),  # 10:30 there
 ])
 def test_dms_wait_out_the_reps_quiet_hours(utc: datetime, zone: str, expected: datetime | None) -> None:
-    assert after_quiet_hours(utc, zone) == expected
+    assert after_quiet_hours(utc, zone, (time(20, 0), time(8, 0))) == expected
 
 
 @pytest.mark.parametrize("utc, quiet, expected", [
