@@ -144,11 +144,12 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
 def _lead_key(engine: Any, given: str) -> str:
     """The external id `given` names: itself, or that of the one lead a name means (matched as in chat)."""
     from bot.names import MAX_CHOICES, name_index
+    from storage.queries import lead_ids_by_external_id
 
-    index = name_index(engine)
-    if index.lead(given) is not None:
-        return given
-    resolution = index.resolve(given, accounts=False)
+    with engine.connect() as conn:
+        if lead_ids_by_external_id(conn=conn, external_ids=[given]):
+            return given  # an id: no name index to build (half a second on 100,000 leads)
+    resolution = name_index(engine).resolve(given, accounts=False)
     if resolution.found is not None:
         return resolution.found.key
     shown = resolution.candidates[:MAX_CHOICES]
