@@ -6,8 +6,10 @@ values: `julian_day` follows SQLite's own julianday() exactly, and the codes use
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 ACTIVITY_KINDS = (
     "page_view", "email_sent", "email_open", "email_click", "email_reply", "email_bounce", "unsubscribe",
@@ -43,10 +45,44 @@ def _day_ms(date: str) -> int:
     return int((36525 * (year + 4716) // 100 + 306001 * (month + 1) // 10000 + day + b - 1524.5) * 86400000)
 
 
+# Words in a URL's path that name the page type, for page views sent without one ("/pricing", "/docs/api").
+_PATH_WORDS = (("pricing", ("pricing", "price", "plans")), ("demo", ("demo",)),
+               ("case_study", ("case-stud", "case_stud", "casestud", "customer-stor", "success-stor")),
+               ("docs", ("docs", "documentation", "developer", "api-reference")), ("blog", ("blog", "article")),
+               ("careers", ("careers", "jobs")))
+
+
+@lru_cache(maxsize=4096)
+def page_type_from_url(url: str) -> str:
+    """The page type a URL's path names ("" when none does); the bare site root is the home page."""
+    if not url:
+        return ""
+    path = (urlsplit(url).path if "//" in url else url.split("?")[0].split("#")[0]).lower()
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments or segments in (["home"], ["index.html"]):
+        return "home"
+    return next((page for page, words in _PATH_WORDS if any(w in seg for seg in segments for w in words)), "")
+
+
+def _detail_url(detail: Any) -> str:
+    """The `url` of an activity's detail JSON, or ""."""
+    if not isinstance(detail, str) or '"url"' not in detail:
+        return ""
+    try:
+        found = json.loads(detail).get("url")
+    except (ValueError, AttributeError):
+        return ""
+    return found if isinstance(found, str) else ""
+
+
 def activity_numbers(values: dict[str, Any]) -> None:
-    """Fill `day` and `code` of an activity row from its occurred_at, kind and page_type."""
+    """Fill `day` and `code` of an activity row from its occurred_at, kind and page_type (for a page view sent
+    without one, the type its detail's URL names: the stored page_type stays as given, so re-imports match)."""
     values["day"] = julian_day(values["occurred_at"])
-    values["code"] = activity_code(values["kind"], values.get("page_type"))
+    page = values.get("page_type")
+    if not page and values["kind"] == "page_view":
+        page = page_type_from_url(_detail_url(values.get("detail")))
+    values["code"] = activity_code(values["kind"], page)
 
 
 def message_numbers(values: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from storage.derived import page_type_from_url
 from storage.history import stamp
 
 MATTERING_PAGES = ("pricing", "contract", "checkout", "order", "quote")
@@ -66,8 +67,8 @@ def open_sessions(engine: Engine, now: datetime) -> list[Session]:
 
 def _page(values: dict[str, Any]) -> str | None:
     detail = json.loads(values.get("detail") or "{}")
-    page = str(values.get("page_type") or "")
     url = str(detail.get("url", ""))
+    page = str(values.get("page_type") or "") or page_type_from_url(url)
     if page in MATTERING_PAGES or any(word in url.lower() for word in MATTERING_PAGES):
         return page or url
     return None

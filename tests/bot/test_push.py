@@ -115,6 +115,15 @@ def test_a_pricing_view_during_a_demo_sends_one_whatsapp_message(running: Runnin
     assert sent.params["StatusCallback"] == f"{PUBLIC}/twilio/status"
 
 
+def test_a_page_view_known_only_by_its_url_reads_as_that_page(running: Running) -> None:
+    lead, lead_id, _ = near_hot(running.engine)
+    open_demo(running.engine, lead_id, seen=datetime.now(UTC))
+    event = {"lead": lead, "kind": "page_view", "occurred_at": datetime.now(UTC).isoformat(),
+             "detail": {"url": "https://acme.example/pricing?plan=team"}}
+    assert running.post("/api/events", event).status_code == 202
+    assert "viewed the pricing page" in running.twilio.wait_for(count=1)[0].params["Body"]
+
+
 def test_a_burst_during_a_demo_becomes_one_message(running: Running) -> None:
     lead, lead_id, _ = near_hot(running.engine)
     open_demo(running.engine, lead_id, seen=datetime.now(UTC))

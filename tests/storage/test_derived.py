@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from storage import queries
-from storage.derived import activity_code, julian_day
+from storage.derived import activity_code, julian_day, page_type_from_url
 from storage.importers import import_table
 
 LEADS = "external_id,name,created_at\nL1,Ann,2026-01-01\n"
@@ -108,3 +108,25 @@ def test_activity_records_carry_big_ids_and_sqlites_julian_days_exactly(engine: 
         expected = conn.exec_driver_sql("SELECT julianday('2026-03-04 05:06:07.891234')").scalar_one()
     assert records["lead_id"].tolist() == [big] and records["code"].tolist() == [11 * 16]
     assert (records["ms"] / 86400000.0).tolist() == [expected]
+
+
+@pytest.mark.parametrize(("url", "page"), [
+    ("https://acme.example/pricing", "pricing"), ("/pricing?plan=team", "pricing"), ("/plans", "pricing"),
+    ("/docs/api/auth", "docs"), ("https://acme.example/", "home"), ("/", "home"),
+    ("/case-studies/globex", "case_study"),
+    ("/blog/2026/launch", "blog"), ("/careers", "careers"), ("/book-a-demo", "demo"), ("/about", ""), ("", ""),
+])
+def test_a_page_view_without_a_page_type_takes_the_one_its_url_names(url: str, page: str) -> None:
+    assert page_type_from_url(url) == page
+
+
+def test_a_url_only_page_view_counts_as_its_page_but_keeps_its_page_type_as_given(
+    engine: Engine, write: Callable[[str, str], Path],
+) -> None:
+    import_table(engine, "leads", write("leads.csv", LEADS))
+    file = write("a.csv", "lead,kind,occurred_at,url\nL1,page_view,2026-03-02T10:15:30Z,https://acme.example/pricing\n")
+    import_table(engine, "activities", file)
+    with engine.connect() as conn:
+        page_type, code = conn.exec_driver_sql("SELECT page_type, code FROM activity").one()
+    assert (page_type, code) == ("", activity_code("page_view", "pricing"))
+    assert import_table(engine, "activities", file).counts.inserted == 0  # the same file again: nothing new
