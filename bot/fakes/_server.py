@@ -10,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -124,24 +126,14 @@ class FakeServer:
 
     def first(self, method: str, where: Callable[[Call], bool], timeout: float = 5.0) -> Call:
         """Block until a call to `method` satisfying `where` arrived and return it; AssertionError on timeout."""
-        def found() -> Call | None:
-            return next((call for call in self._matching(method) if where(call)), None)
-
-        with self._changed:
-            if not self._changed.wait_for(lambda: found() is not None, timeout):
-                raise AssertionError(f"{type(self).__name__}: no matching call to {method!r} within {timeout}s")
-            call = found()
-            assert call is not None
-            return call
+        return wait_until(self._changed, lambda: next((c for c in self._matching(method) if where(c)), None),
+                          timeout, f"{type(self).__name__}: no matching call to {method!r} within {timeout}s")
 
     def wait_for_refusals(self, count: int, timeout: float = 5.0) -> int:
         """Block until `count` requests in all were refused (down, rate-limited or invalid); AssertionError on
         timeout."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: self.refused >= count, timeout):
-                raise AssertionError(f"{type(self).__name__}: {self.refused} refusal(s) within {timeout}s, "
-                                     f"expected {count}")
-            return self.refused
+        return wait_until(self._changed, lambda: self.refused if self.refused >= count else None, timeout,
+                          f"{type(self).__name__}: fewer than {count} refusal(s) within {timeout}s")
 
     def _wait(self, method: str, count: int, timeout: float) -> list[Call]:
         with self._changed:
@@ -178,6 +170,16 @@ class FakeServer:
     def _answer(self, request: Request) -> tuple[Reply, str | None, dict[str, Any]]:
         """Answer one request: the reply, the method to record it under (None: refused) and its parameters."""
         raise NotImplementedError
+
+
+def wait_until(changed: threading.Condition, found: Callable[[], T | None], timeout: float, failure: str) -> T:
+    """Block on `changed` until `found()` gives something and return it; AssertionError(`failure`) on timeout."""
+    with changed:
+        if not changed.wait_for(lambda: found() is not None, timeout):
+            raise AssertionError(failure)
+        result = found()
+        assert result is not None
+        return result
 
 
 def _handler_class(fake: FakeServer) -> type[BaseHTTPRequestHandler]:

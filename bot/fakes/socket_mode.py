@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
 
+from bot.fakes._server import wait_until
+
 
 class FakeSocketMode:
-    """The WebSocket at `.url` that `apps.connections.open` hands out (see FakeSlack(socket_mode=...))."""
+    """The WebSocket at `.url` that `apps.connections.open` hands out (see FakeSlack(socket_url=...))."""
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self._port = probe.getsockname()[1]
-        self.url = f"ws://127.0.0.1:{self._port}/link"
+        self.url = ""  # ws://127.0.0.1:PORT/link once started (the port is the one the system gave)
         self.acks: list[dict[str, Any]] = []
         self._changed = threading.Condition()
         self._sockets: list[web.WebSocketResponse] = []
@@ -41,9 +39,8 @@ class FakeSocketMode:
 
     def wait_connected(self, timeout: float = 10.0) -> None:
         """Block until a client is connected and greeted; AssertionError on timeout."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: bool(self._sockets), timeout):
-                raise AssertionError(f"no Socket Mode client connected within {timeout}s")
+        wait_until(self._changed, lambda: self._sockets or None, timeout,
+                   f"no Socket Mode client connected within {timeout}s")
 
     def push(self, envelope: dict[str, Any]) -> None:
         """Send an envelope (events_api, slash_commands, interactive) to the connected client."""
@@ -53,22 +50,18 @@ class FakeSocketMode:
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The acknowledgement of `envelope_id`; AssertionError when none came within `timeout`."""
-        def found() -> dict[str, Any] | None:
-            return next((ack for ack in self.acks if ack.get("envelope_id") == envelope_id), None)
-
-        with self._changed:
-            if not self._changed.wait_for(lambda: found() is not None, timeout):
-                raise AssertionError(f"envelope {envelope_id} was not acknowledged within {timeout}s: {self.acks}")
-            ack = found()
-            assert ack is not None
-            return ack
+        return wait_until(self._changed, lambda: next((a for a in self.acks if a.get("envelope_id") == envelope_id),
+                                                      None),
+                          timeout, f"envelope {envelope_id} was not acknowledged within {timeout}s: {self.acks}")
 
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_get("/link", self._link)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"ws://{host}:{port}/link"
 
     async def _stop(self) -> None:
         for ws in list(self._sockets):
