@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from scoring.errors import BandError
 
 HOT_SHARE, WARM_SHARE = 0.10, 0.30
+
+
+def shares_of(params: dict[str, Any]) -> tuple[float, float]:
+    """The (hot, warm) shares stored in a model version's parameters (versions older than them: the defaults)."""
+    return float(params.get("hot_share", HOT_SHARE)), float(params.get("warm_share", WARM_SHARE))
 
 
 def check_shares(hot: float, warm: float) -> None:

@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy import Engine
 
 from scoring import drift, registry
-from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares
+from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares, shares_of
 from scoring.evaluate import compare, lift_table, save_plots
 from scoring.features import build_features
 from scoring.model import LeadScorer
@@ -117,10 +117,9 @@ def train(
 def _shares(engine: Engine, given: tuple[float | None, float | None]) -> tuple[float, float]:
     """The hot and warm shares asked for, else the active model's, else the defaults."""
     active = registry.active_version(engine)
-    kept = active.params if active is not None else {}
+    kept_hot, kept_warm = shares_of(active.params if active is not None else {})
     hot, warm = given
-    return (hot if hot is not None else float(kept.get("hot_share", HOT_SHARE)),
-            warm if warm is not None else float(kept.get("warm_share", WARM_SHARE)))
+    return (kept_hot if hot is None else hot), (kept_warm if warm is None else warm)
 
 
 def _auc_without(

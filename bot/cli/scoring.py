@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 
 from bot.cli import AppContext, cli, emit_json, pass_app
 
@@ -141,7 +142,7 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
                 click.echo(f"  {format_contribution(reason['contribution'])}  {reason['text']}")
 
 
-def _lead_key(engine: Any, given: str) -> str:
+def _lead_key(engine: Engine, given: str) -> str:
     """The external id `given` names: itself, or that of the one lead a name means (matched as in chat)."""
     from bot.names import MAX_CHOICES, name_index
     from storage.queries import lead_ids_by_external_id
@@ -172,13 +173,12 @@ def model() -> None:
 def model_list(app: AppContext, as_json: bool) -> None:
     """Every trained version, newest first, with its holdout AUC."""
     from scoring import registry
-    from scoring.bands import HOT_SHARE, WARM_SHARE
+    from scoring.bands import shares_of
 
     versions = registry.list_versions(app.engine())
     rows: list[dict[str, Any]] = [{"version": v.version, "status": v.status, "trained_at": str(v.trained_at),
              "auc": v.metrics.get("auc"), "rules_auc": v.metrics.get("rules_auc"),
-             "hot_share": v.params.get("hot_share", HOT_SHARE), "warm_share": v.params.get("warm_share", WARM_SHARE)}
-            for v in versions]
+             **dict(zip(("hot_share", "warm_share"), shares_of(v.params), strict=True))} for v in versions]
     if as_json:
         emit_json(rows)
         return

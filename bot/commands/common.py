@@ -56,10 +56,16 @@ def _best_scored_first(query: Query, candidates: tuple[Found, ...]) -> list[tupl
         return [(c, c.label) for c in candidates]
     with query.deps.engine.connect() as conn:
         scores = latest_scores(conn=conn, lead_ids=leads)
-    ordered = sorted(candidates, key=lambda c: (-c.score, -(scores[c.id].probability if c.kind == "lead"
-                                                              and c.id in scores else -1.0)))
-    return [(c, f"{c.label} · {round(100 * scores[c.id].probability)} {BAND_MARK.get(scores[c.id].band, '')}".rstrip()
-             if c.kind == "lead" and c.id in scores else c.label) for c in ordered]
+
+    def score(c: Found) -> ScoreRow | None:
+        return scores.get(c.id) if c.kind == "lead" else None
+
+    def label(c: Found) -> str:
+        now = score(c)
+        return c.label if now is None else f"{c.label} · {round(100 * now.probability)} {BAND_MARK.get(now.band, '')}"
+
+    ordered = sorted(candidates, key=lambda c: (-c.score, -(now.probability if (now := score(c)) else -1.0)))
+    return [(c, label(c).rstrip()) for c in ordered]
 
 
 def scored(query: Query, leads: list[LeadName]) -> list[Scored]:
