@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.channels.mrkdwn import MORE, clip, escape, fit, from_slack, shorten
 from bot.clients import slack_client
 from bot.config import Settings
 from bot.replies import Reply
@@ -28,37 +29,60 @@ from bot.ttl import fresh_for
 from storage.history import RepRow, find_rep
 
 log = logging.getLogger(__name__)
-SECTION_LIMIT = 2900  # Slack refuses section text over 3,000 characters
+SECTION_LIMIT = 3000  # Slack refuses section text over 3,000 characters
+FALLBACK_LIMIT = 3000  # the notification text beside the blocks
+MAX_BLOCKS = 50  # Slack refuses a message with more
 BUTTON_LIMIT = 75
 SEEN_EVENTS = 10_000
 REPS_FRESH_S = 30.0  # a rep added or changed is recognised in Slack within this long
 REFUSAL = "Sorry, I only answer registered reps. Ask your Hotlead admin to add you (`hotlead import reps`)."
 ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}"}
+QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}  # a DM with a file attached is still a question
 
 
-def _section(text: str) -> list[dict[str, Any]]:
-    pieces = [text[i : i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)] or [" "]
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in pieces]
+def sections(text: str) -> list[dict[str, Any]]:
+    """Hotlead text (its own markup, data inside) as mrkdwn section blocks: escaped, then cut to Slack's limit
+    between lines or words, never inside markup."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece or " "}}
+            for piece in fit(escape(text), SECTION_LIMIT)]
 
 
 def _button(label: str, action_id: str, value: str, primary: bool = False) -> dict[str, Any]:
-    button = {"type": "button", "text": {"type": "plain_text", "text": label[:BUTTON_LIMIT], "emoji": True},
+    button = {"type": "button", "text": {"type": "plain_text", "text": shorten(escape(label), BUTTON_LIMIT),
+                                         "emoji": True},
               "action_id": action_id, "value": value[:2000]}
     return {**button, "style": "primary"} if primary else button
 
 
 def blocks(reply: Reply) -> list[dict[str, Any]]:
-    """The reply as Block Kit: sections, then choice buttons, then lead buttons."""
-    found = _section(reply.text)
+    """The reply as Block Kit: sections, then choice buttons, then lead buttons; everything that came from data
+    or from the asker is escaped, and a reply longer than a message says how much it left out."""
+    found = sections(reply.text)
     for section in reply.sections:
-        found += _section("\n".join(([f"*{section.title}*"] if section.title else []) + list(section.lines)))
+        found += sections("\n".join(([f"*{section.title}*"] if section.title else []) + list(section.lines)))
+    buttons = []
     if reply.choices:
-        found.append({"type": "actions", "elements": [
+        buttons.append({"type": "actions", "elements": [
             _button(c.label, f"hl_choose_{i}", c.question) for i, c in enumerate(reply.choices[:25])]})
     if reply.actions:
-        found.append({"type": "actions", "elements": [
+        buttons.append({"type": "actions", "elements": [
             _button(a.label, f"hl_{a.name}", a.lead, primary=a.name == "why") for a in reply.actions]})
-    return found
+    room = MAX_BLOCKS - len(buttons)
+    if len(found) > room:
+        left_out = sum(block["text"]["text"].count("\n") + 1 for block in found[room - 1:])
+        found = found[: room - 1] + [{"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"{MORE} and {left_out} more lines that do not fit in one message: ask for fewer (e.g. `top 10`).")}]}]
+    return found + buttons
+
+
+def fallback(text: str) -> str:
+    """The notification text beside blocks (escaped like them, cut between lines)."""
+    return clip(escape(text), FALLBACK_LIMIT, MORE)
+
+
+def message(reply: Reply) -> dict[str, Any]:
+    """What chat.postMessage, a response_url and the outbox get for a reply: `text` and `blocks`."""
+    return {"text": fallback(reply.plain(numbered=False)), "blocks": blocks(reply)}
 
 
 class SeenEvents:
@@ -94,22 +118,45 @@ def _answer(deps: Deps, text: str, user: str | None) -> Reply:
     rep = _rep(deps, user)
     if rep is None and deps.settings.hotlead_share != "all":
         return Reply(REFUSAL)
-    return dispatch(IncomingMessage(text, "slack", user or "", rep), deps)
+    return dispatch(IncomingMessage(from_slack(text), "slack", user or "", rep), deps)
 
 
 def post(client: WebClient, channel: str, reply: Reply, thread_ts: str | None = None) -> None:
     """Post a reply (Block Kit with a plain-text fallback)."""
-    client.chat_postMessage(channel=channel, text=reply.plain(numbered=False), blocks=blocks(reply),
-                            thread_ts=thread_ts, unfurl_links=False)
+    client.chat_postMessage(channel=channel, **message(reply), thread_ts=thread_ts, unfurl_links=False)
+
+
+class HotleadBolt(App):
+    """Bolt's App, except that a signed request no listener takes (Slack's `app_rate_limited`, an event type
+    added later) is acknowledged and logged instead of answered 404 or left unacked over Socket Mode: Slack
+    turns event subscriptions off when too many deliveries fail."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        """Bolt's dispatch; an unhandled request gets 200."""
+        response = super().dispatch(req)
+        if response.status == 404:
+            body = req.body if isinstance(req.body, dict) else {}
+            kind = (body.get("event") or {}).get("type") or body.get("type") or "unknown"
+            log.info("Slack sent a %s request that Hotlead does not handle: acknowledged", kind)
+            return BoltResponse(status=200, body="")
+        return response
 
 
 def slack_app(settings: Settings, deps: Deps) -> App:
     """The Bolt app: signature checked by Bolt; events de-duplicated; work done after the ack."""
-    app = App(token=settings.require("SLACK_BOT_TOKEN", "answering in Slack"),
+    app = HotleadBolt(token=settings.require("SLACK_BOT_TOKEN", "answering in Slack"),
               signing_secret=settings.require("SLACK_SIGNING_SECRET", "checking that requests come from Slack"),
               client=slack_client(settings), token_verification_enabled=False,
               raise_error_for_unhandled_request=False)
     seen = SeenEvents()
+
+    @app.middleware
+    def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
+        if body.get("type") == "app_rate_limited":
+            log.warning("Slack held back this app's events for the minute starting %s (app_rate_limited)",
+                        body.get("minute_rate_limited"))
+            return BoltResponse(status=200, body="")
+        return next()
 
     @app.middleware
     def once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
@@ -126,9 +173,10 @@ def slack_app(settings: Settings, deps: Deps) -> App:
 
     @app.event("message")
     def direct(event: dict[str, Any], client: WebClient) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype") not in QUESTION_SUBTYPES:
             return  # only people's own words in a DM; the bot's posts and edits are not questions
-        post(client, event["channel"], _answer(deps, event.get("text", ""), event.get("user")))
+        reply = _answer(deps, event.get("text", ""), event.get("user"))
+        post(client, event["channel"], reply, thread_ts=event.get("thread_ts"))  # a DM thread is answered in it
 
     def ack_command(ack: Ack) -> None:
         ack()
@@ -159,7 +207,7 @@ def _deliver(client: WebClient, respond: Respond, channel: str | None, reply: Re
             return
         except SlackApiError as exc:
             log.info("could not post to %s (%s): answering privately", channel, exc.response.get("error"))
-    respond(text=reply.plain(numbered=False), blocks=blocks(reply), response_type="ephemeral")
+    respond(**message(reply), response_type="ephemeral")
 
 
 def connect_socket_mode(app: App, settings: Settings) -> SocketModeHandler:

@@ -14,6 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Connection, Engine, text
 
+from bot.channels.slack import fallback
+from bot.channels.slack import sections as mrkdwn_sections
 from bot.config import Settings
 from bot.push.health import ModelHealth, model_health
 from scoring.features import NOT_ENGAGEMENT
@@ -103,11 +105,10 @@ class Digest:
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
-        """The digest in Block Kit."""
+        """The digest in Block Kit (lead and account names escaped: they are CRM data)."""
         blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": self.title}}]
         for heading, lines in self.sections():
-            body = f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines)
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}})
+            blocks += mrkdwn_sections(f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines))
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
             "Movements are calibrated probability points since a week ago; the chart shows the biggest.")}]})
         return blocks
@@ -252,7 +253,8 @@ def deliver(digest: Digest, client: WebClient, target: str) -> Delivery:
     channel = target
     if target.startswith(("U", "W")):  # a user: the DM channel's id, which the file upload needs
         channel = str(client.conversations_open(users=target)["channel"]["id"])
-    posted = client.chat_postMessage(channel=channel, text=digest.text, blocks=digest.blocks, unfurl_links=False)
+    posted = client.chat_postMessage(channel=channel, text=fallback(digest.text), blocks=digest.blocks,
+                                     unfurl_links=False)
     uploaded = client.files_upload_v2(channel=channel, content=digest.chart, title=digest.title,
                                       filename=f"hotlead-digest-{digest.end:%Y-%m-%d}.png")
     return Delivery(target, channel, posted.get("ts"), (uploaded.get("file") or {}).get("id"))

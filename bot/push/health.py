@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
+from bot.channels.slack import message
 from bot.push.outbox import enqueue
+from bot.replies import Reply
 from scoring import registry
 from scoring.drift import DRIFT_PSI, drift
 from scoring.errors import NotEnoughOutcomesError
@@ -123,14 +125,14 @@ def queue_decay_alerts(engine: Engine, health: ModelHealth, now: datetime) -> li
     text_ = (f"Hotlead's model {health.version} may be decaying: " + "; ".join(health.problems) + ". "
              "Retrain now with `hotlead train` (it is promoted only if it beats this one), or go back to the "
              "previous model with `hotlead model rollback`.")
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *Model health*\n{text_}"}}]
+    slack = message(Reply(f":warning: *Model health*\n{text_}"))  # feature names are CRM columns: data
     with engine.connect() as conn:
         managers = [rep for rep in all_reps(conn=conn) if rep.role == "manager" and rep.slack_user_id]
     queued = []
     for manager in managers:
         found = enqueue(engine, kind="model_decay", channel="slack", target=manager.slack_user_id,
                         dedupe_key=f"model-decay:{health.version}:{year}-W{week:02d}:{manager.id}",
-                        payload={"text": text_, "blocks": blocks, "health": health.as_dict()},
+                        payload={**slack, "health": health.as_dict()},
                         rep_id=manager.id, now=now)
         if found is not None:
             queued.append(found)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 
-from bot.channels.slack import blocks
+from bot.channels.slack import message
 from bot.commands.common import lead_actions, score_line
 from bot.config import Settings
 from bot.push.outbox import enqueue
@@ -107,7 +107,7 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
             suggested = suggest_owner(engine, moved.band, settings.routes())
             owner = suggested or owner
         reply = _reply(facts, moved, kind, suggested[1] if suggested else None)
-        payload = {"text": reply.plain(numbered=False), "blocks": blocks(reply), "lead": facts["lead"],
+        payload = {**message(reply), "lead": facts["lead"],
                    "probability": moved.probability, "band": moved.band}
         stamp = moment.strftime("%Y%m%d%H%M%S%f")
         held = moment + JUMP_HOLD if kind == "jump" else None
