@@ -72,6 +72,7 @@ def measure(engine: Engine, count: int = 300, concurrency: int = 10, seed: int =
 
         def one(number: int, question: str) -> float:
             channel = f"CBENCH{number:06d}"
+            slack.invite(channel)
             body = slack_event_body({"type": "app_mention", "user": users[number % len(users)],
                                      "text": f"<@UHOTLEAD> {question}", "channel": channel, "ts": f"{time.time():.6f}"})
             started = time.monotonic()

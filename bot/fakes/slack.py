@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 from bot.fakes._server import Call, FakeServer, Reply, Request, decode_params
 
@@ -13,13 +17,23 @@ BOT_ID = "BHOTLEAD"
 TEAM_ID = "T1"
 
 Params = dict[str, Any]
+MAX_BLOCKS = 50
+MAX_TEXT = 40_000  # chat.postMessage refuses longer text with msg_too_long
 
 
 class FakeSlack(FakeServer):
-    """The Slack Web API at `.url`; upload URLs and response_urls live on the same server."""
+    """The Slack Web API at `.url`; upload URLs and response_urls live on the same server.
 
-    def __init__(self, token: str | None = None, app_token: str | None = None, socket_url: str | None = None) -> None:
+    As strict as Slack where Hotlead could go wrong: blocks are checked with slack_sdk's own Block Kit models
+    (`invalid_blocks` with Slack's error body), text over 40,000 characters is `msg_too_long`, and a post to a
+    channel (C…/G…) the bot was not invited to (`channels`, or `invite`) is `not_in_channel`; DMs (D…, a user id)
+    are always open to the bot.
+    """
+
+    def __init__(self, token: str | None = None, app_token: str | None = None, socket_url: str | None = None,
+                 channels: Iterable[str] = ()) -> None:
         super().__init__()
+        self.channels = set(channels)
         self.token = token
         self.app_token = app_token  # apps.connections.open takes the app-level token (xapp-…), not the bot's
         self.socket_url = socket_url  # what apps.connections.open hands out (a FakeSocketMode's url)
@@ -33,7 +47,7 @@ class FakeSlack(FakeServer):
         self._methods: dict[str, Callable[[Params], Params]] = {
             "auth.test": _auth_test,
             "chat.postMessage": self._post_message,
-            "chat.postEphemeral": lambda p: {"ok": True, "message_ts": self._next_ts()},
+            "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._update,
             "chat.delete": lambda p: {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")},
             "conversations.open": _conversations_open,
@@ -48,6 +62,11 @@ class FakeSlack(FakeServer):
         with self._changed:
             self._rate_limited = times
             self._retry_after = retry_after
+
+    def invite(self, *channels: str) -> None:
+        """Invite the bot to these channels (it may post there from now on)."""
+        with self._changed:
+            self.channels.update(channels)
 
     def response_url(self, name: str) -> str:
         """A URL on this fake that records what is posted to it as a `response_url` call."""
@@ -105,9 +124,29 @@ class FakeSlack(FakeServer):
         micros = 1_700_000_000_000_000 + 100 * next(self._ts)
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
-    def _post_message(self, params: Params) -> Params:
-        if not params.get("channel"):
+    def _refusal(self, params: Params, channel_key: str = "channel") -> Params | None:
+        """Slack's error body for a message it would not post, else None."""
+        channel = str(params.get(channel_key) or "")
+        if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if channel[0] in "CG" and channel not in self.channels:
+            return {"ok": False, "error": "not_in_channel"}
+        if "blocks" in params:
+            problem = block_errors(params["blocks"])
+            if problem is not None:
+                return problem
+        if len(str(params.get("text") or "")) > MAX_TEXT:
+            return {"ok": False, "error": "msg_too_long"}
+        return None
+
+    def _post_ephemeral(self, params: Params) -> Params:
+        refused = self._refusal(params)
+        return refused or {"ok": True, "message_ts": self._next_ts()}
+
+    def _post_message(self, params: Params) -> Params:
+        refused = self._refusal(params)
+        if refused:
+            return refused
         if not (params.get("text") or params.get("blocks") or params.get("attachments")):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
@@ -127,11 +166,39 @@ class FakeSlack(FakeServer):
         files = params.get("files")
         if not isinstance(files, list) or not files:
             return {"ok": False, "error": "invalid_arguments"}
+        channel = str(params.get("channel_id") or "")
+        if channel and channel[0] in "CG" and channel not in self.channels:
+            return {"ok": False, "error": "not_in_channel"}
         described = []
         for file in files:
             name = self._filenames.get(file.get("id"), "")
             described.append({"id": file.get("id"), "name": name, "title": file.get("title") or name})
         return {"ok": True, "files": described}
+
+
+def block_errors(blocks: Any) -> Params | None:
+    """Slack's `invalid_blocks` answer for blocks its schema refuses (checked with slack_sdk's models), else
+    None."""
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            return {"ok": False, "error": "invalid_blocks_format"}
+    if not isinstance(blocks, list):
+        return {"ok": False, "error": "invalid_blocks_format"}
+    errors = [] if len(blocks) <= MAX_BLOCKS else [f"must be at most {MAX_BLOCKS} items [json-pointer:/blocks]"]
+    for i, raw in enumerate(blocks):
+        try:
+            parsed = Block.parse(raw) if isinstance(raw, dict) else None
+            if parsed is None:
+                raise SlackObjectFormationError("unsupported block type")
+            parsed.to_dict()  # runs the block's own and its elements' validators
+        except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as exc:
+            errors.append(f"{exc} [json-pointer:/blocks/{i}]")
+    if not errors:
+        return None
+    return {"ok": False, "error": "invalid_blocks", "errors": errors,
+            "response_metadata": {"messages": [f"[ERROR] {error}" for error in errors]}}
 
 
 def _message(params: Params, ts: Any) -> Params:

@@ -22,7 +22,7 @@ FAST = FixedValueRetryIntervalCalculator(0.01)
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(token=TOKEN) as fake:
+    with FakeSlack(token=TOKEN, channels=["C1"]) as fake:
         yield fake
 
 

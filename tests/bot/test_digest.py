@@ -128,7 +128,7 @@ def test_model_health_falls_back_to_the_training_ratio_and_measures_drift(demo_e
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(token=TOKEN) as fake:
+    with FakeSlack(token=TOKEN, channels=["C0DIGEST"]) as fake:
         yield fake
 
 

@@ -75,14 +75,14 @@ def test_twilio_signature_verifies_and_tampered_params_do_not() -> None:
 
 
 def test_wait_for_times_out_naming_what_did_arrive(http: httpx.Client) -> None:
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         http.post(slack.url + "auth.test")
         with pytest.raises(AssertionError, match=r"expected 1 call\(s\) to 'chat.postMessage'.*\['auth.test'\]"):
             slack.wait_for("chat.postMessage", timeout=0.05)
 
 
 def test_wait_for_returns_when_a_call_arrives_from_another_thread(http: httpx.Client) -> None:
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         post = threading.Thread(
             target=http.post, args=(slack.url + "chat.postMessage",), kwargs={"json": {"channel": "C1", "text": "late"}}
         )
@@ -94,14 +94,14 @@ def test_wait_for_returns_when_a_call_arrives_from_another_thread(http: httpx.Cl
 
 def test_form_encoded_blocks_are_decoded_from_json(http: httpx.Client) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Acme*"}}]
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         answer = http.post(slack.url + "chat.postMessage", data={"channel": "C1", "blocks": json.dumps(blocks)}).json()
     assert slack.calls[0].params["blocks"] == blocks
     assert answer["message"]["blocks"] == blocks
 
 
 def test_message_timestamps_are_unique_and_increasing(http: httpx.Client) -> None:
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         stamps = [
             http.post(slack.url + "chat.postMessage", json={"channel": "C1", "text": "x"}).json()["ts"]
             for _ in range(3)
@@ -110,20 +110,20 @@ def test_message_timestamps_are_unique_and_increasing(http: httpx.Client) -> Non
 
 
 def test_conversations_open_answers_a_dm_channel_for_the_first_user(http: httpx.Client) -> None:
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         answer = http.post(slack.url + "conversations.open", data={"users": "U7,U8"}).json()
     assert answer == {"ok": True, "channel": {"id": "DU7"}}
 
 
 def test_response_url_posts_are_recorded(http: httpx.Client) -> None:
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         http.post(slack.response_url("cmd1"), json={"text": "Top leads", "response_type": "ephemeral"})
         [call] = slack.wait_for("response_url")
     assert call.path == "/response/cmd1" and call.params["text"] == "Top leads"
 
 
 def test_clear_forgets_calls_and_uploads(http: httpx.Client) -> None:
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         http.post(slack.url + "auth.test")
         http.post(slack.base_url + "/upload/F0001", content=b"bytes")
         slack.clear()
@@ -156,7 +156,7 @@ def test_down_twilio_refuses_everything_with_503(http: httpx.Client) -> None:
 
 
 def test_malformed_json_is_answered_like_slack(http: httpx.Client) -> None:
-    with FakeSlack() as slack:
+    with FakeSlack(channels=["C1"]) as slack:
         answer = http.post(
             slack.url + "chat.postMessage", content=b"{oops", headers={"Content-Type": "application/json"}
         )

@@ -49,7 +49,7 @@ class Running:
 
 @pytest.fixture
 def running(demo_engine: Engine) -> Iterator[Running]:
-    with FakeSlack(token=TOKEN) as slack, FakeTwilio(SID, AUTH) as twilio:
+    with FakeSlack(token=TOKEN, channels=[CHANNEL]) as slack, FakeTwilio(SID, AUTH) as twilio:
         settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url,
                             twilio_account_sid=SID, twilio_auth_token=AUTH, twilio_whatsapp_from=FROM,
                             twilio_api_url=twilio.url, hotlead_public_url=PUBLIC, hotlead_api_token=API,

@@ -28,7 +28,7 @@ def test_questions_are_answered_by_worker_processes(demo_engine: Engine, demo_ur
     from scoring.leads import top_leads
 
     lead = top_leads(demo_engine, limit=1)[0]
-    with FakeSlack(token="xoxb-w") as slack:
+    with FakeSlack(token="xoxb-w", channels=["C1"]) as slack:
         settings = Settings(hotlead_database_url=demo_url, slack_bot_token="xoxb-w", slack_signing_secret="s",
                             slack_api_url=slack.url)
         app = create_app(settings, whatsapp=False, engine=demo_engine, chat_workers=1)

@@ -25,7 +25,7 @@ TOKEN = "xoxb-hotlead-test"
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(token=TOKEN) as fake:
+    with FakeSlack(token=TOKEN, channels=["C0SALES"]) as fake:
         yield fake
 
 
@@ -179,7 +179,8 @@ def test_socket_mode_answers_a_mention_and_acknowledges_its_envelope(demo_engine
 
     app_token = "xapp-1-hotlead-test"
     lead = top_leads(demo_engine, limit=1)[0]
-    with FakeSocketMode() as socket, FakeSlack(token=TOKEN, app_token=app_token, socket_url=socket.url) as slack:
+    with FakeSocketMode() as socket, FakeSlack(token=TOKEN, app_token=app_token, socket_url=socket.url,
+                                                    channels=["C0SALES"]) as slack:
         settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url,
                             slack_app_token=app_token)
         handler = connect_socket_mode(slack_app(settings, Deps(demo_engine, settings)), settings)
