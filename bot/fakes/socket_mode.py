@@ -1,5 +1,5 @@
-"""A local stand-in for Slack's Socket Mode WebSocket: it greets a client as Slack does, pushes envelopes to it
-and records the acknowledgements it sends back."""
+"""A local stand-in for Slack's Socket Mode WebSocket: it greets a client as Slack does, pushes envelopes to it,
+records the acknowledgements it sends back and, like Slack, delivers an envelope again while it is not acked."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class FakeSocketMode:
     def __init__(self) -> None:
         self.url = ""  # ws://127.0.0.1:PORT/link once started (the port is the one the system gave)
         self.acks: list[dict[str, Any]] = []
+        self.pushed: list[dict[str, Any]] = []  # every envelope sent, redeliveries included
+        self._unacked: dict[str, dict[str, Any]] = {}
         self._changed = threading.Condition()
         self._sockets: list[web.WebSocketResponse] = []
         self._loop = asyncio.new_event_loop()
@@ -45,8 +47,21 @@ class FakeSocketMode:
     def push(self, envelope: dict[str, Any]) -> None:
         """Send an envelope (events_api, slash_commands, interactive) to the connected client."""
         self.wait_connected()
+        with self._changed:
+            self._unacked[envelope["envelope_id"]] = envelope
+            self.pushed.append(envelope)
         text = json.dumps(envelope)
         asyncio.run_coroutine_threadsafe(self._sockets[-1].send_str(text), self._loop).result(timeout=10)
+
+    def redeliver_unacked(self) -> list[str]:
+        """What Slack does when an envelope is not acked in time: send it again with `retry_attempt` one higher
+        and `retry_reason` "timeout". Returns the envelope ids sent again (the test decides when time is up)."""
+        with self._changed:
+            waiting = list(self._unacked.values())
+        for envelope in waiting:
+            self.push({**envelope, "retry_attempt": int(envelope.get("retry_attempt") or 0) + 1,
+                       "retry_reason": "timeout"})
+        return [envelope["envelope_id"] for envelope in waiting]
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The acknowledgement of `envelope_id`; AssertionError when none came within `timeout`."""
@@ -81,8 +96,10 @@ class FakeSocketMode:
         try:
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
+                    ack = json.loads(message.data)
                     with self._changed:
-                        self.acks.append(json.loads(message.data))
+                        self.acks.append(ack)
+                        self._unacked.pop(str(ack.get("envelope_id")), None)
                         self._changed.notify_all()
         finally:
             with self._changed:

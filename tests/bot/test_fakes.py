@@ -162,3 +162,64 @@ def test_malformed_json_is_answered_like_slack(http: httpx.Client) -> None:
         )
     assert answer.json() == {"ok": False, "error": "invalid_json"}
     assert slack.calls[0].raw == b"{oops"
+
+
+def test_blocks_slack_would_refuse_get_invalid_blocks_with_slacks_error_body(http: httpx.Client) -> None:
+    too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    unknown = [{"type": "carousel", "items": []}]
+    long_button = [{"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "b" * 76}, "action_id": "a"}]}]
+    with FakeSlack(channels=["C1"]) as slack:
+        answers = [http.post(slack.url + "chat.postMessage", json={"channel": "C1", "text": "t", "blocks": blocks})
+                   .json() for blocks in (too_long, unknown, long_button, "not json", [{"type": "divider"}] * 51)]
+    assert [answer["error"] for answer in answers] == ["invalid_blocks", "invalid_blocks", "invalid_blocks",
+                                                      "invalid_blocks_format", "invalid_blocks"]
+    assert "3000" in answers[0]["errors"][0] and answers[0]["response_metadata"]["messages"][0].startswith("[ERROR]")
+    assert "json-pointer:/blocks/0" in answers[2]["errors"][0] and "at most 50" in answers[4]["errors"][0]
+
+
+def test_a_channel_the_bot_was_not_invited_to_is_not_in_channel_while_dms_are_open(http: httpx.Client) -> None:
+    with FakeSlack(channels=["C1"]) as slack:
+        def post(channel: str) -> str:
+            answer = http.post(slack.url + "chat.postMessage", json={"channel": channel, "text": "hi"}).json()
+            return "ok" if answer["ok"] else str(answer["error"])
+
+        before = [post(channel) for channel in ("C1", "C2", "G3", "D4", "U5")]
+        slack.invite("C2")
+        after = post("C2")
+    assert before == ["ok", "not_in_channel", "not_in_channel", "ok", "ok"] and after == "ok"
+
+
+def test_text_over_40000_characters_is_msg_too_long(http: httpx.Client) -> None:
+    with FakeSlack(channels=["C1"]) as slack:
+        answer = http.post(slack.url + "chat.postMessage", json={"channel": "C1", "text": "x" * 40_001}).json()
+    assert answer == {"ok": False, "error": "msg_too_long"}
+
+
+def test_socket_mode_sends_an_unacked_envelope_again_as_slack_does() -> None:
+    import asyncio
+
+    import aiohttp
+
+    from bot.fakes import FakeSocketMode
+
+    async def client(url: str, socket: FakeSocketMode) -> list[dict[str, object]]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            received = [json.loads((await ws.receive()).data)]  # hello
+            pushed = asyncio.get_running_loop().run_in_executor(None, socket.push, {
+                "envelope_id": "e1", "type": "events_api", "payload": {}, "retry_attempt": 0, "retry_reason": ""})
+            received.append(json.loads((await ws.receive()).data))
+            await pushed
+            again = asyncio.get_running_loop().run_in_executor(None, socket.redeliver_unacked)
+            received.append(json.loads((await ws.receive()).data))
+            assert await again == ["e1"]
+            await ws.send_str(json.dumps({"envelope_id": "e1"}))
+            await asyncio.get_running_loop().run_in_executor(None, socket.wait_for_ack, "e1")
+            assert socket.redeliver_unacked() == []  # acked: nothing more comes
+            return received
+
+    with FakeSocketMode() as socket:
+        hello, first, second = asyncio.run(client(socket.url, socket))
+    assert hello["type"] == "hello"
+    assert (first["retry_attempt"], second["retry_attempt"], second["retry_reason"]) == (0, 1, "timeout")
+    assert second["envelope_id"] == "e1"
