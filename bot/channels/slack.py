@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -147,6 +148,7 @@ def slack_app(settings: Settings, deps: Deps) -> App:
     app = HotleadBolt(token=settings.require("SLACK_BOT_TOKEN", "answering in Slack"),
               signing_secret=settings.require("SLACK_SIGNING_SECRET", "checking that requests come from Slack"),
               client=slack_client(settings), token_verification_enabled=False,
+              request_verification_enabled=False,  # starlette_endpoint checks it first; Socket Mode needs none
               raise_error_for_unhandled_request=False)
     seen = SeenEvents()
 
@@ -210,6 +212,14 @@ def _deliver(client: WebClient, respond: Respond, channel: str | None, reply: Re
     respond(**message(reply), response_type="ephemeral")
 
 
+class _Clock(Clock):
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now()
+
+
 def connect_socket_mode(app: App, settings: Settings) -> SocketModeHandler:
     """Reach Slack over Socket Mode with SLACK_APP_TOKEN (no public URL needed): the same Bolt app answers
     what arrives on the WebSocket, acknowledged there. Close it with `.close()`."""
@@ -218,10 +228,12 @@ def connect_socket_mode(app: App, settings: Settings) -> SocketModeHandler:
     return handler
 
 
-def starlette_endpoint(app: App, signing_secret: str) -> Callable[[Request], Any]:
-    """POST /slack/events: the signature checked before the body is read (an unsigned body of any shape is a
-    401, never a parse error), then Bolt's own request checks and dispatch, off the event loop."""
-    verifier = SignatureVerifier(signing_secret)
+def starlette_endpoint(app: App, signing_secret: str, clock: Callable[[], float] = time.time
+                       ) -> Callable[[Request], Any]:
+    """POST /slack/events: the signature checked (by slack_sdk's verifier, 5 minutes either side of `clock`)
+    before the body is read, so that an unsigned body of any shape is a 401, never a parse error; then Bolt's
+    dispatch, off the event loop."""
+    verifier = SignatureVerifier(signing_secret, clock=_Clock(clock))
 
     async def endpoint(request: Request) -> Response:
         body = await request.body()

@@ -196,3 +196,34 @@ def test_socket_mode_answers_a_mention_and_acknowledges_its_envelope(demo_engine
     assert slack.calls_to("apps.connections.open")[0].headers["authorization"] == f"Bearer {app_token}"
     assert call.params["channel"] == "C0SALES" and lead["name"] in call.params["text"]
     assert call.headers["authorization"] == f"Bearer {TOKEN}"  # answers go out with the bot token
+
+
+# Slack's documented example request ("Verifying requests from Slack"): secret, timestamp, body and signature.
+VECTOR_SECRET, VECTOR_TS = "8f742231b10e8888abcd99yyyzzz85a5", 1531420618
+VECTOR_BODY = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&"
+               b"channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&"
+               b"response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRs"
+               b"kXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
+VECTOR_SIGNATURE = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+
+@pytest.mark.parametrize("now, body, signature, status", [
+    (VECTOR_TS + 60, VECTOR_BODY, VECTOR_SIGNATURE, 200),  # accepted (a command Hotlead does not have: acked)
+    (VECTOR_TS + 60, VECTOR_BODY.replace(b"foobar", b"foobaz"), VECTOR_SIGNATURE, 401),
+    (VECTOR_TS + 60, VECTOR_BODY, VECTOR_SIGNATURE[:-1] + "4", 401),
+    (VECTOR_TS + 301, VECTOR_BODY, VECTOR_SIGNATURE, 401),  # more than five minutes old
+])
+def test_slacks_documented_signature_vector(slack: FakeSlack, demo_engine: Engine, now: int, body: bytes,
+                                            signature: str, status: int) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from bot.channels.slack import slack_app, starlette_endpoint
+    from bot.router import Deps
+
+    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=VECTOR_SECRET, slack_api_url=slack.url)
+    endpoint = starlette_endpoint(slack_app(settings, Deps(demo_engine, settings)), VECTOR_SECRET, clock=lambda: now)
+    headers = {"X-Slack-Signature": signature, "X-Slack-Request-Timestamp": str(VECTOR_TS),
+               "Content-Type": "application/x-www-form-urlencoded"}
+    with BackgroundServer(Starlette(routes=[Route("/slack/events", endpoint, methods=["POST"])])) as running:
+        assert send(running.url, body, headers).status_code == status

@@ -194,9 +194,15 @@ def test_a_question_in_a_dm_thread_is_answered_in_that_thread(server: str, slack
 
 
 def test_a_dm_with_a_file_attached_is_read(server: str, slack: FakeSlack, a_rep: RepRow) -> None:
+    # the shape Slack sends (as in bolt-python's file_share scenario): files, rich_text blocks, upload false
     body = event({"type": "message", "subtype": "file_share", "channel_type": "im", "user": a_rep.slack_user_id,
-                  "text": "top 3 leads", "channel": "D0REP", "ts": "1763900000.000400",
-                  "files": [{"id": "F0001", "name": "notes.txt", "mimetype": "text/plain"}]})
+                  "text": "top 3 leads", "channel": "D0REP", "ts": "1763900000.000400", "upload": False,
+                  "display_as_bot": False, "client_msg_id": "5b1c0e1e-7d1f-4c52-9a55-3f0c2f6f0a11",
+                  "files": [{"id": "F0NOTES", "name": "notes.png", "title": "notes.png", "mimetype": "image/png",
+                             "filetype": "png", "user": a_rep.slack_user_id, "size": 4096, "mode": "hosted",
+                             "url_private": "https://files.slack.com/files-pri/T1-F0NOTES/notes.png"}],
+                  "blocks": [{"type": "rich_text", "block_id": "b1", "elements": [
+                      {"type": "rich_text_section", "elements": [{"type": "text", "text": "top 3 leads"}]}]}]})
     assert signed_post(server, body).status_code == 200
     call = slack.wait_for("chat.postMessage")[0]
     assert call.params["channel"] == "D0REP" and "Top 3" in call.params["text"]
