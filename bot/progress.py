@@ -23,7 +23,8 @@ def progress_bar(label: str, *, enabled: bool | None = None) -> Iterator[Tick]:
     if not show:
         yield _silent
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    # a label holds file names: data, never rich markup ("leads[/b].csv" must not crash the import)
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.replies import Reply, unmarked
 from bot.router import Deps, IncomingMessage, dispatch
 from storage.errors import NotFoundError
@@ -25,6 +27,9 @@ def ask(deps: Deps, question: str, rep: RepRow | None = None) -> Reply:
     return dispatch(IncomingMessage(question, "console", rep.name if rep else "console", rep), deps)
 
 
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # ESC sequences could rewrite the screen
+
+
 def render(reply: Reply) -> str:
-    """The reply for a terminal: numbered choices, no markup."""
-    return unmarked(reply.plain(numbered=True))
+    """The reply for a terminal: numbered choices, no markup, and no control characters from data."""
+    return _TERMINAL_CONTROL.sub("", unmarked(reply.plain(numbered=True)))

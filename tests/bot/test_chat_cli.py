@@ -62,3 +62,21 @@ def test_ask_as_an_unknown_rep_is_a_clear_error(demo_url: str) -> None:
     result = CliRunner().invoke(cli, ["ask", "--as", "Nobody Here", "top leads"],
                                 env={"HOTLEAD_DATABASE_URL": demo_url})
     assert result.exit_code != 0 and "no rep 'Nobody Here'" in result.output
+
+
+def test_a_lead_name_with_terminal_escapes_prints_as_plain_text(demo_url: str, demo_engine: Engine) -> None:
+    lead = top_leads(demo_engine, limit=1)[0]
+    with demo_engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE lead SET name = ? WHERE external_id = ?",
+                             ("\x1b[2J\x1b]8;;https://evil.example\x07Evil\x1b[0m Lead", lead["lead"]))
+    result = CliRunner().invoke(cli, ["ask", f"why is {lead['lead']} hot?"], env={"HOTLEAD_DATABASE_URL": demo_url})
+    assert result.exit_code == 0, result.output
+    assert "Evil" in result.output and "\x1b" not in result.output and "\x07" not in result.output
+
+
+def test_a_file_name_that_looks_like_markup_does_not_break_the_progress_bar() -> None:
+    from bot.progress import progress_bar
+
+    with progress_bar("importing leads[/bold][link=x].csv", enabled=True) as tick:
+        tick(1, 2)
+        tick(2, 2)
