@@ -214,7 +214,8 @@ def chart(digest: Digest) -> bytes:
         points = [100 * m.movement for m in movers]
         # positions, not labels, on the axis: two leads with the same name must stay two bars
         ax.barh(range(len(movers)), points, color=["#2e7d32" if p > 0 else "#c62828" for p in points])
-        ax.set_yticks(range(len(movers)), [m.label[:40] for m in movers])
+        # names are data: a "$" would start matplotlib's math mode ("$\\frac{$" crashed the digest)
+        ax.set_yticks(range(len(movers)), [m.label[:40].replace("$", r"\$") for m in movers])
         ax.axvline(0, color="grey", linewidth=1)
         for y, (m, p) in enumerate(zip(movers, points, strict=True)):
             ax.annotate(f"{_pct(m.before)} → {_pct(m.probability)}", (p, y), xytext=(4 if p > 0 else -4, 0),

@@ -179,3 +179,15 @@ def test_digest_dry_run_json_lists_every_part(demo_url: str) -> None:
 def test_digest_now_without_a_slack_token_names_the_variable(demo_url: str) -> None:
     result = CliRunner().invoke(cli, ["digest", "--now"], env={"HOTLEAD_DATABASE_URL": demo_url, "SLACK_BOT_TOKEN": ""})
     assert result.exit_code != 0 and "SLACK_BOT_TOKEN is not set" in result.output
+
+
+def test_names_that_look_like_math_are_drawn_as_text(demo_engine: Engine) -> None:
+    now = datetime.now(UTC)
+    for i, (lead, p, reasons) in enumerate(latest(demo_engine, "warm", 2)):
+        with demo_engine.begin() as conn:
+            conn.execute(text("UPDATE lead SET name = :n WHERE id = :i"),
+                         {"n": [r"$\frac{$ Evil", "Acme $5 & $10 deal"][i], "i": lead})
+        add_score(demo_engine, lead, now - timedelta(days=8), p - 0.1, "cold", reasons)
+    digest = build_digest(demo_engine, now)
+    assert {r"$\frac{$ Evil", "Acme $5 & $10 deal"} <= {line.name for line in digest.risers}
+    assert png_size(digest.chart)
