@@ -73,9 +73,18 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# Each step takes a database from the version before it to its own, in one transaction.
+_UPGRADES: dict[int, tuple[str, ...]] = {
+    6: ("ALTER TABLE alert ADD COLUMN delivery VARCHAR",  # the carrier's status, apart from the outbox's
+        "UPDATE alert SET delivery = status, status = 'sent' WHERE status IN ('delivered', 'read', 'undelivered')"),
+}
+
+
 def create_schema(engine: Engine) -> bool:
-    """Create every table that is missing and record the schema version; True when it was new."""
+    """Create every table that is missing, upgrade an older Hotlead schema in place, and record the schema
+    version; True when the database was new."""
     existed = inspect(engine).has_table("meta")
+    upgrade(engine)
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:
         if session.get(models.Meta, "schema_version") is None:
@@ -83,6 +92,25 @@ def create_schema(engine: Engine) -> bool:
             session.commit()
     check_schema(engine)
     return not existed
+
+
+def upgrade(engine: Engine) -> int | None:
+    """Bring a database of an older schema version up to this one (new tables come from `create_all`);
+    returns the version it had, or None when there was nothing to upgrade."""
+    if not inspect(engine).has_table("meta"):
+        return None
+    with engine.begin() as conn:
+        found = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
+        if found is None or not found.isdigit() or int(found) >= models.SCHEMA_VERSION:
+            return None
+        if int(found) + 1 not in _UPGRADES:
+            return None  # too old to upgrade: check_schema says so
+        for version in range(int(found) + 1, models.SCHEMA_VERSION + 1):
+            for statement in _UPGRADES[version]:
+                conn.exec_driver_sql(statement)
+        conn.execute(models.Meta.__table__.update().where(  # type: ignore[attr-defined]
+            models.Meta.key == "schema_version").values(value=str(models.SCHEMA_VERSION)))
+    return int(found)
 
 
 def check_schema(engine: Engine) -> None:
@@ -93,8 +121,9 @@ def check_schema(engine: Engine) -> None:
         row = session.get(models.Meta, "schema_version")
     if row is None or row.value != str(models.SCHEMA_VERSION):
         found = row.value if row else "none"
+        hint = "; run `hotlead init` to upgrade it" if found.isdigit() and int(found) + 1 in _UPGRADES else ""
         raise SchemaError(
-            f"{_where(engine)} has schema version {found}; this Hotlead needs {models.SCHEMA_VERSION}"
+            f"{_where(engine)} has schema version {found}; this Hotlead needs {models.SCHEMA_VERSION}{hint}"
         )
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.derived import triggers
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _json(**kwargs: Any) -> Any:
@@ -213,13 +213,27 @@ class Alert(SQLModel, table=True):
     dedupe_key: str = Field(unique=True)
     created_at: datetime
     sent_at: datetime | None = None
-    status: str = "queued"  # queued | sending | sent | delivered | read | failed | undelivered
+    status: str = "queued"  # the outbox's own state: queued | sending | sent | failed | superseded
+    delivery: str | None = None  # the carrier's last delivery status (Twilio's callbacks), moving only forward
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, index=True)  # also holds quiet hours back
     last_error: str | None = None
     target: str | None = None  # Slack channel or user id, or the WhatsApp number
     external_ref: str | None = Field(default=None, index=True)  # Slack message ts or Twilio message SID
     payload: dict[str, Any] = _json()
+
+
+class DeliveryEvent(SQLModel, table=True):
+    """One delivery callback as the carrier sent it (repeated, late and out of order ones included)."""
+
+    __tablename__ = "delivery_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    external_ref: str | None = None  # the carrier's message id (Twilio MessageSid)
+    status: str
+    error_code: str | None = None
+    received_at: datetime
 
 
 for _table in (Activity.__table__, Message.__table__):  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from bot.cli import AppContext, cli, emit_json, pass_app
 from bot.progress import progress_bar
 from scoring.errors import NotEnoughOutcomesError
-from storage.db import create_schema, get_meta, make_engine, session_scope, set_meta
+from storage.db import create_schema, get_meta, make_engine, session_scope, set_meta, upgrade
 from storage.demo import generate
 from storage.demo.load import load_demo
 from storage.errors import StorageError
@@ -24,6 +24,7 @@ from storage.importers import TABLE_KINDS, ImportResult, import_table
 from storage.importers.crm import import_crm
 from storage.importers.tables import References, spec_for
 from storage.importers.transcripts import import_transcripts
+from storage.models import SCHEMA_VERSION
 
 IMPORT_KINDS = (*TABLE_KINDS, "transcripts", "crm")
 
@@ -31,10 +32,14 @@ IMPORT_KINDS = (*TABLE_KINDS, "transcripts", "crm")
 @cli.command()
 @pass_app
 def init(app: AppContext) -> None:
-    """Create the database schema (safe to run again: nothing is dropped)."""
+    """Create the database schema, or upgrade an older one in place (safe to run again: nothing is dropped)."""
     engine = app.engine(check=False)
+    upgraded = upgrade(engine)
     created = create_schema(engine)
     where = engine.url.render_as_string(hide_password=True)
+    if upgraded is not None:
+        click.echo(f"Upgraded the Hotlead schema in {where} from version {upgraded} to {SCHEMA_VERSION}")
+        return
     click.echo(f"{'Created' if created else 'Checked'} the Hotlead schema in {where}")
 
 

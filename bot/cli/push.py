@@ -10,6 +10,7 @@ import click
 from sqlalchemy import text
 
 from bot.cli import AppContext, cli, emit_json, pass_app
+from storage.alerts import OUTBOX_STATES, list_alerts
 from storage.errors import ImportFileError, NotFoundError, RowError
 
 
@@ -128,32 +129,26 @@ def import_sessions(app: AppContext, file: Path) -> None:
     click.echo(f"Imported {len(parsed)} demo sessions from {file}.")
 
 
-ALERT_STATUSES = ["queued", "sent", "delivered", "read", "failed", "undelivered", "superseded"]
-
-
 @cli.command()
-@click.option("--status", type=click.Choice(ALERT_STATUSES),
-              help="Only alerts with this status (superseded: a jump alert the lead's hot alert replaced).")
+@click.option("--status", type=click.Choice(OUTBOX_STATES),
+              help="Only alerts in this outbox state (superseded: a jump alert the lead's hot alert replaced).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON.")
 @pass_app
 def alerts(app: AppContext, status: str | None, limit: int, as_json: bool) -> None:
-    """The alert outbox: what was sent, what is queued (Slack or Twilio unreachable) and what failed."""
-    sql = ("SELECT a.id, l.external_id, a.kind, a.channel, a.target, a.status, a.attempts, a.sent_at, "
-           "a.created_at, a.last_error FROM alert a LEFT JOIN lead l ON l.id = a.lead_id")
-    params: dict[str, object] = {"limit": limit}
-    if status:
-        sql += " WHERE a.status = :status"
-        params["status"] = status
+    """The alert outbox: what was sent, what is queued (Slack or Twilio unreachable) and what failed.
+
+    `status` is the outbox's own state (queued, sending, sent, failed, superseded); `delivery` is what the carrier
+    last reported for a WhatsApp alert (queued, sent, delivered, read, undelivered, failed…), from its callbacks.
+    """
     with app.engine().connect() as conn:
-        rows = conn.execute(text(sql + " ORDER BY a.id DESC LIMIT :limit"), params).all()
-    found = [dict(zip(("id", "lead", "kind", "channel", "target", "status", "attempts", "sent_at", "created_at",
-                       "error"), r, strict=True)) for r in rows]
+        found = list_alerts(conn=conn, status=status, limit=limit)
     if as_json:
         emit_json(found)
         return
     if not found:
         click.echo("No alerts yet.")
     for f in found:
-        click.echo(f"{f['id']:>6} {f['created_at'][:19]} {f['kind']:<6} {f['channel']:<9} {f['lead'] or '-':<10} "
-                   f"{f['status']:<10} attempts {f['attempts']}" + (f"  ({f['error']})" if f["error"] else ""))
+        click.echo(f"{f['id']:>6} {str(f['created_at'])[:19]} {f['kind']:<6} {f['channel']:<9} {f['lead'] or '-':<10} "
+                   f"{f['status']:<10} {f['delivery'] or '':<11} attempts {f['attempts']}"
+                   + (f"  ({f['error']})" if f["error"] else ""))

@@ -6,9 +6,10 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,11 +17,11 @@ from starlette.responses import JSONResponse, Response
 from bot.channels.whatsapp import verified_form
 from bot.config import Settings
 from bot.push.live import LivePipeline
+from storage.alerts import RANK, Delivery, record_delivery
 from storage.errors import NotFoundError
 from storage.live import FieldError, Stored, store
 
 log = logging.getLogger(__name__)
-DELIVERY_STATUSES = {"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"}
 
 
 def _authorised(settings: Settings, request: Request) -> bool:
@@ -60,23 +61,31 @@ def intake_endpoint(kind: str, settings: Settings, engine: Engine, pipeline: Liv
 
 
 def status_endpoint(settings: Settings, engine: Engine) -> Callable[..., Any]:
-    """POST /twilio/status: Twilio's delivery callback updates the alert that sent the message."""
+    """POST /twilio/status: Twilio's delivery callback, signature-checked, recorded and applied to the alert it
+    names (`?alert=ID` in the callback URL, or its MessageSid); answered 200 whatever the status, since Twilio
+    retries what is not, and a status Hotlead does not know is recorded as it came."""
 
-    def update(sid: str, status: str, error: str | None) -> int:
+    def update(alert_id: int | None, sid: str, status: str, error: str | None) -> Delivery:
         with engine.begin() as conn:
-            return int(conn.execute(text(
-                "UPDATE alert SET status = :status, last_error = coalesce(:error, last_error) "
-                "WHERE external_ref = :sid"), {"status": status, "error": error, "sid": sid}).rowcount)
+            return record_delivery(conn=conn, alert_id=alert_id, sid=sid, status=status, error_code=error,
+                                   at=datetime.now(UTC))
 
     async def endpoint(request: Request) -> Response:
         form = await verified_form(settings, request)
         if form is None:
             return Response("invalid signature", status_code=403)
-        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "").lower()
-        if not sid or status not in DELIVERY_STATUSES:
-            return JSONResponse({"error": "MessageSid and a known MessageStatus are required"}, status_code=422)
-        error = f"Twilio error {form['ErrorCode']}" if form.get("ErrorCode") else None
-        updated = await run_in_threadpool(update, sid, status, error)
-        return JSONResponse({"updated": updated})
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "").strip().lower()
+        if not sid or not status:
+            return JSONResponse({"error": "MessageSid and MessageStatus are required"}, status_code=422)
+        named = request.query_params.get("alert", "")
+        done = await run_in_threadpool(update, int(named) if named.isdigit() else None, sid, status,
+                                       form.get("ErrorCode") or None)
+        if done.alert_id is None:
+            log.info("Twilio status %r for message %s, which is no alert of ours: recorded", status, sid)
+        elif status not in RANK:
+            log.warning("Twilio sent status %r, unknown to Hotlead, for alert %s: recorded", status, done.alert_id)
+        if done.confirmed_sent:
+            log.info("alert %s: Twilio has it (%s), so it is sent and will not go out again", done.alert_id, status)
+        return JSONResponse({"alert": done.alert_id, "delivery": done.delivery, "moved": done.moved})
 
     return endpoint

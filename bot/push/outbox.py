@@ -193,7 +193,8 @@ class Outbox:
         except SendError as exc:
             if row.get("probe") and not exc.permanent:
                 with self.engine.begin() as conn:
-                    conn.execute(text("UPDATE alert SET status = 'queued', last_error = :error WHERE id = :id"),
+                    conn.execute(text("UPDATE alert SET status = 'queued', last_error = :error WHERE id = :id "
+                                      "AND status = 'sending'"),
                                  {"error": str(exc)[:500], "id": row["id"]})
                 log.info("%s still fails (%s): alert %s stays queued", row["channel"], exc, row["id"])
                 return float(exc.retry_after or 0.0)
@@ -202,7 +203,7 @@ class Outbox:
             with self.engine.begin() as conn:
                 conn.execute(text(
                     "UPDATE alert SET attempts = :attempts, status = :status, last_error = :error, "
-                    "next_attempt_at = :next WHERE id = :id"
+                    "next_attempt_at = :next WHERE id = :id AND status = 'sending'"  # unless a callback proved it
                 ), {"attempts": attempts, "status": "failed" if final else "queued", "error": str(exc)[:500],
                     "next": stamp(self.clock() + timedelta(seconds=wait)), "id": row["id"]})
             log.warning("alert %s (%s to %s) attempt %s failed: %s", row["id"], row["kind"], row["channel"],

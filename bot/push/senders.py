@@ -54,8 +54,8 @@ def whatsapp_sender(settings: Settings, client: Client, engine: Engine) -> Sende
         to = f"whatsapp:{row['target']}"
         message: dict[str, Any] = {"from_": sender if sender.startswith("whatsapp:") else f"whatsapp:{sender}",
                                    "to": to}
-        if callback:
-            message["status_callback"] = callback
+        if callback:  # the alert's id rides along: a callback finds its alert even if the SID was never stored
+            message["status_callback"] = f"{callback}?alert={row['id']}"
         in_window = _in_window(engine, row["rep_id"])
         if settings.hotlead_whatsapp_template and not in_window:
             message["content_sid"] = settings.hotlead_whatsapp_template
