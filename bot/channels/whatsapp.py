@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.config import Settings
@@ -66,15 +68,32 @@ def signed_url(settings: Settings, request: Request) -> str:
     return f"{base}{request.url.path}{query}"
 
 
-async def verified_form(settings: Settings, request: Request) -> dict[str, Any] | None:
-    """The form Twilio posted, or None when its X-Twilio-Signature does not match."""
+async def verified_form(settings: Settings, request: Request) -> Mapping[str, str] | None:
+    """The form Twilio posted, or None when its X-Twilio-Signature does not match. Checked as twilio's own
+    RequestValidator checks it: over every value of a repeated field, with or without the port, a JSON body by
+    the `bodySHA256` its signed URL carries, and with the algorithm X-Twilio-Webhooks-Signature-Settings names."""
     validator = RequestValidator(settings.require("TWILIO_AUTH_TOKEN", "checking Twilio's signatures"))
-    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    raw = (await request.body()).decode("utf-8", "replace")
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not validator.validate(signed_url(settings, request), form, signature):
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    form: Mapping[str, str]
+    if "bodySHA256" in request.query_params:  # a JSON body: the URL's hash covers it, no form parameters
+        signed: Any = raw
+        form = _json_fields(raw)
+    else:
+        signed = form = ImmutableMultiDict(parse_qsl(raw, keep_blank_values=True))
+    if not signature or not validator.validate(signed_url(settings, request), signed, signature, algorithm):
         log.warning("Twilio request to %s with a bad or missing signature: refused", request.url.path)
         return None
     return form
+
+
+def _json_fields(raw: str) -> dict[str, str]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
 
 
 def starlette_endpoint(settings: Settings, deps: Deps) -> Callable[[Request], Any]:
