@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from twilio.request_validator import RequestValidator
 
 from bot.fakes._server import Call, FakeServer, Reply, Request, decode_params
 
 MAX_BODY = 1600
+# The orders Twilio's WhatsApp status callbacks really arrive in (each status its own request, retried when not
+# answered 2xx, from several of Twilio's machines: repeated, late and out of order).
+IN_ORDER = ("queued", "sent", "delivered", "read")
+REORDERED = ("sent", "read", "delivered", "sent", "queued")
 _MESSAGES = re.compile(r"/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json")
 
 
@@ -25,6 +35,7 @@ class FakeTwilio(FakeServer):
         self.url = self.base_url
         self._failures = 0
         self._failure_status = 500
+        self._messages: dict[str, dict[str, Any]] = {}  # sid -> the created message's fields
 
     def __repr__(self) -> str:
         return f"FakeTwilio(url={self.url!r}, account_sid={self.account_sid!r})"
@@ -34,6 +45,41 @@ class FakeTwilio(FakeServer):
         with self._changed:
             self._failures = times
             self._failure_status = status
+
+    def send_status(self, sid: str, statuses: Iterable[str], *, via: str | None = None,
+                    error_code: str | None = None) -> list[httpx.Response]:
+        """Post a status callback for message `sid` per status, in the order given, to the StatusCallback it was
+        created with, each form signed as Twilio signs it (over the callback URL). `via` is where that URL's
+        host really answers (a test server behind the public URL); `error_code` rides on failed/undelivered."""
+        with self._changed:
+            message = self._messages[sid]
+        callback = message.get("StatusCallback")
+        if not callback:
+            raise AssertionError(f"message {sid} was created without a StatusCallback")
+        parts = urlsplit(callback)
+        target = f"{via.rstrip('/')}{parts.path}" + (f"?{parts.query}" if parts.query else "") if via else callback
+        validator = RequestValidator(self._auth_token)
+        answers = []
+        with httpx.Client(timeout=10) as http:
+            for status in statuses:
+                form = self._status_form(sid, message, status, error_code)
+                headers = {"X-Twilio-Signature": validator.compute_signature(callback, form),
+                           "I-Twilio-Idempotency-Token": uuid.uuid4().hex, "User-Agent": "TwilioProxy/1.1"}
+                answers.append(http.post(target, data=form, headers=headers))
+        return answers
+
+    def _status_form(self, sid: str, message: dict[str, Any], status: str, error_code: str | None) -> dict[str, str]:
+        to = str(message.get("To", ""))
+        form = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "ChannelInstallSid": "XE" + "0" * 32,
+                "ChannelPrefix": "whatsapp" if to.startswith("whatsapp:") else "sms",
+                "ChannelToAddress": to.removeprefix("whatsapp:"), "From": str(message.get("From", "")),
+                "MessageSid": sid, "MessageStatus": status, "SmsSid": sid, "SmsStatus": status,
+                "StructuredMessage": "false", "To": to}
+        if status in ("delivered", "read"):
+            form["EventType"] = status.upper()
+        if status in ("failed", "undelivered") and error_code:
+            form["ErrorCode"] = error_code
+        return form
 
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[Call]:
         """Block until `count` message requests arrived and return all of them; AssertionError on timeout."""
@@ -55,7 +101,10 @@ class FakeTwilio(FakeServer):
         problem = _invalid(params)
         if problem:
             return _error(400, *problem), method, params
-        return Reply.json(self._message(params), 201), method, params
+        created = self._message(params)
+        with self._changed:
+            self._messages[created["sid"]] = params
+        return Reply.json(created, 201), method, params
 
     def _authorised(self, request: Request) -> bool:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
@@ -106,7 +155,20 @@ def _invalid(params: dict[str, Any]) -> tuple[int, str] | None:
         return 21602, "Message body is required."
     if len(str(params.get("Body", ""))) > MAX_BODY:
         return 21617, "The concatenated message body exceeds the 1600 character limit."
+    callback = str(params.get("StatusCallback", ""))
+    if callback and urlsplit(callback).scheme not in ("http", "https"):
+        return 21609, f"The StatusCallback URL {callback} is not a valid URL."
+    if params.get("ContentVariables") is not None and not _string_object(params["ContentVariables"]):
+        return 21656, "The ContentVariables Parameter is invalid."
     return None
+
+
+def _string_object(raw: Any) -> bool:
+    try:
+        value = json.loads(str(raw))
+    except ValueError:
+        return False
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 def _segments(body: str, to: str) -> int:

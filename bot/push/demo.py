@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from bot.replies import split_message
 from storage.derived import page_type_from_url
 from storage.history import stamp
 
@@ -17,6 +18,9 @@ MATTERING_PAGES = ("pricing", "contract", "checkout", "order", "quote")
 URGENT = 0.6
 SIGNAL_WORDS = {"budget": "budget", "objections": "an objection", "competitors": "a competitor",
                 "timeline": "a timeline"}
+NAME_LIMIT = 120  # characters of lead and account name in a WhatsApp alert
+BODY_LIMIT = 1600  # Twilio refuses longer WhatsApp bodies (error 21617)
+MORE_IN_HOTLEAD = "\n… more in Hotlead"
 BUNDLE_S = 0.3  # a burst within this long becomes one message
 
 
@@ -96,14 +100,26 @@ def describe_message(text_: str, urgency: float, entities: dict[str, Any]) -> st
     return f"said “{quote}” ({', '.join(said)})"
 
 
-def bundle_body(bundle: Bundle) -> str:
-    """The WhatsApp text of a bundle."""
-    session = bundle.session
+def _who(session: Session) -> str:
     who = session.lead_name + (f" ({session.account})" if session.account else "")
-    return "\n".join([f"🔴 Live demo: *{who}*", *[f"• {line}" for line in bundle.lines]])
+    return who if len(who) <= NAME_LIMIT else who[: NAME_LIMIT - 1] + "…"  # CRM names can be any length
+
+
+def bundle_body(bundle: Bundle) -> str:
+    """The WhatsApp text of a bundle: one message, under Twilio's 1,600 characters, cut between words."""
+    body = "\n".join([f"🔴 Live demo: *{_who(bundle.session)}*", *[f"• {line}" for line in bundle.lines]])
+    pieces = split_message(body, BODY_LIMIT - len(MORE_IN_HOTLEAD))
+    return pieces[0] + (MORE_IN_HOTLEAD if len(pieces) > 1 else "")
+
+
+def template_variable(value: str, limit: int) -> str:
+    """A value for a WhatsApp template: one line (WhatsApp refuses new lines, tabs and runs of spaces in
+    parameters), no `{{…}}` a template could read as its own placeholder, at most `limit` characters."""
+    flat = " ".join(value.split()).replace("{{", "{ {").replace("}}", "} }")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def template_variables(bundle: Bundle) -> dict[str, str]:
     """Values for the approved template used outside WhatsApp's 24-hour window: {{1}} who, {{2}} what."""
-    who = bundle.session.lead_name + (f" ({bundle.session.account})" if bundle.session.account else "")
-    return {"1": who, "2": "; ".join(bundle.lines)[:600]}
+    return {"1": template_variable(_who(bundle.session), NAME_LIMIT),
+            "2": template_variable("; ".join(bundle.lines), 600)}
