@@ -107,15 +107,21 @@ def _who(session: Session) -> str:
 
 def bundle_body(bundle: Bundle) -> str:
     """The WhatsApp text of a bundle: one message, under Twilio's 1,600 characters, cut between words."""
-    body = "\n".join([f"🔴 Live demo: *{_who(bundle.session)}*", *[f"• {line}" for line in bundle.lines]])
+    lines = [f"🔴 Live demo: *{_flat(_who(bundle.session))}*", *[f"• {_flat(line)}" for line in bundle.lines]]
+    body = "\n".join(lines)
     pieces = split_message(body, BODY_LIMIT - len(MORE_IN_HOTLEAD))
     return pieces[0] + (MORE_IN_HOTLEAD if len(pieces) > 1 else "")
+
+
+def _flat(text_: str) -> str:
+    """One line: a quote's own line breaks would break the list apart."""
+    return " ".join(text_.split())
 
 
 def template_variable(value: str, limit: int) -> str:
     """A value for a WhatsApp template: one line (WhatsApp refuses new lines, tabs and runs of spaces in
     parameters), no `{{…}}` a template could read as its own placeholder, at most `limit` characters."""
-    flat = " ".join(value.split()).replace("{{", "{ {").replace("}}", "} }")
+    flat = _flat(value).replace("{{", "{ {").replace("}}", "} }")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
