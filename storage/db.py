@@ -76,7 +76,9 @@ def make_engine(url: str) -> Engine:
 # Each step takes a database from the version before it to its own, in one transaction.
 _UPGRADES: dict[int, tuple[str, ...]] = {
     6: ("ALTER TABLE alert ADD COLUMN delivery VARCHAR",  # the carrier's status, apart from the outbox's
-        "UPDATE alert SET delivery = status, status = 'sent' WHERE status IN ('delivered', 'read', 'undelivered')"),
+        # schema 5 wrote Twilio's callbacks into status: a row with the carrier's id was sent, whatever it says
+        "UPDATE alert SET delivery = status, status = 'sent' WHERE external_ref IS NOT NULL "
+        "AND status NOT IN ('sent', 'superseded')"),
 }
 
 

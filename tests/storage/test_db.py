@@ -47,3 +47,48 @@ def test_a_foreign_key_violation_is_refused(engine: Engine) -> None:
             "INSERT INTO activity (lead_id, kind, occurred_at, page_type, detail) "
             "VALUES (999, 'x', '2026-01-01', '', '{}')"
         )
+
+
+def version_5_file(tmp_path: Path) -> str:
+    """A database as Hotlead 0.1 with schema 5 left it: no alert.delivery, no delivery_event, and the carrier's
+    status written into alert.status."""
+    url = f"sqlite:///{tmp_path / 'v5.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE delivery_event")
+        conn.exec_driver_sql("ALTER TABLE alert DROP COLUMN delivery")
+        conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        for key, status, sid in (("a", "read", "SMa"), ("b", "queued", None), ("c", "failed", None),
+                                 ("d", "sending", "SMd"), ("e", "undelivered", "SMe")):  # d, e: sent, then called back
+            conn.exec_driver_sql("INSERT INTO alert (kind, channel, dedupe_key, created_at, status, attempts, payload, "
+                                 "external_ref) VALUES ('demo', 'whatsapp', ?, '2026-11-30 10:00:00', ?, 1, '{}', ?)",
+                                 (key, status, sid))
+    engine.dispose()
+    return url
+
+
+def test_an_older_schema_is_refused_with_the_way_to_upgrade_it(tmp_path: Path) -> None:
+    engine = make_engine(version_5_file(tmp_path))
+    with pytest.raises(SchemaError, match="schema version 5; this Hotlead needs 6; run `hotlead init` to upgrade it"):
+        check_schema(engine)
+
+
+def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    url = version_5_file(tmp_path)
+    result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert "Upgraded the Hotlead schema" in result.output and "from version 5 to 6" in result.output
+    engine = make_engine(url)
+    check_schema(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT dedupe_key, status, delivery FROM alert ORDER BY dedupe_key").all()
+        assert conn.exec_driver_sql("SELECT count(*) FROM delivery_event").scalar_one() == 0
+    assert [tuple(r) for r in rows] == [("a", "sent", "read"), ("b", "queued", None), ("c", "failed", None),
+                                        ("d", "sent", "sending"), ("e", "sent", "undelivered")]
+    again = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
+    assert again.exit_code == 0 and "Checked the Hotlead schema" in again.output
