@@ -18,6 +18,7 @@ from bot.bench.serving import served
 from bot.cli import cli
 from bot.config import Settings
 from bot.fakes import FakeTwilio
+from bot.fakes.twilio import IN_ORDER, REORDERED
 from bot.push.demo import Bundle, Session, bundle_body, template_variables
 from bot.push.outbox import Outbox, enqueue
 from bot.server import BackgroundServer
@@ -57,9 +58,9 @@ def sid_of(call_answer: bytes) -> str:
 
 
 @pytest.mark.parametrize("statuses, delivery", [
-    (["queued", "sent", "delivered", "read"], "read"),
+    (list(IN_ORDER), "read"),
     (["sent", "delivered", "read", "delivered", "queued", "sending"], "read"),  # late and repeated
-    (["sent", "read", "delivered", "sent", "queued"], "read"),  # read overtook delivered
+    (list(REORDERED), "read"),  # read overtook delivered, sent came twice, queued last
     (["accepted", "scheduled", "queued", "sent", "undelivered"], "undelivered"),
     (["sent", "canceled"], "canceled"),
     (["sent", "partially_delivered", "delivered"], "partially_delivered"),  # first of equal rank wins
