@@ -179,3 +179,19 @@ def test_the_fakes_callbacks_are_signed_as_twilio_signs_them(demo_engine: Engine
         forged = httpx.post(f"{server.url}/twilio/status", data={"MessageSid": sid, "MessageStatus": "read"},
                             headers={"X-Twilio-Signature": "forged"})
     assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("named", ["²", "abc", "-1", ""])
+def test_a_signed_callback_naming_no_alert_of_ours_is_answered_not_a_server_error(
+    demo_engine: Engine, twilio: FakeTwilio, named: str,
+) -> None:
+    from urllib.parse import quote
+
+    from bot.fakes import twilio_signature
+
+    form = {"MessageSid": "SM" + "9" * 32, "MessageStatus": "delivered", "AccountSid": SID}
+    path = f"/twilio/status?alert={quote(named)}"
+    with BackgroundServer(create_app(settings_for(twilio), slack=False, engine=demo_engine)) as server:
+        answer = httpx.post(f"{server.url}{path}", data=form,
+                            headers={"X-Twilio-Signature": twilio_signature(AUTH, f"{PUBLIC}{path}", form)})
+    assert answer.status_code == 200 and answer.json()["alert"] is None
