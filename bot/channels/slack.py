@@ -144,12 +144,14 @@ class HotleadBolt(App):
 
 
 def slack_app(settings: Settings, deps: Deps) -> App:
-    """The Bolt app: signature checked by Bolt; events de-duplicated; work done after the ack."""
-    app = HotleadBolt(token=settings.require("SLACK_BOT_TOKEN", "answering in Slack"),
-              signing_secret=settings.require("SLACK_SIGNING_SECRET", "checking that requests come from Slack"),
-              client=slack_client(settings), token_verification_enabled=False,
-              request_verification_enabled=False,  # starlette_endpoint checks it first; Socket Mode needs none
-              raise_error_for_unhandled_request=False)
+    """The Bolt app: requests arrive signature-checked (`starlette_endpoint`) or over Socket Mode; events are
+    de-duplicated; work is done after the ack."""
+    app = HotleadBolt(
+        token=settings.require("SLACK_BOT_TOKEN", "answering in Slack"),
+        signing_secret=settings.require("SLACK_SIGNING_SECRET", "checking that requests come from Slack"),
+        client=slack_client(settings), token_verification_enabled=False,
+        request_verification_enabled=False,  # starlette_endpoint checks it first; Socket Mode needs none
+        raise_error_for_unhandled_request=False)
     seen = SeenEvents()
 
     @app.middleware
