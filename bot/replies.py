@@ -58,6 +58,9 @@ class Reply:
         return "\n\n".join(parts)
 
 
+# Hotlead's markup spans: a cut inside one would leave a `*` open and bold the rest of the message
+_SPAN = re.compile(r"(?<![\w*_`])(\*[^*\n]+\*|_[^_\n]+_|`[^`\n]+`)(?![\w*_`])")
+MORE = "…"
 _MARKUP = re.compile(r"(?<![\w*])[*_](\S(?:.*?\S)?)[*_](?![\w*])")
 
 
@@ -66,15 +69,46 @@ def unmarked(text: str) -> str:
     return _MARKUP.sub(r"\1", text)
 
 
+def _cut_at(line: str, limit: int) -> int:
+    """Where to cut a line longer than `limit`: the last space before it outside a markup span, in the second
+    half (so that every cut makes progress)."""
+    inside = [(m.start(), m.end()) for m in _SPAN.finditer(line)]
+    for cut in range(min(limit, len(line)), limit // 2, -1):
+        at_space = line[cut - 1] == " " or line[cut:cut + 1] == " "
+        if at_space and not any(start < cut < end for start, end in inside):
+            return cut
+    return limit  # one word longer than the limit: there is no better place
+
+
 def split_message(text: str, limit: int) -> list[str]:
-    """Split text into pieces of at most `limit` characters, at paragraph, then line, then word breaks."""
+    """Pieces of at most `limit` characters, cut between lines where possible, else between words outside a
+    markup span and never inside an entity; a line cut in two ends and resumes with "…"."""
     pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[: limit + 1]
-        cut = next((i for sep in ("\n\n", "\n", " ") if (i := window.rfind(sep)) > limit // 2), limit)
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
+    current = ""
+    lines = text.split("\n")
+    while lines:
+        line = lines.pop(0)
+        joined = f"{current}\n{line}" if current else line
+        if len(joined) <= limit:
+            current = joined
+            continue
+        if current:
+            pieces.append(current)
+            current = ""
+            lines.insert(0, line)
+            continue
+        cut = _cut_at(line, limit - len(MORE) - 1)
+        cut = outside_entity(line, cut)
+        pieces.append(line[:cut].rstrip() + " " + MORE)
+        lines.insert(0, MORE + " " + line[cut:].lstrip())
+    if current or not pieces:
+        pieces.append(current)
     return pieces
+
+
+def outside_entity(line: str, cut: int) -> int:
+    """`cut`, moved before an HTML entity (`&amp;`) it would split; Slack's escaped text has them."""
+    start = line.rfind("&", max(0, cut - 5), cut)
+    return start if start != -1 and ";" not in line[start:cut] and start > 0 else cut
+
+

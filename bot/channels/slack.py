@@ -21,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.channels.mrkdwn import MORE, clip, escape, fit, from_slack, shorten
+from bot.channels.mrkdwn import clip, escape, from_slack, shorten
 from bot.clients import slack_client
 from bot.config import Settings
-from bot.replies import Reply
+from bot.replies import MORE, Reply, split_message
 from bot.router import Deps, IncomingMessage, dispatch
 from bot.ttl import fresh_for
 from storage.history import RepRow, find_rep
@@ -45,7 +45,7 @@ def sections(text: str) -> list[dict[str, Any]]:
     """Hotlead text (its own markup, data inside) as mrkdwn section blocks: escaped, then cut to Slack's limit
     between lines or words, never inside markup."""
     return [{"type": "section", "text": {"type": "mrkdwn", "text": piece or " "}}
-            for piece in fit(escape(text), SECTION_LIMIT)]
+            for piece in split_message(escape(text), SECTION_LIMIT)]
 
 
 def _button(label: str, action_id: str, value: str, primary: bool = False) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Slack's text rules: escaping out, decoding in, and long replies cut where a reader would cut them."""
+"""Slack's text rules (escaping out, decoding in) and long replies cut where a reader would cut them (Slack and
+WhatsApp alike)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import re
 
 import pytest
 
-from bot.channels.mrkdwn import MORE, escape, fit, from_slack
+from bot.channels.mrkdwn import escape, from_slack
 from bot.channels.slack import FALLBACK_LIMIT, MAX_BLOCKS, SECTION_LIMIT, blocks, message
 from bot.fakes.slack import block_errors
-from bot.replies import Action, Choice, Reply, Section
+from bot.replies import MORE, Action, Choice, Reply, Section
+from bot.replies import split_message
 
 
 @pytest.mark.parametrize("raw, shown", [
@@ -39,7 +41,7 @@ def test_from_slack_gives_the_words_the_person_typed(sent: str, typed: str) -> N
 
 def test_a_long_line_is_cut_between_words_outside_bold_and_says_it_continues() -> None:
     line = " ".join(f"*Lead number {i}* visited pricing" for i in range(400))
-    pieces = fit(line, 300)
+    pieces = split_message(line, 300)
     assert len(pieces) > 1 and all(len(piece) <= 300 for piece in pieces)
     for piece in pieces:
         assert piece.count("*") % 2 == 0, piece  # no bold left open
@@ -51,7 +53,7 @@ def test_a_long_line_is_cut_between_words_outside_bold_and_says_it_continues() -
 
 def test_an_entity_is_never_cut_in_two() -> None:
     text = escape("&" * 5000)  # one "word" of entities: no space to cut at
-    pieces = fit(text, 3000)
+    pieces = split_message(text, 3000)
     assert all(re.fullmatch(r"(&amp;)+( …)?|… (&amp;)+( …)?", piece) for piece in pieces), [p[-8:] for p in pieces]
 
 
