@@ -10,8 +10,7 @@ import pytest
 from bot.channels.mrkdwn import escape, from_slack
 from bot.channels.slack import FALLBACK_LIMIT, MAX_BLOCKS, SECTION_LIMIT, blocks, message
 from bot.fakes.slack import block_errors
-from bot.replies import MORE, Action, Choice, Reply, Section
-from bot.replies import split_message
+from bot.replies import MORE, Action, Choice, Reply, Section, split_message
 
 
 @pytest.mark.parametrize("raw, shown", [
