@@ -82,6 +82,14 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
 }
 
 
+def begin_now(conn: Connection) -> None:
+    """Open the connection's transaction at once, so that DDL run next (DROP INDEX…) belongs to it and rolls back
+    with it: pysqlite begins a transaction only before DML, and runs DDL before that in autocommit mode."""
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN")
+
+
 def create_schema(engine: Engine) -> bool:
     """Create every table that is missing, upgrade an older Hotlead schema in place, and record the schema
     version; True when the database was new."""
@@ -94,6 +102,22 @@ def create_schema(engine: Engine) -> bool:
             session.commit()
     check_schema(engine)
     return not existed
+
+
+def repair_indexes(engine: Engine) -> list[str]:
+    """Create the indexes of the schema that an existing database lacks (a bulk import of an older Hotlead could
+    lose one); returns their names."""
+    inspector = inspect(engine)
+    missing = []
+    for table in SQLModel.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        missing += [index for index in table.indexes if index.name not in present]
+    with engine.begin() as conn:
+        for index in missing:
+            index.create(conn)
+    return [str(index.name) for index in missing]
 
 
 def upgrade(engine: Engine) -> int | None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from bot.cli import AppContext, cli, emit_json, pass_app
 from bot.progress import progress_bar
 from scoring.errors import NotEnoughOutcomesError
-from storage.db import create_schema, get_meta, make_engine, session_scope, set_meta, upgrade
+from storage.db import create_schema, get_meta, make_engine, repair_indexes, session_scope, set_meta, upgrade
 from storage.demo import generate
 from storage.demo.load import load_demo
 from storage.errors import StorageError
@@ -35,8 +35,11 @@ def init(app: AppContext) -> None:
     """Create the database schema, or upgrade an older one in place (safe to run again: nothing is dropped)."""
     engine = app.engine(check=False)
     upgraded = upgrade(engine)
+    repaired = repair_indexes(engine)
     created = create_schema(engine)
     where = engine.url.render_as_string(hide_password=True)
+    if repaired:
+        click.echo(f"Rebuilt missing indexes: {', '.join(repaired)}")
     if upgraded is not None:
         click.echo(f"Upgraded the Hotlead schema in {where} from version {upgraded} to {SCHEMA_VERSION}")
         return

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 from storage import models  # noqa: F401  (the tables' indexes are read from the models)
+from storage.db import begin_now
 from storage.errors import ImportFileError, RowError
 from storage.importers import cells
 from storage.importers.reading import Row, RowSource
@@ -142,7 +143,8 @@ def _indexes_built_after(conn: Connection, spec: TableSpec, path: Path) -> Itera
     rows = conn.exec_driver_sql(f"SELECT count(*) FROM {spec.table}").scalar_one() if indexes else 0
     bulk = spec.kind in APPEND_ONLY_KINDS and indexes and path.stat().st_size / BYTES_PER_ROW >= rows
     if bulk:
-        for index in indexes:
+        begin_now(conn)  # the drop is part of the import's transaction: a failure or a kill -9 undoes it, and
+        for index in indexes:  # other connections keep seeing the index until the import commits
             index.drop(conn)
     yield  # a failure rolls the whole transaction back, the drop included
     if bulk:

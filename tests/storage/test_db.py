@@ -92,3 +92,22 @@ def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(tmp_path: P
                                         ("d", "sent", "sending"), ("e", "sent", "undelivered")]
     again = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
     assert again.exit_code == 0 and "Checked the Hotlead schema" in again.output
+
+
+def test_hotlead_init_rebuilds_an_index_an_older_import_lost(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'lost.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_activity_lead_day")
+    result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert "Rebuilt missing indexes: ix_activity_lead_day" in result.output
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'ix_activity_lead_day'"
+                                    ).scalar_one() == 1
+    assert "Rebuilt" not in CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url}).output

@@ -172,3 +172,68 @@ def test_bad_cells_say_what_is_wrong(
     with pytest.raises(ImportFileError) as caught:
         import_table(seeded, kind, file)
     assert f":1: column {column}: {problem}" in str(caught.value)
+
+
+def index_names(engine: Engine, table: str = "activity") -> set[str]:
+    with engine.connect() as conn:
+        return {row[0] for row in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))}
+
+
+def test_a_refused_bulk_import_leaves_every_index_in_place(seeded: Engine, write: Callable[[str, str], Path]) -> None:
+    before = index_names(seeded)
+    assert "ix_activity_lead_day" in before
+    with pytest.raises(ImportFileError):  # a bulk file (bigger than the table) with one bad row at the end
+        import_table(seeded, "activities", write("bad.csv", activities(20, {20: ("L404", "2026-10-20")})))
+    assert index_names(seeded) == before and count(seeded, "activity") == 0
+
+
+def test_other_connections_keep_seeing_the_indexes_while_a_bulk_import_runs(
+    seeded: Engine, write: Callable[[str, str], Path],
+) -> None:
+    from storage.db import make_engine
+
+    other = make_engine(str(seeded.url))
+    seen: list[set[str]] = []
+    rows = "\n".join(f"L1,page_view,2026-10-01T09:{i // 60 % 60:02d}:{i % 60:02d}Z,pricing,/p{i}" for i in range(5001))
+    file = write("big.csv", "lead,kind,occurred_at,page_type,url\n" + rows + "\n")
+    import_table(seeded, "activities", file, progress=lambda done, total: seen.append(index_names(other)))
+    other.dispose()
+    assert seen and all("ix_activity_lead_day" in names for names in seen)
+    assert "ix_activity_lead_day" in index_names(seeded)
+
+
+KILLED_MID_IMPORT = """
+import pathlib, signal, sys
+from storage.db import make_engine
+from storage.importers import import_table
+
+def stop(done, total):  # 5,000 rows in, the indexes dropped: say so, then wait to be killed
+    print("mid-import", flush=True)
+    signal.pause()
+
+import_table(make_engine(sys.argv[1]), "activities", pathlib.Path(sys.argv[2]), progress=stop)
+"""
+
+
+def test_kill_9_in_the_middle_of_a_bulk_import_leaves_the_store_as_it_was(
+    seeded: Engine, write: Callable[[str, str], Path],
+) -> None:
+    import subprocess
+    import sys
+
+    import_table(seeded, "activities", write("first.csv", activities(10)))
+    before = (index_names(seeded), count(seeded, "activity"))
+    rows = "\n".join(f"L2,email_open,2026-10-02T10:{i // 60 % 60:02d}:{i % 60:02d}Z,,/e{i}" for i in range(20_000))
+    big = write("big.csv", "lead,kind,occurred_at,page_type,url\n" + rows + "\n")
+    child = subprocess.Popen([sys.executable, "-c", KILLED_MID_IMPORT, str(seeded.url), str(big)],
+                             cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "mid-import\n"  # blocks until half-way
+    finally:
+        child.kill()  # SIGKILL: no cleanup of any kind
+        child.wait()
+    seeded.dispose()
+    assert (index_names(seeded), count(seeded, "activity")) == before
+    again = import_table(seeded, "activities", write("second.csv", activities(12)))
+    assert again.counts.inserted == 2 and "ix_activity_lead_day" in index_names(seeded)
