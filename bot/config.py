@@ -9,6 +9,9 @@ from dataclasses import dataclass, fields
 from datetime import time
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from storage.importers.tables import REP_ROLES
 
 
@@ -118,11 +121,20 @@ class Settings:
         return str(value)
 
     def __repr__(self) -> str:
-        shown = {
-            f.name: ("***" if _is_secret(f.name) and getattr(self, f.name) else getattr(self, f.name))
-            for f in fields(self)
-        }
+        shown = {f.name: _shown(f.name, getattr(self, f.name)) for f in fields(self)}
         return f"Settings({shown})"
+
+
+def _shown(name: str, value: object) -> object:
+    """A setting as logs may show it: secrets masked, a database URL without its password."""
+    if _is_secret(name) and value:
+        return "***"
+    if name == "hotlead_database_url" and isinstance(value, str):
+        try:
+            return make_url(value).render_as_string(hide_password=True)
+        except ArgumentError:  # not a URL at all: it may still hold a password
+            return "***"
+    return value
 
 
 def _is_secret(name: str) -> bool:

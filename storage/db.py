@@ -57,7 +57,8 @@ def json_loads(text: str | None) -> Any:
 def make_engine(url: str) -> Engine:
     """Create the engine for a SQLAlchemy URL; SQLite gets WAL, foreign keys and a page cache."""
     is_sqlite = url.startswith("sqlite")
-    kwargs: dict[str, Any] = {"json_serializer": json_dumps}
+    # hide_parameters: an SQL error in the log shows the statement, never the row (conversation text, names)
+    kwargs: dict[str, Any] = {"json_serializer": json_dumps, "hide_parameters": True}
     if is_sqlite:
         kwargs["connect_args"] = {"check_same_thread": False}
     engine = create_engine(url, **kwargs)

@@ -55,3 +55,11 @@ def test_unusable_quiet_hours_fail_at_start_up_naming_the_variable(value: str) -
 def test_unusable_routing_fails_at_start_up_naming_the_variable(value: str) -> None:
     with pytest.raises(SettingError, match="HOTLEAD_ROUTING must look like"):
         Settings.from_env({"HOTLEAD_ROUTING": value})
+
+
+def test_the_settings_repr_shows_no_database_password() -> None:
+    shown = repr(Settings(hotlead_database_url="postgresql+psycopg://hotlead:s3cr3t-pw@db.internal:5432/hotlead",
+                          slack_bot_token="xoxb-very-secret"))
+    assert "s3cr3t-pw" not in shown and "xoxb-very-secret" not in shown
+    assert "postgresql+psycopg://hotlead:***@db.internal:5432/hotlead" in shown
+    assert "s3cr3t" not in repr(Settings(hotlead_database_url="not a url but s3cr3t"))

@@ -111,3 +111,14 @@ def test_hotlead_init_rebuilds_an_index_an_older_import_lost(tmp_path: Path) -> 
         assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'ix_activity_lead_day'"
                                     ).scalar_one() == 1
     assert "Rebuilt" not in CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url}).output
+
+
+def test_an_sql_error_never_carries_the_rows_values(engine: Engine) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError) as raised, engine.begin() as conn:
+        for _ in range(2):
+            conn.execute(text("INSERT INTO account (name, extra) VALUES (:name, '{}')"),
+                         {"name": "Private Prospect Name"})
+    assert "Private Prospect Name" not in str(raised.value)
