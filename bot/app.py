@@ -126,7 +126,12 @@ def chat_pool(settings: Settings, workers: int) -> ProcessPoolExecutor:
 
 
 async def _health(request: Request) -> Response:
+    """Liveness for anyone; the channels, lead count and queue only with the bearer HOTLEAD_API_TOKEN."""
+    from bot.push.api import authorised
+
     parts: Hotlead = request.app.state.hotlead
+    if not authorised(parts.settings, request):
+        return JSONResponse({"ok": True})
     with parts.engine.connect() as conn:
         leads = conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one()
         queued = conn.exec_driver_sql("SELECT count(*) FROM alert WHERE status = 'queued'").scalar_one()

@@ -24,7 +24,8 @@ from storage.live import FieldError, Stored, store
 log = logging.getLogger(__name__)
 
 
-def _authorised(settings: Settings, request: Request) -> bool:
+def authorised(settings: Settings, request: Request) -> bool:
+    """Whether the request carries the bearer HOTLEAD_API_TOKEN (compared in constant time)."""
     expected = settings.hotlead_api_token
     given = request.headers.get("Authorization", "")
     if not expected or not given.startswith("Bearer "):
@@ -40,7 +41,7 @@ def intake_endpoint(kind: str, settings: Settings, engine: Engine, pipeline: Liv
             return store(conn, kind, body)
 
     async def endpoint(request: Request) -> Response:
-        if not _authorised(settings, request):
+        if not authorised(settings, request):
             return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         try:

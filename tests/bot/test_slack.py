@@ -151,9 +151,18 @@ def test_a_missing_secret_stops_the_server_naming_the_variable(slack: FakeSlack,
         create_app(Settings(slack_bot_token=TOKEN, slack_api_url=slack.url), whatsapp=False, engine=demo_engine)
 
 
-def test_health_check_answers(server: str) -> None:
-    health = httpx.get(f"{server}/healthz", timeout=5).json()
+def test_health_check_answers_and_tells_strangers_nothing_more(server: str) -> None:
+    assert httpx.get(f"{server}/healthz", timeout=5).json() == {"ok": True}  # no lead count for anyone
+
+
+def test_health_check_with_the_api_token_says_what_runs(slack: FakeSlack, demo_engine: Engine) -> None:
+    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url,
+                        hotlead_api_token="health-token")
+    with BackgroundServer(create_app(settings, whatsapp=False, engine=demo_engine)) as running:
+        health = httpx.get(f"{running.url}/healthz", headers={"Authorization": "Bearer health-token"}).json()
+        wrong = httpx.get(f"{running.url}/healthz", headers={"Authorization": "Bearer nope"}).json()
     assert health["ok"] is True and health["channels"] == ["slack"] and health["leads"] == 2000
+    assert wrong == {"ok": True}
 
 
 def test_no_secret_reaches_the_logs_or_the_replies(server: str, slack: FakeSlack, rep_id: str,
