@@ -164,9 +164,11 @@ def slack_app(settings: Settings, deps: Deps) -> App:
 
     @app.middleware
     def once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
-        event_id = body.get("event_id")
-        if isinstance(event_id, str) and not seen.first_time(event_id):
-            log.info("Slack retried event %s: already answered", event_id)
+        # events by their id (Slack retries a slow ack); commands and clicks by their trigger id (each is unique,
+        # so a signed request replayed within the signature's five minutes runs once)
+        key = body.get("event_id") or body.get("trigger_id")
+        if isinstance(key, str) and not seen.first_time(key):
+            log.info("Slack request %s came again: already answered", key)
             return BoltResponse(status=200, body="")
         return next()
 

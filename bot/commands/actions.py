@@ -12,10 +12,14 @@ from bot.router import Query
 from storage.history import record_action
 
 SNOOZE_DAYS = 7
+ONLY_REPS = ("Only registered reps can snooze a lead or mark it contacted: it takes the lead off everyone's call "
+             "list. Ask your Hotlead admin to add you (`hotlead import reps`).")
 
 
 def handle(query: Query) -> Reply:
-    """Snooze a lead or mark it contacted."""
+    """Snooze a lead or mark it contacted (registered reps only: it changes everyone's call list)."""
+    if query.message.rep is None and query.message.channel != "console":
+        return Reply(ONLY_REPS)
     verb = query.parts["action"].lower()
     action = "snooze" if verb.startswith("snooze") else "contacted"
     ask = "snooze {}" if action == "snooze" else "contacted {}"

@@ -201,3 +201,14 @@ def test_long_replies_split_at_line_breaks_within_the_limit() -> None:
     pieces = split_message(text, 1600)
     assert len(pieces) > 1 and all(len(p) <= 1600 for p in pieces)
     assert "\n".join(pieces) == text
+
+
+@pytest.mark.parametrize("channel", ["slack", "whatsapp"])
+def test_only_a_registered_rep_may_snooze_a_lead(deps: Deps, a_rep: object, channel: str) -> None:
+    lead = best(deps.engine)["lead"]
+    stranger = dispatch(IncomingMessage(f"snooze {lead} 7 days", channel, "U0STRANGER", None), deps)
+    with deps.engine.connect() as conn:
+        actions = conn.exec_driver_sql("SELECT count(*) FROM lead_action").scalar_one()
+    assert "Only registered reps" in stranger.text and actions == 0
+    rep = dispatch(IncomingMessage(f"snooze {lead} 7 days", channel, "U0HL00003", a_rep), deps)  # type: ignore[arg-type]
+    assert rep.data["action"] == "snooze"

@@ -124,6 +124,19 @@ def test_a_retried_event_is_answered_once(server: str, slack: FakeSlack, rep_id:
     assert sum("Top 3" in c.params["text"] for c in calls) == 1 and len(calls) == 2
 
 
+def test_a_replayed_slash_command_runs_once(server: str, slack: FakeSlack, rep_id: str,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    body = slash_command_body("top 3 leads", rep_id, channel_id="C0SALES", response_url=slack.response_url("r"))
+    caplog.set_level("INFO", logger="bot.channels.slack")
+    assert send(server, body, slack_headers(SECRET, body)).status_code == 200
+    assert send(server, body, slack_headers(SECRET, body)).status_code == 200  # the same signed request again
+    assert "came again: already answered" in caplog.text  # refused before any listener ran
+    other = slash_command_body("help", rep_id, channel_id="C0SALES", response_url=slack.response_url("o"))
+    send(server, other, slack_headers(SECRET, other))
+    calls = slack.wait_for("chat.postMessage", count=2)
+    assert sum("Top 3" in c.params["text"] for c in calls) == 1
+
+
 def test_a_button_snoozes_the_lead(server: str, slack: FakeSlack, rep_id: str, demo_engine: Engine) -> None:
     lead = top_leads(demo_engine, limit=1)[0]
     body = interaction_body({
