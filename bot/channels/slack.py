@@ -127,13 +127,39 @@ def post(client: WebClient, channel: str, reply: Reply, thread_ts: str | None = 
     client.chat_postMessage(channel=channel, **message(reply), thread_ts=thread_ts, unfurl_links=False)
 
 
+def malformed(body: Any) -> str | None:
+    """What is wrong with a signed body's shape, or None: Bolt assumes objects where Slack sends them."""
+    if not isinstance(body, dict):
+        return "the body is not an object"
+    for key, kind in (("event", dict), ("actions", list), ("user", (dict, str)), ("channel", (dict, str)),
+                      ("text", str), ("event_id", str), ("trigger_id", str)):
+        if key in body and not isinstance(body[key], kind):
+            return f"`{key}` has the wrong type"
+    if body.get("type") == "block_actions" and not (body.get("actions") and all(
+            isinstance(action, dict) and isinstance(action.get("action_id"), str) for action in body["actions"])):
+        return "a block_actions request without actions"
+    event = body.get("event") or {}
+    if "type" in event and not isinstance(event["type"], str):
+        return "`event.type` is not a string"
+    if event.get("type") in ("app_mention", "message"):  # the events Hotlead reads (others may hold objects)
+        for key in ("text", "user", "channel", "ts", "thread_ts", "subtype", "channel_type"):
+            if key in event and event[key] is not None and not isinstance(event[key], str):
+                return f"`event.{key}` is not a string"
+    return None
+
+
 class HotleadBolt(App):
     """Bolt's App, except that a signed request no listener takes (Slack's `app_rate_limited`, an event type
     added later) is acknowledged and logged instead of answered 404 or left unacked over Socket Mode: Slack
     turns event subscriptions off when too many deliveries fail."""
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
-        """Bolt's dispatch; an unhandled request gets 200."""
+        """Bolt's dispatch; a body of a shape Slack never sends is refused before Bolt reads it (400 over HTTP,
+        acknowledged and dropped over Socket Mode), and an unhandled request gets 200."""
+        problem = malformed(req.body)
+        if problem:
+            log.warning("Slack request refused: %s", problem)
+            return BoltResponse(status=200 if req.mode == "socket_mode" else 400, body=problem)
         response = super().dispatch(req)
         if response.status == 404:
             body = req.body if isinstance(req.body, dict) else {}
@@ -250,7 +276,7 @@ def starlette_endpoint(app: App, signing_secret: str, clock: Callable[[], float]
             return Response("invalid request signature", status_code=401)
         try:
             bolt_request = to_bolt_request(request, body)
-        except ValueError:  # signed, yet not the JSON or form body its content type says
+        except (ValueError, AttributeError):  # signed, yet not the JSON or form object its content type says
             return Response("malformed request body", status_code=400)
         response = await run_in_threadpool(app.dispatch, bolt_request)
         return to_starlette_response(response)

@@ -111,6 +111,22 @@ def test_a_body_of_the_wrong_shape_is_refused_without_a_server_error(server: str
     assert slack.calls_to("chat.postMessage") == []
 
 
+@pytest.mark.parametrize("body, content_type", [
+    (b"[1, 2]", "application/json"),
+    (b'{"type": "event_callback", "event": []}', "application/json"),
+    (b'{"type": "event_callback", "event_id": "Ev1", "event": {"type": "app_mention", "text": ["top"], '
+     b'"user": "U0HL00003", "channel": "C0SALES"}}', "application/json"),
+    (b'{"type": "event_callback", "event_id": ["Ev1"], "event": {"type": "app_mention"}}', "application/json"),
+    (interaction_body({"type": "block_actions", "user": {"id": "U0HL00003"}}), None),
+    (interaction_body({"type": "block_actions", "actions": []}), None),
+    (interaction_body({"type": "block_actions", "actions": ["hl_why"]}), None),
+    (b"payload=%5B%5D", None),  # the payload is a list
+])
+def test_a_signed_body_of_a_shape_slack_never_sends_is_a_400(server: str, slack: FakeSlack, body: bytes,
+                                                            content_type: str | None) -> None:
+    assert send(server, body, slack_headers(SECRET, body, content_type=content_type)).status_code == 400
+
+
 def test_a_retried_event_is_answered_once(server: str, slack: FakeSlack, rep_id: str) -> None:
     body = mention("top 3 leads", rep_id, event_id="Ev0RETRY01")
     first = send(server, body, slack_headers(SECRET, body))

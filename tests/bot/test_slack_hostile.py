@@ -167,6 +167,8 @@ def test_slacks_app_rate_limited_event_and_unknown_events_get_200(server: str, s
     unknown = event({"type": "reaction_added", "user": "U1", "reaction": "fire",
                      "item": {"type": "message", "channel": "C0SALES", "ts": "1.1"}})
     assert signed_post(server, unknown).status_code == 200
+    with_objects = event({"type": "user_change", "user": {"id": "U1", "name": "jo"}})  # fields that are objects
+    assert signed_post(server, with_objects).status_code == 200
     assert not slack.calls_to("chat.postMessage")
 
 
