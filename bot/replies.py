@@ -112,3 +112,9 @@ def outside_entity(line: str, cut: int) -> int:
     return start if start != -1 and ";" not in line[start:cut] and start > 0 else cut
 
 
+def clip(text: str, limit: int, more: str) -> str:
+    """The text cut to at most `limit` characters between lines (or words), ending with `more` when cut."""
+    if len(text) <= limit:
+        return text
+    kept = split_message(text, max(limit - len(more) - 1, 1))[0]
+    return f"{kept}\n{more}"

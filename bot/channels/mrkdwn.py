@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.replies import MORE, outside_entity, split_message
+from bot.replies import MORE, outside_entity
 
 _CONTROL = re.compile(r"<([^<>\n]*)>")
 _SPECIAL = {"channel": "@channel", "here": "@here", "everyone": "@everyone"}
@@ -40,14 +40,6 @@ def from_slack(text: str) -> str:
     "@channel", entities decoded (after the controls, so a typed `&lt;!here&gt;` never becomes a control)."""
     plain = _CONTROL.sub(_control, text)
     return plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def clip(text: str, limit: int, more: str) -> str:
-    """The text cut to at most `limit` characters between lines (or words), ending with `more` when cut."""
-    if len(text) <= limit:
-        return text
-    kept = split_message(text, max(limit - len(more) - 1, 1))[0]
-    return f"{kept}\n{more}"
 
 
 def shorten(text: str, limit: int) -> str:

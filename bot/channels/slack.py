@@ -21,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.channels.mrkdwn import clip, escape, from_slack, shorten
+from bot.channels.mrkdwn import escape, from_slack, shorten
 from bot.clients import slack_client
 from bot.config import Settings
-from bot.replies import MORE, Reply, split_message
+from bot.replies import MORE, Reply, clip, split_message
 from bot.router import Deps, IncomingMessage, dispatch
 from bot.ttl import fresh_for
 from storage.history import RepRow, find_rep
@@ -164,7 +164,11 @@ class HotleadBolt(App):
         if response.status == 404:
             body = req.body if isinstance(req.body, dict) else {}
             kind = (body.get("event") or {}).get("type") or body.get("type") or "unknown"
-            log.info("Slack sent a %s request that Hotlead does not handle: acknowledged", kind)
+            if kind == "app_rate_limited":  # events were dropped: worth a warning, not just a note
+                log.warning("Slack held back this app's events for the minute starting %s (app_rate_limited)",
+                            body.get("minute_rate_limited"))
+            else:
+                log.info("Slack sent a %s request that Hotlead does not handle: acknowledged", kind)
             return BoltResponse(status=200, body="")
         return response
 
@@ -179,14 +183,6 @@ def slack_app(settings: Settings, deps: Deps) -> App:
         request_verification_enabled=False,  # starlette_endpoint checks it first; Socket Mode needs none
         raise_error_for_unhandled_request=False)
     seen = SeenEvents()
-
-    @app.middleware
-    def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
-        if body.get("type") == "app_rate_limited":
-            log.warning("Slack held back this app's events for the minute starting %s (app_rate_limited)",
-                        body.get("minute_rate_limited"))
-            return BoltResponse(status=200, body="")
-        return next()
 
     @app.middleware
     def once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002

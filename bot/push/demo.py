@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from bot.replies import split_message
+from bot.replies import clip
 from storage.derived import page_type_from_url
 from storage.history import stamp
 
@@ -20,7 +20,7 @@ SIGNAL_WORDS = {"budget": "budget", "objections": "an objection", "competitors":
                 "timeline": "a timeline"}
 NAME_LIMIT = 120  # characters of lead and account name in a WhatsApp alert
 BODY_LIMIT = 1600  # Twilio refuses longer WhatsApp bodies (error 21617)
-MORE_IN_HOTLEAD = "\n… more in Hotlead"
+MORE_IN_HOTLEAD = "… more in Hotlead"
 BUNDLE_S = 0.3  # a burst within this long becomes one message
 
 
@@ -100,17 +100,19 @@ def describe_message(text_: str, urgency: float, entities: dict[str, Any]) -> st
     return f"said “{quote}” ({', '.join(said)})"
 
 
+def _capped(text_: str, limit: int) -> str:
+    return text_ if len(text_) <= limit else text_[: limit - 1] + "…"
+
+
 def _who(session: Session) -> str:
-    who = session.lead_name + (f" ({session.account})" if session.account else "")
-    return who if len(who) <= NAME_LIMIT else who[: NAME_LIMIT - 1] + "…"  # CRM names can be any length
+    """Lead and account, one line, capped: CRM names can be any length."""
+    return _capped(_flat(session.lead_name + (f" ({session.account})" if session.account else "")), NAME_LIMIT)
 
 
 def bundle_body(bundle: Bundle) -> str:
     """The WhatsApp text of a bundle: one message, under Twilio's 1,600 characters, cut between words."""
-    lines = [f"🔴 Live demo: *{_flat(_who(bundle.session))}*", *[f"• {_flat(line)}" for line in bundle.lines]]
-    body = "\n".join(lines)
-    pieces = split_message(body, BODY_LIMIT - len(MORE_IN_HOTLEAD))
-    return pieces[0] + (MORE_IN_HOTLEAD if len(pieces) > 1 else "")
+    lines = [f"🔴 Live demo: *{_who(bundle.session)}*", *[f"• {_flat(line)}" for line in bundle.lines]]
+    return clip("\n".join(lines), BODY_LIMIT, MORE_IN_HOTLEAD)
 
 
 def _flat(text_: str) -> str:
@@ -121,8 +123,7 @@ def _flat(text_: str) -> str:
 def template_variable(value: str, limit: int) -> str:
     """A value for a WhatsApp template: one line (WhatsApp refuses new lines, tabs and runs of spaces in
     parameters), no `{{…}}` a template could read as its own placeholder, at most `limit` characters."""
-    flat = _flat(value).replace("{{", "{ {").replace("}}", "} }")
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return _capped(_flat(value).replace("{{", "{ {").replace("}}", "} }"), limit)
 
 
 def template_variables(bundle: Bundle) -> dict[str, str]:

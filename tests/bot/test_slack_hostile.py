@@ -13,18 +13,16 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from bot.app import create_app, senders
-from bot.channels.slack import connect_socket_mode, slack_app
+from bot.app import senders
 from bot.config import Settings
-from bot.fakes import Call, FakeSlack, FakeSocketMode, slack_event_body, slack_headers, slash_command_body
+from bot.fakes import Call, FakeSlack, slack_event_body, slack_headers, slash_command_body
 from bot.push.digest import send_digest
 from bot.push.hot import alert_moves
 from bot.push.outbox import Outbox
-from bot.router import Deps
-from bot.server import BackgroundServer
 from scoring.incremental import Moved
 from scoring.leads import top_leads
 from storage.history import RepRow
+from tests.bot.conftest import slack_served, socket_mode_connected
 
 SECRET, TOKEN, APP_TOKEN = "hostile-signing-secret", "xoxb-hostile", "xapp-1-hostile"
 NAME = "<!channel> Alert Test & <!here>"
@@ -48,16 +46,9 @@ def hostile(demo_engine: Engine) -> dict[str, Any]:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(token=TOKEN, channels=["C0SALES", "C0ALERTS", "C0DIGEST"]) as fake:
-        yield fake
-
-
-@pytest.fixture
-def server(slack: FakeSlack, demo_engine: Engine) -> Iterator[str]:
-    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url)
-    with BackgroundServer(create_app(settings, whatsapp=False, engine=demo_engine)) as running:
-        yield running.url
+def served(demo_engine: Engine) -> Iterator[tuple[FakeSlack, str]]:
+    with slack_served(demo_engine, TOKEN, SECRET, ["C0SALES", "C0ALERTS", "C0DIGEST"]) as both:
+        yield both
 
 
 def posted(call: Call) -> str:
@@ -118,20 +109,13 @@ def test_a_slash_command_reply_through_the_response_url_is_escaped(
 
 
 def test_socket_mode_answers_are_escaped_too(demo_engine: Engine, a_rep: RepRow, hostile: dict[str, Any]) -> None:
-    with FakeSocketMode() as socket, FakeSlack(token=TOKEN, app_token=APP_TOKEN, socket_url=socket.url,
-                                                channels=["C0SALES"]) as slack:
-        settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url,
-                            slack_app_token=APP_TOKEN)
-        handler = connect_socket_mode(slack_app(settings, Deps(demo_engine, settings)), settings)
-        try:
-            payload = json.loads(event({"type": "app_mention", "user": a_rep.slack_user_id, "channel": "C0SALES",
-                                        "text": f"<@UHOTLEAD> why is {hostile['external_id']} hot?", "ts": "1.3"}))
-            socket.push({"envelope_id": "env-hostile", "type": "events_api", "payload": payload,
-                         "accepts_response_payload": False, "retry_attempt": 0, "retry_reason": ""})
-            socket.wait_for_ack("env-hostile")
-            assert_literal(slack.wait_for("chat.postMessage", timeout=20))
-        finally:
-            handler.close()
+    with socket_mode_connected(demo_engine, TOKEN, SECRET, APP_TOKEN, ("C0SALES",)) as (socket, slack):
+        payload = json.loads(event({"type": "app_mention", "user": a_rep.slack_user_id, "channel": "C0SALES",
+                                    "text": f"<@UHOTLEAD> why is {hostile['external_id']} hot?", "ts": "1.3"}))
+        socket.push({"envelope_id": "env-hostile", "type": "events_api", "payload": payload,
+                     "accepts_response_payload": False, "retry_attempt": 0, "retry_reason": ""})
+        socket.wait_for_ack("env-hostile")
+        assert_literal(slack.wait_for("chat.postMessage", timeout=20))
 
 
 def test_hot_alerts_to_the_channel_and_the_owner_are_escaped(
@@ -160,10 +144,12 @@ def test_the_digest_is_escaped(demo_engine: Engine, slack: FakeSlack, hostile: d
     assert_literal(slack.calls_to("chat.postMessage"))
 
 
-def test_slacks_app_rate_limited_event_and_unknown_events_get_200(server: str, slack: FakeSlack) -> None:
+def test_slacks_app_rate_limited_event_and_unknown_events_get_200(server: str, slack: FakeSlack,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
     rate_limited = json.dumps({"token": "unused", "type": "app_rate_limited", "team_id": "T1",
                                "minute_rate_limited": 1518467820, "api_app_id": "AHOTLEAD"}).encode()
     assert signed_post(server, rate_limited).status_code == 200
+    assert any(r.levelname == "WARNING" and "app_rate_limited" in r.getMessage() for r in caplog.records)
     unknown = event({"type": "reaction_added", "user": "U1", "reaction": "fire",
                      "item": {"type": "message", "channel": "C0SALES", "ts": "1.1"}})
     assert signed_post(server, unknown).status_code == 200
@@ -173,18 +159,12 @@ def test_slacks_app_rate_limited_event_and_unknown_events_get_200(server: str, s
 
 
 def test_app_rate_limited_is_acked_over_socket_mode_and_an_unacked_envelope_comes_back(demo_engine: Engine) -> None:
-    with FakeSocketMode() as socket, FakeSlack(token=TOKEN, app_token=APP_TOKEN, socket_url=socket.url) as slack:
-        settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url,
-                            slack_app_token=APP_TOKEN)
-        handler = connect_socket_mode(slack_app(settings, Deps(demo_engine, settings)), settings)
-        try:
-            socket.push({"envelope_id": "env-rl", "type": "events_api", "accepts_response_payload": False,
-                         "payload": {"type": "app_rate_limited", "team_id": "T1", "minute_rate_limited": 1518467820,
-                                     "api_app_id": "AHOTLEAD"}, "retry_attempt": 0, "retry_reason": ""})
-            assert socket.wait_for_ack("env-rl")["envelope_id"] == "env-rl"
-            assert socket.redeliver_unacked() == []  # acked: Slack has nothing to send again
-        finally:
-            handler.close()
+    with socket_mode_connected(demo_engine, TOKEN, SECRET, APP_TOKEN, ()) as (socket, slack):
+        socket.push({"envelope_id": "env-rl", "type": "events_api", "accepts_response_payload": False,
+                     "payload": {"type": "app_rate_limited", "team_id": "T1", "minute_rate_limited": 1518467820,
+                                 "api_app_id": "AHOTLEAD"}, "retry_attempt": 0, "retry_reason": ""})
+        assert socket.wait_for_ack("env-rl")["envelope_id"] == "env-rl"
+        assert socket.redeliver_unacked() == []  # acked: Slack has nothing to send again
 
 
 def test_a_question_in_a_dm_thread_is_answered_in_that_thread(server: str, slack: FakeSlack, a_rep: RepRow) -> None:
