@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
+from bot.app import create_app
+from bot.channels.slack import connect_socket_mode, slack_app
 from bot.cli import cli
+from bot.config import Settings
+from bot.fakes import FakeSlack, FakeSocketMode
 from bot.router import Deps
+from bot.server import BackgroundServer
 from storage.db import make_engine
 from storage.history import RepRow, all_reps
 
@@ -66,3 +73,39 @@ def shared_name(demo_engine: Engine) -> str:
             "SELECT l.name FROM lead l GROUP BY l.name HAVING count(*) > 1 AND NOT EXISTS (SELECT 1 FROM lead m "
             "JOIN score s ON s.lead_id = m.id WHERE m.name = l.name AND s.band = 'hot') ORDER BY l.name LIMIT 1"
         ).scalar_one())
+
+
+@pytest.fixture
+def slack(served: tuple[FakeSlack, str]) -> FakeSlack:
+    """The FakeSlack of a module's `served` fixture (see slack_served)."""
+    return served[0]
+
+
+@pytest.fixture
+def server(served: tuple[FakeSlack, str]) -> str:
+    """The URL of a module's `served` fixture (see slack_served)."""
+    return served[1]
+
+
+@contextmanager
+def slack_served(engine: Engine, token: str, secret: str, channels: list[str]) -> Iterator[tuple[FakeSlack, str]]:
+    """A FakeSlack (the bot invited to `channels`) and a `hotlead serve` app answering Slack on a local port."""
+    with FakeSlack(token=token, channels=channels) as slack:
+        settings = Settings(slack_bot_token=token, slack_signing_secret=secret, slack_api_url=slack.url)
+        with BackgroundServer(create_app(settings, whatsapp=False, engine=engine)) as running:
+            yield slack, running.url
+
+
+@contextmanager
+def socket_mode_connected(engine: Engine, token: str, secret: str, app_token: str,
+                          channels: tuple[str, ...] = ()) -> Iterator[tuple[FakeSocketMode, FakeSlack]]:
+    """Hotlead's Bolt app connected over Socket Mode to a local Socket Mode fake, answering at a FakeSlack."""
+    with FakeSocketMode() as socket, FakeSlack(token=token, app_token=app_token, socket_url=socket.url,
+                                               channels=channels) as slack:
+        settings = Settings(slack_bot_token=token, slack_signing_secret=secret, slack_api_url=slack.url,
+                            slack_app_token=app_token)
+        handler = connect_socket_mode(slack_app(settings, Deps(engine, settings)), settings)
+        try:
+            yield socket, slack
+        finally:
+            handler.close()

@@ -18,22 +18,16 @@ from bot.fakes import FakeSlack, interaction_body, slack_event_body, slack_heade
 from bot.server import BackgroundServer
 from scoring.leads import top_leads
 from storage.history import RepRow
+from tests.bot.conftest import slack_served, socket_mode_connected
 
 SECRET = "slack-signing-secret"
 TOKEN = "xoxb-hotlead-test"
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(token=TOKEN, channels=["C0SALES"]) as fake:
-        yield fake
-
-
-@pytest.fixture
-def server(slack: FakeSlack, demo_engine: Engine) -> Iterator[str]:
-    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url)
-    with BackgroundServer(create_app(settings, whatsapp=False, engine=demo_engine)) as running:
-        yield running.url
+def served(demo_engine: Engine) -> Iterator[tuple[FakeSlack, str]]:
+    with slack_served(demo_engine, TOKEN, SECRET, ["C0SALES"]) as both:
+        yield both
 
 
 @pytest.fixture
@@ -211,26 +205,15 @@ def test_no_secret_reaches_the_logs_or_the_replies(server: str, slack: FakeSlack
 
 
 def test_socket_mode_answers_a_mention_and_acknowledges_its_envelope(demo_engine: Engine, rep_id: str) -> None:
-    from bot.channels.slack import connect_socket_mode, slack_app
-    from bot.fakes import FakeSocketMode
-    from bot.router import Deps
-
     app_token = "xapp-1-hotlead-test"
     lead = top_leads(demo_engine, limit=1)[0]
-    with FakeSocketMode() as socket, FakeSlack(token=TOKEN, app_token=app_token, socket_url=socket.url,
-                                                    channels=["C0SALES"]) as slack:
-        settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url,
-                            slack_app_token=app_token)
-        handler = connect_socket_mode(slack_app(settings, Deps(demo_engine, settings)), settings)
-        try:
-            socket.wait_connected()
-            event = json.loads(mention(f"why is {lead['lead']} hot?", rep_id, event_id="Ev0SOCKET01"))
-            socket.push({"envelope_id": "env-1", "type": "events_api", "payload": event,
-                         "accepts_response_payload": False, "retry_attempt": 0, "retry_reason": ""})
-            assert socket.wait_for_ack("env-1")["envelope_id"] == "env-1"
-            call = slack.wait_for("chat.postMessage", timeout=10)[0]
-        finally:
-            handler.close()
+    with socket_mode_connected(demo_engine, TOKEN, SECRET, app_token, ("C0SALES",)) as (socket, slack):
+        socket.wait_connected()
+        event = json.loads(mention(f"why is {lead['lead']} hot?", rep_id, event_id="Ev0SOCKET01"))
+        socket.push({"envelope_id": "env-1", "type": "events_api", "payload": event,
+                     "accepts_response_payload": False, "retry_attempt": 0, "retry_reason": ""})
+        assert socket.wait_for_ack("env-1")["envelope_id"] == "env-1"
+        call = slack.wait_for("chat.postMessage", timeout=10)[0]
     assert slack.calls_to("apps.connections.open")[0].headers["authorization"] == f"Bearer {app_token}"
     assert call.params["channel"] == "C0SALES" and lead["name"] in call.params["text"]
     assert call.headers["authorization"] == f"Bearer {TOKEN}"  # answers go out with the bot token
