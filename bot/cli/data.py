@@ -8,7 +8,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy.engine import make_url
@@ -64,7 +64,7 @@ def _columns_help() -> str:
     "(number, category, yes/no, date or free text).",
 )
 @click.argument("kind", type=click.Choice(IMPORT_KINDS))
-@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--delimiter", help="CSV delimiter (default: guessed from the header among , ; tab |).")
 @click.option("--label", help="crm: the column that says whether the lead converted (yes/no, 1/0…).")
 @click.option("--id", "id_column", help="crm: the column with a unique id (default: the row number).")
@@ -86,24 +86,43 @@ def import_(
     Importing the same file again changes nothing; changed rows are updated. Bad rows are listed as
     FILE:ROW: column COL: what is wrong.
     """
+    if kind == "crm" and not label:
+        raise click.UsageError("crm imports need --label COLUMN (the won/lost column)")
+    if not file.exists():
+        raise _NoSuchFile(f"{file}: does not exist (no such file or folder)")
     engine = app.engine(check=False)
     create_schema(engine)
-    with progress_bar(f"importing {file.name}") as tick:
-        if kind == "crm":
-            if not label:
-                raise click.UsageError("crm imports need --label COLUMN (the won/lost column)")
-            result = import_crm(engine, file, label=label, id_column=id_column, time_column=time_column,
-                                positive=positive, delimiter=delimiter, drop=drop, progress=tick)
-        elif kind == "transcripts":
-            result = import_transcripts(engine, file, lead=lead, at=started_at,  # type: ignore[arg-type]
-                                        channel=channel, progress=tick)
-        else:
-            result = import_table(engine, kind, file, progress=tick, delimiter=delimiter)
+    try:
+        with progress_bar(f"importing {file.name}") as tick:
+            if kind == "crm":
+                result = import_crm(engine, file, label=label or "", id_column=id_column, time_column=time_column,
+                                    positive=positive, delimiter=delimiter, drop=drop, progress=tick)
+            elif kind == "transcripts":
+                result = import_transcripts(engine, file, lead=lead, at=started_at,  # type: ignore[arg-type]
+                                            channel=channel, progress=tick)
+            else:
+                result = import_table(engine, kind, file, progress=tick, delimiter=delimiter)
+    except OSError as exc:  # a folder, a file that vanished or may not be read: one line, never a traceback
+        _refuse(file, f"cannot be read: {exc.strerror or exc}")
+    except (UnicodeError, csv.Error, OverflowError, RecursionError) as exc:  # backstop: the reader and the cell
+        _refuse(file, f"cannot be imported: {exc}")  # parsers report these by row; nothing was written
     _report(result, as_json)
     if kind in ("messages", "transcripts"):
         from bot.cli.nlp import analyze_messages
 
         analyze_messages(app)
+
+
+class _NoSuchFile(click.ClickException):
+    """FILE does not exist: a usage error (exit 2), as click reports for a wrong KIND."""
+
+    exit_code = 2
+
+
+def _refuse(file: Path, problem: str) -> NoReturn:
+    """Print `FILE: problem` and exit 1: the import's transaction was rolled back, so nothing was written."""
+    click.echo(f"{file}: {problem}", err=True)
+    click.get_current_context().exit(1)
 
 
 def _report(result: ImportResult, as_json: bool) -> None:

@@ -43,8 +43,8 @@ class ColumnProfile:
             self.distinct.add(value.strip().lower())
         if self.numeric:
             try:
-                float(value)
-            except ValueError:
+                cells.number(value)  # the same reading as typed_value: inf, 1,234 (ambiguous)… are not numbers
+            except cells.CellError:
                 self.numeric = False
         if self.boolean and value.strip().lower() not in cells.TRUE_WORDS | cells.FALSE_WORDS:
             self.boolean = False
@@ -185,14 +185,13 @@ class _CrmRun:
                 continue
             converted = self._label(row, row.cells[index[self.label]])
             moment = self._time(row, row.cells[index[self.time_column]]) if self.time_column else None
+            typed = self._attributes(row, attributes)
             if self.checker.errors:
                 continue
             values: dict[str, str | None] = {
                 "external_id": external_id,
                 "name": external_id,
-                "attributes": json_dumps(
-                    {name: v for i, name, kind in attributes if (v := typed_value(kind, row.cells[i])) is not None}
-                ),
+                "attributes": json_dumps(typed),
             }
             if self.time_column:
                 values["created_at"] = moment
@@ -205,6 +204,18 @@ class _CrmRun:
                 progress(self.source.bytes_read, self.source.size)
         self.checker.raise_if_any()
         self._flush_outcomes()
+
+    def _attributes(self, row: Any, attributes: list[tuple[int, str, str]]) -> dict[str, Any]:
+        typed: dict[str, Any] = {}
+        for index, name, kind in attributes:
+            try:
+                value = typed_value(kind, row.cells[index])
+            except cells.CellError as exc:  # a type inferred from every row fits every row; this guards the rest
+                self.checker.add(row, name, str(exc))
+                continue
+            if value is not None:
+                typed[name] = value
+        return typed
 
     def _unique(self, row: Any, external_id: str) -> bool:
         first = self.seen.setdefault(external_id, row.number)

@@ -66,10 +66,11 @@ class References:
         """A lead's id from its external id."""
         if self._leads is None:
             self._leads = dict(self.conn.exec_driver_sql("SELECT external_id, id FROM lead").all())
-        found = self._leads.get(value)
-        if found is not None:
-            return found
-        external_id = str(value).strip()
+        if value.__class__ is str:
+            found = self._leads.get(value)
+            if found is not None:
+                return found
+        external_id = cells.text(value)  # a JSON list or object is refused, not looked up
         found = self._leads.get(external_id)
         if found is None:
             raise cells.CellError(f"unknown lead {external_id!r} (import it with `hotlead import leads` first)")
@@ -85,7 +86,7 @@ class References:
                 for label in (name, email, slack):
                     if label:
                         self._reps[str(label).lower()] = rep_id
-        found = self._reps.get(str(value).strip().lower())
+        found = self._reps.get(cells.text(value).lower())
         if found is None:
             raise cells.CellError(f"unknown rep {value!r} (import it with `hotlead import reps` first)")
         return found
@@ -113,8 +114,17 @@ def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return read
 
 
+def _optional_number(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An optional numeric column: empty is None, but 'nan' is refused by `parse` rather than read as empty."""
+
+    def read(value: Any) -> Any:
+        return None if cells.is_blank(value) else parse(value)
+
+    return read
+
+
 def _optional_lower(value: Any) -> str | None:
-    return None if cells.is_missing(value) else str(value).strip().lower()
+    return None if cells.is_missing(value) else cells.text(value).lower()
 
 
 def _message_ref(values: dict[str, Any]) -> None:
@@ -127,6 +137,13 @@ def _message_ref(values: dict[str, Any]) -> None:
 
 
 def _activity_page_type(values: dict[str, Any]) -> None:
+    detail = values.get("detail")
+    if detail and '"page_type"' in detail:  # as the HTTP intake: a detail's page_type is the event's own
+        moved = json.loads(detail)
+        inner = moved.pop("page_type", None) if isinstance(moved, dict) else None
+        if values.get("page_type") is None and not isinstance(inner, (dict, list)):
+            values["page_type"] = _optional_lower(inner)
+        values["detail"] = json_dumps(moved)
     if values.get("page_type") is None:
         values["page_type"] = ""
     activity_numbers(values)
@@ -147,7 +164,10 @@ class ExtrasEncoder:
 
     def encode(self, raw: tuple) -> str:
         """The JSON for one row's extra cells."""
-        cached = self._cache.get(raw)
+        try:
+            cached = self._cache.get(raw)
+        except TypeError:  # a JSON Lines cell holds an object or a list: not hashable, not cached
+            cached = None
         if cached is not None:
             return cached
         extras = {name: value for name, value in zip(self.names, raw, strict=True) if not cells.is_missing(value)}
@@ -159,6 +179,8 @@ class ExtrasEncoder:
                 nested = {"detail": nested}
         if isinstance(nested, dict):
             extras.update(nested)
+        elif nested is not None:  # a list or a number is kept, not dropped
+            extras["detail"] = nested
         encoded = json_dumps(extras)
         if len(self._cache) >= self.CACHE_SIZE:
             self._cache.clear()
@@ -179,7 +201,7 @@ def _accounts(refs: References) -> TableSpec:
             Column("name", cells.text, "company name (the natural key)", required=True),
             Column("domain", _optional(cells.text), "web domain"),
             Column("industry", _optional_lower, "industry or vertical"),
-            Column("employees", _optional(cells.integer), "head count"),
+            Column("employees", _optional_number(cells.count), "head count (0 or more)"),
             Column("country", _optional(cells.text), "country"),
         ],
         "companies; other columns are kept in the account's extra data",
@@ -269,7 +291,7 @@ def _outcomes(refs: References) -> TableSpec:
             Column("lead", refs.lead, "the lead's external_id (the natural key)", required=True,
                    target="lead_id"),
             Column("converted", cells.boolean, "won or lost: yes/no, 1/0, won/lost", required=True),
-            Column("amount", _optional(cells.number), "deal value"),
+            Column("amount", _optional_number(cells.amount), "deal value (0 or more)"),
             Column("closed_at", _optional(cells.timestamp), "when the deal was decided (ISO 8601)"),
         ],
         "won and lost deals: what the model learns from",

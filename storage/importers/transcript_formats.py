@@ -20,6 +20,7 @@ _OFFSET = re.compile(r"^(?:(\d+):)?(\d+):(\d{2})(?:[.,](\d+))?$")
 _VOICE = re.compile(r"^<v(?:\.[\w.-]+)?\s+([^>]+)>(.*)$")
 _TAG = re.compile(r"<[^>]*>")
 
+_MAX_OFFSET = 10 * 365 * 86400  # seconds: an offset into a call longer than ten years is a mistake
 When = datetime | timedelta | None
 """An absolute time, an offset from the call start, or None: as the line before."""
 
@@ -39,9 +40,10 @@ class Transcript:
     """One transcript's metadata and lines, and the import's shared list of errors."""
 
     file: str
-    name: str  # the source_ref prefix: the file name relative to the imported folder, [#index] in a JSON list
+    name: str  # the file's path under the imported folder, [#index] in a JSON list
     errors: list[RowError]  # shared by every transcript of one import
     label: str = ""  # "transcript 2: " in a JSON list, so errors say which one
+    digest: str = ""  # of the file's bytes: source_ref is transcript:NAME@DIGEST:LINE (older versions: no @DIGEST)
     meta: dict[str, tuple[int, str]] = field(default_factory=dict)  # lead, date, channel -> (row, value)
     lines: list[Line] = field(default_factory=list)
 
@@ -114,11 +116,17 @@ def parse_json(content: str, file: Transcript) -> list[Transcript]:
     except json.JSONDecodeError as exc:
         file.fail(exc.lineno, "json", f"not valid JSON: {exc.msg} (column {exc.colno})")
         return []
+    except RecursionError:
+        file.fail(1, "json", "JSON nested too deeply")
+        return []
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        file.fail(1, "json", f"not a usable JSON number: {str(exc).split(';')[0]}")
+        return []
     many = isinstance(data, list)
     transcripts = []
     for index, obj in enumerate(data if many else [data], start=1):
         name, label = (f"{file.name}#{index}", f"transcript {index}: ") if many else (file.name, "")
-        t = Transcript(file.file, name, file.errors, label)
+        t = Transcript(file.file, name, file.errors, label, digest=file.digest)
         if not isinstance(obj, dict) or not isinstance(obj.get("lines"), list):
             t.fail(0, "json", 'expected an object with a "lines" list')
             continue
@@ -139,7 +147,7 @@ def _json_line(t: Transcript, number: int, entry: dict[str, Any]) -> None:
     when: When = None
     if at is not None:
         when = _when(t, str(at), number)
-    elif isinstance(offset, (int, float)) and not isinstance(offset, bool) and offset >= 0:
+    elif isinstance(offset, (int, float)) and not isinstance(offset, bool) and 0 <= offset < _MAX_OFFSET:
         when = timedelta(seconds=offset)
     elif offset is not None:
         t.fail(number, "timestamp", f'"offset" must be a number of seconds, not {offset!r}')
@@ -176,7 +184,7 @@ def _when(t: Transcript, raw: str, row: int) -> When:
     offset = _OFFSET.match(raw)
     if offset:
         hours, minutes, seconds, fraction = offset.groups()
-        if int(seconds) < 60 and (not hours or int(minutes) < 60):  # minutes may run past 59 without hours
+        if int(seconds) < 60 and (not hours or int(minutes) < 60) and len(raw) < 16:  # minutes may pass 59
             return timedelta(hours=int(hours or 0), minutes=int(minutes), seconds=int(seconds),
                              microseconds=round(float(f"0.{fraction or 0}") * 1_000_000))
     elif re.match(r"\d{4}-\d{2}-\d{2}", raw):

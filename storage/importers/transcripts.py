@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -10,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from storage.db import mark
 from storage.derived import message_numbers
 from storage.errors import ImportFileError, RowError
 from storage.importers import cells
@@ -70,6 +73,7 @@ def import_transcripts(
             for transcript in _read(file, name, errors):
                 rows = _rows(transcript, people, lead_id, channel, start)
                 if not errors:  # after the first problem nothing will be written: the rest is only checked
+                    _adopt_earlier_versions(conn, transcript, rows)
                     for row in rows:
                         writer.add(row)
             if progress:
@@ -92,11 +96,17 @@ def _files(path: Path) -> list[tuple[Path, str]]:
 
 
 def _read(file: Path, name: str, errors: list[RowError]) -> list[Transcript]:
-    transcript = Transcript(str(file), name, errors)
+    """The transcripts of one file, keyed by `name` (its path under the folder imported) and its content: two
+    calls both named call.txt in two folders are two transcripts, the same file imported again is the same."""
     try:
-        content = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        transcript.fail(1, "-", "not UTF-8 text")
+        data = file.read_bytes()
+    except OSError as exc:
+        errors.append(RowError(str(file), 0, "", f"cannot be read: {exc.strerror or exc}"))
+        return []
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    transcript = Transcript(str(file), name, errors, digest=digest)
+    content = _decode(data, transcript)
+    if content is None:
         return []
     if file.suffix.lower() == ".json":
         return parse_json(content, transcript)
@@ -107,6 +117,56 @@ def _read(file: Path, name: str, errors: list[RowError]) -> list[Transcript]:
         parse_text(lines, transcript)
     transcript.lines = [line for line in transcript.lines if line.text]
     return [transcript]
+
+
+def _decode(data: bytes, t: Transcript) -> str | None:
+    """UTF-8 (with or without a BOM) or UTF-16 with a BOM; anything else is recorded as a problem."""
+    hint = "save the file as UTF-8"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            t.fail(0, "", f"is not valid UTF-16 text; {hint}")
+            return None
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        t.fail(line, "-", f"byte 0x{data[exc.start]:02X} at byte offset {exc.start} is not UTF-8; {hint}")
+        return None
+    if "\x00" in content:
+        at = data.find(b"\x00")
+        t.fail(data.count(b"\n", 0, at) + 1, "-", f"a NUL byte at byte offset {at}: not a text transcript")
+        return None
+    return content
+
+
+def _adopt_earlier_versions(conn: Connection, t: Transcript, rows: list[dict[str, Any]]) -> None:
+    """An earlier version of this transcript — the same name under the folder, stored with another content hash
+    (the file was edited) or with an older Hotlead's key of the name alone (transcript:NAME:N) — for the same
+    lead, starting at the same moment, is this call: its rows take the new keys, so the import updates them in
+    place instead of adding a second copy. Another call that merely shares the name starts elsewhere or is
+    another lead's, and is left alone."""
+    if not rows:
+        return
+    prefix = f"transcript:{t.name}"
+    one = mark(conn)
+    first = conn.exec_driver_sql(
+        f"SELECT source_ref, lead_id, occurred_at FROM message WHERE source_ref = {one} "
+        f"OR (source_ref > {one} AND source_ref < {one})",
+        (f"{prefix}:1", f"{prefix}@", f"{prefix}A"),  # "A" follows "@": every content hash of this name
+    ).all()
+    stored = {ref: (lead, str(at)) for ref, lead, at in first}
+    new_first = rows[0]["source_ref"]
+    if new_first in stored:
+        return  # this very content is stored already
+    same_call = (rows[0]["lead_id"], rows[0]["occurred_at"])
+    earlier = [ref for ref, seen in stored.items() if ref.endswith(":1") and seen == same_call]
+    if not earlier:
+        return
+    old = earlier[0].removesuffix(":1")
+    conn.exec_driver_sql(f"UPDATE message SET source_ref = {one} WHERE source_ref = {one}",
+                         [(row["source_ref"], f"{old}:{index}") for index, row in enumerate(rows, start=1)])
 
 
 def _rows(t: Transcript, people: _People, lead_id: int | None, channel: str, start: datetime) -> list[dict[str, Any]]:
@@ -132,9 +192,13 @@ def _rows(t: Transcript, people: _People, lead_id: int | None, channel: str, sta
     rows, moment = [], start
     for index, line in enumerate(t.lines, start=1):
         if line.when is not None:
-            moment = start + line.when if isinstance(line.when, timedelta) else line.when
+            try:
+                moment = start + line.when if isinstance(line.when, timedelta) else line.when
+            except OverflowError:
+                t.fail(line.row, "timestamp", "the call start plus this offset is after the year 9999")
+                return []
         line_row: dict[str, Any] = {
-            "source_ref": f"transcript:{t.name}:{index}", "lead_id": lead_id, "channel": channel,
+            "source_ref": f"transcript:{t.name}@{t.digest}:{index}", "lead_id": lead_id, "channel": channel,
             "direction": "outbound" if people.is_rep(line.speaker) else "inbound",
             "speaker": line.speaker, "text": line.text, "occurred_at": cells.sql_datetime(moment),
         }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -39,6 +40,11 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def digest(path: Path) -> str:
+    """The content hash a transcript's source_ref carries (transcript:NAME@DIGEST:LINE)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 def messages(engine: Engine) -> list[tuple]:
     with engine.connect() as conn:
         return [tuple(row) for row in conn.exec_driver_sql(
@@ -63,11 +69,11 @@ def test_plain_text_offsets_are_added_to_the_call_start_and_directions_follow_sp
     assert result.counts.inserted == 3
     assert messages(engine) == [
         ("L1", "call", "outbound", "Alex Morgan", "Thanks for joining.", "2026-11-12 10:00:05.000000",
-         "transcript:call.txt:1"),
+         f"transcript:call.txt@{digest(path)}:1"),
         ("L1", "call", "inbound", "Dana Kim", "Happy to be here.", "2026-11-12 10:01:23.000000",
-         "transcript:call.txt:2"),
+         f"transcript:call.txt@{digest(path)}:2"),
         ("L1", "call", "inbound", "Chris Park", "I run procurement.", "2026-11-12 10:02:10.000000",
-         "transcript:call.txt:3"),
+         f"transcript:call.txt@{digest(path)}:3"),
     ]
 
 
@@ -143,9 +149,9 @@ def test_a_json_list_holds_one_transcript_per_object(engine, tmp_path):
 
     assert result.counts.inserted == 3
     assert [(m[0], m[1], m[5], m[6]) for m in messages(engine)] == [
-        ("L1", "chat", "2026-11-12 10:00:03.000000", "transcript:calls.json#1:1"),
-        ("L1", "chat", "2026-11-12 10:00:09.000000", "transcript:calls.json#1:2"),
-        ("L2", "call", "2026-11-13 08:01:00.000000", "transcript:calls.json#2:1"),
+        ("L1", "chat", "2026-11-12 10:00:03.000000", f"transcript:calls.json#1@{digest(path)}:1"),
+        ("L1", "chat", "2026-11-12 10:00:09.000000", f"transcript:calls.json#1@{digest(path)}:2"),
+        ("L2", "call", "2026-11-13 08:01:00.000000", f"transcript:calls.json#2@{digest(path)}:1"),
     ]
 
 
@@ -161,7 +167,8 @@ def test_a_folder_imports_every_transcript_file_and_reports_progress(engine, tmp
 
     assert result.counts.inserted == 3
     assert [m[6] for m in messages(engine)] == [
-        "transcript:a.txt:1", "transcript:c.json:1", "transcript:nested/b.vtt:1",
+        f"transcript:a.txt@{digest(folder / 'a.txt')}:1", f"transcript:c.json@{digest(folder / 'c.json')}:1",
+        f"transcript:nested/b.vtt@{digest(folder / 'nested/b.vtt')}:1",
     ]
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
