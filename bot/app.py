@@ -13,15 +13,19 @@ from typing import Any
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
+from bot.http_limits import CHUNK_TIMEOUT_S, RequestLimits
+from bot.push.api import LOCK_WAIT_S, Intake
 from bot.push.live import LivePipeline
 from bot.push.outbox import Outbox, Sender
 from bot.router import Deps
 from storage.db import check_schema, make_engine
+from storage.spool import Spool, spool_path
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ class Hotlead:
     pipeline: LivePipeline
     channels: list[str] = field(default_factory=list)
     bolt: Any = None  # the Slack Bolt app, when Slack is on
+    intake: Intake | None = None  # /api/*: stores, or spools while the database is busy
 
 
 def senders(settings: Settings, engine: Engine) -> dict[str, Sender]:
@@ -55,14 +60,18 @@ def senders(settings: Settings, engine: Engine) -> dict[str, Sender]:
 def create_app(
     settings: Settings, *, slack: bool = True, whatsapp: bool = True, engine: Engine | None = None,
     outbox: Outbox | None = None, scheduler: bool = False, chat_workers: int = 0,
+    chunk_timeout_s: float = CHUNK_TIMEOUT_S, lock_wait_s: float = LOCK_WAIT_S,
 ) -> Starlette:
-    """The ASGI app of `hotlead serve`: every secret a channel needs is checked here, before serving."""
+    """The ASGI app of `hotlead serve`: every secret a channel needs is checked here, before serving. Every
+    request meets the body cap and the chunk timeout (bot/http_limits.py) before its route parses it."""
     engine = engine or make_engine(settings.hotlead_database_url)
     check_schema(engine)
     deps = Deps(engine, settings)
     outbox = outbox or Outbox(engine, senders(settings, engine))
     pipeline = LivePipeline(engine, settings, outbox)
     parts = Hotlead(settings, engine, deps, outbox, pipeline)
+    spooled = spool_path(engine)
+    intake = parts.intake = Intake(engine, pipeline, Spool(spooled) if spooled else None, lock_wait_s=lock_wait_s)
     routes = [Route("/healthz", _health, methods=["GET"])]
     if slack:
         from bot.channels import slack as slack_channel
@@ -85,13 +94,14 @@ def create_app(
 
     if not settings.hotlead_api_token:
         log.warning("HOTLEAD_API_TOKEN is not set: /api/events and /api/messages refuse every request")
-    routes += [Route(f"/api/{kind}", intake_endpoint(kind, settings, engine, pipeline), methods=["POST"])
+    routes += [Route(f"/api/{kind}", intake_endpoint(kind, settings, intake), methods=["POST"])
                for kind in ("events", "messages")]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         outbox.start()
         pipeline.start()
+        intake.start()  # drains what an earlier run spooled
         if chat_workers:
             deps.pool = chat_pool(settings, chat_workers)
         jobs = None
@@ -104,13 +114,15 @@ def create_app(
         finally:
             if jobs is not None:
                 jobs.shutdown(wait=False)
+            intake.stop()
             pipeline.stop()
             outbox.stop()
             if deps.pool is not None:
                 deps.pool.shutdown(wait=True, cancel_futures=True)
                 deps.pool = None
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(RequestLimits, chunk_timeout_s=chunk_timeout_s)])
     app.state.hotlead = parts
     return app
 

@@ -9,6 +9,11 @@ from typing import Any, Self
 
 import uvicorn
 
+# uvicorn's limits for `hotlead serve` and the background server: an idle keep-alive connection is closed after
+# 5 s, more than 1,000 connections at once are answered 503 at once rather than queued behind slow clients, and
+# a stop waits at most 10 s for requests in flight. Request bodies are capped by bot/http_limits.py.
+SERVE_LIMITS: dict[str, Any] = {"timeout_keep_alive": 5, "limit_concurrency": 1000, "timeout_graceful_shutdown": 10}
+
 
 class BackgroundServer:
     """`with BackgroundServer(app) as server:` serves `app` on 127.0.0.1 at `server.url` until the block ends."""
@@ -18,7 +23,7 @@ class BackgroundServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, 0))
         self.url = f"http://{host}:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **SERVE_LIMITS)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 

@@ -134,4 +134,6 @@ def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, sc
         click.echo("Slack: connected over Socket Mode.", err=True)
     click.echo(f"Hotlead serving {', '.join(parts.channels) or 'health checks only'} on http://{host}:{port}",
                err=True)
-    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)
+    from bot.server import SERVE_LIMITS
+
+    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False, **SERVE_LIMITS)
