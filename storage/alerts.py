@@ -21,7 +21,7 @@ RANK = {
     "read": 5,
 }
 FAILED = {"undelivered", "failed"}
-OUTBOX_STATES = ("queued", "sending", "sent", "failed", "superseded")
+OUTBOX_STATES = ("queued", "sending", "sent", "failed", "expired", "superseded")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def record_delivery(
          "at": stamp(at)})
     if alert is None or status not in RANK:
         return Delivery(alert["id"] if alert else None, alert["delivery"] if alert else None, False)
-    confirmed = alert["status"] in ("queued", "sending", "failed")
+    confirmed = alert["status"] in ("queued", "sending", "failed", "expired")
     if confirmed:
         conn.execute(text(
             "UPDATE alert SET status = 'sent', external_ref = :sid, sent_at = coalesce(sent_at, :at), "

@@ -80,6 +80,8 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
         # schema 5 wrote Twilio's callbacks into status: a row with the carrier's id was sent, whatever it says
         "UPDATE alert SET delivery = status, status = 'sent' WHERE external_ref IS NOT NULL "
         "AND status NOT IN ('sent', 'superseded')"),
+    7: ("ALTER TABLE alert ADD COLUMN expires_at VARCHAR",  # the outbox never gives up: it expires, by a rule
+        "ALTER TABLE alert ADD COLUMN unsure_since VARCHAR"),  # a send whose answer was lost: look before re-sending
 }
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.derived import triggers
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _json(**kwargs: Any) -> Any:
@@ -213,10 +213,12 @@ class Alert(SQLModel, table=True):
     dedupe_key: str = Field(unique=True)
     created_at: datetime
     sent_at: datetime | None = None
-    status: str = "queued"  # the outbox's own state: queued | sending | sent | failed | superseded
+    status: str = "queued"  # the outbox's own state: queued | sending | sent | failed | expired | superseded
     delivery: str | None = None  # the carrier's last delivery status (Twilio's callbacks), moving only forward
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, index=True)  # also holds quiet hours back
+    expires_at: datetime | None = None  # not sent by then: expired (a live-demo alert once its demo is over)
+    unsure_since: datetime | None = None  # an attempt whose answer was lost: check the channel before re-sending
     last_error: str | None = None
     target: str | None = None  # Slack channel or user id, or the WhatsApp number
     external_ref: str | None = Field(default=None, index=True)  # Slack message ts or Twilio message SID

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,8 +34,9 @@ class FakeSlack(FakeServer):
     """
 
     def __init__(self, token: str | None = None, app_token: str | None = None, socket_url: str | None = None,
-                 channels: Iterable[str] = ()) -> None:
+                 channels: Iterable[str] = (), clock: Callable[[], float] = time.time) -> None:
         super().__init__()
+        self.clock = clock  # message timestamps and the per-channel rate use it: inject one to simulate hours
         self.channels = set(channels)
         self.token = token
         self.app_token = app_token  # apps.connections.open takes the app-level token (xapp-…), not the bot's
@@ -44,6 +48,13 @@ class FakeSlack(FakeServer):
         self._filenames: dict[str, str] = {}
         self._rate_limited = 0
         self._retry_after = 1
+        self.history: dict[str, list[Params]] = {}  # channel id -> messages posted there, oldest first
+        self._last_ts = 0
+        self._pace: tuple[float, int] | None = None  # (messages per second, burst) per channel, when enforced
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+        self._hang = threading.Event()  # set: answers flow; clear: posts are taken, their answers held back
+        self._hang.set()
+        self.held = 0  # answers held back so far
         self._methods: dict[str, Callable[[Params], Params]] = {
             "auth.test": _auth_test,
             "chat.postMessage": self._post_message,
@@ -51,6 +62,7 @@ class FakeSlack(FakeServer):
             "chat.update": self._update,
             "chat.delete": lambda p: {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")},
             "conversations.open": _conversations_open,
+            "conversations.history": self._conversations_history,
             "apps.connections.open": self._connections_open,
             "users.info": _users_info,
             "files.getUploadURLExternal": self._upload_url,
@@ -62,6 +74,32 @@ class FakeSlack(FakeServer):
         with self._changed:
             self._rate_limited = times
             self._retry_after = retry_after
+
+    def pace(self, per_second: float = 1.0, burst: int = 2) -> None:
+        """Enforce Slack's pace for chat.postMessage: about `per_second` messages per channel, short bursts of
+        `burst` allowed; a faster post is answered 429 `ratelimited` with the Retry-After Slack would give."""
+        with self._changed:
+            self._pace = (per_second, burst)
+            self._buckets.clear()
+
+    def hang(self) -> None:
+        """From now on chat.postMessage is carried out (the message is in the channel) but its answer is held back
+        until `answer()`: a Slack that accepted a post and answered late, or never before the client gave up."""
+        self._hang.clear()
+
+    def answer(self) -> None:
+        """Send the held answers and stop holding."""
+        self._hang.set()
+
+    def stop(self) -> None:
+        """Stop serving (held answers are released first)."""
+        self._hang.set()
+        super().stop()
+
+    def posted(self, channel: str) -> list[Params]:
+        """The messages in a channel (a user id means the bot's DM with that user), oldest first."""
+        with self._changed:
+            return list(self.history.get(_conversation(channel), []))
 
     def invite(self, *channels: str) -> None:
         """Invite the bot to these channels (it may post there from now on)."""
@@ -103,8 +141,36 @@ class FakeSlack(FakeServer):
         error = self._auth_error(request, params, method)
         if error:
             return Reply.json({"ok": False, "error": error}), method, params
+        if method == "chat.postMessage":
+            wait = self._paced(str(params.get("channel") or ""))
+            if wait:
+                return Reply.json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(wait)}), None, {}
         answer = self._methods.get(method, lambda p: {"ok": True})
         return Reply.json(answer(params)), method, params
+
+    def _respond(self, request: Request) -> Reply:
+        reply = super()._respond(request)  # recorded, and done on Slack's side
+        if request.path == "/api/chat.postMessage" and not self._hang.is_set():
+            with self._changed:
+                self.held += 1
+                self._changed.notify_all()
+            self._hang.wait(timeout=60)  # the answer comes late (the client may have given up by then)
+        return reply
+
+    def _paced(self, channel: str) -> int:
+        """Seconds to wait (Retry-After) when this post comes too fast for its channel, else 0 (and it counts)."""
+        with self._changed:
+            if self._pace is None:
+                return 0
+            rate, burst = self._pace
+            now = self.clock()
+            tokens, at = self._buckets.get(_conversation(channel), (float(burst), now))
+            tokens = min(float(burst), tokens + (now - at) * rate)
+            if tokens < 1.0:
+                self._buckets[_conversation(channel)] = (tokens, now)
+                return max(1, math.ceil((1.0 - tokens) / rate))
+            self._buckets[_conversation(channel)] = (tokens - 1.0, now)
+            return 0
 
     def _auth_error(self, request: Request, params: Params, method: str) -> str | None:
         expected = self.app_token if method == "apps.connections.open" else self.token
@@ -121,8 +187,28 @@ class FakeSlack(FakeServer):
         return {"ok": True, "url": self.socket_url}
 
     def _next_ts(self) -> str:
-        micros = 1_700_000_000_000_000 + 100 * next(self._ts)
+        with self._changed:  # unique and increasing, like Slack's
+            micros = max(int(self.clock() * 1_000_000), self._last_ts + 1)
+            self._last_ts = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _conversations_history(self, params: Params) -> Params:
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel[0] in "CG" and channel not in self.channels:
+            return {"ok": False, "error": "not_in_channel"}
+        oldest = float(params.get("oldest") or 0)
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        start = int(params.get("cursor") or 0)
+        with self._changed:
+            messages = [m for m in reversed(self.history.get(channel, [])) if float(m["ts"]) > oldest]
+        page = messages[start:start + limit]
+        if not _truthy(params.get("include_all_metadata")):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(messages)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _refusal(self, params: Params, channel_key: str = "channel") -> Params | None:
         """Slack's error body for a message it would not post, else None."""
@@ -150,7 +236,12 @@ class FakeSlack(FakeServer):
         if not (params.get("text") or params.get("blocks") or params.get("attachments")):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
-        return {"ok": True, "channel": params["channel"], "ts": ts, "message": _message(params, ts)}
+        channel = _conversation(str(params["channel"]))
+        message = _message(params, ts)
+        with self._changed:
+            self.history.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {k: v for k, v in message.items()
+                                                                          if k != "metadata"}}
 
     def _update(self, params: Params) -> Params:
         ts = params.get("ts")
@@ -209,10 +300,19 @@ def _message(params: Params, ts: Any) -> Params:
         "text": params.get("text", ""),
         "ts": ts,
     }
-    for key in ("blocks", "attachments", "thread_ts"):
+    for key in ("blocks", "attachments", "thread_ts", "metadata"):
         if key in params:
             message[key] = params[key]
     return message
+
+
+def _conversation(channel: str) -> str:
+    """The conversation a post to `channel` lands in: a user id (U…/W…) means the bot's DM with that user."""
+    return "D" + channel if channel[:1] in ("U", "W") else channel
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def _auth_test(params: Params) -> Params:

@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, text
@@ -21,6 +21,7 @@ from storage.db import json_loads
 from storage.live import Stored
 
 log = logging.getLogger(__name__)
+DEMO_GRACE = timedelta(minutes=10)  # a live-demo alert not sent 10 minutes after its demo ended is expired
 RESCORE_S = 0.2  # leads touched within this long are rescored together
 
 
@@ -161,8 +162,8 @@ class LivePipeline:
                        "items": [{"kind": i["kind"], "id": i["id"]} for i in bundle.items]}
             enqueue(self.engine, kind="demo", channel="whatsapp", target=session.rep_whatsapp,
                     dedupe_key=f"demo:{session_id}:{first['kind']}:{first['id']}", lead_id=session.lead_id,
-                    rep_id=session.rep_id, payload=payload)
-            self.outbox.wake()
+                    rep_id=session.rep_id, payload=payload, expires_at=_utc(session.ends_at) + DEMO_GRACE)
+            self.outbox.wake()  # expired, not sent, if the demo ends before WhatsApp takes it: news for the demo
 
     def _run_rescore(self) -> None:
         while not self._stop.is_set():
@@ -194,3 +195,8 @@ class LivePipeline:
             return  # nothing to score with yet: the events are stored, `hotlead train` will use them
         if alert_moves(self.engine, self.settings, moves, self.clock()):
             self.outbox.wake()
+
+
+def _utc(value: str | datetime) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

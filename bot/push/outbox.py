@@ -1,5 +1,20 @@
-"""The outbox: every alert is a row of `alert` before it is sent; one worker sends due rows, retrying with
-backoff, so that nothing is lost while Slack or Twilio is down."""
+"""The outbox: every alert is a row of `alert` before it is sent, and it is sent until it is delivered or expires.
+
+- One worker thread per channel (Slack, WhatsApp): a Slack that hangs or is down never delays a WhatsApp alert.
+- Each target (a Slack channel or DM, a WhatsApp number) is paced on its own: Slack takes about one message a
+  second per channel, so a burst of alerts to #sales goes out at that pace instead of meeting 429s. A 429 is
+  pacing too: the target waits for Retry-After, and the alert keeps all its attempts.
+- A failure (Slack down, a 5xx, a timeout) backs off (1 s, 2 s, 5 s, 15 s, 60 s, then every 5 minutes) with no
+  limit on attempts; while a channel fails, its oldest alert is tried every few seconds as a probe, and the first
+  probe through sends the channel's whole queue at once.
+- An alert ends `sent`, `failed` (refused for good: an unknown channel, blocks Slack never takes), `superseded`,
+  or `expired` when it could not be sent in time: a live-demo alert once its demo has ended, any other alert
+  after EXPIRES_AFTER (a week).
+- An attempt whose answer was lost (a timeout, a reset connection, a 5xx) may have been posted: before sending
+  that alert again, the channel's `find` looks for it (Slack: the message's metadata carries the alert's id), so
+  a post Slack accepted but answered late is never sent twice. Alerts a killed process was sending are unsure
+  in the same way when the next process starts.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +22,74 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import json_dumps, json_loads
-from storage.history import stamp
+from storage import outbox as store
 
 log = logging.getLogger(__name__)
-CLAIMED = "id, lead_id, rep_id, kind, channel, target, attempts, payload"
-MAX_ATTEMPTS = 8
-PARALLEL = 4  # sends in flight at once
-BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0, 300.0)  # then 300 s until MAX_ATTEMPTS
+PARALLEL = 4  # sends in flight at once per channel (each to a different target)
+BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 60.0, 300.0)  # then 300 s, for as long as the alert has not expired
 PROBE_S = 5.0  # while a channel fails, its oldest queued alert is tried this often: a recovery is seen at once
+EXPIRES_AFTER = timedelta(days=7)  # an alert that could not be sent for a week is old news: expired
+RATE_LIMITED_S = 1.0  # a 429 without Retry-After
+IDLE_S = 5.0  # the longest a worker sleeps: alerts another process queued are seen this soon
 
 
 class SendError(Exception):
-    """A send that failed; `retry_after` (seconds) when the service said when to come back."""
+    """A send that failed.
 
-    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False) -> None:
+    `retry_after`: seconds the service asked to wait; `permanent`: never try again; `rate_limited`: a 429, which
+    is pacing and not a failed attempt; `unsure`: the request may have reached the service (its answer was lost),
+    so the channel must be checked before the alert is sent again.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False, *,
+                 rate_limited: bool = False, unsure: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.rate_limited = rate_limited
+        self.unsure = unsure
 
 
-Sender = Callable[[dict[str, Any]], str | None]  # sends one alert row; returns the provider's reference
+Send = Callable[[dict[str, Any]], str | None]  # sends one alert row; returns the provider's reference
+
+
+@dataclass(frozen=True)
+class Channel:
+    """How alerts reach one channel: `send` posts one; `find` returns the reference of an alert already posted
+    (None if it is not there), asked before re-sending an alert whose earlier answer was lost; `pace_s` is the
+    least time between two sends to one target."""
+
+    send: Send
+    find: Send | None = None
+    pace_s: float = 0.0
+
+
+Sender = Channel | Send
 
 
 def enqueue(
     engine: Engine, *, kind: str, channel: str, target: str | None, dedupe_key: str, payload: dict[str, Any],
     lead_id: int | None = None, rep_id: int | None = None, not_before: datetime | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, expires_at: datetime | None = None,
 ) -> int | None:
-    """Queue an alert; None when one with the same dedupe key exists (it was already queued or sent)."""
+    """Queue an alert; None when one with the same dedupe key exists (it was already queued or sent). It expires
+    at `expires_at` (default: EXPIRES_AFTER after it was queued, or after `not_before` when it is held)."""
     moment = now or datetime.now(UTC)
+    expires = expires_at or max(moment, not_before or moment) + EXPIRES_AFTER
     try:
         with engine.begin() as conn:
-            found = conn.execute(text(
-                "INSERT INTO alert (lead_id, rep_id, kind, channel, dedupe_key, created_at, status, attempts, "
-                "next_attempt_at, target, payload) VALUES (:lead, :rep, :kind, :channel, :key, :at, 'queued', 0, "
-                ":next, :target, :payload) RETURNING id"
-            ), {"lead": lead_id, "rep": rep_id, "kind": kind, "channel": channel, "key": dedupe_key,
-                "at": stamp(moment), "next": stamp(not_before) if not_before else None, "target": target,
-                "payload": json_dumps(payload)}).scalar_one()
+            return store.insert_alert(conn, kind=kind, channel=channel, target=target, dedupe_key=dedupe_key,
+                                      payload=payload, lead_id=lead_id, rep_id=rep_id, not_before=not_before,
+                                      expires_at=expires, now=moment)
     except IntegrityError:
         return None
-    return int(found)
 
 
 def backoff(attempts: int) -> float:
@@ -62,156 +97,183 @@ def backoff(attempts: int) -> float:
     return BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1] if attempts > 0 else 0.0
 
 
-class Outbox:
-    """Sends due alerts through one sender per channel, in a background thread woken by `wake()`."""
+@dataclass(frozen=True)
+class _Result:
+    sent: bool = False
+    failing: bool = False  # a failure that says the service is in trouble: probe it
+    retry_after: float = 0.0
 
-    def __init__(self, engine: Engine, senders: dict[str, Sender], *, max_attempts: int = MAX_ATTEMPTS,
+
+class Outbox:
+    """Sends due alerts through one Channel per channel name, each in its own worker thread."""
+
+    def __init__(self, engine: Engine, senders: dict[str, Sender], *,
                  backoff_s: Callable[[int], float] = backoff, clock: Callable[[], datetime] | None = None,
                  probe_s: float = PROBE_S) -> None:
         self.engine = engine
-        self.senders = senders
-        self.max_attempts = max_attempts
+        self.channels = {name: s if isinstance(s, Channel) else Channel(s) for name, s in senders.items()}
         self.backoff_s = backoff_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self.probe_s = probe_s
         self._probe_at: dict[str, datetime] = {}  # failing channels: when to try one of their alerts again
-        self._wake = threading.Event()
+        self._free_at: dict[tuple[str, str], datetime] = {}  # (channel, target): not before then (pace, 429)
+        self._locks = {name: threading.Lock() for name in self.channels}  # one pass per channel at a time
+        self._wakes = {name: threading.Event() for name in self.channels}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()  # one delivery pass at a time: an alert is never sent twice
+        self._threads: list[threading.Thread] = []
 
     def wake(self) -> None:
         """Look for due alerts now."""
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     def start(self) -> None:
-        """Run the worker thread (after re-queueing what a previous process left half-sent)."""
-        if self._thread is None:
-            self.recover()
-            self._thread = threading.Thread(target=self._run, name="hotlead-outbox", daemon=True)
-            self._thread.start()
+        """Run a worker thread per channel (after re-queueing what a previous process left half-sent)."""
+        if self._threads:
+            return
+        self.recover()
+        self._stop.clear()
+        for name in self.channels:
+            thread = threading.Thread(target=self._run, args=(name,), name=f"hotlead-outbox-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop the worker thread (queued alerts stay queued)."""
+        """Stop the worker threads (queued alerts stay queued)."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.deliver_due()
-            except Exception:  # noqa: BLE001 - the worker must outlive a bad pass; the row stays queued
-                log.exception("outbox pass failed")
-            self._wake.wait(timeout=self._next_wait())
-            self._wake.clear()
-
-    def _next_wait(self) -> float:
-        with self.engine.connect() as conn:
-            due = conn.execute(text(
-                "SELECT min(coalesce(next_attempt_at, created_at)) FROM alert WHERE status = 'queued'"
-            )).scalar()
-        now = self.clock()
-        times = [datetime.fromisoformat(due).replace(tzinfo=UTC)] if due is not None else []
-        waits = [(moment - now).total_seconds() for moment in times + list(self._probe_at.values())]
-        return min(max(min(waits, default=5.0), 0.0), 5.0)
-
-    def deliver_due(self) -> int:
-        """Send every queued alert that is due (a few at a time), and probe the channels that were failing;
-        returns how many were sent."""
-        with self._lock:
-            now = self.clock()
-            with self.engine.begin() as conn:  # claimed rows are this pass's: nothing is sent twice
-                rows = [dict(r._mapping) for r in conn.execute(text(
-                    f"UPDATE alert SET status = 'sending' WHERE status = 'queued' AND "
-                    f"(next_attempt_at IS NULL OR next_attempt_at <= :now) RETURNING {CLAIMED}"
-                ), {"now": stamp(now)})]
-                rows += self._claim_probes(conn, now, {row["channel"] for row in rows})
-            for row in rows:
-                row["payload"] = json_loads(row["payload"]) or {}
-            rows.sort(key=lambda row: row["id"])
-            if len(rows) <= 1:
-                results = [self._deliver(row) for row in rows]
-            else:
-                with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="hotlead-send") as pool:
-                    results = list(pool.map(self._deliver, rows))
-            self._note_outages(rows, results, now)
-            return sum(result is True for result in results)
-
-    def _claim_probes(self, conn: Connection, now: datetime, claimed: set[str]) -> list[dict[str, Any]]:
-        """The oldest alert of each failing channel whose probe is due (and none of whose alerts is) among those
-        waiting after a failed attempt: one held on purpose (quiet hours, a jump's minute) keeps its time."""
-        probes = []
-        for channel, at in list(self._probe_at.items()):
-            if at > now or channel in claimed:
-                continue
-            found = conn.execute(text(
-                f"UPDATE alert SET status = 'sending' WHERE id = (SELECT id FROM alert WHERE status = 'queued' AND "
-                f"channel = :channel AND attempts > 0 ORDER BY id LIMIT 1) RETURNING {CLAIMED}"),
-                {"channel": channel}).first()
-            if found is None:
-                del self._probe_at[channel]  # nothing of it is queued any more
-            else:
-                probes.append({**found._mapping, "probe": True})
-        return probes
-
-    def _note_outages(self, rows: list[dict[str, Any]], results: list[bool | float | None], now: datetime) -> None:
-        """A channel that failed is probed every `probe_s`; one that answered again has its queue sent now."""
-        back = set()
-        for row, result in zip(rows, results, strict=True):
-            if result is True:
-                back.add(row["channel"])
-            elif isinstance(result, float):  # a retryable failure: seconds the service asked for, or 0
-                later = now + timedelta(seconds=max(self.probe_s, result))
-                self._probe_at[row["channel"]] = max(later, self._probe_at.get(row["channel"], later))
-        for channel in back & set(self._probe_at):
-            del self._probe_at[channel]
-            with self.engine.begin() as conn:
-                waiting = conn.execute(text(
-                    "UPDATE alert SET next_attempt_at = NULL WHERE status = 'queued' AND channel = :channel "
-                    "AND attempts > 0"), {"channel": channel}).rowcount  # not those held on purpose (quiet hours)
-            if waiting:
-                log.info("%s answers again: sending its %s queued alerts now", channel, waiting)
-                self._wake.set()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
 
     def recover(self) -> int:
-        """Put back alerts a stopped process was sending (at start-up): they are sent again rather than lost."""
+        """Put back alerts a stopped process was sending (at start-up): they are sent again rather than lost, once
+        the channel has been checked for them."""
         with self.engine.begin() as conn:
-            return int(conn.execute(text("UPDATE alert SET status = 'queued' WHERE status = 'sending'")).rowcount)
+            return store.recover_sending(conn, now=self.clock())
 
-    def _deliver(self, row: dict[str, Any]) -> bool | float | None:
-        """True when sent; for a failure to try again, the seconds the service asked to wait (or 0.0); None
-        when the alert failed for good. A probe that fails leaves the alert's own schedule as it was."""
-        sender = self.senders.get(row["channel"])
-        attempts = row["attempts"] + 1
-        try:
-            if sender is None:
-                raise SendError(f"{row['channel']} is not configured", permanent=True)
-            reference = sender(row)
-        except SendError as exc:
-            if row.get("probe") and not exc.permanent:
+    def _run(self, channel: str) -> None:
+        wake = self._wakes[channel]
+        while not self._stop.is_set():
+            try:
+                self.deliver_due(channel)
+                wait = self._next_wait(channel)
+            except Exception:  # noqa: BLE001 - the worker must outlive a bad pass; the row stays queued
+                log.exception("outbox pass for %s failed", channel)
+                wait = IDLE_S
+            wake.wait(timeout=wait)
+            wake.clear()
+
+    def _next_wait(self, channel: str) -> float:
+        """Seconds until this channel has something to do: an alert due on a target that is free, or a probe."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            due = store.due_by_target(conn, channel=channel)
+        moments = [max(at, self._free_at.get((channel, target), at)) for target, at in due.items()]
+        if channel in self._probe_at:
+            moments.append(self._probe_at[channel])
+        waits = [(moment - now).total_seconds() for moment in moments]
+        return min(max(min(waits, default=IDLE_S), 0.0), IDLE_S)
+
+    def deliver_due(self, channel: str | None = None) -> int:
+        """Send every alert that is due (of one channel, or all) on a target that is free, and probe the channels
+        that were failing; returns how many were sent."""
+        names = [channel] if channel else list(self.channels)
+        sent = 0
+        for name in names:
+            with self._locks[name]:
+                sent += self._pass(name)
+        return sent
+
+    def _busy(self, channel: str, now: datetime) -> set[str]:
+        return {target for (name, target), at in self._free_at.items() if name == channel and at > now}
+
+    def _pass(self, channel: str) -> int:
+        now = self.clock()
+        busy = self._busy(channel, now)
+        with self.engine.begin() as conn:  # claimed rows are this pass's: nothing is sent twice
+            for alert in store.expire_due(conn, now=now):
+                log.warning("alert %s (%s to %s) expired before it could be sent", alert["id"], alert["kind"],
+                            alert["channel"])
+            rows = store.claim_due(conn, channel=channel, now=now, busy=busy)
+            probe_at = self._probe_at.get(channel)
+            if not rows and probe_at is not None and probe_at <= now:
+                waiting, probe = store.claim_probe(conn, channel=channel, busy=busy)
+                if not waiting:
+                    del self._probe_at[channel]  # nothing of it is queued any more
+                elif probe is not None:
+                    rows = [{**probe, "probe": True}]
+        if len(rows) <= 1:
+            results = [self._deliver(channel, row) for row in rows]
+        else:
+            with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix=f"hotlead-send-{channel}") as pool:
+                results = list(pool.map(lambda row: self._deliver(channel, row), rows))
+        self._note_outage(channel, results, now)
+        return sum(result.sent for result in results)
+
+    def _note_outage(self, channel: str, results: list[_Result], now: datetime) -> None:
+        """A channel that failed is probed every `probe_s`; one that answered again has its queue sent now."""
+        if any(result.sent for result in results):
+            if self._probe_at.pop(channel, None) is not None:
                 with self.engine.begin() as conn:
-                    conn.execute(text("UPDATE alert SET status = 'queued', last_error = :error WHERE id = :id "
-                                      "AND status = 'sending'"),
-                                 {"error": str(exc)[:500], "id": row["id"]})
-                log.info("%s still fails (%s): alert %s stays queued", row["channel"], exc, row["id"])
-                return float(exc.retry_after or 0.0)
-            final = exc.permanent or attempts >= self.max_attempts
-            wait = exc.retry_after if exc.retry_after is not None else self.backoff_s(attempts)
-            with self.engine.begin() as conn:
-                conn.execute(text(
-                    "UPDATE alert SET attempts = :attempts, status = :status, last_error = :error, "
-                    "next_attempt_at = :next WHERE id = :id AND status = 'sending'"  # unless a callback proved it
-                ), {"attempts": attempts, "status": "failed" if final else "queued", "error": str(exc)[:500],
-                    "next": stamp(self.clock() + timedelta(seconds=wait)), "id": row["id"]})
-            log.warning("alert %s (%s to %s) attempt %s failed: %s", row["id"], row["kind"], row["channel"],
-                        attempts, exc)
-            return None if exc.permanent else float(exc.retry_after or 0.0)
+                    waiting = store.release_channel(conn, channel=channel)
+                if waiting:
+                    log.info("%s answers again: sending its %s queued alerts now", channel, waiting)
+                    self._wakes[channel].set()
+            return
+        failures = [result for result in results if result.failing]
+        if failures:
+            later = now + timedelta(seconds=max(self.probe_s, *(f.retry_after for f in failures)))
+            self._probe_at[channel] = max(later, self._probe_at.get(channel, later))
+
+    def _deliver(self, channel: str, row: dict[str, Any]) -> _Result:
+        """Send one claimed alert (or find it already posted) and record what happened."""
+        way = self.channels[channel]
+        attempts = row["attempts"] + 1
+        target = str(row["target"] or "")
+        try:
+            reference = way.find(row) if way.find is not None and row.get("unsure_since") else None
+            if reference is None:
+                reference = way.send(row)
+            elif reference:
+                log.info("alert %s was posted by an attempt whose answer was lost: not sending it again", row["id"])
+        except SendError as exc:
+            return self._failed(channel, row, attempts, exc)
+        now = self.clock()
+        if way.pace_s:
+            self._free_at[(channel, target)] = now + timedelta(seconds=way.pace_s)
         with self.engine.begin() as conn:
-            conn.execute(text(
-                "UPDATE alert SET attempts = :attempts, status = 'sent', sent_at = :now, external_ref = :ref, "
-                "last_error = NULL WHERE id = :id"
-            ), {"attempts": attempts, "now": stamp(self.clock()), "ref": reference, "id": row["id"]})
-        return True
+            store.mark_sent(conn, alert_id=row["id"], attempts=attempts, reference=reference, now=now)
+        return _Result(sent=True)
+
+    def _failed(self, channel: str, row: dict[str, Any], attempts: int, exc: SendError) -> _Result:
+        now = self.clock()
+        target = str(row["target"] or "")
+        with self.engine.begin() as conn:
+            if exc.rate_limited:  # pacing: the target waits as long as asked, and the alert loses no attempt
+                wait = timedelta(seconds=exc.retry_after if exc.retry_after is not None else RATE_LIMITED_S)
+                self._free_at[(channel, target)] = now + wait
+                store.mark_retry(conn, alert_id=row["id"], attempts=row["attempts"], error=str(exc),
+                                 next_at=now + wait)
+                log.info("alert %s: %s asks to wait %.0f s before posting to %s", row["id"], channel,
+                         wait.total_seconds(), target)
+                return _Result()
+            if exc.permanent:
+                store.mark_failed(conn, alert_id=row["id"], attempts=attempts, error=str(exc))
+                log.warning("alert %s (%s to %s) refused for good: %s", row["id"], row["kind"], channel, exc)
+                return _Result()
+            unsure = now if exc.unsure else None
+            if row.get("probe"):
+                if unsure:
+                    store.mark_retry(conn, alert_id=row["id"], attempts=row["attempts"], error=str(exc),
+                                     next_at=now + timedelta(seconds=self.probe_s), unsure_at=unsure)
+                else:
+                    store.requeue_probe(conn, alert_id=row["id"], error=str(exc))
+                log.info("%s still fails (%s): alert %s stays queued", channel, exc, row["id"])
+            else:
+                seconds = exc.retry_after if exc.retry_after is not None else self.backoff_s(attempts)
+                store.mark_retry(conn, alert_id=row["id"], attempts=attempts, error=str(exc),
+                                 next_at=now + timedelta(seconds=seconds), unsure_at=unsure)
+                log.warning("alert %s (%s to %s) attempt %s failed: %s", row["id"], row["kind"], channel,
+                            attempts, exc)
+        return _Result(failing=True, retry_after=float(exc.retry_after or 0.0))

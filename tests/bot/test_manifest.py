@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 METHOD_SCOPES = {
     "chat_postMessage": {"chat:write"},
     "conversations_open": {"im:write"},
+    # the outbox reads back an alert whose answer was lost (in the alert channel, public or private, or a DM)
+    "conversations_history": {"channels:history", "groups:history", "im:history"},
     "files_upload_v2": {"files:write"},
 }
 EVENT_SCOPES = {  # Bolt listeners -> (subscribed bot events, scopes)

@@ -160,7 +160,7 @@ def test_without_a_template_the_text_is_tried_outside_the_window_and_logged(demo
     with FakeTwilio(SID, AUTH) as twilio:
         settings = Settings(twilio_account_sid=SID, twilio_auth_token=AUTH, twilio_whatsapp_from=FROM,
                             twilio_api_url=twilio.url)
-        send = whatsapp_sender(settings, twilio_client(settings), demo_engine)
+        send = whatsapp_sender(settings, twilio_client(settings), demo_engine).send
         reference = send({"id": 1, "rep_id": None, "target": "+15550100003", "payload": {"body": "Acme: pricing"}})
         sent = twilio.wait_for(count=1)[0]
     assert reference and sent.params["Body"] == "Acme: pricing" and "ContentSid" not in sent.params
@@ -177,7 +177,7 @@ def test_alerts_queue_while_slack_is_down_and_are_delivered_once_when_it_is_back
     running.outbox.deliver_due()
     with running.engine.connect() as conn:
         statuses = conn.exec_driver_sql("SELECT status, attempts FROM alert ORDER BY id").all()
-    assert all(s == "queued" and a >= 1 for s, a in statuses) and running.slack.refused >= 3
+    assert all(s in ("queued", "sending") for s, _ in statuses) and running.slack.refused >= 1  # none sent
     running.slack.down = False
     posts = running.slack.wait_for("chat.postMessage", count=3, timeout=10)
     running.outbox.deliver_due()
@@ -199,7 +199,8 @@ def test_after_a_long_outage_every_queued_alert_goes_out_as_soon_as_slack_answer
                        payload={"text": "after quiet hours"}, not_before=datetime.now(UTC) + timedelta(hours=1))
         ids = [enqueue(demo_engine, kind="hot", channel="slack", target=CHANNEL, dedupe_key=f"outage:{i}",
                        payload={"text": f"alert {i}"}) for i in range(3)]
-        assert hour.deliver_due() == 0  # every alert failed once: its own next attempt is an hour away
+        assert [hour.deliver_due() for _ in ids] == [0, 0, 0]  # one alert a pass per target: each failed once,
+        # and its own next attempt is an hour away
         refused = slack.refused
         hour.start()
         try:

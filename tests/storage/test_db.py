@@ -57,7 +57,8 @@ def version_5_file(tmp_path: Path) -> str:
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE delivery_event")
-        conn.exec_driver_sql("ALTER TABLE alert DROP COLUMN delivery")
+        for column in ("delivery", "expires_at", "unsure_since"):
+            conn.exec_driver_sql(f"ALTER TABLE alert DROP COLUMN {column}")
         conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
         for key, status, sid in (("a", "read", "SMa"), ("b", "queued", None), ("c", "failed", None),
                                  ("d", "sending", "SMd"), ("e", "undelivered", "SMe")):  # d, e: sent, then called back
@@ -70,7 +71,7 @@ def version_5_file(tmp_path: Path) -> str:
 
 def test_an_older_schema_is_refused_with_the_way_to_upgrade_it(tmp_path: Path) -> None:
     engine = make_engine(version_5_file(tmp_path))
-    with pytest.raises(SchemaError, match="schema version 5; this Hotlead needs 6; run `hotlead init` to upgrade it"):
+    with pytest.raises(SchemaError, match="schema version 5; this Hotlead needs 7; run `hotlead init` to upgrade it"):
         check_schema(engine)
 
 
@@ -82,7 +83,7 @@ def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(tmp_path: P
     url = version_5_file(tmp_path)
     result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
     assert result.exit_code == 0, result.output
-    assert "Upgraded the Hotlead schema" in result.output and "from version 5 to 6" in result.output
+    assert "Upgraded the Hotlead schema" in result.output and "from version 5 to 7" in result.output
     engine = make_engine(url)
     check_schema(engine)
     with engine.connect() as conn:

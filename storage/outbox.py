@@ -1,0 +1,150 @@
+"""The outbox's SQL: alerts queued, claimed, paced, retried, expired and recorded as sent, one statement each.
+
+An alert moves queued -> sending -> sent, or to failed (refused for good), expired (too late to matter, see
+`expires_at`) or superseded (a newer alert says more). `attempts` counts failures, never a rate limit;
+`unsure_since` is set when an attempt's answer was lost (a timeout): before sending again the channel is checked
+for the message, so that a post the service accepted but answered late never goes out twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from storage.db import json_dumps, json_loads
+from storage.history import stamp
+
+CLAIMED = "id, lead_id, rep_id, kind, channel, target, attempts, payload, unsure_since, created_at"
+
+
+def insert_alert(
+    conn: Connection, *, kind: str, channel: str, target: str | None, dedupe_key: str, payload: dict[str, Any],
+    lead_id: int | None, rep_id: int | None, not_before: datetime | None, expires_at: datetime | None,
+    now: datetime,
+) -> int:
+    """Queue one alert and return its id (IntegrityError when its dedupe key is taken)."""
+    return int(conn.execute(text(
+        "INSERT INTO alert (lead_id, rep_id, kind, channel, dedupe_key, created_at, status, attempts, "
+        "next_attempt_at, expires_at, target, payload) VALUES (:lead, :rep, :kind, :channel, :key, :at, 'queued', "
+        "0, :next, :expires, :target, :payload) RETURNING id"
+    ), {"lead": lead_id, "rep": rep_id, "kind": kind, "channel": channel, "key": dedupe_key, "at": stamp(now),
+        "next": stamp(not_before) if not_before else None, "expires": stamp(expires_at) if expires_at else None,
+        "target": target, "payload": json_dumps(payload)}).scalar_one())
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    rows = [dict(row._mapping) for row in result]
+    for row in rows:
+        row["payload"] = json_loads(row["payload"]) or {}
+    return sorted(rows, key=lambda row: row["id"])
+
+
+def expire_due(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
+    """Mark expired every queued alert whose `expires_at` has passed; returns them (id, kind, channel)."""
+    return [dict(row._mapping) for row in conn.execute(text(
+        "UPDATE alert SET status = 'expired', next_attempt_at = NULL, last_error = coalesce(last_error, "
+        "'not sent in time') WHERE status = 'queued' AND expires_at IS NOT NULL AND expires_at <= :now "
+        "RETURNING id, kind, channel"), {"now": stamp(now)})]
+
+
+def claim_due(conn: Connection, *, channel: str, now: datetime, busy: set[str]) -> list[dict[str, Any]]:
+    """Claim the oldest due alert of each target of `channel` (one per target: each target is paced on its own),
+    skipping the targets in `busy` (paced or rate-limited for now)."""
+    due = conn.execute(text(
+        "SELECT min(id) AS id, target FROM alert WHERE status = 'queued' AND channel = :channel AND "
+        "(next_attempt_at IS NULL OR next_attempt_at <= :now) GROUP BY target"),
+        {"channel": channel, "now": stamp(now)}).all()
+    ids = [row.id for row in due if (row.target or "") not in busy]
+    if not ids:
+        return []
+    marks = ", ".join(f":id{i}" for i in range(len(ids)))
+    return _rows(conn.execute(text(
+        f"UPDATE alert SET status = 'sending' WHERE status = 'queued' AND id IN ({marks}) RETURNING {CLAIMED}"),
+        {f"id{i}": id_ for i, id_ in enumerate(ids)}))
+
+
+def claim_probe(conn: Connection, *, channel: str, busy: set[str]) -> tuple[bool, dict[str, Any] | None]:
+    """Claim the oldest alert of `channel` waiting after a failed attempt, due or not (a probe of a failing
+    service): (whether the channel has one at all, the alert claimed: None when its target is busy)."""
+    found = conn.execute(text(
+        "SELECT id, target FROM alert WHERE status = 'queued' AND channel = :channel AND attempts > 0 "
+        "ORDER BY id LIMIT 1"), {"channel": channel}).first()
+    if found is None:
+        return False, None
+    if (found.target or "") in busy:
+        return True, None
+    rows = _rows(conn.execute(text(
+        f"UPDATE alert SET status = 'sending' WHERE id = :id AND status = 'queued' RETURNING {CLAIMED}"),
+        {"id": found.id}))
+    return True, (rows[0] if rows else None)
+
+
+def mark_sent(conn: Connection, *, alert_id: int, attempts: int, reference: str | None, now: datetime) -> None:
+    """The service has the alert."""
+    conn.execute(text(
+        "UPDATE alert SET attempts = :attempts, status = 'sent', sent_at = :now, external_ref = :ref, "
+        "last_error = NULL, next_attempt_at = NULL WHERE id = :id"),
+        {"attempts": attempts, "now": stamp(now), "ref": reference, "id": alert_id})
+
+
+def mark_retry(
+    conn: Connection, *, alert_id: int, attempts: int, error: str, next_at: datetime,
+    unsure_at: datetime | None = None,
+) -> None:
+    """Put a claimed alert back in the queue until `next_at` (with its attempts counted as given); `unsure_at`
+    when the attempt may have reached the service (its answer was lost). Unless a delivery callback proved it
+    sent meanwhile."""
+    conn.execute(text(
+        "UPDATE alert SET attempts = :attempts, status = 'queued', last_error = :error, next_attempt_at = :next, "
+        "unsure_since = coalesce(unsure_since, :unsure) WHERE id = :id AND status = 'sending'"),
+        {"attempts": attempts, "error": error[:500], "next": stamp(next_at),
+         "unsure": stamp(unsure_at) if unsure_at else None, "id": alert_id})
+
+
+def mark_failed(conn: Connection, *, alert_id: int, attempts: int, error: str) -> None:
+    """The service refused the alert for good (an unknown channel, blocks it will never take)."""
+    conn.execute(text(
+        "UPDATE alert SET attempts = :attempts, status = 'failed', last_error = :error, next_attempt_at = NULL "
+        "WHERE id = :id AND status = 'sending'"), {"attempts": attempts, "error": error[:500], "id": alert_id})
+
+
+def requeue_probe(conn: Connection, *, alert_id: int, error: str) -> None:
+    """A probe that failed: the alert keeps its own schedule and attempts."""
+    conn.execute(text("UPDATE alert SET status = 'queued', last_error = :error WHERE id = :id "
+                      "AND status = 'sending'"), {"error": error[:500], "id": alert_id})
+
+
+def release_channel(conn: Connection, *, channel: str) -> int:
+    """The channel answers again: every alert of it waiting after a failure is due now (not those held on
+    purpose, like quiet hours, which have no failed attempt)."""
+    return int(conn.execute(text(
+        "UPDATE alert SET next_attempt_at = NULL WHERE status = 'queued' AND channel = :channel AND attempts > 0"),
+        {"channel": channel}).rowcount)
+
+
+def recover_sending(conn: Connection, *, now: datetime) -> int:
+    """At start-up: alerts a stopped process was sending go back to the queue, unsure (the send may have
+    reached the service before the process died)."""
+    return int(conn.execute(text(
+        "UPDATE alert SET status = 'queued', unsure_since = coalesce(unsure_since, :now) WHERE status = 'sending'"),
+        {"now": stamp(now)}).rowcount)
+
+
+def due_by_target(conn: Connection, *, channel: str) -> dict[str, datetime]:
+    """When each target of `channel` has a queued alert due (its earliest), as UTC datetimes."""
+    rows = conn.execute(text(
+        "SELECT target, min(coalesce(next_attempt_at, created_at)) AS due FROM alert WHERE status = 'queued' "
+        "AND channel = :channel GROUP BY target"), {"channel": channel}).all()
+    return {str(row.target or ""): _utc(row.due) for row in rows}
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def queued_count(conn: Connection) -> int:
+    """Alerts waiting to be sent."""
+    return int(conn.execute(text("SELECT count(*) FROM alert WHERE status = 'queued'")).scalar_one())
