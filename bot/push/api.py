@@ -196,7 +196,8 @@ def status_endpoint(settings: Settings, engine: Engine) -> Callable[..., Any]:
         if not sid or not status:
             return JSONResponse({"error": "MessageSid and MessageStatus are required"}, status_code=422)
         named = request.query_params.get("alert", "")
-        alert_id = int(named) if named.isascii() and named.isdigit() else None  # "²" is a digit, not an int
+        # "²" is a digit, not an int; and an id past 64 bits names no alert (SQLite cannot even compare it)
+        alert_id = int(named) if named.isascii() and named.isdigit() and len(named) < 19 else None
         done = await run_in_threadpool(update, alert_id, sid, status, form.get("ErrorCode") or None)
         if done.alert_id is None:
             log.info("Twilio status %r for message %s, which is no alert of ours: recorded", status, sid)
