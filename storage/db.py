@@ -85,12 +85,13 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
 }
 
 
-def begin_now(conn: Connection) -> None:
+def begin_now(conn: Connection, *, immediate: bool = False) -> None:
     """Open the connection's transaction at once, so that DDL run next (DROP INDEX…) belongs to it and rolls back
-    with it: pysqlite begins a transaction only before DML, and runs DDL before that in autocommit mode."""
+    with it: pysqlite begins a transaction only before DML, and runs DDL before that in autocommit mode.
+    `immediate` takes SQLite's write lock now (waiting busy_timeout for it) rather than at the first write."""
     raw = conn.connection.dbapi_connection
     if conn.dialect.name == "sqlite" and raw is not None and not raw.in_transaction:
-        raw.execute("BEGIN")
+        raw.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_schema(engine: Engine) -> bool:

@@ -1,4 +1,10 @@
-"""Run one table import: stream, validate, write in one transaction; any bad row writes nothing."""
+"""Run one table import: stream, validate, write in one transaction; any bad row writes nothing.
+
+Append-only bulk kinds (activities: files of a million rows) are read, checked and parsed into a scratch SQLite
+file first, with no lock on the store; only a file found good throughout is then written to the store, in one
+short transaction (one INSERT … SELECT in the key's order): the server's writes wait a second, not the whole
+import, and a refused or killed import leaves the store exactly as it was.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from storage.errors import ImportFileError, RowError
 from storage.importers import cells
 from storage.importers.reading import Row, RowSource
 from storage.importers.tables import APPEND_ONLY_KINDS, Column, ExtrasEncoder, References, TableSpec, spec_for
-from storage.importers.writer import AppendWriter, Counts, UpsertWriter
+from storage.importers.writer import AppendWriter, Counts, StagedRows, UpsertWriter, insert_ignoring_conflicts
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 PROGRESS_EVERY = 5000
@@ -104,6 +110,11 @@ def import_table(
     started = time.perf_counter()
     source = RowSource(path, delimiter)
     counts = Counts()
+    if kind in APPEND_ONLY_KINDS:
+        ignored = _import_staged(engine, kind, path, source, counts, progress)
+        if progress:
+            progress(source.size, source.size)
+        return ImportResult(kind, source.name, counts, time.perf_counter() - started, ignored)
     with engine.connect() as conn, _references_checked_here(conn, kind), conn.begin():
         spec = spec_for(kind, References(conn, counts.created))
         with _indexes_built_after(conn, spec, path):
@@ -111,6 +122,50 @@ def import_table(
     if progress:
         progress(source.size, source.size)
     return ImportResult(kind, source.name, counts, time.perf_counter() - started, ignored)
+
+
+def _import_staged(
+    engine: Engine, kind: str, path: Path, source: RowSource, counts: Counts, progress: Progress | None
+) -> list[str]:
+    """Check and parse the whole file into a scratch file (reads only), then write it to the store at once."""
+    with engine.connect() as conn:
+        spec = spec_for(kind, References(conn, counts.created))
+        staged = StagedRows(append_columns(spec), order=spec.index_order)
+        try:
+            ignored = _stream_rows(conn, spec, source, counts, progress, writer=staged)
+            conn.rollback()  # reads only: nothing to keep, no snapshot held while writing
+            with _references_checked_here(conn, kind):
+                _write_staged(conn, spec, staged, path, counts)
+        finally:
+            staged.close()
+    return ignored
+
+
+def _write_staged(conn: Connection, spec: TableSpec, staged: StagedRows, path: Path, counts: Counts) -> None:
+    """Write the staged rows to the store in one transaction: on SQLite one INSERT … SELECT from the attached
+    scratch file in the key's order (about a second for 200,000 rows), elsewhere in batches."""
+    names = ", ".join(staged.columns)
+    staged.sort()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (str(staged.path),))
+        conn.commit()  # ATTACH runs outside any transaction
+        try:
+            with conn.begin():
+                begin_now(conn, immediate=True)  # the write lock now: the import's only wait for others
+                with _indexes_built_after(conn, spec, path):
+                    new = max(conn.exec_driver_sql(
+                        f"INSERT OR IGNORE INTO {spec.table} ({names}) SELECT {names} FROM staged.sorted "
+                        "ORDER BY rowid").rowcount, 0)
+        finally:
+            conn.exec_driver_sql("DETACH DATABASE staged")
+            conn.commit()
+    else:
+        new = 0
+        with conn.begin():
+            for batch in staged.batches():
+                new += insert_ignoring_conflicts(conn, spec.table, staged.columns, batch)
+    counts.inserted += new
+    counts.unchanged += staged.count - new
 
 
 @contextmanager
@@ -153,11 +208,13 @@ def _indexes_built_after(conn: Connection, spec: TableSpec, path: Path) -> Itera
 
 
 def _stream_rows(
-    conn: Connection, spec: TableSpec, source: RowSource, counts: Counts, progress: Progress | None
+    conn: Connection, spec: TableSpec, source: RowSource, counts: Counts, progress: Progress | None,
+    writer: StagedRows | None = None,
 ) -> list[str]:
-    """Parse and write every row; raise ImportFileError (rolling the transaction back) on bad rows."""
+    """Parse and write every row (to `writer` when given, else to the store); raise ImportFileError (rolling the
+    transaction back) on bad rows."""
     checker = RowChecker(source.name)
-    writer: AppendWriter | UpsertWriter | None = None
+    into: AppendWriter | UpsertWriter | StagedRows | None = None
     present: list[tuple[int, Column]] = []
     extras: list[tuple[int, str]] = []
     extra_indexes: list[int] = []
@@ -165,9 +222,9 @@ def _stream_rows(
     ignored: list[str] = []
     try:
         for row in source:
-            if writer is None:
+            if into is None:
                 present, extras, ignored = _check_header(spec, source)
-                writer = _writer(conn, spec, [column for _, column in present], counts)
+                into = writer or _writer(conn, spec, [column for _, column in present], counts)
                 extra_indexes = [index for index, _ in extras]
                 encoder = ExtrasEncoder([name for _, name in extras])
             if row.problem:
@@ -182,17 +239,17 @@ def _stream_rows(
                 values[spec.extras_target] = encoder.encode(tuple([row.cells[i] for i in extra_indexes]))
             if spec.derive:
                 spec.derive(values)
-            writer.add(values)
+            into.add(values)
             if progress and row.number % PROGRESS_EVERY == 0:
                 progress(source.bytes_read, source.size)
-        if writer is None:
+        if into is None:
             _check_header(spec, source)
         checker.raise_if_any()
-        if writer is not None:
-            writer.flush()
+        if into is not None:
+            into.flush()
     finally:
-        if writer is not None:
-            writer.close()
+        if into is not None and writer is None:
+            into.close()
     return ignored
 
 
@@ -217,12 +274,17 @@ def _check_header(
     return present, [], [name for _, name in unknown]
 
 
+def append_columns(spec: TableSpec) -> list[str]:
+    """Every column an append-only kind writes, in order."""
+    columns = [c.target for c in spec.columns]
+    if spec.extras_target:
+        columns.append(spec.extras_target)
+    return [*columns, *spec.derived]
+
+
 def _writer(conn: Any, spec: TableSpec, present: list[Column], counts: Counts) -> AppendWriter | UpsertWriter:
     if spec.key is None:
-        columns = [c.target for c in spec.columns]
-        if spec.extras_target:
-            columns.append(spec.extras_target)
-        return AppendWriter(conn, spec.table, [*columns, *spec.derived], counts, order=spec.index_order)
+        return AppendWriter(conn, spec.table, append_columns(spec), counts, order=spec.index_order)
     columns = [c.target for c in present]
     for extra in (spec.key, spec.extras_target, *spec.derived):
         if extra and extra not in columns:
