@@ -204,20 +204,33 @@ def test_other_connections_keep_seeing_the_indexes_while_a_bulk_import_runs(
 
 
 KILLED_MID_IMPORT = """
-import pathlib, signal, sys
+import contextlib, pathlib, signal, sys
+import storage.importers.runner as runner
 from storage.db import make_engine
 from storage.importers import import_table
 
-def stop(done, total):  # 5,000 rows in, the indexes dropped: say so, then wait to be killed
+def stop(*_):
     print("mid-import", flush=True)
     signal.pause()
 
-import_table(make_engine(sys.argv[1]), "activities", pathlib.Path(sys.argv[2]), progress=stop)
+reading = sys.argv[3] == "reading"
+if not reading:  # stop inside the write transaction: every row written, the indexes dropped, not committed
+    built_after = runner._indexes_built_after
+
+    @contextlib.contextmanager
+    def written(conn, spec, path):
+        with built_after(conn, spec, path):
+            yield
+            stop()
+
+    runner._indexes_built_after = written
+import_table(make_engine(sys.argv[1]), "activities", pathlib.Path(sys.argv[2]), progress=stop if reading else None)
 """
 
 
+@pytest.mark.parametrize("moment", ["reading", "writing"])
 def test_kill_9_in_the_middle_of_a_bulk_import_leaves_the_store_as_it_was(
-    seeded: Engine, write: Callable[[str, str], Path],
+    seeded: Engine, write: Callable[[str, str], Path], moment: str,
 ) -> None:
     import subprocess
     import sys
@@ -226,7 +239,7 @@ def test_kill_9_in_the_middle_of_a_bulk_import_leaves_the_store_as_it_was(
     before = (index_names(seeded), count(seeded, "activity"))
     rows = "\n".join(f"L2,email_open,2026-10-02T10:{i // 60 % 60:02d}:{i % 60:02d}Z,,/e{i}" for i in range(20_000))
     big = write("big.csv", "lead,kind,occurred_at,page_type,url\n" + rows + "\n")
-    child = subprocess.Popen([sys.executable, "-c", KILLED_MID_IMPORT, str(seeded.url), str(big)],
+    child = subprocess.Popen([sys.executable, "-c", KILLED_MID_IMPORT, str(seeded.url), str(big), moment],
                              cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline() == "mid-import\n"  # blocks until half-way
