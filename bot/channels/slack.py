@@ -272,7 +272,8 @@ def starlette_endpoint(app: App, signing_secret: str, clock: Callable[[], float]
             return Response("invalid request signature", status_code=401)
         try:
             bolt_request = to_bolt_request(request, body)
-        except (ValueError, AttributeError):  # signed, yet not the JSON or form object its content type says
+        except (ValueError, AttributeError, KeyError, TypeError, IndexError):  # signed, yet not the JSON or form
+            # object its content type says, or of a shape Bolt cannot read (`"user": false`)
             return Response("malformed request body", status_code=400)
         response = await run_in_threadpool(app.dispatch, bolt_request)
         return to_starlette_response(response)

@@ -122,3 +122,26 @@ def bench_push(leads: int, rate: float, seconds: float, database: Path | None, a
     _show(push.run(leads, rate, seconds, database), as_json, lambda r: (
         f"{r['events']:,} events at {r['events_per_s']}/s into {r['sessions']} demo sessions: p50 {r['p50_ms']} ms, "
         f"p99 {r['p99_ms']} ms to the WhatsApp alert, {r['lost']} lost, {r['messages']} messages"))
+
+
+@bench.command(name="busy")
+@click.option("--leads", default=2000, show_default=True, type=click.IntRange(500), help="Demo leads to build.")
+@click.option("--rows", default=200_000, show_default=True, type=click.IntRange(1000),
+              help="Activity rows the import loads meanwhile.")
+@click.option("--rate", default=20.0, show_default=True, type=click.FloatRange(1, 1000), help="Events per second.")
+@click.option("--askers", default=2, show_default=True, type=click.IntRange(0, 32), help="Slack askers at once.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_busy(leads: int, rows: int, rate: float, askers: int, as_json: bool) -> None:
+    """The server during a bulk import: a local `hotlead serve` takes /api/events at a steady rate and Slack
+    questions while `hotlead import activities` loads ROWS rows into the same SQLite file; reports 5xx, latency
+    (p50, p99), events spooled and lost, and questions unanswered."""
+    from bot.bench import busy
+
+    def summary(r: dict[str, Any]) -> str:
+        e, q = r["events"], r["questions"]
+        return (f"import of {r['import_rows']:,} rows took {r['import_s']} s (exit {r['import_exit']}); meanwhile "
+                f"{e['posted']:,} /api/events: {e['5xx']} 5xx, {e['unanswered']} unanswered, {e['spooled']} spooled, "
+                f"{e['lost']} lost, p50 {e['p50_ms']} ms, p99 {e['p99_ms']} ms; {q['asked']} questions: "
+                f"{q['unanswered']} unanswered, p50 {q['p50_ms']} ms, p99 {q['p99_ms']} ms")
+
+    _show(busy.run(leads, rows, rate, askers), as_json, summary)
