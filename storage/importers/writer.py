@@ -172,7 +172,6 @@ class StagedRows:
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA cache_size=-65536")  # 64 MB, as the store: the sort spills less
         self._db.execute(f"CREATE TABLE rows ({', '.join(self.columns)})")
         self._insert = f"INSERT INTO rows VALUES ({', '.join('?' * len(self.columns))})"
         self._rows: list[tuple] = []
