@@ -73,6 +73,36 @@ def evaluate(y: np.ndarray, p: np.ndarray, probabilities: bool = True) -> dict[s
     return metrics
 
 
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """ECE: over equal-count bins of the probability, the gap between mean probability and conversion rate,
+    weighted by the bin's share of leads."""
+    y, p = _check(y, p)
+    order = np.argsort(p, kind="stable")
+    gaps = [len(part) * abs(float(p[part].mean()) - float(y[part].mean()))
+            for part in np.array_split(order, min(bins, len(order))) if len(part)]
+    return float(sum(gaps) / len(y))
+
+
+def calibration_slope(y: np.ndarray, p: np.ndarray) -> float:
+    """The slope of the outcomes' log-odds on the probabilities' log-odds (1 is ideal; 0 or below means the
+    probabilities do not rank, or rank backwards)."""
+    from sklearn.linear_model import LogisticRegression
+
+    y, p = _check(y, p)
+    clipped = np.clip(p, 1e-6, 1 - 1e-6)
+    logit = np.log(clipped / (1 - clipped)).reshape(-1, 1)
+    return float(LogisticRegression(C=1e6).fit(logit, y).coef_[0, 0])
+
+
+def auc_interval(auc: float, positives: int, negatives: int) -> tuple[float, float]:
+    """An approximate 95% interval of an AUC (Hanley & McNeil, 1982)."""
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / max(
+        positives * negatives, 1)
+    half = 1.96 * float(np.sqrt(max(variance, 0.0)))
+    return auc - half, auc + half
+
+
 def lift_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
     """Equal-count bins best first: leads, conversions, rate, lift over the base rate, cumulative capture."""
     y, p = _check(y, p)

@@ -85,8 +85,16 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
         }
         split = int(len(X) * (1 - self.validation_fraction))
+        for part, name in ((labels[:split], "oldest"), (labels[split:], "newest")):
+            if part.min() == part.max():
+                share = f"{1 - self.validation_fraction:.0%}" if name == "oldest" else f"{self.validation_fraction:.0%}"
+                raise NotEnoughOutcomesError(
+                    f"the {name} {share} of the training decisions are all "
+                    f"{'conversions' if part[0] else 'non-conversions'}: the rows are not in time order (sorted "
+                    "by outcome?); import without --ordered to have the holdout drawn at random")
         train, valid = self._matrix(X.iloc[:split], labels[:split]), self._matrix(X.iloc[split:], labels[split:])
         best_auc = -1.0
+        self.__dict__.pop("booster_", None)  # a scorer fitted again chooses afresh
         for depth in [self.max_depth] if self.max_depth else self.depth_grid:
             # Shallow trees suit additive signals and explain fastest; deeper ones find richer interactions.
             # The newest training rows decide, as they will for the leads scored next.
@@ -101,6 +109,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             auc = float(roc_auc_score(labels[split:], booster.predict(valid, output_margin=True)))
             if auc > best_auc + self.depth_tolerance:  # deeper only when clearly better: simpler, faster reasons
                 best_auc, self.booster_, self.depth_ = auc, booster, depth
+        if not hasattr(self, "booster_"):
+            raise NotEnoughOutcomesError("no tree depth gave a usable validation AUC: too few distinct decisions")
         self.best_iteration_ = self.booster_.num_boosted_rounds() - 1
         self.validation_auc_ = best_auc
         margin = self.booster_.predict(valid, output_margin=True)

@@ -1,4 +1,12 @@
-"""Train a candidate on past decisions, judge it on the newest ones, promote it only when it is better."""
+"""Train a candidate on past decisions, judge it on a holdout, deploy it fitted on every decision, and promote it
+only when it has signal and is better.
+
+The holdout is the newest 20% of decisions when the data has a time: every decision dated (`time`), or an export
+imported as being in time order (`ordered`, `hotlead import crm --ordered`). Otherwise it is a stratified random
+20% (`random`), and every report says so: "newest" is never claimed for rows that are merely last in a file.
+After the holdout report, the model is fitted again, with the settings chosen, on every decision (the newest are
+the most relevant), and that is the version registered; its metrics are the holdout's.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +19,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from scoring import drift, registry
 from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares, shares_of
-from scoring.evaluate import compare, lift_table, save_plots
+from scoring.baseline import baseline_auc
+from scoring.errors import NotEnoughOutcomesError
+from scoring.evaluate import (
+    auc_interval,
+    calibration_slope,
+    compare,
+    expected_calibration_error,
+    lift_table,
+    save_plots,
+)
 from scoring.features import build_features
 from scoring.model import LeadScorer
 from scoring.rules import rule_points
+from storage.db import get_meta
 
 HOLDOUT_FRACTION = 0.2
+TOO_GOOD_AUC = 0.99  # a holdout AUC this high usually means a column gives the outcome away
+MIN_HOLDOUT_CLASS = 5  # conversions and non-conversions the holdout needs at least, to judge anything
 
 
 @dataclass
@@ -31,10 +53,34 @@ class TrainingData:
     labels: np.ndarray
     external_ids: list[str]
     decided: np.ndarray  # julian day of each decision (NaN when unknown)
+    order: str = "time"  # time | ordered | random: how the holdout is drawn (see the module's text)
 
-    def split(self, fraction: float = HOLDOUT_FRACTION) -> int:
-        """Index where the holdout (the newest decisions) starts."""
-        return int(len(self.labels) * (1 - fraction))
+    def split(self, fraction: float = HOLDOUT_FRACTION, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Row positions of the training part and of the holdout: the newest `fraction` when the rows are in time
+        order, else a stratified random sample. Training rows come oldest first, or shuffled when there is no
+        time (so that the model's own validation part is a sample too)."""
+        n = len(self.labels)
+        if self.order in ("time", "ordered"):
+            cut = int(n * (1 - fraction))
+            train, hold = np.arange(cut), np.arange(cut, n)
+        else:
+            train, hold = train_test_split(np.arange(n), test_size=fraction, stratify=self.labels,
+                                           random_state=seed)
+            train, hold = np.random.default_rng(seed).permutation(train), np.sort(hold)
+        held = self.labels[hold]
+        if min(int(held.sum()), int(len(held) - held.sum())) < MIN_HOLDOUT_CLASS:
+            what = "newest" if self.order != "random" else "held-out"
+            raise NotEnoughOutcomesError(
+                f"the {what} {fraction:.0%} of decisions hold {int(held.sum())} conversions and "
+                f"{int(len(held) - held.sum())} non-conversions: too few of one to judge a model"
+                + (" (are the rows really in time order? import without --ordered to hold out a random sample)"
+                   if self.order == "ordered" else ""))
+        return train, hold
+
+    def everything(self, seed: int = 0) -> np.ndarray:
+        """Every row, in the order a deployed model is fitted on: by time, or shuffled when there is none."""
+        n = len(self.labels)
+        return np.arange(n) if self.order in ("time", "ordered") else np.random.default_rng(seed).permutation(n)
 
 
 @dataclass
@@ -61,7 +107,18 @@ def training_data(engine: Engine) -> TrainingData:
     decided = np.array([r[3] if r[3] is not None else np.nan for r in rows], dtype=float)
     cutoffs = pd.Series(np.where(np.isnan(decided), now, decided), index=[r[0] for r in rows])
     features = build_features(engine, cutoffs)
-    return TrainingData(features, np.array([r[2] for r in rows], dtype=int), [r[1] for r in rows], decided)
+    return TrainingData(features, np.array([r[2] for r in rows], dtype=int), [r[1] for r in rows], decided,
+                        decision_order(engine, decided))
+
+
+def decision_order(engine: Engine, decided: np.ndarray) -> str:
+    """`time` when every decision is dated; `ordered` when the export was imported as being in time order (lead
+    ids follow it); else `random`."""
+    if len(decided) and not np.isnan(decided).any():
+        return "time"
+    with Session(engine) as session:
+        stated = get_meta(session=session, key="decision_order")
+    return "ordered" if stated in ("ordered", "time") else "random"
 
 
 def _window(decided: np.ndarray) -> tuple[datetime | None, datetime | None]:
@@ -75,43 +132,91 @@ def _window(decided: np.ndarray) -> tuple[datetime | None, datetime | None]:
 
 def train(
     engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | None = None,
-    shares: tuple[float | None, float | None] = (None, None),
+    shares: tuple[float | None, float | None] = (None, None), force: bool = False,
 ) -> TrainingReport:
-    """Fit a candidate on all but the newest decisions and register it; promote it when it wins. Its band
-    `shares` (hot, warm) default to the active model's, so that a retraining keeps the team's bands."""
+    """Fit a candidate on the training part, judge it on the holdout, fit it again on every decision and register
+    that; promote it when it has signal and wins. Its band `shares` (hot, warm) default to the active model's, so
+    that a retraining keeps the team's bands. `force` promotes a model that looks too good to be true."""
     if scorer is None:
         hot, warm = _shares(engine, shares)
         scorer = LeadScorer(hot_share=hot, warm_share=warm)
     check_shares(scorer.hot_share, scorer.warm_share)  # before the slow part
-    data = training_data(engine)
-    cut = data.split()
-    train_x, hold_x = data.features.iloc[:cut], data.features.iloc[cut:]
-    train_y, hold_y = data.labels[:cut], data.labels[cut:]
     started = time.perf_counter()
+    data = training_data(engine)
+    train_rows, hold_rows = data.split()
+    train_x, hold_x = data.features.iloc[train_rows], data.features.iloc[hold_rows]
+    train_y, hold_y = data.labels[train_rows], data.labels[hold_rows]
+    fit_started = time.perf_counter()
     model = scorer.fit(train_x, train_y)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - fit_started
     probability = model.predict_proba(hold_x)[:, 1]
     points = rule_points(hold_x)
     comparison = compare(hold_y, probability, points)
+    positives = int(hold_y.sum())
     metrics: dict[str, Any] = {
         **comparison["model"], "rules_auc": comparison["rules"]["auc"], "rules": comparison["rules"],
-        "auc_gain": comparison["auc_gain"], "train_seconds": round(seconds, 2), "train_leads": int(cut),
-        "holdout_leads": int(len(hold_y)), "trees": model.best_iteration_ + 1, "depth": model.depth_,
+        "auc_gain": comparison["auc_gain"], "train_seconds": round(seconds, 2), "train_leads": len(train_rows),
+        "holdout_leads": int(len(hold_y)), "holdout": data.order, "trees": model.best_iteration_ + 1,
+        "depth": model.depth_, "ece": expected_calibration_error(hold_y, probability),
+        "calibration_slope": calibration_slope(hold_y, probability),
+        "auc_interval": list(auc_interval(comparison["model"]["auc"], positives, len(hold_y) - positives)),
+        "baseline_auc": baseline_auc(train_x, train_y, hold_x, hold_y),
         "without_conversation_auc": _auc_without(model, train_x, train_y, hold_x, hold_y, "conv."),
     }
     metrics["drift_reference"] = drift_reference(model, train_x, probability)
+    refused = _refusal(metrics, model, force)
     active = registry.active_version(engine)
-    promoted = active is None
-    if active is not None:
-        incumbent = registry.load_scorer(active).predict_proba(hold_x)[:, 1]
-        metrics["active_auc_on_holdout"] = float(roc_auc_score(hold_y, incumbent))
-        promoted = metrics["auc"] > metrics["active_auc_on_holdout"]
-    version = registry.save_version(engine, model, metrics=metrics, window=_window(data.decided[:cut]))
+    promoted = refused is None and active is None
+    if refused is None and active is not None:
+        promoted = _beats(active, model, metrics, data, hold_rows)
+    everything = data.everything()
+    deployed = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(
+        data.features.iloc[everything], data.labels[everything])  # the newest decisions teach it too
+    metrics["deployed_on"] = len(everything)
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    metrics["refused"] = refused
+    version = registry.save_version(engine, deployed, metrics=metrics, window=_window(data.decided))
     if promoted:
         registry.activate(engine, version.version)
     written = save_plots(plots, hold_y, probability, points) if plots else []
     return TrainingReport(version.version, promoted, metrics, lift_table(hold_y, probability),
-                          data.external_ids[cut:], written, (model.hot_share, model.warm_share))
+                          [data.external_ids[i] for i in hold_rows], written, (model.hot_share, model.warm_share))
+
+
+def _beats(active: Any, model: LeadScorer, metrics: dict[str, Any], data: TrainingData, hold_rows: np.ndarray) -> bool:
+    """Whether the candidate beats the active model: on the holdout decisions the active model never saw (those
+    after its window) when there are enough of them, else by their own holdout AUCs (each measured on decisions
+    its model had not seen; a tie goes to the candidate, which learnt from more)."""
+    held = hold_rows
+    if data.order == "time" and active.window_end is not None:
+        end = pd.Timestamp(active.window_end).tz_localize(None).to_julian_date()
+        held = hold_rows[data.decided[hold_rows] > end]
+    labels = data.labels[held]
+    if min(int(labels.sum()), int(len(labels) - labels.sum())) >= MIN_HOLDOUT_CLASS:
+        features = data.features.iloc[held]
+        unseen = data.labels[held]
+        candidate = float(roc_auc_score(unseen, model.predict_proba(features)[:, 1]))
+        incumbent = float(roc_auc_score(unseen, registry.load_scorer(active).predict_proba(features)[:, 1]))
+        metrics.update(compared_on=len(held), candidate_auc_on_unseen=candidate, active_auc_on_holdout=incumbent)
+        return candidate > incumbent
+    recorded = active.metrics.get("auc")
+    metrics.update(compared_on=0, active_auc_on_holdout=recorded)
+    return recorded is None or metrics["auc"] >= float(recorded) - 0.005
+
+
+def _refusal(metrics: dict[str, Any], model: LeadScorer, force: bool) -> str | None:
+    """Why a candidate must not be promoted, in one line, or None."""
+    low, _ = metrics["auc_interval"]
+    if low <= 0.5:
+        return (f"no signal: holdout AUC {metrics['auc']:.3f} is not clearly above 0.5 (its 95% interval reaches "
+                f"{low:.3f}); the outcomes may not depend on what Hotlead can see")
+    if model.calibration_[0] <= 0 or metrics["calibration_slope"] <= 0:
+        return (f"calibration slope {min(model.calibration_[0], metrics['calibration_slope']):.2f} is not "
+                "positive: higher scores would mean lower chances")
+    if metrics["auc"] >= TOO_GOOD_AUC and not force:
+        return (f"too good to be true: holdout AUC {metrics['auc']:.3f}; a column probably gives the outcome away "
+                "(drop it on import, or pass --force to promote anyway)")
+    return None
 
 
 def _shares(engine: Engine, given: tuple[float | None, float | None]) -> tuple[float, float]:

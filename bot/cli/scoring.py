@@ -21,14 +21,18 @@ from bot.cli import AppContext, cli, emit_json, pass_app
               help="Share of open leads this model bands hot (default: the active model's, else 0.10).")
 @click.option("--warm-share", type=click.FloatRange(0, 1),
               help="Share of open leads banded warm, after the hot ones (default: the active model's, else 0.30).")
+@click.option("--force", is_flag=True, help="Promote a model that looks too good to be true (holdout AUC ≥ 0.99).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
-def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_share: float | None,
+def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_share: float | None, force: bool,
           as_json: bool) -> None:
-    """Train a model on your won and lost leads and compare it with rule-based points.
+    """Train a model on your won and lost leads and compare it with rule-based points and a logistic regression.
 
-    The newest 20% of decisions are held out; the candidate becomes active only when it beats the
-    active model on them (or when there is none). Features are taken as of each decision, never after.
+    20% of decisions are held out: the newest when every decision is dated or the export was imported with
+    --ordered (holdout: time or ordered), else a stratified random sample (holdout: random). The report is the
+    holdout's; the model then learns again from every decision, and that is the one registered. It becomes active
+    only when it has signal (holdout AUC clearly above 0.5, a positive calibration slope, not too good to be true)
+    and beats the active model (or there is none). Features are taken as of each decision, never after.
     Band shares belong to the model: they change the bands when the model becomes active.
     """
     from bot.cli.nlp import analyze_messages
@@ -36,11 +40,14 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     from scoring.training import train as train_model
 
     analyze_messages(app)
-    report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share))
+    report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share), force=force)
     m = report.metrics
     if as_json:
         emit_json({"version": report.version, "promoted": report.promoted, "auc": m["auc"], "pr_auc": m["pr_auc"],
                    "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
+                   "holdout": m["holdout"], "ece": m["ece"], "calibration_slope": m["calibration_slope"],
+                   "baseline_auc": m["baseline_auc"], "seconds": m["seconds"], "deployed_on": m["deployed_on"],
+                   "refused": m["refused"],
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
                    "plots": [str(p) for p in report.plots]})
@@ -50,9 +57,18 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     if m.get("without_conversation_auc") is not None:
         click.echo(f"\nHoldout AUC without conversation features: {m['without_conversation_auc']:.3f} "
                    f"(with: {m['auc']:.3f})")
-    state = "promoted to active" if report.promoted else "kept as a candidate (the active model is better)"
-    click.echo(f"\nModel {report.version}: {state}. Trained in {m['train_seconds']} s on {m['train_leads']:,} "
-               f"decisions, judged on the newest {m['holdout_leads']:,}. Its bands: the top "
+    click.echo(f"Logistic regression on the same features and split: AUC {m['baseline_auc']:.3f} "
+               f"(model: {m['auc']:.3f}); calibration on the holdout: ECE {m['ece']:.3f}, slope "
+               f"{m['calibration_slope']:.2f}")
+    if m["refused"]:
+        state = f"not promoted: {m['refused']}"
+    else:
+        state = "promoted to active" if report.promoted else "kept as a candidate (the active model is better)"
+    judged = {"time": "the newest", "ordered": "the last (the export's own time order)",
+              "random": "a random sample (no time to hold out the newest) of"}[m["holdout"]]
+    click.echo(f"\nModel {report.version}: {state}. Judged on {judged} {m['holdout_leads']:,} decisions after "
+               f"training on {m['train_leads']:,} ({m['train_seconds']} s); then fitted on all "
+               f"{m['deployed_on']:,} decisions ({m['seconds']} s in all). Its bands: the top "
                f"{report.shares[0]:.0%} of open leads hot, the next {report.shares[1]:.0%} warm.")
     for path in report.plots:
         click.echo(f"Wrote {path}")

@@ -68,8 +68,9 @@ def test_the_first_training_promotes_its_model(trained: Trained, db: Engine) -> 
 def test_a_second_training_is_promoted_only_when_it_beats_the_active_model_on_the_holdout(
     trained: Trained, db: Engine
 ) -> None:
-    metrics = trained.second.metrics
-    assert trained.second.promoted == (metrics["auc"] > metrics["active_auc_on_holdout"])
+    metrics = trained.second.metrics  # no decision is newer than the first model's: their holdout AUCs decide
+    assert metrics["compared_on"] == 0 and metrics["active_auc_on_holdout"] == trained.first.metrics["auc"]
+    assert trained.second.promoted == (metrics["auc"] >= metrics["active_auc_on_holdout"] - 0.005)
     assert active(db) == (trained.second.version if trained.second.promoted else trained.first.version)
     assert [v.version for v in registry.list_versions(db)] == [trained.second.version, trained.first.version]
 
@@ -81,6 +82,14 @@ def test_the_holdout_is_the_newest_fifth_of_decisions(trained: Trained, db: Engi
         ).scalars())
     assert trained.first.holdout_ids == decided[int(len(decided) * 0.8):]
     assert trained.first.metrics["train_leads"] + trained.first.metrics["holdout_leads"] == len(decided)
+    assert trained.first.metrics["holdout"] == "time"
+
+
+def test_the_registered_model_learnt_from_every_decision(trained: Trained, db: Engine) -> None:
+    metrics = trained.first.metrics
+    assert metrics["deployed_on"] == metrics["train_leads"] + metrics["holdout_leads"]
+    version = next(v for v in registry.list_versions(db) if v.version == trained.first.version)
+    assert version.metrics["deployed_on"] == metrics["deployed_on"] and version.metrics["refused"] is None
 
 
 def test_activating_an_unknown_version_raises_listing_the_known_ones(trained: Trained, db: Engine) -> None:
