@@ -42,12 +42,17 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     analyze_messages(app)
     report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share), force=force)
     m = report.metrics
+    rescored = None
+    if report.promoted:  # the new model scores the open leads now: `top` and `why` agree from the next question
+        from scoring.rescore import rescore
+
+        rescored = rescore(app.engine())
     if as_json:
         emit_json({"version": report.version, "promoted": report.promoted, "auc": m["auc"], "pr_auc": m["pr_auc"],
                    "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
                    "holdout": m["holdout"], "ece": m["ece"], "calibration_slope": m["calibration_slope"],
                    "baseline_auc": m["baseline_auc"], "seconds": m["seconds"], "deployed_on": m["deployed_on"],
-                   "refused": m["refused"],
+                   "refused": m["refused"], "rescored": rescored.leads if rescored else 0,
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
                    "plots": [str(p) for p in report.plots]})
@@ -70,6 +75,8 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                f"training on {m['train_leads']:,} ({m['train_seconds']} s); then fitted on all "
                f"{m['deployed_on']:,} decisions ({m['seconds']} s in all). Its bands: the top "
                f"{report.shares[0]:.0%} of open leads hot, the next {report.shares[1]:.0%} warm.")
+    if rescored is not None:
+        click.echo(f"Rescored {rescored.leads:,} active leads with it ({rescored.written:,} scores moved).")
     for path in report.plots:
         click.echo(f"Wrote {path}")
 
