@@ -31,6 +31,9 @@ def test_a_data_set_in_the_given_folder_is_imported_and_cross_validated(tmp_path
     done = CliRunner().invoke(cli, ["bench", "quality", "--folds", "2", "--data", str(tmp_path), "--json"])
     assert done.exit_code == 0, done.output
     found = json.loads(done.output)
-    assert found["online_shoppers"]["rows"] == 600 and len(found["online_shoppers"]["folds"]) == 2
-    assert found["online_shoppers"]["auc"] > 0.75  # PageValues carries the label
+    shoppers = found["online_shoppers"]
+    assert shoppers["rows"] == 600 and len(shoppers["shuffled"]["folds"]) == 2
+    assert shoppers["shuffled"]["auc"] > 0.75 and shoppers["forward"]["auc"] > 0.75  # PageValues carries the label
+    assert shoppers["forward"]["holdout_rows"] == 120 and 0.5 < shoppers["forward"]["baseline_auc"] <= 1
+    assert shoppers["forward"]["train_seconds"] > 0 and shoppers["forward"]["xgboost_train_seconds"] > 0
     assert "skipped" in found["bank_marketing"]
