@@ -11,8 +11,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
 _MISSING_AS_WRITTEN = MISSING | {m.upper() for m in MISSING} | {m.title() for m in MISSING} | {"NaN"}
-TRUE_WORDS = frozenset({"1", "yes", "y", "true", "t", "won", "converted"})
-FALSE_WORDS = frozenset({"0", "no", "n", "false", "f", "lost", "not converted"})
+TRUE_WORDS = frozenset({"1", "yes", "y", "true", "t", "won", "converted", "ja", "oui", "si", "sí"})
+FALSE_WORDS = frozenset({"0", "no", "n", "false", "f", "lost", "not converted", "nein", "non"})
+# what web forms and CRM pick-lists leave in a cell nobody filled (compared with the edges below stripped):
+# "-- select --", "(none)", "N.A.", "—"
+PLACEHOLDERS = frozenset({
+    "", "select", "pleaseselect", "selectone", "selectanoption", "choose", "chooseone", "pleasechoose",
+    "none", "na", "n/a", "n.a", "#n/a", "null", "nil", "nan", "notset", "notselected", "?",
+})
+_PLACEHOLDER_EDGES = " \t-\u2013\u2014_*.:[]()<>"
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,}$")
 
 
@@ -30,6 +37,16 @@ def is_missing(value: Any) -> bool:
         return True
     # Only a cell padded with spaces needs normalising; the common case returns above or here.
     return (value[:1].isspace() or value[-1:].isspace()) and value.strip().lower() in MISSING
+
+
+def is_placeholder(value: Any) -> bool:
+    """Like is_missing, and also the filler of forms and pick-lists: "Select", "-- select --", "N/A", "—"."""
+    if is_missing(value):
+        return True
+    if value.__class__ is not str or len(value) > 24:
+        return False
+    word = value.strip(_PLACEHOLDER_EDGES).lower()
+    return word in PLACEHOLDERS or word.replace(" ", "") in PLACEHOLDERS
 
 
 def is_blank(value: Any) -> bool:
@@ -157,6 +174,51 @@ def amount(value: Any) -> float:
     return result
 
 
+_CURRENCY_SYMBOLS = "$€£¥₹₩₽₺₪₫฿"
+_CURRENCY_CODES = frozenset({
+    "usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "nzd", "sek", "nok", "dkk", "pln", "czk", "huf", "inr",
+    "cny", "rmb", "brl", "mxn", "zar", "sgd", "hkd", "krw", "try", "ils", "aed", "sar",
+})
+_MONEY = re.compile(
+    rf"^(?P<sign>[+-]?)\s*(?:(?P<symbol>[A-Za-z]{{0,2}}[{_CURRENCY_SYMBOLS}])|(?P<code>[A-Za-z]{{3}})(?=[\s\d+-]))?"
+    rf"\s*(?P<number>[+-]?\d[\d\s.,'’\u00a0\u202f]*?)\s*"
+    rf"(?:(?P<after>[{_CURRENCY_SYMBOLS}])|(?P<after_code>[A-Za-z]{{3}}))?$"
+)
+_THOUSANDS_ONLY = re.compile(r"^[+-]?[1-9]\d{0,2}(?:([.,])\d{3})(?:\1\d{3})*$")
+
+
+def quantity(value: Any, *, money: bool = False) -> float:
+    """A number as people write it in an export: 1,234.50 (see number), $12,000, €1.234,50, 12 000 USD,
+    and 40% (0.4). A sum marked with a currency, or any cell when `money` is set, reads 12,000 and 12.000 as
+    twelve thousand (money has at most two decimals), where `number` refuses them as ambiguous."""
+    if money and value.__class__ is str and _THOUSANDS_ONLY.match(value.strip()):
+        return number(value.strip().replace(",", "").replace(".", ""))
+    try:
+        return number(value)
+    except CellError:
+        if value.__class__ is not str:
+            raise
+    raw = value.strip()
+    if raw.endswith("%") and raw[:-1].strip():
+        share = number(raw[:-1].strip()) / 100
+        return share
+    found = _MONEY.match(raw)
+    if found is None:
+        raise CellError(f"not a number: {value!r}")
+    codes = [c.lower() for c in (found["code"], found["after_code"]) if c]
+    marked = bool(found["symbol"] or found["after"] or codes)
+    if any(c not in _CURRENCY_CODES for c in codes) or not (marked or money):
+        raise CellError(f"not a number: {value!r}")
+    digits = found["number"].strip()
+    if _THOUSANDS_ONLY.match(digits):
+        digits = digits.replace(",", "").replace(".", "")
+    try:
+        result = number(digits)
+    except CellError:
+        raise CellError(f"not a number: {value!r}") from None
+    return -result if found["sign"] == "-" else result
+
+
 def boolean(value: Any) -> int:
     """yes/no, true/false, 1/0, won/lost as 1 or 0."""
     if isinstance(value, bool):
@@ -167,6 +229,32 @@ def boolean(value: Any) -> int:
     if word in FALSE_WORDS:
         return 0
     raise CellError(f"not yes/no: {value!r} (use yes/no, true/false, 1/0 or won/lost)")
+
+
+def word_key(value: Any) -> str:
+    """A header or pick-list word compared without case, spaces or punctuation: "Closed Won" is "closedwon"."""
+    return "".join(ch for ch in str(value).lower() if ch.isalnum())
+
+
+# Stages of the usual CRMs and generic words, as word_key writes them. Open stages are undecided: no outcome.
+WON_STAGES = frozenset({
+    "won", "closedwon", "converted", "closedconverted", "win", "yes", "y", "true", "t", "1", "ja", "oui", "si", "sí",
+})
+LOST_STAGES = frozenset({
+    "lost", "closedlost", "notconverted", "closednotconverted", "churned", "disqualified", "unqualified",
+    "no", "n", "false", "f", "0", "nein", "non",
+})
+OPEN_STAGES = frozenset({
+    "open", "new", "proposal", "negotiation", "qualified", "inprogress", "working", "contacted", "pending",
+    # HubSpot deal stages and lead statuses
+    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
+    "opendeal", "attemptedtocontact", "connected",
+    # Salesforce opportunity stages and lead statuses
+    "prospecting", "qualification", "needsanalysis", "valueproposition", "iddecisionmakers", "perceptionanalysis",
+    "proposalpricequote", "negotiationreview", "opennotcontacted", "workingcontacted",
+    # Pipedrive pipeline stages and deal statuses
+    "leadin", "contactmade", "demoscheduled", "proposalmade", "negotiationsstarted",
+})
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -187,6 +275,66 @@ def parse_datetime(value: Any) -> datetime:
         except OverflowError:
             raise CellError(f"out of range: {str(value).strip()!r} is before year 1 or after 9999 in UTC") from None
     return moment
+
+
+_DAY_MONTH = re.compile(
+    r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$"
+)
+_NAMED_MONTH_FORMATS = ("%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d-%b-%y", "%Y/%m/%d")
+DAY_FIRST, MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
+
+
+def day_month_fields(value: Any) -> tuple[int, int] | None:
+    """The first two fields of a 31/12/2025-shaped date (any of / . - between them), or None for other shapes."""
+    found = _DAY_MONTH.match(str(value).strip())
+    return (int(found[1]), int(found[3])) if found else None
+
+
+def date_as_written(value: Any, date_format: str | None = None) -> datetime:
+    """A date the way exports write it: ISO 8601 (see parse_datetime); 31 Dec 2025, Dec 31, 2025 or 2025/12/31;
+    or exactly `date_format` (strptime). 31/12/2025-shaped dates (/ . or - between the fields, a two-digit year,
+    an optional time and AM/PM) need `date_format`: one starting with %d reads them day-first, %m month-first."""
+    if isinstance(value, datetime):
+        return parse_datetime(value)
+    raw = str(_single(value)).strip()
+    found = _DAY_MONTH.match(raw)
+    if found:
+        if date_format is None:
+            raise CellError(f"ambiguous date {raw!r}: day-first or month-first? say which with --date-format")
+        try:
+            return parse_datetime(datetime.strptime(raw, date_format))
+        except ValueError:
+            if not date_format.startswith(("%d", "%m")):
+                raise CellError(f"not a date in the format {date_format}: {raw!r}") from None
+        return _day_month(raw, found, day_first=date_format.startswith("%d"))
+    try:
+        return parse_datetime(raw)
+    except CellError as exc:
+        error = exc
+    for shape in (date_format, *_NAMED_MONTH_FORMATS) if date_format else _NAMED_MONTH_FORMATS:
+        try:
+            return parse_datetime(datetime.strptime(raw, shape))
+        except ValueError:
+            continue
+    if date_format:
+        raise CellError(f"not a date in the format {date_format} or ISO 8601: {raw!r}")
+    raise error
+
+
+def _day_month(raw: str, found: re.Match[str], *, day_first: bool) -> datetime:
+    first, second, year = int(found[1]), int(found[3]), int(found[4])
+    day, month = (first, second) if day_first else (second, first)
+    if len(found[4]) == 2:
+        year += 2000 if year < 69 else 1900  # as strptime's %y
+    hour, minute, seconds = int(found[5] or 0), int(found[6] or 0), int(found[7] or 0)
+    if found[8]:
+        if not 1 <= hour <= 12:
+            raise CellError(f"not a time: {raw!r} (an hour of 1-12 before AM/PM)")
+        hour = hour % 12 + (12 if found[8].lower() == "pm" else 0)
+    try:
+        return datetime(year, month, day, hour, minute, seconds)
+    except ValueError as exc:
+        raise CellError(f"not a date: {raw!r} ({exc})") from None
 
 
 def sql_datetime(moment: datetime) -> str:
