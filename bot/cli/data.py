@@ -21,7 +21,7 @@ from storage.demo import generate
 from storage.demo.load import load_demo
 from storage.errors import StorageError
 from storage.importers import TABLE_KINDS, ImportResult, import_table
-from storage.importers.crm import import_crm
+from storage.importers.crm import NoLabelError, import_crm
 from storage.importers.tables import References, spec_for
 from storage.importers.transcripts import import_transcripts
 from storage.models import SCHEMA_VERSION
@@ -60,16 +60,36 @@ def _columns_help() -> str:
     epilog="\b\nKINDS AND COLUMNS (* = required)\n\n" + _columns_help() + "\n\n"
     "transcripts: a file or folder of call/chat transcripts: `Speaker: text` lines (optional [hh:mm:ss] or ISO "
     "times, `# lead:`, `# date:` and `# channel:` headers), WebVTT, or JSON.\n\n"
-    "crm: any CSV export; --label names the won/lost column, every other column becomes a typed lead attribute "
-    "(number, category, yes/no, date or free text).",
+    "crm: any CSV export; --label names the stage or won/lost column (default: a Stage or Status column); "
+    "usual headers (Record ID, Name, Email, Company, Owner, Amount, Created Date, Close Date…) fill the lead, its "
+    "account, owner and outcome, and every other column becomes a typed lead attribute (number, category, yes/no, "
+    "date or free text). Won, lost and open stages of HubSpot, Salesforce and Pipedrive are known; an open lead "
+    "has no outcome (it is scored), and any other value is an error until named with --positive, --lost or "
+    "--open.",
 )
 @click.argument("kind", type=click.Choice(IMPORT_KINDS))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--delimiter", help="CSV delimiter (default: guessed from the header among , ; tab |).")
-@click.option("--label", help="crm: the column that says whether the lead converted (yes/no, 1/0…).")
-@click.option("--id", "id_column", help="crm: the column with a unique id (default: the row number).")
-@click.option("--time", "time_column", help="crm: the column with the lead's date (default: none).")
-@click.option("--positive", help="crm: the label value that means converted, when it is not yes/1/true/won.")
+@click.option("--label", help="crm: the stage or won/lost column (default: a Stage or Status column).")
+@click.option("--id", "id_column", help="crm: the column with a unique id (default: Record ID, Id… or the row number).")
+@click.option("--time", "time_column",
+              help="crm: the lead's date, which orders the decisions (default: Created Date, Create Date…).")
+@click.option("--ordered", is_flag=True, help="crm: the rows are in time order, oldest first (no date column).")
+@click.option("--name", "name_column", help="crm: the lead's name (default: Lead Name, Name… or First + Last Name).")
+@click.option("--account", "account_column", help="crm: the company, created when new (default: Company, Account…).")
+@click.option("--owner", "owner_column", help="crm: the owning rep's name or email, a new rep when unknown "
+              "(default: Owner, Lead Owner, Sales Rep…).")
+@click.option("--amount", "amount_column", help="crm: the deal value, kept on the outcome and as an attribute "
+              "(default: Amount, Deal Value…).")
+@click.option("--closed-at", "closed_column", help="crm: when the deal was decided (default: Close Date…).")
+@click.option("--positive", multiple=True,
+              help="crm: a label value that means won; only these do then (default: won, Closed Won, yes, 1…).")
+@click.option("--lost", "lost_values", multiple=True,
+              help="crm: a label value that means lost, besides the known ones.")
+@click.option("--open", "open_values", multiple=True,
+              help="crm: a label value that means still open (no outcome), besides the known ones.")
+@click.option("--date-format", help="crm: how 31/12/2025-shaped dates read, e.g. %d/%m/%Y (default: per column, "
+              "from a day or month above 12).")
 @click.option("--drop", multiple=True, help="crm: a column to leave out, e.g. one only known after the outcome.")
 @click.option("--lead", help="transcripts: the lead's external id when the files do not say.")
 @click.option("--at", "started_at", type=click.DateTime(), help="transcripts: when the call started.")
@@ -78,16 +98,18 @@ def _columns_help() -> str:
 @pass_app
 def import_(
     app: AppContext, kind: str, file: Path, delimiter: str | None, label: str | None, id_column: str | None,
-    time_column: str | None, positive: str | None, drop: tuple[str, ...], lead: str | None, started_at: object,
-    channel: str, as_json: bool,
+    time_column: str | None, ordered: bool, name_column: str | None, account_column: str | None,
+    owner_column: str | None, amount_column: str | None, closed_column: str | None, positive: tuple[str, ...],
+    lost_values: tuple[str, ...], open_values: tuple[str, ...], date_format: str | None, drop: tuple[str, ...],
+    lead: str | None, started_at: object, channel: str, as_json: bool,
 ) -> None:
     """Import a CSV or JSON Lines FILE of KIND: all of it, or nothing when any row is bad.
 
     Importing the same file again changes nothing; changed rows are updated. Bad rows are listed as
     FILE:ROW: column COL: what is wrong.
     """
-    if kind == "crm" and not label:
-        raise click.UsageError("crm imports need --label COLUMN (the won/lost column)")
+    if ordered and time_column:
+        raise click.UsageError("--ordered and --time say two different things: give one of them")
     if not file.exists():
         raise _NoSuchFile(f"{file}: does not exist (no such file or folder)")
     engine = app.engine(check=False)
@@ -95,13 +117,18 @@ def import_(
     try:
         with progress_bar(f"importing {file.name}") as tick:
             if kind == "crm":
-                result = import_crm(engine, file, label=label or "", id_column=id_column, time_column=time_column,
-                                    positive=positive, delimiter=delimiter, drop=drop, progress=tick)
+                result = import_crm(engine, file, label=label, id_column=id_column, time_column=time_column,
+                                    positive=positive, delimiter=delimiter, drop=drop, progress=tick,
+                                    ordered=ordered, name=name_column, account=account_column,
+                                    owner=owner_column, amount=amount_column, closed_at=closed_column,
+                                    lost_values=lost_values, open_values=open_values, date_format=date_format)
             elif kind == "transcripts":
                 result = import_transcripts(engine, file, lead=lead, at=started_at,  # type: ignore[arg-type]
                                             channel=channel, progress=tick)
             else:
                 result = import_table(engine, kind, file, progress=tick, delimiter=delimiter)
+    except NoLabelError as exc:
+        raise click.UsageError(str(exc)) from None
     except OSError as exc:  # a folder, a file that vanished or may not be read: one line, never a traceback
         _refuse(file, f"cannot be read: {exc.strerror or exc}")
     except (UnicodeError, csv.Error, OverflowError, RecursionError) as exc:  # backstop: the reader and the cell

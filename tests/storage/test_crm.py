@@ -42,10 +42,17 @@ def test_typed_values_are_kept_on_the_lead_and_an_empty_label_leaves_it_open(
 
 
 def test_row_numbers_are_the_ids_without_an_id_column(engine: Engine, write: Callable[[str, str], Path]) -> None:
-    import_crm(engine, write("deals.csv", EXPORT), label="won")
+    import_crm(engine, write("deals.csv", EXPORT.replace("deal_id", "ref")), label="won")
     with engine.connect() as conn:
         ids = [row[0] for row in conn.exec_driver_sql("SELECT external_id FROM lead ORDER BY id")]
     assert ids == ["deals-1", "deals-2", "deals-3"]
+
+
+def test_a_usual_id_header_is_the_id_without_id(engine: Engine, write: Callable[[str, str], Path]) -> None:
+    import_crm(engine, write("deals.csv", EXPORT), label="won")
+    with engine.connect() as conn:
+        ids = [row[0] for row in conn.exec_driver_sql("SELECT external_id FROM lead ORDER BY id")]
+    assert ids == ["D1", "D2", "D3"] and "deal_id" not in attributes(engine)
 
 
 def test_dropped_columns_are_not_kept(engine: Engine, write: Callable[[str, str], Path]) -> None:
@@ -63,7 +70,7 @@ def test_the_same_export_twice_changes_nothing(engine: Engine, write: Callable[[
 
 def test_an_unreadable_label_writes_nothing(engine: Engine, write: Callable[[str, str], Path]) -> None:
     file = write("deals.csv", EXPORT.replace(";no\n", ";perhaps\n"))
-    with pytest.raises(ImportFileError, match=r"deals.csv:2: column won: not yes/no: 'perhaps'"):
+    with pytest.raises(ImportFileError, match=r"deals.csv:2: column won: unknown stage 'perhaps' on rows 2: "):
         import_crm(engine, file, label="won", id_column="deal_id")
     assert count(engine, "lead") == 0 and count(engine, "attribute") == 0
 
