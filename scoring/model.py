@@ -214,7 +214,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         tables = forest_to_bytes(compiled) if compiled is not None else b""
         state = {"params": self.get_params(), "features": list(self.feature_names_in_),
                  "categories": self.categories_, "calibration": self.calibration_,
-                 "best_iteration": self.best_iteration_, "depth": self.depth_, "tables_size": len(tables)}
+                 "best_iteration": self.best_iteration_, "depth": self.depth_, "tables_size": len(tables),
+                 "band_thresholds": getattr(self, "band_thresholds_", None)}
         header = json.dumps(state, default=str).encode()
         return len(header).to_bytes(8, "big") + header + tables + bytes(self.booster_.save_raw("ubj"))
 
@@ -235,5 +236,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         scorer.calibration_ = tuple(state["calibration"])
         scorer.best_iteration_ = state["best_iteration"]
         scorer.depth_ = state.get("depth")
+        if state.get("band_thresholds"):
+            scorer.band_thresholds_ = tuple(state["band_thresholds"])
         scorer.classes_ = np.array([0, 1])
         return scorer

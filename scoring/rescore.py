@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from scoring import registry, stored_reasons
-from scoring.bands import bands
+from scoring.bands import bands_of
 from scoring.errors import NoModelError
 from scoring.features import build_features
 from scoring.model import LeadScorer
@@ -97,7 +97,8 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     probability = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
     reference = np.sort(probability if population is None else population)
     percentile = 100.0 * np.searchsorted(reference, probability, side="right") / max(len(reference), 1)
-    band = bands(percentile, scorer.hot_share, scorer.warm_share)  # artifacts older than the shares get defaults
+    band = bands_of(probability, percentile, len(reference), scorer.hot_share, scorer.warm_share,
+                    getattr(scorer, "band_thresholds_", None))  # artifacts older than these get the defaults
     return Scored(features, encoded, probability, percentile, band, margin, version_id, scorer)
 
 

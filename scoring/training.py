@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from scoring import drift, registry
-from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares, shares_of
+from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares, shares_of, thresholds
 from scoring.baseline import baseline_auc
 from scoring.errors import NotEnoughOutcomesError
 from scoring.evaluate import (
@@ -172,6 +172,8 @@ def train(
     everything = data.everything()
     deployed = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(
         data.features.iloc[everything], data.labels[everything])  # the newest decisions teach it too
+    deployed.band_thresholds_ = thresholds(deployed.predict_proba(data.features)[:, 1], deployed.hot_share,
+                                           deployed.warm_share)  # the bands of a small pipeline
     metrics["deployed_on"] = len(everything)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     metrics["refused"] = refused

@@ -22,7 +22,7 @@ ROWS = 900
 
 
 def export(path: Path, *, sort_by_label: bool = False, random_labels: bool = False, leak: bool = False,
-           seed: int = 4) -> Path:
+           open_leads: int = 0, seed: int = 4) -> Path:
     """A CRM export with no date: visits and an industry predict the outcome (unless the labels are random)."""
     pick = random.Random(seed)
     rows = []
@@ -38,6 +38,8 @@ def export(path: Path, *, sort_by_label: bool = False, random_labels: bool = Fal
         rows.append(row)
     if sort_by_label:
         rows.sort(key=lambda r: r["Won"])
+    for row in rows[:open_leads]:
+        row["Won"] = ""  # still open: to be scored
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -102,3 +104,16 @@ def test_rows_said_to_be_in_time_order_but_sorted_by_outcome_are_one_clear_line(
     assert result.exit_code == 1 and "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "are the rows really in time order" in lines[0]
+
+
+def test_on_a_small_pipeline_bands_follow_the_probability_not_shares_of_a_dozen_leads(
+    engine: Engine, run: Callable[..., Result], tmp_path: Path,
+) -> None:
+    import_crm(engine, export(tmp_path / "deals.csv", open_leads=12), label="Won", id_column="Deal")
+    report = trained(run)
+    assert report["promoted"] is True and report["rescored"] == 12
+    hot_at, warm_at = registry.load_scorer(registry.active_version(engine)).band_thresholds_
+    with engine.connect() as conn:
+        scored = conn.exec_driver_sql("SELECT probability, band FROM score").all()
+    assert len(scored) == 12 and hot_at > warm_at
+    assert all(band == ("hot" if p >= hot_at else "warm" if p >= warm_at else "cold") for p, band in scored)
