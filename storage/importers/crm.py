@@ -85,6 +85,24 @@ class ColumnProfile:
     casing: dict[str, str] = field(default_factory=dict)  # lower case -> as first written
     total_length: int = 0
     date_format: str | None = None  # --date-format: the only reading of 31/12/2025-shaped cells
+    known: dict[str, bool] = field(default_factory=dict)  # cell -> filled (not a placeholder), once seen
+
+    def offer(self, value: Any) -> None:
+        """Account for one cell; a placeholder is missing. Exports repeat values: each is examined once."""
+        if value.__class__ is not str:
+            if not cells.is_placeholder(value):
+                self.see(str(value))
+            return
+        filled = self.known.get(value)
+        if filled is None:
+            filled = not cells.is_placeholder(value)
+            if len(self.known) < _CASING_CAP:
+                self.known[value] = filled
+            if filled:
+                self.see(value)
+        elif filled:
+            self.filled += 1
+            self.total_length += len(value)
 
     def see(self, value: str) -> None:
         """Account for one non-missing cell."""
@@ -170,9 +188,7 @@ def profile_columns(source: RowSource, skip: Iterable[str], date_format: str | N
         if row.problem:
             continue
         for index, profile in profiles.items():
-            value = row.cells[index]
-            if not cells.is_placeholder(value):
-                profile.see(str(value))
+            profile.offer(row.cells[index])
     return {p.name: p for p in (profiles or start()).values()}
 
 
@@ -360,19 +376,24 @@ class Stages:
         self.lost = (cells.LOST_STAGES | {cells.word_key(v) for v in lost_values}) - self.positive
         self.open = (cells.OPEN_STAGES | {cells.word_key(v) for v in open_values}) - self.positive - self.lost
         self.unknown: dict[str, tuple[str, list[int]]] = {}
-        self.seen: dict[str, list[Any]] = {}  # key -> [as first written, outcome, rows]
+        self.seen: dict[str, list[Any]] = {}  # word key -> [as first written, known, outcome, rows, word key]
+        self.cells: dict[str, list[Any]] = {}  # cell as written -> its entry of `seen`
 
     def read(self, raw: Any, row: int) -> tuple[bool, int | None]:
         """(known, outcome) of one label cell; a placeholder is open."""
-        if cells.is_placeholder(raw):
-            return True, None
-        key = cells.word_key(raw)
-        known = self.seen.get(key)
+        known = self.cells.get(raw) if raw.__class__ is str else None
         if known is None:
-            known = self.seen[key] = [str(raw).strip(), *self._meaning(key, raw), 0]
+            if cells.is_placeholder(raw):
+                return True, None
+            key = cells.word_key(raw)
+            known = self.seen.get(key)
+            if known is None:
+                known = self.seen[key] = [str(raw).strip(), *self._meaning(key, raw), 0, key]
+            if raw.__class__ is str and len(self.cells) < _CASING_CAP:
+                self.cells[raw] = known
         known[3] += 1
         if not known[1]:
-            self.unknown.setdefault(key, (known[0], []))[1].append(row)
+            self.unknown.setdefault(known[4], (known[0], []))[1].append(row)
         return known[1], known[2]
 
     def _meaning(self, key: str, raw: Any) -> tuple[bool, int | None]:
@@ -405,7 +426,7 @@ class Stages:
         """won: Closed Won (8); lost: …; open: …"""
         parts = []
         for title, outcome in (("won", 1), ("lost", 0), ("open", None)):
-            words = [f"{first} ({count:,})" for first, known, meaning, count in self.seen.values()
+            words = [f"{first} ({count:,})" for first, known, meaning, count, _ in self.seen.values()
                      if known and meaning == outcome]
             if words:
                 parts.append(f"{title}: {', '.join(words)}")
@@ -530,8 +551,10 @@ class _CrmRun:
         index = {name: i for i, name in enumerate(self.source.header)}
         self.at = {role: index[column] for role, column in self.roles.items()}
         profiles = self.plan.profiles
-        attributes = [(index[name], name, kind, profiles.get(name), self.plan.readings.get(name))
-                      for name, kind in self.plan.attributes.items()]
+        attributes: list[tuple[int, str, str, Any, str | None, dict[str, Any]]] = [
+            (index[name], name, kind, profiles.get(name), self.plan.readings.get(name), {})
+            for name, kind in self.plan.attributes.items()
+        ]
         stem = self.source.path.stem
         for row in self.source:
             if row.problem:
@@ -590,14 +613,20 @@ class _CrmRun:
             values["owner_id"] = self.owners.rep(owner) if owner else None
         return values
 
-    def _attributes(self, row: Row, attributes: list[tuple[int, str, str, Any, str | None]]) -> dict[str, Any]:
+    def _attributes(
+        self, row: Row, attributes: list[tuple[int, str, str, Any, str | None, dict[str, Any]]]
+    ) -> dict[str, Any]:
         typed: dict[str, Any] = {}
-        for index, name, kind, profile, reading in attributes:
+        for index, name, kind, profile, reading, done in attributes:
+            raw = row.cells[index]
+            cached = raw.__class__ is str and raw in done
             try:
-                value = typed_value(kind, row.cells[index], profile, reading)
+                value = done[raw] if cached else typed_value(kind, raw, profile, reading)
             except cells.CellError as exc:  # a type inferred from every row fits every row; this guards the rest
                 self.checker.add(row, name, str(exc))
                 continue
+            if not cached and raw.__class__ is str and len(done) < _CASING_CAP:  # exports repeat their values
+                done[raw] = value
             if value is not None:
                 typed[name] = value
         return typed

@@ -5,14 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from storage.importers import cells
 from tests.conftest import count
 
 Run = Callable[..., Result]
@@ -262,3 +266,31 @@ def test_a_stage_column_beside_the_label_is_a_likely_leak(run: Run, write: Write
 def test_no_label_and_no_stage_column_is_a_usage_error(run: Run, write: Write) -> None:
     result = run("import", "crm", str(write("x.csv", "a,b\n1,2\n")))
     assert result.exit_code == 2 and "--label" in result.output and "no Stage or Status column" in result.output
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=30))
+def test_export_cell_parsers_return_a_storable_value_or_say_why_not(text: str) -> None:
+    for money in (False, True):
+        try:
+            value = cells.quantity(text, money=money)
+        except cells.CellError:
+            continue
+        assert math.isfinite(value)
+    for reading in (None, cells.DAY_FIRST, cells.MONTH_FIRST, "%Y%m%d"):
+        try:
+            moment = cells.date_as_written(text, reading)
+        except cells.CellError:
+            continue
+        assert moment.tzinfo is None and len(cells.sql_datetime(moment)) == 26
+    assert isinstance(cells.is_placeholder(text), bool)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cents=st.integers(min_value=0, max_value=10**11), symbol=st.sampled_from(["$", "€", "£", "USD ", " EUR"]))
+def test_an_amount_with_a_currency_reads_as_the_number(cents: int, symbol: str) -> None:
+    english = f"{cents / 100:,.2f}"
+    german = english.replace(",", " ").replace(".", ",").replace(" ", ".")
+    for written in (english, german):
+        cell = f"{symbol}{written}" if not symbol.startswith(" ") else f"{written}{symbol}"
+        assert cells.quantity(cell) == pytest.approx(cents / 100)
