@@ -197,12 +197,15 @@ def infer_types(source: RowSource, skip: Iterable[str]) -> dict[str, str]:
     return {name: p.kind() for name, p in profile_columns(source, skip).items()}
 
 
-def typed_value(kind: str, raw: Any, profile: ColumnProfile | None = None, reading: str | None = None) -> Any:
-    """One attribute cell as its inferred type (None when missing); a category keeps the column's first spelling."""
+def typed_value(
+    kind: str, raw: Any, profile: ColumnProfile | None = None, reading: str | None = None, *, money: bool = False
+) -> Any:
+    """One attribute cell as its inferred type (None when missing); a category keeps the column's first spelling,
+    a date column reads 31/12/2025-shaped cells as `reading` says, and an amount column is read as `money`."""
     if cells.is_placeholder(raw):
         return None
     if kind == "number":
-        number = cells.quantity(raw)
+        number = cells.quantity(raw, money=money)
         return int(number) if number.is_integer() and abs(number) < 2**53 else number
     if kind == "boolean":
         return cells.boolean(raw)
@@ -526,6 +529,7 @@ class _CrmRun:
                  outcome_counts: Counts, *, explicit_time: bool) -> None:
         self.conn, self.source, self.plan, self.stages = conn, source, plan, stages
         self.roles = plan.roles
+        self.kept = set(plan.kept)
         self.explicit_time = explicit_time
         self.checker = RowChecker(source.name)
         self.imported_at = cells.sql_datetime(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
@@ -621,7 +625,7 @@ class _CrmRun:
             raw = row.cells[index]
             cached = raw.__class__ is str and raw in done
             try:
-                value = done[raw] if cached else typed_value(kind, raw, profile, reading)
+                value = done[raw] if cached else typed_value(kind, raw, profile, reading, money=name in self.kept)
             except cells.CellError as exc:  # a type inferred from every row fits every row; this guards the rest
                 self.checker.add(row, name, str(exc))
                 continue

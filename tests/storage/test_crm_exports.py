@@ -237,6 +237,12 @@ def test_first_and_last_name_make_the_name_and_an_owner_is_found_by_email(
     assert query(engine, "SELECT email FROM lead") == [("ada@x.org",)]
 
 
+def test_an_amount_column_reads_thousands_without_a_currency(run: Run, write: Write, engine: Engine) -> None:
+    imported(run, write("a.csv", 'id,won,Deal Value\n1,yes,"12,000"\n2,no,1.500\n3,no,\n'), "--label", "won")
+    assert lead(engine, "1")["attributes"] == {"Deal Value": 12000} and lead(engine, "1")["amount"] == 12000.0
+    assert lead(engine, "2")["amount"] == 1500.0 and lead(engine, "3")["amount"] is None
+
+
 def test_explicit_role_options_name_any_column(run: Run, write: Write, engine: Engine) -> None:
     text = "key,who,org,seller,result,size,decided\nk1,Ada,Initech,Bo,won,1.500,2025-02-01\n"
     imported(run, write("x.csv", text), "--label", "result", "--id", "key", "--name", "who", "--account", "org",
