@@ -42,6 +42,8 @@ from storage.db import get_meta
 
 HOLDOUT_FRACTION = 0.2
 TOO_GOOD_AUC = 0.99  # a holdout AUC this high usually means a column gives the outcome away
+LEAK_AUC = 0.98  # a single column that ranks the training outcomes this well alone is left out (a leak)
+LEAK_MIN_LEVEL = 10  # a category seen fewer times says nothing alone (an id column is not a leak)
 MIN_HOLDOUT_CLASS = 5  # conversions and non-conversions the holdout needs at least, to judge anything
 
 
@@ -132,11 +134,12 @@ def _window(decided: np.ndarray) -> tuple[datetime | None, datetime | None]:
 
 def train(
     engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | None = None,
-    shares: tuple[float | None, float | None] = (None, None), force: bool = False,
+    shares: tuple[float | None, float | None] = (None, None), force: bool = False, keep: tuple[str, ...] = (),
 ) -> TrainingReport:
     """Fit a candidate on the training part, judge it on the holdout, fit it again on every decision and register
     that; promote it when it has signal and wins. Its band `shares` (hot, warm) default to the active model's, so
-    that a retraining keeps the team's bands. `force` promotes a model that looks too good to be true."""
+    that a retraining keeps the team's bands. `force` promotes a model that looks too good to be true. A column
+    that alone ranks the training outcomes almost perfectly is left out (a leak) unless named in `keep`."""
     if scorer is None:
         hot, warm = _shares(engine, shares)
         scorer = LeadScorer(hot_share=hot, warm_share=warm)
@@ -144,6 +147,8 @@ def train(
     started = time.perf_counter()
     data = training_data(engine)
     train_rows, hold_rows = data.split()
+    leaks = leaking_columns(data.features.iloc[train_rows], data.labels[train_rows], keep)
+    data.features = data.features.drop(columns=list(leaks))
     train_x, hold_x = data.features.iloc[train_rows], data.features.iloc[hold_rows]
     train_y, hold_y = data.labels[train_rows], data.labels[hold_rows]
     fit_started = time.perf_counter()
@@ -162,6 +167,7 @@ def train(
         "auc_interval": list(auc_interval(comparison["model"]["auc"], positives, len(hold_y) - positives)),
         "baseline_auc": baseline_auc(train_x, train_y, hold_x, hold_y),
         "without_conversation_auc": _auc_without(model, train_x, train_y, hold_x, hold_y, "conv."),
+        "left_out": leaks,
     }
     metrics["drift_reference"] = drift_reference(model, train_x, probability)
     refused = _refusal(metrics, model, force)
@@ -183,6 +189,34 @@ def train(
     written = save_plots(plots, hold_y, probability, points) if plots else []
     return TrainingReport(version.version, promoted, metrics, lift_table(hold_y, probability),
                           [data.external_ids[i] for i in hold_rows], written, (model.hot_share, model.warm_share))
+
+
+def leaking_columns(features: pd.DataFrame, labels: np.ndarray, keep: tuple[str, ...] = ()) -> dict[str, float]:
+    """Columns that alone rank the outcomes almost perfectly (AUC at least LEAK_AUC either way), with that AUC:
+    usually known only once a lead is decided ("Win Probability", a closing reason). Categories are judged by
+    their conversion rate, levels seen fewer than LEAK_MIN_LEVEL times counting as the average."""
+    kept = {name.removeprefix("attr.").lower() for name in keep}
+    found: dict[str, float] = {}
+    for name in features.columns:
+        if name.lower() in kept or name.removeprefix("attr.").lower() in kept:
+            continue
+        column = features[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
+            text = column.astype(object).where(column.notna(), "(missing)").astype(str)
+            rates = pd.Series(labels, index=column.index).groupby(text).agg(["mean", "size"])
+            rate = rates["mean"].where(rates["size"] >= LEAK_MIN_LEVEL, float(labels.mean()))
+            values = text.map(rate).to_numpy(dtype=float)
+        else:
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+            if np.isnan(values).all():
+                continue
+            values = np.where(np.isnan(values), np.nanmin(values) - 1, values)
+        if np.unique(values).size < 2:
+            continue
+        auc = float(roc_auc_score(labels, values))
+        if max(auc, 1 - auc) >= LEAK_AUC:
+            found[str(name)] = round(max(auc, 1 - auc), 4)
+    return found
 
 
 def _beats(active: Any, model: LeadScorer, metrics: dict[str, Any], data: TrainingData, hold_rows: np.ndarray) -> bool:

@@ -22,10 +22,12 @@ from bot.cli import AppContext, cli, emit_json, pass_app
 @click.option("--warm-share", type=click.FloatRange(0, 1),
               help="Share of open leads banded warm, after the hot ones (default: the active model's, else 0.30).")
 @click.option("--force", is_flag=True, help="Promote a model that looks too good to be true (holdout AUC ≥ 0.99).")
+@click.option("--keep", multiple=True, metavar="COLUMN",
+              help="Keep this column even though it alone predicts the outcome almost perfectly (a leak otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_share: float | None, force: bool,
-          as_json: bool) -> None:
+          keep: tuple[str, ...], as_json: bool) -> None:
     """Train a model on your won and lost leads and compare it with rule-based points and a logistic regression.
 
     20% of decisions are held out: the newest when every decision is dated or the export was imported with
@@ -40,7 +42,7 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     from scoring.training import train as train_model
 
     analyze_messages(app)
-    report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share), force=force)
+    report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share), force=force, keep=keep)
     m = report.metrics
     rescored = None
     if report.promoted:  # the new model scores the open leads now: `top` and `why` agree from the next question
@@ -52,7 +54,7 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                    "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
                    "holdout": m["holdout"], "ece": m["ece"], "calibration_slope": m["calibration_slope"],
                    "baseline_auc": m["baseline_auc"], "seconds": m["seconds"], "deployed_on": m["deployed_on"],
-                   "refused": m["refused"], "rescored": rescored.leads if rescored else 0,
+                   "refused": m["refused"], "rescored": rescored.leads if rescored else 0, "left_out": m["left_out"],
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
                    "plots": [str(p) for p in report.plots]})
@@ -62,6 +64,9 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     if m.get("without_conversation_auc") is not None:
         click.echo(f"\nHoldout AUC without conversation features: {m['without_conversation_auc']:.3f} "
                    f"(with: {m['auc']:.3f})")
+    for name, auc in m["left_out"].items():
+        click.echo(f"Left out {name}: alone it ranks the outcomes with AUC {auc:.3f}, so it is probably known only "
+                   f"once a lead is decided (--keep {name.removeprefix('attr.')!r} to use it anyway)")
     click.echo(f"Logistic regression on the same features and split: AUC {m['baseline_auc']:.3f} "
                f"(model: {m['auc']:.3f}); calibration on the holdout: ECE {m['ece']:.3f}, slope "
                f"{m['calibration_slope']:.2f}")

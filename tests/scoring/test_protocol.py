@@ -84,13 +84,18 @@ def test_random_labels_are_not_promoted_and_train_says_why(
     assert "not promoted: no signal" in run("train").output
 
 
-def test_a_column_that_gives_the_outcome_away_is_not_promoted_without_force(
+def test_a_column_that_gives_the_outcome_away_is_left_out_and_a_model_too_good_needs_force(
     engine: Engine, run: Callable[..., Result], tmp_path: Path,
 ) -> None:
     import_crm(engine, export(tmp_path / "deals.csv", leak=True), label="Won", id_column="Deal")
-    refused = trained(run)
-    assert refused["promoted"] is False and refused["refused"].startswith("too good to be true")
-    assert trained(run, "--force")["promoted"] is True
+    guarded = trained(run)
+    assert list(guarded["left_out"]) == ["attr.Final Stage Code"] and guarded["promoted"] is True
+    assert "attr.Final Stage Code" not in registry.load_scorer(registry.active_version(engine)).feature_names_in_
+    assert "Left out attr.Final Stage Code" in run("train").output
+    insisted = trained(run, "--keep", "Final Stage Code")
+    assert insisted["left_out"] == {} and insisted["promoted"] is False
+    assert insisted["refused"].startswith("too good to be true")
+    assert trained(run, "--keep", "Final Stage Code", "--force")["promoted"] is True
 
 
 def test_rows_said_to_be_in_time_order_but_sorted_by_outcome_are_one_clear_line(
