@@ -664,10 +664,13 @@ class _CrmRun:
         if raw is None:
             return None
         try:
-            return cells.quantity(raw, money=True)
+            amount = cells.quantity(raw, money=True)
         except cells.CellError as exc:
             self.checker.add(row, self.roles["amount"], str(exc))
             return None
+        if amount < 0:
+            self.checker.add(row, self.roles["amount"], f"is negative: {raw!r} (a deal value is 0 or more)")
+        return amount
 
     def _flush_outcomes(self) -> None:
         self.leads.flush()

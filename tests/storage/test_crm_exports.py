@@ -241,6 +241,8 @@ def test_an_amount_column_reads_thousands_without_a_currency(run: Run, write: Wr
     imported(run, write("a.csv", 'id,won,Deal Value\n1,yes,"12,000"\n2,no,1.500\n3,no,\n'), "--label", "won")
     assert lead(engine, "1")["attributes"] == {"Deal Value": 12000} and lead(engine, "1")["amount"] == 12000.0
     assert lead(engine, "2")["amount"] == 1500.0 and lead(engine, "3")["amount"] is None
+    refused = run("import", "crm", str(write("n.csv", "id,won,Amount\n1,yes,-$5\n")), "--label", "won")
+    assert refused.exit_code == 1 and ":1: column Amount: is negative: '-$5'" in refused.output
 
 
 def test_explicit_role_options_name_any_column(run: Run, write: Write, engine: Engine) -> None:
