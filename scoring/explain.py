@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from scoring.features import attribute_kind
+
 BIAS = "bias"
 _WINDOWS = (7, 30, 90)
 _WINDOWED = re.compile(r"(\w+)_(\d+)d")
@@ -253,9 +255,15 @@ def _value(values: Mapping[str, Any], key: str, name: str) -> _Phrase:
     value = values.get(key)
     if missing_value(value):
         return _Phrase(f"{name} not set")
-    if isinstance(value, bool):
-        return _Phrase(f"{name} = {'yes' if value else 'no'}", "", key)
+    kind = attribute_kind(name) if key.startswith("attr.") else None
     number = _num(values, key)
+    if isinstance(value, bool) or (kind == "boolean" and number in (0.0, 1.0)):
+        return _Phrase(f"{name} = {'yes' if value else 'no'}", "", key)
+    if kind == "date" and number is not None:  # the features hold its age in days at the cutoff
+        days = round(number)
+        when = "today" if days == 0 else f"{abs(days):,} day{'s' if abs(days) != 1 else ''} " + (
+            "ago" if days > 0 else "ahead")
+        return _Phrase(f"{name}: {when}", "", key)
     return _Phrase(f"{name} = {value if number is None else _fmt(number, grouping=False)}", "", key)
 
 

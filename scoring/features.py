@@ -165,7 +165,16 @@ def _firmographic(frame: Columns, leads: pd.DataFrame) -> None:
         frame[name] = pd.Categorical(frame[name])
 
 
+ATTRIBUTE_KINDS: dict[str, str] = {}  # CRM attribute -> its kind, as last read: reasons word dates and yes/no
+
+
+def attribute_kind(name: str) -> str | None:
+    """The kind (number, category, boolean, date) of a CRM attribute features were built with, if any."""
+    return ATTRIBUTE_KINDS.get(name)
+
+
 def _attributes(frame: Columns, raw: pd.Series, kinds: dict[str, str], cut: np.ndarray) -> None:
+    ATTRIBUTE_KINDS.update(kinds)
     if not kinds:
         return
     parsed = [json.loads(text) if isinstance(text, str) else {} for text in raw.to_numpy()]
@@ -175,7 +184,7 @@ def _attributes(frame: Columns, raw: pd.Series, kinds: dict[str, str], cut: np.n
         key = f"attr.{name}"
         if kind in ("number", "boolean"):
             frame[key] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-        elif kind == "date":
+        elif kind == "date":  # an age in days at the cutoff (the decision, for decided leads): it does not drift
             days = pd.to_datetime(column, errors="coerce").map(lambda t: t.to_julian_date() if pd.notna(t) else np.nan)
             frame[key] = cut - days.to_numpy(dtype=float)
         elif kind == "category":

@@ -221,3 +221,16 @@ def test_a_feature_as_shown_gives_the_very_sentence_its_raw_value_gives() -> Non
         for value, as_shown in zip(raw.tolist(), shown(raw).tolist(), strict=True):
             lead = {**LEAD, "beh.email_reply_90d": 2.0, feature: value}
             assert describe(group, lead) == describe(group, {**lead, feature: as_shown}), (feature, value)
+
+
+def test_crm_dates_read_as_ages_and_booleans_as_yes_or_no(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scoring import features
+
+    monkeypatch.setitem(features.ATTRIBUTE_KINDS, "Created Date", "date")
+    monkeypatch.setitem(features.ATTRIBUTE_KINDS, "Newsletter", "boolean")
+    assert describe("Created Date", {"attr.Created Date": 41.4}) == "Created Date: 41 days ago"
+    assert describe("Created Date", {"attr.Created Date": 1.0}) == "Created Date: 1 day ago"
+    assert describe("Newsletter", {"attr.Newsletter": 1.0}) == "Newsletter = yes"
+    assert describe("Newsletter", {"attr.Newsletter": 0.0}) == "Newsletter = no"
+    monkeypatch.setitem(features.ATTRIBUTE_KINDS, "Score", "number")
+    assert describe("Score", {"attr.Score": 1.0}) == "Score = 1"
