@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares
 from scoring.errors import NotEnoughOutcomesError
+from scoring.linear import LinearPart
 from scoring.treeshap import Forest, compile_booster, forest_from_bytes, forest_to_bytes
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         min_child_weight: float = 2.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
         reg_lambda: float = 2.0, validation_fraction: float = 0.2, early_stopping_rounds: int = 60,
         max_cat_to_onehot: int = 8, refit: bool = True, n_jobs: int | None = None, random_state: int = 0,
-        hot_share: float = HOT_SHARE, warm_share: float = WARM_SHARE,
+        hot_share: float = HOT_SHARE, warm_share: float = WARM_SHARE, contest: bool = True,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -51,6 +52,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.hot_share = hot_share  # the top share of open leads banded hot
         self.warm_share = warm_share  # the next share, banded warm
+        self.contest = contest  # also try a logistic regression and a blend, keep what validates best
 
     def _params(self, depth: int) -> dict[str, Any]:
         return {
@@ -114,8 +116,13 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = self.booster_.num_boosted_rounds() - 1
         self.validation_auc_ = best_auc
         margin = self.booster_.predict(valid, output_margin=True)
-        platt = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), labels[split:])
-        self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        self.calibration_ = _platt(margin, labels[split:])
+        self.mix_: tuple[float, float] = (1.0, 0.0)
+        self.linear_: LinearPart | None = None
+        self.winner_ = "xgboost"
+        self.contestants_ = {"xgboost": best_auc}
+        if self.contest:
+            self._contest(X, labels, split, margin)
         if self.refit:
             # The newest rows matter most for the future: once the tree count is known, learn from all rows
             # (10% more trees for 25% more data); the calibration found above still maps margins to rates.
@@ -124,9 +131,35 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                 warnings.simplefilter("ignore", UserWarning)
                 self.booster_ = xgb.train({**self._params(self.depth_), "nthread": self._threads(len(X))},
                                           self._matrix(X, labels), num_boost_round=rounds)
+            if self.linear_ is not None:
+                self.linear_ = LinearPart.fit(self.encode(X), labels, self._categorical())
         self.classes_ = np.array([0, 1])
         self._compile()
         return self
+
+    def _categorical(self) -> list[bool]:
+        return [str(n) in self.categories_ for n in self.feature_names_in_]
+
+    def _contest(self, X: pd.DataFrame, labels: np.ndarray, split: int, tree: np.ndarray) -> None:
+        """The tournament, judged on the same (newest) validation rows as the trees: the boosted trees, a logistic
+        regression fitted on the same training rows, and their blend (weights learnt on the validation rows);
+        another wins only when clearly better than the trees (`depth_tolerance`)."""
+        y = labels[split:]
+        linear = LinearPart.fit(self.encode(X.iloc[:split]), labels[:split], self._categorical())
+        straight = linear.margin(self.encode(X.iloc[split:]))
+        self.contestants_["logistic"] = float(roc_auc_score(y, straight))
+        both = LogisticRegression(C=1e6).fit(np.column_stack([tree, straight]), y)
+        (a, b), c = both.coef_[0], float(both.intercept_[0])
+        if a > 0 and b > 0:
+            self.contestants_["blend"] = float(roc_auc_score(y, a * tree + b * straight))
+        best = max(self.contestants_, key=lambda name: self.contestants_[name])
+        if self.contestants_[best] <= self.contestants_["xgboost"] + self.depth_tolerance:
+            return
+        self.winner_, self.linear_ = best, linear
+        if best == "logistic":
+            self.mix_, self.calibration_ = (0.0, 1.0), _platt(straight, y)
+        else:  # blend: margins in the trees' units, the linear part weighted by b / a
+            self.mix_, self.calibration_ = (1.0, float(b / a)), (float(a), c)
 
     def _compile(self) -> Forest | None:
         """The booster's TreeSHAP tables, built once per booster (a refit replaces it): a few tenths of a second."""
@@ -177,8 +210,14 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         return self.encoded_margin(self.encode(X))
 
     def encoded_margin(self, encoded: np.ndarray) -> np.ndarray:
-        """`margin` of rows already encoded with `encode`."""
-        return np.asarray(self.booster_.predict(self._dmatrix(encoded), output_margin=True))
+        """`margin` of rows already encoded with `encode`: the trees', the linear part's or their blend."""
+        trees, linear = getattr(self, "mix_", (1.0, 0.0))
+        margin = np.zeros(len(encoded))
+        if trees:
+            margin += trees * np.asarray(self.booster_.predict(self._dmatrix(encoded), output_margin=True))
+        if linear and self.linear_ is not None:
+            margin += linear * self.linear_.margin(encoded)
+        return margin
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2)."""
@@ -196,8 +235,16 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                             columns=[*self.feature_names_in_, "bias"])
 
     def pred_contribs(self, encoded: np.ndarray) -> np.ndarray:
-        """XGBoost's own exact TreeSHAP (`pred_contribs=True`) of rows already encoded with `encode`, bias last."""
-        return np.asarray(self.booster_.predict(self._dmatrix(encoded), pred_contribs=True))
+        """XGBoost's own exact TreeSHAP (`pred_contribs=True`) of rows already encoded with `encode`, bias last
+        (with the linear part's exact contributions added, weighted, when the winner is linear or a blend)."""
+        trees = np.asarray(self.booster_.predict(self._dmatrix(encoded), pred_contribs=True))
+        return self._mixed(trees, encoded)
+
+    def _mixed(self, trees: np.ndarray, encoded: np.ndarray) -> np.ndarray:
+        weight, linear = getattr(self, "mix_", (1.0, 0.0))
+        if not linear or self.linear_ is None:
+            return trees
+        return weight * trees + linear * self.linear_.contributions(encoded)
 
     def encoded_contributions(self, encoded: np.ndarray) -> np.ndarray:
         """`contributions` of rows already encoded with `encode`, as an array (bias last), for many rows at once:
@@ -205,17 +252,21 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         tables = self._compile()
         if tables is None:
             return self.pred_contribs(encoded).astype(float)
-        return tables.contributions(encoded)
+        return self._mixed(tables.contributions(encoded), encoded)
 
     def to_bytes(self) -> bytes:
         """The booster and everything needed to use it again (its TreeSHAP tables too), as bytes for the model
         registry."""
         compiled = self._compile()
         tables = forest_to_bytes(compiled) if compiled is not None else b""
+        linear: LinearPart | None = getattr(self, "linear_", None)
         state = {"params": self.get_params(), "features": list(self.feature_names_in_),
                  "categories": self.categories_, "calibration": self.calibration_,
                  "best_iteration": self.best_iteration_, "depth": self.depth_, "tables_size": len(tables),
-                 "band_thresholds": getattr(self, "band_thresholds_", None)}
+                 "band_thresholds": getattr(self, "band_thresholds_", None),
+                 "mix": getattr(self, "mix_", (1.0, 0.0)), "winner": getattr(self, "winner_", "xgboost"),
+                 "contestants": getattr(self, "contestants_", {}),
+                 "linear": linear.to_state() if linear is not None else None}
         header = json.dumps(state, default=str).encode()
         return len(header).to_bytes(8, "big") + header + tables + bytes(self.booster_.save_raw("ubj"))
 
@@ -238,5 +289,15 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         scorer.depth_ = state.get("depth")
         if state.get("band_thresholds"):
             scorer.band_thresholds_ = tuple(state["band_thresholds"])
+        scorer.mix_ = tuple(state.get("mix", (1.0, 0.0)))
+        scorer.winner_ = state.get("winner", "xgboost")
+        scorer.contestants_ = state.get("contestants", {})
+        scorer.linear_ = LinearPart.from_state(state["linear"]) if state.get("linear") else None
         scorer.classes_ = np.array([0, 1])
         return scorer
+
+
+def _platt(margin: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept mapping margins to conversion rates (a logistic regression on the margin alone)."""
+    platt = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), labels)
+    return float(platt.coef_[0, 0]), float(platt.intercept_[0])

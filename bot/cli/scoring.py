@@ -54,6 +54,7 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                    "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
                    "holdout": m["holdout"], "ece": m["ece"], "calibration_slope": m["calibration_slope"],
                    "baseline_auc": m["baseline_auc"], "seconds": m["seconds"], "deployed_on": m["deployed_on"],
+                   "contestants": m["contestants"], "winner": m["winner"],
                    "refused": m["refused"], "rescored": rescored.leads if rescored else 0, "left_out": m["left_out"],
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
@@ -67,6 +68,8 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     for name, auc in m["left_out"].items():
         click.echo(f"Left out {name}: alone it ranks the outcomes with AUC {auc:.3f}, so it is probably known only "
                    f"once a lead is decided (--keep {name.removeprefix('attr.')!r} to use it anyway)")
+    contest = ", ".join(f"{name} {auc:.3f}" for name, auc in m["contestants"].items())
+    click.echo(f"Tournament on the newest part of the training rows: {contest}; deployed: {m['winner']}")
     click.echo(f"Logistic regression on the same features and split: AUC {m['baseline_auc']:.3f} "
                f"(model: {m['auc']:.3f}); calibration on the holdout: ECE {m['ece']:.3f}, slope "
                f"{m['calibration_slope']:.2f}")

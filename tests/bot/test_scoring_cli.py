@@ -13,7 +13,8 @@ from bot.cli import cli
 TOP_KEYS = {"lead", "name", "account", "probability", "percentile", "band", "movement", "top_reason"}
 WHY_KEYS = {"lead", "probability", "percentile", "band", "base_value", "margin", "contributions", "reasons"}
 TRAIN_KEYS = {"version", "auc", "pr_auc", "brier", "rules_auc", "quartile_ratio", "promoted", "holdout_ids",
-              "holdout", "ece", "calibration_slope", "baseline_auc", "seconds", "deployed_on", "refused", "rescored"}
+              "holdout", "ece", "calibration_slope", "baseline_auc", "seconds", "deployed_on", "refused", "rescored",
+              "contestants", "winner"}
 
 
 @dataclass
@@ -60,6 +61,7 @@ def test_train_json_reports_the_metrics_and_the_holdout(demo: Demo) -> None:
     assert len(report["holdout_ids"]) == report["metrics"]["holdout_leads"] > 0
     assert set(report["holdout_ids"]) <= decided
     assert report["holdout"] == "time" and report["deployed_on"] == len(decided)  # the demo's decisions are dated
+    assert set(report["contestants"]) >= {"xgboost", "logistic"} and report["winner"] in report["contestants"]
     with create_engine(demo.url).connect() as conn:  # promoted, so the open leads were scored by it at once
         scored = conn.exec_driver_sql("SELECT count(DISTINCT lead_id) FROM score").scalar_one()
     assert report["rescored"] > 0 and scored >= report["rescored"]

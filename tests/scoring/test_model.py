@@ -103,3 +103,33 @@ def test_a_scorer_saved_before_tables_existed_still_loads(fitted: tuple[LeadScor
     header = json.dumps(state).encode()
     old = len(header).to_bytes(8, "big") + header + blob[8 + size + tables :]
     assert np.array_equal(LeadScorer.from_bytes(old).predict_proba(X), scorer.predict_proba(X))
+
+
+def drifting(rows: int, seed: int, shift: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """One linear signal whose range moves with time (later rows beyond anything earlier), plus a category."""
+    rng = np.random.default_rng(seed)
+    x = 0.3 * rng.normal(size=rows) + np.linspace(0, shift, rows)
+    kind = rng.choice(["a", "b", "c"], size=rows)
+    margin = 0.8 * (x - shift / 2) + np.where(kind == "b", 0.8, 0.0)
+    y = (rng.random(rows) < 1 / (1 + np.exp(-margin))).astype(int)
+    return pd.DataFrame({"x": x, "kind": pd.Categorical(kind), "noise": rng.normal(size=rows)}), y
+
+
+def test_the_tournament_deploys_a_linear_part_where_trees_cannot_extrapolate_and_reasons_stay_exact() -> None:
+    X, y = drifting(3000, 1, shift=8.0)
+    model = LeadScorer(n_jobs=1).fit(X, y)
+    assert set(model.contestants_) >= {"xgboost", "logistic"} and model.winner_ in ("logistic", "blend")
+    assert model.contestants_[model.winner_] > model.contestants_["xgboost"]
+    encoded = model.encode(X.iloc[-200:])
+    contributions = model.encoded_contributions(encoded)
+    np.testing.assert_allclose(contributions.sum(axis=1), model.encoded_margin(encoded), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.pred_contribs(encoded), contributions, atol=1e-4)
+    again = LeadScorer.from_bytes(model.to_bytes())
+    assert again.winner_ == model.winner_
+    np.testing.assert_allclose(again.predict_proba(X.iloc[-200:]), model.predict_proba(X.iloc[-200:]), atol=1e-9)
+
+
+def test_without_the_tournament_only_trees_are_fitted() -> None:
+    X, y = drifting(1500, 2, shift=0.0)
+    model = LeadScorer(n_jobs=1, contest=False).fit(X, y)
+    assert model.winner_ == "xgboost" and list(model.contestants_) == ["xgboost"] and model.linear_ is None
