@@ -147,7 +147,7 @@ def train(
     started = time.perf_counter()
     data = training_data(engine)
     train_rows, hold_rows = data.split()
-    leaks = leaking_columns(data.features.iloc[train_rows], data.labels[train_rows], keep)
+    leaks = left_out_columns(data.features.iloc[train_rows], data.labels[train_rows], keep)
     data.features = data.features.drop(columns=list(leaks))
     train_x, hold_x = data.features.iloc[train_rows], data.features.iloc[hold_rows]
     train_y, hold_y = data.labels[train_rows], data.labels[hold_rows]
@@ -190,6 +190,24 @@ def train(
     written = save_plots(plots, hold_y, probability, points) if plots else []
     return TrainingReport(version.version, promoted, metrics, lift_table(hold_y, probability),
                           [data.external_ids[i] for i in hold_rows], written, (model.hot_share, model.warm_share))
+
+
+def left_out_columns(features: pd.DataFrame, labels: np.ndarray, keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """Columns training leaves out, each with why: leaks (see `leaking_columns`) and ids (a CRM attribute holding
+    a different whole number on nearly every row: a record number says nothing about a lead)."""
+    kept = {name.removeprefix("attr.").lower() for name in keep}
+    found = {name: f"a leak: alone it ranks the outcomes with AUC {auc:.3f}, so it is probably known only once "
+                   "a lead is decided" for name, auc in leaking_columns(features, labels, keep).items()}
+    for name in features.columns:
+        column = features[name]
+        if not str(name).startswith("attr.") or name in found or str(name).removeprefix("attr.").lower() in kept \
+                or isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
+            continue
+        values = pd.to_numeric(column, errors="coerce").dropna()
+        if len(values) >= 0.9 * len(column) and len(values) > 20 and (values == values.round()).all() \
+                and values.nunique() >= 0.99 * len(values):
+            found[str(name)] = "an id: a different whole number on nearly every row"
+    return found
 
 
 def leaking_columns(features: pd.DataFrame, labels: np.ndarray, keep: tuple[str, ...] = ()) -> dict[str, float]:

@@ -65,9 +65,8 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     if m.get("without_conversation_auc") is not None:
         click.echo(f"\nHoldout AUC without conversation features: {m['without_conversation_auc']:.3f} "
                    f"(with: {m['auc']:.3f})")
-    for name, auc in m["left_out"].items():
-        click.echo(f"Left out {name}: alone it ranks the outcomes with AUC {auc:.3f}, so it is probably known only "
-                   f"once a lead is decided (--keep {name.removeprefix('attr.')!r} to use it anyway)")
+    for name, why in m["left_out"].items():
+        click.echo(f"Left out {name}: {why} (--keep {name.removeprefix('attr.')!r} to use it anyway)")
     contest = ", ".join(f"{name} {auc:.3f}" for name, auc in m["contestants"].items())
     click.echo(f"Tournament on the newest part of the training rows: {contest}; deployed: {m['winner']}")
     click.echo(f"Logistic regression on the same features and split: AUC {m['baseline_auc']:.3f} "
