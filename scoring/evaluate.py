@@ -139,7 +139,8 @@ def compare(y: np.ndarray, model_p: np.ndarray, rules_points: np.ndarray) -> dic
     """The model's probabilities and the rules' points evaluated on the same holdout, and the AUC gained."""
     model = evaluate(y, model_p)
     rules = evaluate(y, rules_points, probabilities=False)
-    return {"model": model, "rules": rules, "auc_gain": model["auc"] - rules["auc"]}
+    applies = bool(np.ptp(np.asarray(rules_points, dtype=float))) if len(rules_points) else False
+    return {"model": model, "rules": rules, "auc_gain": model["auc"] - rules["auc"], "rules_apply": applies}
 
 
 def _count(value: float) -> str:
@@ -161,7 +162,11 @@ def format_report(comparison: dict[str, Any], lift: list[dict[str, float]]) -> s
     for label, key, fmt, note in rows:
         cells = [fmt.format(side[key]) if key in side else "-" for side in (model, rules)]
         lines.append(f"{label:<24}{cells[0]:>9}{cells[1]:>9}  {note}".rstrip())
-    lines.append(f"AUC gain over rules: {comparison['auc_gain']:+.3f}")
+    if comparison.get("rules_apply", True):
+        lines.append(f"AUC gain over rules: {comparison['auc_gain']:+.3f}")
+    else:
+        lines.append("Rules do not apply here: the data hold no activity, so every lead scores 0 points (compare "
+                     "with the logistic regression instead)")
     lines.append(
         f"Holdout: {model['n']:,.0f} leads, {model['positives']:,.0f} converted (base rate {model['base_rate']:.1%})"
     )

@@ -160,7 +160,8 @@ def train(
     positives = int(hold_y.sum())
     metrics: dict[str, Any] = {
         **comparison["model"], "rules_auc": comparison["rules"]["auc"], "rules": comparison["rules"],
-        "auc_gain": comparison["auc_gain"], "train_seconds": round(seconds, 2), "train_leads": len(train_rows),
+        "auc_gain": comparison["auc_gain"], "rules_apply": comparison["rules_apply"],
+        "train_seconds": round(seconds, 2), "train_leads": len(train_rows),
         "holdout_leads": int(len(hold_y)), "holdout": data.order, "trees": model.best_iteration_ + 1,
         "depth": model.depth_, "contestants": model.contestants_, "winner": model.winner_,
         "ece": expected_calibration_error(hold_y, probability),
@@ -183,6 +184,7 @@ def train(
                                            deployed.warm_share)  # the bands of a small pipeline
     metrics["deployed_on"] = len(everything)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
+    metrics["seconds_per_10k_leads"] = round(metrics["seconds"] * 10_000 / max(len(everything), 1), 2)
     metrics["refused"] = refused
     version = registry.save_version(engine, deployed, metrics=metrics, window=_window(data.decided))
     if promoted:

@@ -54,15 +54,16 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                    "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
                    "holdout": m["holdout"], "ece": m["ece"], "calibration_slope": m["calibration_slope"],
                    "baseline_auc": m["baseline_auc"], "seconds": m["seconds"], "deployed_on": m["deployed_on"],
-                   "contestants": m["contestants"], "winner": m["winner"],
+                   "contestants": m["contestants"], "winner": m["winner"], "rules_apply": m["rules_apply"],
+                   "seconds_per_10k_leads": m["seconds_per_10k_leads"],
                    "refused": m["refused"], "rescored": rescored.leads if rescored else 0, "left_out": m["left_out"],
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
                    "plots": [str(p) for p in report.plots]})
         return
-    comparison = {"model": m, "rules": m["rules"], "auc_gain": m["auc_gain"]}
+    comparison = {"model": m, "rules": m["rules"], "auc_gain": m["auc_gain"], "rules_apply": m["rules_apply"]}
     click.echo(format_report(comparison, report.lift))
-    if m.get("without_conversation_auc") is not None:
+    if m.get("without_conversation_auc") is not None and m["without_conversation_auc"] != m["auc"]:
         click.echo(f"\nHoldout AUC without conversation features: {m['without_conversation_auc']:.3f} "
                    f"(with: {m['auc']:.3f})")
     for name, why in m["left_out"].items():

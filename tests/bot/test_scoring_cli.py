@@ -62,6 +62,7 @@ def test_train_json_reports_the_metrics_and_the_holdout(demo: Demo) -> None:
     assert set(report["holdout_ids"]) <= decided
     assert report["holdout"] == "time" and report["deployed_on"] == len(decided)  # the demo's decisions are dated
     assert set(report["contestants"]) >= {"xgboost", "logistic"} and report["winner"] in report["contestants"]
+    assert report["rules_apply"] is True and report["seconds_per_10k_leads"] > 0  # the demo has activity
     with create_engine(demo.url).connect() as conn:  # promoted, so the open leads were scored by it at once
         scored = conn.exec_driver_sql("SELECT count(DISTINCT lead_id) FROM score").scalar_one()
     assert report["rescored"] > 0 and scored >= report["rescored"]
