@@ -251,9 +251,8 @@ def _beats(active: Any, model: LeadScorer, metrics: dict[str, Any], data: Traini
     labels = data.labels[held]
     if min(int(labels.sum()), int(len(labels) - labels.sum())) >= MIN_HOLDOUT_CLASS:
         features = data.features.iloc[held]
-        unseen = data.labels[held]
-        candidate = float(roc_auc_score(unseen, model.predict_proba(features)[:, 1]))
-        incumbent = float(roc_auc_score(unseen, registry.load_scorer(active).predict_proba(features)[:, 1]))
+        candidate = float(roc_auc_score(labels, model.predict_proba(features)[:, 1]))
+        incumbent = float(roc_auc_score(labels, registry.load_scorer(active).predict_proba(features)[:, 1]))
         metrics.update(compared_on=len(held), candidate_auc_on_unseen=candidate, active_auc_on_holdout=incumbent)
         return candidate > incumbent
     recorded = active.metrics.get("auc")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, text
@@ -46,6 +46,12 @@ class ScoreRow(NamedTuple):
 def stamp(moment: datetime) -> str:
     """A UTC datetime as the store writes it (comparable as text)."""
     return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def utc(value: Any) -> datetime:
+    """A moment read back from the store (a stamp, or a datetime) as an aware UTC datetime: `stamp`'s inverse."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def name_version(*, conn: Connection) -> tuple[Any, ...]:

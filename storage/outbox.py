@@ -8,13 +8,13 @@ for the message, so that a post the service accepted but answered late never goe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from storage.db import json_dumps, json_loads
-from storage.history import stamp
+from storage.history import stamp, utc
 
 CLAIMED = "id, lead_id, rep_id, kind, channel, target, attempts, payload, unsure_since, created_at"
 
@@ -137,12 +137,7 @@ def due_by_target(conn: Connection, *, channel: str) -> dict[str, datetime]:
     rows = conn.execute(text(
         "SELECT target, min(coalesce(next_attempt_at, created_at)) AS due FROM alert WHERE status = 'queued' "
         "AND channel = :channel GROUP BY target"), {"channel": channel}).all()
-    return {str(row.target or ""): _utc(row.due) for row in rows}
-
-
-def _utc(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return {str(row.target or ""): utc(row.due) for row in rows}
 
 
 def queued_count(conn: Connection) -> int:

@@ -18,6 +18,7 @@ from bot.push import demo
 from bot.push.hot import alert_moves
 from bot.push.outbox import Outbox, enqueue
 from storage.db import json_loads
+from storage.history import utc
 from storage.live import Stored
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class LivePipeline:
                        "items": [{"kind": i["kind"], "id": i["id"]} for i in bundle.items]}
             enqueue(self.engine, kind="demo", channel="whatsapp", target=session.rep_whatsapp,
                     dedupe_key=f"demo:{session_id}:{first['kind']}:{first['id']}", lead_id=session.lead_id,
-                    rep_id=session.rep_id, payload=payload, expires_at=_utc(session.ends_at) + DEMO_GRACE)
+                    rep_id=session.rep_id, payload=payload, expires_at=utc(session.ends_at) + DEMO_GRACE)
             self.outbox.wake()  # expired, not sent, if the demo ends before WhatsApp takes it: news for the demo
 
     def _run_rescore(self) -> None:
@@ -196,7 +197,3 @@ class LivePipeline:
         if alert_moves(self.engine, self.settings, moves, self.clock()):
             self.outbox.wake()
 
-
-def _utc(value: str | datetime) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -17,6 +17,7 @@ from twilio.rest import Client
 from bot.config import Settings
 from bot.push.outbox import Channel, SendError
 from storage.db import json_dumps
+from storage.history import utc
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)  # WhatsApp: free-form text only this long after the rep's last message to us
@@ -53,7 +54,7 @@ def slack_sender(client: WebClient) -> Channel:
             channel = target
             if target[:1] in ("U", "W"):  # a DM: its history is the IM channel's
                 channel = str(client.conversations_open(users=target)["channel"]["id"])
-            oldest = _utc(row["unsure_since"]) - LOOK_BACK
+            oldest = utc(row["unsure_since"]) - LOOK_BACK
             cursor = None
             for _ in range(FIND_PAGES):
                 page = client.conversations_history(channel=channel, oldest=f"{oldest.timestamp():.6f}",
@@ -98,11 +99,6 @@ def _seconds(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds is not None and 0 <= seconds < 86_400 else None
-
-
-def _utc(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def whatsapp_sender(settings: Settings, client: Client, engine: Engine) -> Channel:
