@@ -322,7 +322,9 @@ def _refusal(role: str, profile: ColumnProfile, roles: dict[str, str], options: 
         return "its values repeat" if repeats else None
     if kind in ("number", "boolean", "date"):
         return f"{kind} values"
-    if role == "name" and len(profile.distinct) < min(_DISTINCT_CAP, profile.filled // 2):
+    # People share names, and a small team's export repeats them; a name is never a model input, so the header is
+    # trusted unless its values are few enough to be categories ("Contact": cellular or telephone)
+    if role == "name" and len(profile.distinct) < min(_DISTINCT_CAP, max(10, profile.filled // 20)):
         return f"only {len(profile.distinct)} different values in {profile.filled:,} rows"
     return None
 

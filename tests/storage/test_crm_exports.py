@@ -264,6 +264,15 @@ def test_a_header_like_a_role_whose_values_do_not_fit_stays_an_attribute(
     assert "column contact is not used as the lead's name (only 2 different values in 40 rows)" in result.output
 
 
+def test_a_name_column_whose_names_repeat_is_still_the_name(run: Run, write: Write, engine: Engine) -> None:
+    people = [f"{first} {last}" for first in ("Chloe", "Hana", "Liam", "Noah") for last in ("Tan", "Adams", "Kim")]
+    rows = "".join(f"R{i},{people[i % len(people)]},{'Closed Won' if i % 3 else 'Closed Lost'}\n" for i in range(200))
+    result = imported(run, write("names.csv", "Record ID,Lead Name,Stage\n" + rows))
+    assert "Lead Name → the lead's name" in result.output
+    assert query(engine, "SELECT name FROM lead WHERE external_id = 'R13'") == [("Chloe Adams",)]
+    assert dict(query(engine, "SELECT name, kind FROM attribute")) == {}
+
+
 def test_a_stage_column_beside_the_label_is_a_likely_leak(run: Run, write: Write, engine: Engine) -> None:
     result = imported(run, write("l.csv", "id,won,Stage,Lost Reason\n1,yes,Closed Won,\n2,no,Closed Lost,price\n"),
                       "--label", "won")
