@@ -15,6 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from scoring.auc import auc_standard_error
+
 HEALTHY_QUARTILE_RATIO = 2.0
 
 
@@ -96,10 +98,7 @@ def calibration_slope(y: np.ndarray, p: np.ndarray) -> float:
 
 def auc_interval(auc: float, positives: int, negatives: int) -> tuple[float, float]:
     """An approximate 95% interval of an AUC (Hanley & McNeil, 1982)."""
-    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / max(
-        positives * negatives, 1)
-    half = 1.96 * float(np.sqrt(max(variance, 0.0)))
+    half = 1.96 * auc_standard_error(auc, positives, negatives)
     return auc - half, auc + half
 
 

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from scoring.auc import auc_standard_error
 from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares
 from scoring.errors import NotEnoughOutcomesError
 from scoring.linear import LinearPart
@@ -22,18 +23,21 @@ from scoring.treeshap import Forest, compile_booster, forest_from_bytes, forest_
 log = logging.getLogger(__name__)
 MIN_CLASS = 50
 WARN_POSITIVES = 500
+PREFERRED_FIRST = ("xgboost", "logistic", "stacked", "blend")  # trees; a line; a line and a few trees; both
+STACKED_DEPTH = 2  # trees boosted from the linear margin correct what a line misses: pairwise interactions
 
 
 class LeadScorer(ClassifierMixin, BaseEstimator):
     """Gradient-boosted lead scores. `fit` expects rows in time order (oldest first) when `time_ordered`."""
 
     def __init__(
-        self, *, n_estimators: int = 1000, learning_rate: float = 0.05, max_depth: int | None = None,
-        depth_grid: tuple[int, ...] = (2, 3, 4), depth_tolerance: float = 0.002,
+        self, *, n_estimators: int = 1000, learning_rate: float = 0.1, max_depth: int | None = None,
+        depth_grid: tuple[int, ...] = (2, 3), depth_tolerance: float = 0.002,
         min_child_weight: float = 2.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
-        reg_lambda: float = 2.0, validation_fraction: float = 0.2, early_stopping_rounds: int = 60,
+        reg_lambda: float = 2.0, validation_fraction: float = 0.2, early_stopping_rounds: int = 20,
         max_cat_to_onehot: int = 8, refit: bool = True, n_jobs: int | None = None, random_state: int = 0,
         hot_share: float = HOT_SHARE, warm_share: float = WARM_SHARE, contest: bool = True,
+        candidates: tuple[str, ...] = PREFERRED_FIRST,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -53,13 +57,17 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.hot_share = hot_share  # the top share of open leads banded hot
         self.warm_share = warm_share  # the next share, banded warm
         self.contest = contest  # also try a logistic regression and a blend, keep what validates best
+        self.candidates = candidates  # the contestants that may win (all are judged)
 
-    def _params(self, depth: int) -> dict[str, Any]:
+    def _params(self, depth: int, rows: int, *, stacked: bool = False) -> dict[str, Any]:
+        """XGBoost's parameters; trees `stacked` on a linear margin start from that margin alone (base score
+        one half: zero log-odds), so that their own margin is exactly what they add to the line's."""
         return {
             "objective": "binary:logistic", "eval_metric": "logloss", "eta": self.learning_rate,
             "max_depth": depth, "min_child_weight": self.min_child_weight, "subsample": self.subsample,
             "colsample_bytree": self.colsample_bytree, "lambda": self.reg_lambda, "tree_method": "hist",
-            "max_cat_to_onehot": self.max_cat_to_onehot, "nthread": 1, "seed": self.random_state,
+            "max_cat_to_onehot": self.max_cat_to_onehot, "nthread": self._threads(rows), "seed": self.random_state,
+            **({"base_score": 0.5} if stacked else {}),
         }
 
     def _threads(self, rows: int) -> int:
@@ -70,7 +78,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         return 2 if rows >= 20_000 else 1
 
     def fit(self, X: pd.DataFrame, y: Any) -> LeadScorer:
-        """Train on rows in time order: the newest `validation_fraction` stop the boosting and calibrate."""
+        """Train on rows in time order: the newest `validation_fraction` stop the boosting, judge the contestants
+        and calibrate."""
         check_shares(self.hot_share, self.warm_share)
         labels = np.asarray(y, dtype=float)
         positives = int(labels.sum())
@@ -94,75 +103,115 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                     f"the {name} {share} of the training decisions are all "
                     f"{'conversions' if part[0] else 'non-conversions'}: the rows are not in time order (sorted "
                     "by outcome?); import without --ordered to have the holdout drawn at random")
-        train, valid = self._matrix(X.iloc[:split], labels[:split]), self._matrix(X.iloc[split:], labels[split:])
-        best_auc = -1.0
+        encoded = self.encode(X)  # once: every contestant and the refit read the same matrix
         self.__dict__.pop("booster_", None)  # a scorer fitted again chooses afresh
-        for depth in [self.max_depth] if self.max_depth else self.depth_grid:
-            # Shallow trees suit additive signals and explain fastest; deeper ones find richer interactions.
-            # The newest training rows decide, as they will for the leads scored next.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                booster = xgb.train(
-                    {**self._params(depth), "nthread": self._threads(len(X))}, train,
-                    num_boost_round=self.n_estimators, evals=[(valid, "valid")],
-                    early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False,
-                )
-            booster = booster[: int(booster.best_iteration) + 1]
-            auc = float(roc_auc_score(labels[split:], booster.predict(valid, output_margin=True)))
-            if auc > best_auc + self.depth_tolerance:  # deeper only when clearly better: simpler, faster reasons
-                best_auc, self.booster_, self.depth_ = auc, booster, depth
-        if not hasattr(self, "booster_"):
-            raise NotEnoughOutcomesError("no tree depth gave a usable validation AUC: too few distinct decisions")
+        grid = [self.max_depth] if self.max_depth else list(self.depth_grid)
+        self.validation_auc_, self.booster_, self.depth_ = self._grow(encoded, labels, split, grid)
         self.best_iteration_ = self.booster_.num_boosted_rounds() - 1
-        self.validation_auc_ = best_auc
-        margin = self.booster_.predict(valid, output_margin=True)
+        margin = np.asarray(self.booster_.predict(self._dmatrix(encoded[split:]), output_margin=True))
         self.calibration_ = _platt(margin, labels[split:])
         self.mix_: tuple[float, float] = (1.0, 0.0)
         self.linear_: LinearPart | None = None
         self.winner_ = "xgboost"
-        self.contestants_ = {"xgboost": best_auc}
+        self.contestants_ = {"xgboost": self.validation_auc_}
         if self.contest:
-            self._contest(X, labels, split, margin)
+            self._contest(encoded, labels, split, margin)
         if self.refit:
-            # The newest rows matter most for the future: once the tree count is known, learn from all rows
-            # (10% more trees for 25% more data); the calibration found above still maps margins to rates.
-            rounds = int((self.best_iteration_ + 1) * 1.1)
+            self._refit(encoded, labels)
+        self.classes_ = np.array([0, 1])  # TreeSHAP tables wait for the first explanation or save (`_compile`)
+        return self
+
+    def _grow(
+        self, encoded: np.ndarray, labels: np.ndarray, split: int, grid: list[int], base: np.ndarray | None = None,
+    ) -> tuple[float, xgb.Booster, int]:
+        """Boost on the older rows, stopping early on the newest (the validation rows decide, as they will for
+        the leads scored next), for each depth of `grid`; the best (validation AUC, booster, depth). Shallow trees
+        suit additive signals and explain fastest: deeper ones must be clearly better. `base` is a margin each
+        row starts from (the linear part's, for the trees stacked on it)."""
+        train = self._dmatrix(encoded[:split], labels[:split], None if base is None else base[:split])
+        valid = self._dmatrix(encoded[split:], labels[split:], None if base is None else base[split:])
+        best: tuple[float, xgb.Booster, int] | None = None
+        for depth in sorted(grid):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                self.booster_ = xgb.train({**self._params(self.depth_), "nthread": self._threads(len(X))},
-                                          self._matrix(X, labels), num_boost_round=rounds)
-            if self.linear_ is not None:
-                self.linear_ = LinearPart.fit(self.encode(X), labels, self._categorical())
-        self.classes_ = np.array([0, 1])
-        self._compile()
-        return self
+                booster = xgb.train(
+                    self._params(depth, len(encoded), stacked=base is not None), train,
+                    num_boost_round=self.n_estimators, evals=[(valid, "valid")],
+                    early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False)
+            booster = booster[: int(booster.best_iteration) + 1]
+            auc = float(roc_auc_score(labels[split:], booster.predict(valid, output_margin=True)))
+            if best is not None and auc <= best[0] + self.depth_tolerance:
+                break  # deeper trees did not help: deeper still will not either, and cost more
+            best = (auc, booster, depth)
+        if best is None:
+            raise NotEnoughOutcomesError("no tree depth gave a usable validation AUC: too few distinct decisions")
+        return best
 
     def _categorical(self) -> list[bool]:
         return [str(n) in self.categories_ for n in self.feature_names_in_]
 
-    def _contest(self, X: pd.DataFrame, labels: np.ndarray, split: int, tree: np.ndarray) -> None:
+    def _contest(self, encoded: np.ndarray, labels: np.ndarray, split: int, tree: np.ndarray) -> None:
         """The tournament, judged on the same (newest) validation rows as the trees: the boosted trees, a logistic
-        regression fitted on the same training rows, and their blend (weights learnt on the validation rows);
-        another wins only when clearly better than the trees (`depth_tolerance`)."""
+        regression fitted on the same training rows, trees boosted from the logistic regression's margin (they
+        learn only what the line misses, and the line still extrapolates), and the blend of trees and line
+        (weights learnt on the validation rows). See `_choose` for who wins."""
         y = labels[split:]
-        linear = LinearPart.fit(self.encode(X.iloc[:split]), labels[:split], self._categorical())
-        straight = linear.margin(self.encode(X.iloc[split:]))
+        linear = LinearPart.fit(encoded[:split], labels[:split], self._categorical())
+        line = linear.margin(encoded)
+        straight = line[split:]
         self.contestants_["logistic"] = float(roc_auc_score(y, straight))
+        stacked_auc, stacked, stacked_depth = self._grow(encoded, labels, split, [STACKED_DEPTH], base=line)
+        self.contestants_["stacked"] = stacked_auc
         both = LogisticRegression(C=1e6).fit(np.column_stack([tree, straight]), y)
         (a, b), c = both.coef_[0], float(both.intercept_[0])
         if a > 0 and b > 0:
             self.contestants_["blend"] = float(roc_auc_score(y, a * tree + b * straight))
-        best = max(self.contestants_, key=lambda name: self.contestants_[name])
-        if self.contestants_[best] <= self.contestants_["xgboost"] + self.depth_tolerance:
+        best = self._choose(y)
+        if best == "xgboost":
             return
         self.winner_, self.linear_ = best, linear
         if best == "logistic":
             self.mix_, self.calibration_ = (0.0, 1.0), _platt(straight, y)
+        elif best == "stacked":  # the line's margin plus the trees', in the same log-odds
+            self.booster_, self.depth_ = stacked, stacked_depth
+            self.best_iteration_ = stacked.num_boosted_rounds() - 1
+            self.mix_ = (1.0, 1.0)
+            trees = stacked.predict(self._dmatrix(encoded[split:]), output_margin=True)
+            self.calibration_ = _platt(straight + trees, y)
         else:  # blend: margins in the trees' units, the linear part weighted by b / a
             self.mix_, self.calibration_ = (1.0, float(b / a)), (float(a), c)
 
+    def _choose(self, y: np.ndarray) -> str:
+        """The first contestant of PREFERRED_FIRST whose validation AUC is within one standard error of the best
+        one's (the one-standard-error rule): on a few hundred validation rows, or rows that drift, a smaller
+        edge is noise. The trees stay unless clearly beaten; then the simplest of those that beat them."""
+        allowed = [name for name in PREFERRED_FIRST if name in self.contestants_ and name in self.candidates]
+        if not allowed:
+            return "xgboost"
+        positives = int(y.sum())
+        top = max(self.contestants_[name] for name in allowed)
+        margin = auc_standard_error(top, positives, len(y) - positives)
+        return next(name for name in allowed if self.contestants_[name] >= top - margin)
+
+    def _refit(self, encoded: np.ndarray, labels: np.ndarray) -> None:
+        """The newest rows matter most for the future: once the contestant and its tree count are known, learn
+        again from all rows (10% more trees for 25% more data); the calibration found above still maps margins
+        to rates. Trees that carry no weight (a logistic winner) are not grown again."""
+        if self.linear_ is not None:
+            self.linear_ = LinearPart.fit(encoded, labels, self._categorical())
+        if not self.mix_[0]:
+            return
+        stacked = self.winner_ == "stacked" and self.linear_ is not None
+        base = self.linear_.margin(encoded) if stacked and self.linear_ is not None else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.booster_ = xgb.train(self._params(self.depth_, len(encoded), stacked=stacked),
+                                      self._dmatrix(encoded, labels, base),
+                                      num_boost_round=int((self.best_iteration_ + 1) * 1.1))
+
     def _compile(self) -> Forest | None:
-        """The booster's TreeSHAP tables, built once per booster (a refit replaces it): a few tenths of a second."""
+        """The booster's TreeSHAP tables, built once per booster (a refit replaces it) when first needed: a few
+        tenths of a second that a candidate only judged on its holdout never spends."""
         if getattr(self, "_tables_of", None) is not self.booster_:
             self._tables: Forest | None = compile_booster(self.booster_)
             self._tables_of = self.booster_
@@ -171,14 +220,16 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
     def _matrix(self, X: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
         return self._dmatrix(self.encode(X), y)
 
-    def _dmatrix(self, encoded: np.ndarray, y: np.ndarray | None = None) -> xgb.DMatrix:
+    def _dmatrix(
+        self, encoded: np.ndarray, y: np.ndarray | None = None, base: np.ndarray | None = None,
+    ) -> xgb.DMatrix:
         names = [str(n) for n in self.feature_names_in_]
         types = ["c" if n in self.categories_ else "q" for n in names]
         threads = self._threads(len(encoded))
         if hasattr(self, "booster_"):
             self.booster_.set_param({"nthread": threads})
         return xgb.DMatrix(encoded, label=y, feature_names=names, feature_types=types,
-                           enable_categorical=True, nthread=threads)
+                           enable_categorical=True, nthread=threads, base_margin=base)
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
         """A float matrix in training column order; categories become their training codes (unknown: missing).
@@ -277,6 +328,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         state = json.loads(blob[8 : 8 + size])
         params = state["params"]
         params["depth_grid"] = tuple(params.get("depth_grid", ()))  # JSON gave it back as a list
+        params["candidates"] = tuple(params.get("candidates", PREFERRED_FIRST))
         scorer = cls(**params)
         start = 8 + size + state.get("tables_size", 0)  # artifacts saved before the tables have none
         scorer.booster_ = xgb.Booster(model_file=bytearray(blob[start:]))
@@ -298,6 +350,23 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
 
 
 def _platt(margin: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Slope and intercept mapping margins to conversion rates (a logistic regression on the margin alone)."""
+    """Slope and intercept mapping margins to conversion rates (a logistic regression on the margin alone), always
+    increasing: where the validation rows rank the other way (drift), the model's own log-odds are kept (slope 1),
+    moved to those rows' conversion rate. Whether such a model may be promoted is its holdout's to say."""
     platt = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), labels)
-    return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    if slope > 0:
+        return slope, intercept
+    return 1.0, _offset(margin, labels)
+
+
+def _offset(margin: np.ndarray, labels: np.ndarray) -> float:
+    """The shift c that makes the mean of sigmoid(margin + c) the labels' mean (Newton's method: it is convex)."""
+    c = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(margin + c)))
+        step = float((labels - p).sum()) / max(float((p * (1 - p)).sum()), 1e-12)
+        c += step
+        if abs(step) < 1e-10:
+            break
+    return c

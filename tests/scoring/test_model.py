@@ -110,7 +110,7 @@ def drifting(rows: int, seed: int, shift: float) -> tuple[pd.DataFrame, np.ndarr
     rng = np.random.default_rng(seed)
     x = 0.3 * rng.normal(size=rows) + np.linspace(0, shift, rows)
     kind = rng.choice(["a", "b", "c"], size=rows)
-    margin = 0.8 * (x - shift / 2) + np.where(kind == "b", 0.8, 0.0)
+    margin = 1.5 * (x - shift / 2) + np.where(kind == "b", 0.8, 0.0)
     y = (rng.random(rows) < 1 / (1 + np.exp(-margin))).astype(int)
     return pd.DataFrame({"x": x, "kind": pd.Categorical(kind), "noise": rng.normal(size=rows)}), y
 
@@ -118,7 +118,8 @@ def drifting(rows: int, seed: int, shift: float) -> tuple[pd.DataFrame, np.ndarr
 def test_the_tournament_deploys_a_linear_part_where_trees_cannot_extrapolate_and_reasons_stay_exact() -> None:
     X, y = drifting(3000, 1, shift=8.0)
     model = LeadScorer(n_jobs=1).fit(X, y)
-    assert set(model.contestants_) >= {"xgboost", "logistic"} and model.winner_ in ("logistic", "blend")
+    assert set(model.contestants_) >= {"xgboost", "logistic", "stacked"}
+    assert model.winner_ in ("logistic", "stacked", "blend")
     assert model.contestants_[model.winner_] > model.contestants_["xgboost"]
     encoded = model.encode(X.iloc[-200:])
     contributions = model.encoded_contributions(encoded)
@@ -133,3 +134,30 @@ def test_without_the_tournament_only_trees_are_fitted() -> None:
     X, y = drifting(1500, 2, shift=0.0)
     model = LeadScorer(n_jobs=1, contest=False).fit(X, y)
     assert model.winner_ == "xgboost" and list(model.contestants_) == ["xgboost"] and model.linear_ is None
+
+
+def test_trees_stacked_on_the_line_add_exactly_to_its_margin_and_travel_with_the_saved_scorer() -> None:
+    X, y = drifting(3000, 3, shift=8.0)
+    model = LeadScorer(n_jobs=1, candidates=("stacked",)).fit(X, y)
+    assert model.winner_ == "stacked" and model.mix_ == (1.0, 1.0) and model.linear_ is not None
+    encoded = model.encode(X.iloc[-300:])
+    trees = model.booster_.predict(model._dmatrix(encoded), output_margin=True)
+    np.testing.assert_allclose(model.encoded_margin(encoded), model.linear_.margin(encoded) + trees, atol=1e-5)
+    contributions = model.encoded_contributions(encoded)
+    np.testing.assert_allclose(contributions.sum(axis=1), model.encoded_margin(encoded), rtol=1e-5, atol=1e-5)
+    again = LeadScorer.from_bytes(model.to_bytes())
+    assert again.winner_ == "stacked" and again.candidates == ("stacked",)
+    np.testing.assert_allclose(again.predict_proba(X.iloc[-300:]), model.predict_proba(X.iloc[-300:]), atol=1e-9)
+
+
+def test_calibration_stays_increasing_when_the_validation_rows_rank_the_other_way() -> None:
+    X, y = leads(3000, seed=6)
+    cut = int(len(y) * 0.8)
+    y[cut:] = 1 - y[cut:]  # the newest rows (LeadScorer validates on them) turn every relation upside down
+    model = LeadScorer(**FAST, contest=False, refit=False).fit(X, y)  # the trees the calibration was fitted to
+    slope, _ = model.calibration_
+    assert slope == 1.0  # the model's own log-odds, never flipped
+    p = model.predict_proba(X)[:, 1]
+    margin = model.margin(X)
+    assert np.all(np.diff(p[np.argsort(margin)]) >= -1e-12)
+    assert abs(p[cut:].mean() - y[cut:].mean()) < 0.02  # moved to the validation rows' conversion rate
