@@ -163,7 +163,7 @@ def train(
         "auc_gain": comparison["auc_gain"], "rules_apply": comparison["rules_apply"],
         "train_seconds": round(seconds, 2), "train_leads": len(train_rows),
         "holdout_leads": int(len(hold_y)), "holdout": data.order, "trees": model.best_iteration_ + 1,
-        "depth": model.depth_, "contestants": model.contestants_, "winner": model.winner_,
+        "depth": model.depth_, "holdout_contestants": model.contestants_, "holdout_winner": model.winner_,
         "ece": expected_calibration_error(hold_y, probability),
         "calibration_slope": calibration_slope(hold_y, probability),
         "auc_interval": list(auc_interval(comparison["model"]["auc"], positives, len(hold_y) - positives)),
@@ -183,6 +183,9 @@ def train(
     deployed.band_thresholds_ = thresholds(deployed.predict_proba(data.features)[:, 1], deployed.hot_share,
                                            deployed.warm_share)  # the bands of a small pipeline
     metrics["deployed_on"] = len(everything)
+    # The holdout judged the whole procedure, tournament included; run again on every decision, its tournament
+    # is judged on the newest of them, which may crown another contestant: the deployed one is reported.
+    metrics["contestants"], metrics["winner"] = deployed.contestants_, deployed.winner_
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     metrics["seconds_per_10k_leads"] = round(metrics["seconds"] * 10_000 / max(len(everything), 1), 2)
     metrics["refused"] = refused
@@ -288,9 +291,10 @@ def _auc_without(
     prefix: str,
 ) -> float | None:
     """Holdout AUC of the same model trained without one feature family (what that family buys)."""
+    family = [c for c in train_x.columns if c.startswith(prefix)]
+    if not any(train_x[c].nunique(dropna=True) > 1 for c in family):
+        return None  # no such feature, or none that varies (a CRM export holds no conversation): nothing to buy
     keep = [c for c in train_x.columns if not c.startswith(prefix)]
-    if len(keep) == len(train_x.columns):
-        return None
     dropped = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(train_x[keep], train_y)
     return float(roc_auc_score(hold_y, dropped.predict_proba(hold_x[keep])[:, 1]))
 

@@ -69,7 +69,12 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     for name, why in m["left_out"].items():
         click.echo(f"Left out {name}: {why} (--keep {name.removeprefix('attr.')!r} to use it anyway)")
     contest = ", ".join(f"{name} {auc:.3f}" for name, auc in m["contestants"].items())
-    click.echo(f"Tournament on the newest part of the training rows: {contest}; deployed: {m['winner']}")
+    part = "a random 20%" if m["holdout"] == "random" else "the newest 20%"
+    click.echo(f"Tournament on {part} of all decisions (the trees stay unless another is more than one standard "
+               f"error better): {contest}; deployed: {m['winner']}")
+    if m.get("holdout_winner", m["winner"]) != m["winner"]:
+        click.echo(f"(Trained without the holdout, the same tournament chose {m['holdout_winner']}: the holdout "
+                   "figures judge the whole procedure.)")
     click.echo(f"Logistic regression on the same features and split: AUC {m['baseline_auc']:.3f} "
                f"(model: {m['auc']:.3f}); calibration on the holdout: ECE {m['ece']:.3f}, slope "
                f"{m['calibration_slope']:.2f}")
