@@ -1,10 +1,12 @@
 """Scoring quality on public data nobody on this project wrote, imported as any CRM export would be.
 
-Two protocols per data set, the user's first: `forward`, the file's order taken as time (the data sets are in
-the order they were collected), the newest 20% held out and everything fitted on the older 80%, as a deployed
-model meets next quarter's leads; then `shuffled`, stratified k-fold cross-validation, which hides drift and is
-what papers usually report. Beside Hotlead, on the same rows: a regularised logistic regression (the plain
-baseline) and a plain `xgboost.XGBClassifier()` (hist, defaults), whose fit time is the yardstick for Hotlead's.
+Three protocols per data set, the user's first: `as_used`, the product end to end (the file with its newest 20% of
+rows left unlabelled, so they are open leads, imported with `--ordered`, trained with `hotlead train`, scored with
+`hotlead score`; the open leads' scores against the outcomes the file really had); `forward`, the file's order
+taken as time (the data sets are in the order they were collected), the newest 20% held out and LeadScorer fitted
+on the older 80%, beside a regularised logistic regression (the plain baseline) and a plain
+`xgboost.XGBClassifier()` (hist, defaults) on the same rows, whose fit time is the yardstick for Hotlead's; then
+`shuffled`, stratified k-fold cross-validation, which hides drift and is what papers usually report.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from sklearn.model_selection import StratifiedKFold
 
 from scoring.baseline import baseline_auc
 from scoring.model import LeadScorer
-from scoring.training import TrainingData, training_data
+from scoring.rescore import rescore
+from scoring.training import TrainingData, train, training_data
 from storage.db import create_schema, make_engine
-from storage.importers.crm import import_crm
+from storage.history import latest_scores
+from storage.importers.crm import Stages, import_crm
+from storage.queries import lead_ids_by_external_id
 
 # where ../shared/data is looked for when --data is not given: beside the checkout, then beside the working folder
 DATA_HOMES = (Path(__file__).resolve().parents[2].parent / "shared" / "data", Path("..") / "shared" / "data",
@@ -71,6 +76,41 @@ def prepare(data: DataSet, path: Path) -> tuple[TrainingData, pd.DataFrame]:
     return prepared, features.loc[:, features.nunique(dropna=True) > 1]
 
 
+def as_used(data: DataSet, path: Path, fraction: float = 0.2) -> dict[str, Any]:
+    """The product end to end: the newest `fraction` of the file's rows unlabelled (open leads), imported with
+    `--ordered`, trained and scored as `hotlead train` and `hotlead score` do; the open leads' AUC."""
+    table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    cut = int(len(table) * (1 - fraction))
+    stages = Stages((), (), ())
+    truth = [stages.read(value, row)[1] for row, value in enumerate(table[data.label].iloc[cut:], start=cut + 2)]
+    table.insert(0, "Record ID", [f"row-{row}" for row in range(2, len(table) + 2)])  # the file's own row numbers
+    table.loc[table.index[cut:], data.label] = ""
+    with tempfile.TemporaryDirectory(prefix="hotlead-as-used-") as tmp:
+        export = Path(tmp) / path.name
+        table.to_csv(export, index=False)
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'as_used.db'}")
+        create_schema(engine)
+        import_crm(engine, export, label=data.label, drop=data.drop, ordered=True)
+        started = time.perf_counter()
+        report = train(engine)
+        seconds = time.perf_counter() - started
+        result: dict[str, Any] = {
+            "holdout": f"the newest {fraction:.0%} of the file's rows, imported unlabelled (open leads)",
+            "open_leads": len(truth), "promoted": report.promoted, "refused": report.metrics["refused"],
+            "winner": report.metrics["winner"], "train_seconds": round(seconds, 2)}
+        if report.promoted:
+            rescore(engine)
+            with engine.connect() as conn:
+                ids = lead_ids_by_external_id(conn=conn, external_ids=table["Record ID"].iloc[cut:])
+                scores = latest_scores(conn=conn, lead_ids=list(ids.values()))
+            decided = [(outcome, scores[ids[external_id]].probability)
+                       for outcome, external_id in zip(truth, table["Record ID"].iloc[cut:], strict=True)
+                       if outcome is not None]  # a row the file itself left open has nothing to compare with
+            result["auc"] = _auc(np.array([o for o, _ in decided], dtype=float), np.array([p for _, p in decided]))
+        engine.dispose()
+    return result
+
+
 def forward(features: pd.DataFrame, labels: np.ndarray, seed: int = 0) -> dict[str, Any]:
     """The newest 20% of the file's order held out: Hotlead, the logistic baseline and plain XGBoost, fitted on
     the older 80% (Hotlead validates on the newest part of those, as `hotlead train` does with time)."""
@@ -101,21 +141,22 @@ def shuffled(features: pd.DataFrame, labels: np.ndarray, folds: int = 5, seed: i
     scores = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     shuffle = np.random.default_rng(seed)
-    for train, test in splitter.split(features, labels):
+    for fold, test in splitter.split(features, labels):
         # Shuffled folds have no time order, so neither may the rows LeadScorer validates on: in row order
         # its "newest 20%" would be one late campaign of the bank data rather than a sample of the fold.
-        train = shuffle.permutation(train)
-        model = LeadScorer(random_state=seed).fit(features.iloc[train], labels[train])
+        rows = shuffle.permutation(fold)
+        model = LeadScorer(random_state=seed).fit(features.iloc[rows], labels[rows])
         scores.append(float(roc_auc_score(labels[test], model.predict_proba(features.iloc[test])[:, 1])))
     return {"holdout": f"{folds} shuffled stratified folds", "auc": round(float(np.mean(scores)), 4),
             "std": round(float(np.std(scores)), 4), "folds": scores}
 
 
 def evaluate_data_set(data: DataSet, path: Path, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Both protocols on one data set, forward in time first."""
+    """The three protocols on one data set, the product as used first."""
     prepared, features = prepare(data, path)
     labels = prepared.labels
-    return {"forward": forward(features, labels, seed), "shuffled": shuffled(features, labels, folds, seed),
+    return {"as_used": as_used(data, path), "forward": forward(features, labels, seed),
+            "shuffled": shuffled(features, labels, folds, seed),
             "rows": len(labels), "positives": int(labels.sum()), "features": int(features.shape[1]),
             "published": data.published}
 

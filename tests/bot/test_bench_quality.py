@@ -36,4 +36,7 @@ def test_a_data_set_in_the_given_folder_is_imported_and_cross_validated(tmp_path
     assert shoppers["shuffled"]["auc"] > 0.75 and shoppers["forward"]["auc"] > 0.75  # PageValues carries the label
     assert shoppers["forward"]["holdout_rows"] == 120 and 0.5 < shoppers["forward"]["baseline_auc"] <= 1
     assert shoppers["forward"]["train_seconds"] > 0 and shoppers["forward"]["xgboost_train_seconds"] > 0
+    as_used = shoppers["as_used"]  # the newest 120 rows imported as open leads, trained, scored
+    assert as_used["open_leads"] == 120 and as_used["promoted"] and as_used["refused"] is None
+    assert as_used["auc"] > 0.75 and as_used["winner"] in ("xgboost", "logistic", "stacked", "blend")
     assert "skipped" in found["bank_marketing"]
