@@ -31,8 +31,12 @@ class LinearPart:
     features: int
 
     @classmethod
-    def fit(cls, encoded: np.ndarray, labels: np.ndarray, categorical: list[bool]) -> LinearPart:
-        """Fit on rows of LeadScorer.encode output; `categorical[j]` tells which columns hold category codes."""
+    def fit(
+        cls, encoded: np.ndarray, labels: np.ndarray, categorical: list[bool], half_life: float | None = None,
+    ) -> LinearPart:
+        """Fit on rows of LeadScorer.encode output; `categorical[j]` tells which columns hold category codes.
+        With a `half_life` (a share of the rows, which come oldest first), a row's weight halves every that many
+        rows back from the newest (see `recency_weights`)."""
         numeric, levels = [], []
         numbers = [j for j, is_category in enumerate(categorical) if not is_category]
         with warnings.catch_warnings():
@@ -61,7 +65,8 @@ class LinearPart:
         model = LogisticRegression(C=C, max_iter=100, solver="newton-cholesky")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes: the validation AUC judges the result
-            model.fit(design, labels)
+            weights = None if half_life is None else recency_weights(len(labels), half_life)
+            model.fit(design, labels, sample_weight=weights)
         part.weights, part.intercept = model.coef_[0].astype(float), float(model.intercept_[0])
         return part
 
@@ -117,3 +122,11 @@ class LinearPart:
                    np.asarray(state["centre"], dtype=float), np.zeros(0, dtype=int), int(state["features"]))
         part.owner = part._owners()
         return part
+
+
+def recency_weights(rows: int, half_life: float) -> np.ndarray:
+    """Weights for `rows` rows in time order that halve every `half_life` × rows back from the newest, scaled to
+    average one (so that the regularisation means what it does unweighted)."""
+    age = (rows - 1 - np.arange(rows)) / max(rows, 1)
+    weights = 0.5 ** (age / half_life)
+    return weights * rows / weights.sum()

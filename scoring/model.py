@@ -37,7 +37,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         reg_lambda: float = 2.0, validation_fraction: float = 0.2, early_stopping_rounds: int = 20,
         max_cat_to_onehot: int = 8, refit: bool = True, n_jobs: int | None = None, random_state: int = 0,
         hot_share: float = HOT_SHARE, warm_share: float = WARM_SHARE, contest: bool = True,
-        candidates: tuple[str, ...] = PREFERRED_FIRST,
+        candidates: tuple[str, ...] = PREFERRED_FIRST, half_lives: tuple[float, ...] = (0.25,),
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -58,6 +58,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.warm_share = warm_share  # the next share, banded warm
         self.contest = contest  # also try a logistic regression and a blend, keep what validates best
         self.candidates = candidates  # the contestants that may win (all are judged)
+        self.half_lives = half_lives  # recency half-lives the linear part tries (rows in time order only)
 
     def _params(self, depth: int, rows: int, *, stacked: bool = False) -> dict[str, Any]:
         """XGBoost's parameters; trees `stacked` on a linear margin start from that margin alone (base score
@@ -112,6 +113,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.calibration_ = _platt(margin, labels[split:])
         self.mix_: tuple[float, float] = (1.0, 0.0)
         self.linear_: LinearPart | None = None
+        self.half_life_: float | None = None
         self.winner_ = "xgboost"
         self.contestants_ = {"xgboost": self.validation_auc_}
         if self.contest:
@@ -156,7 +158,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         learn only what the line misses, and the line still extrapolates), and the blend of trees and line
         (weights learnt on the validation rows). See `_choose` for who wins."""
         y = labels[split:]
-        linear = LinearPart.fit(encoded[:split], labels[:split], self._categorical())
+        linear = self._line(encoded, labels, split)
         line = linear.margin(encoded)
         straight = line[split:]
         self.contestants_["logistic"] = float(roc_auc_score(y, straight))
@@ -181,6 +183,22 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         else:  # blend: margins in the trees' units, the linear part weighted by b / a
             self.mix_, self.calibration_ = (1.0, float(b / a)), (float(a), c)
 
+    def _line(self, encoded: np.ndarray, labels: np.ndarray, split: int) -> LinearPart:
+        """The linear part fitted on the older rows: unweighted, or with the first of `half_lives` whose recency
+        weights validate clearly better (by `depth_tolerance`, as a deeper tree must): where the data drift, the
+        newest decisions tell most about the next ones. The choice, `half_life_`, holds for the refit on every
+        row."""
+        y = labels[split:]
+        best = LinearPart.fit(encoded[:split], labels[:split], self._categorical())
+        best_auc = float(roc_auc_score(y, best.margin(encoded[split:])))
+        for half_life in self.half_lives:
+            weighted = LinearPart.fit(encoded[:split], labels[:split], self._categorical(), half_life=half_life)
+            auc = float(roc_auc_score(y, weighted.margin(encoded[split:])))
+            if auc > best_auc + self.depth_tolerance:
+                best, best_auc, self.half_life_ = weighted, auc, half_life
+                break
+        return best
+
     def _choose(self, y: np.ndarray) -> str:
         """The first contestant of PREFERRED_FIRST whose validation AUC is within one standard error of the best
         one's (the one-standard-error rule): on a few hundred validation rows, or rows that drift, a smaller
@@ -198,7 +216,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         again from all rows (10% more trees for 25% more data); the calibration found above still maps margins
         to rates. Trees that carry no weight (a logistic winner) are not grown again."""
         if self.linear_ is not None:
-            self.linear_ = LinearPart.fit(encoded, labels, self._categorical())
+            self.linear_ = LinearPart.fit(encoded, labels, self._categorical(), half_life=self.half_life_)
         if not self.mix_[0]:
             return
         stacked = self.winner_ == "stacked" and self.linear_ is not None
@@ -316,7 +334,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                  "best_iteration": self.best_iteration_, "depth": self.depth_, "tables_size": len(tables),
                  "band_thresholds": getattr(self, "band_thresholds_", None),
                  "mix": getattr(self, "mix_", (1.0, 0.0)), "winner": getattr(self, "winner_", "xgboost"),
-                 "contestants": getattr(self, "contestants_", {}),
+                 "contestants": getattr(self, "contestants_", {}), "half_life": getattr(self, "half_life_", None),
                  "linear": linear.to_state() if linear is not None else None}
         header = json.dumps(state, default=str).encode()
         return len(header).to_bytes(8, "big") + header + tables + bytes(self.booster_.save_raw("ubj"))
@@ -329,6 +347,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         params = state["params"]
         params["depth_grid"] = tuple(params.get("depth_grid", ()))  # JSON gave it back as a list
         params["candidates"] = tuple(params.get("candidates", PREFERRED_FIRST))
+        params["half_lives"] = tuple(params.get("half_lives", ()))  # saved before recency weights: none
         scorer = cls(**params)
         start = 8 + size + state.get("tables_size", 0)  # artifacts saved before the tables have none
         scorer.booster_ = xgb.Booster(model_file=bytearray(blob[start:]))
@@ -344,6 +363,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         scorer.mix_ = tuple(state.get("mix", (1.0, 0.0)))
         scorer.winner_ = state.get("winner", "xgboost")
         scorer.contestants_ = state.get("contestants", {})
+        scorer.half_life_ = state.get("half_life")
         scorer.linear_ = LinearPart.from_state(state["linear"]) if state.get("linear") else None
         scorer.classes_ = np.array([0, 1])
         return scorer

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sqlalchemy import Engine
@@ -146,6 +147,8 @@ def train(
     check_shares(scorer.hot_share, scorer.warm_share)  # before the slow part
     started = time.perf_counter()
     data = training_data(engine)
+    if data.order == "random":  # rows with no time have no newest to weigh more
+        scorer = clone(scorer).set_params(half_lives=())
     train_rows, hold_rows = data.split()
     leaks = left_out_columns(data.features.iloc[train_rows], data.labels[train_rows], keep)
     data.features = data.features.drop(columns=list(leaks))
@@ -186,6 +189,7 @@ def train(
     # The holdout judged the whole procedure, tournament included; run again on every decision, its tournament
     # is judged on the newest of them, which may crown another contestant: the deployed one is reported.
     metrics["contestants"], metrics["winner"] = deployed.contestants_, deployed.winner_
+    metrics["half_life"] = deployed.half_life_  # the recency half-life its linear part took, if any
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     metrics["seconds_per_10k_leads"] = round(metrics["seconds"] * 10_000 / max(len(everything), 1), 2)
     metrics["refused"] = refused

@@ -145,7 +145,7 @@ def shuffled(features: pd.DataFrame, labels: np.ndarray, folds: int = 5, seed: i
         # Shuffled folds have no time order, so neither may the rows LeadScorer validates on: in row order
         # its "newest 20%" would be one late campaign of the bank data rather than a sample of the fold.
         rows = shuffle.permutation(fold)
-        model = LeadScorer(random_state=seed).fit(features.iloc[rows], labels[rows])
+        model = LeadScorer(random_state=seed, half_lives=()).fit(features.iloc[rows], labels[rows])
         scores.append(float(roc_auc_score(labels[test], model.predict_proba(features.iloc[test])[:, 1])))
     return {"holdout": f"{folds} shuffled stratified folds", "auc": round(float(np.mean(scores)), 4),
             "std": round(float(np.std(scores)), 4), "folds": scores}

@@ -54,7 +54,8 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                    "brier": m["brier"], "rules_auc": m["rules_auc"], "quartile_ratio": m["quartile_ratio"],
                    "holdout": m["holdout"], "ece": m["ece"], "calibration_slope": m["calibration_slope"],
                    "baseline_auc": m["baseline_auc"], "seconds": m["seconds"], "deployed_on": m["deployed_on"],
-                   "contestants": m["contestants"], "winner": m["winner"], "rules_apply": m["rules_apply"],
+                   "contestants": m["contestants"], "winner": m["winner"], "half_life": m["half_life"],
+                   "rules_apply": m["rules_apply"],
                    "seconds_per_10k_leads": m["seconds_per_10k_leads"],
                    "refused": m["refused"], "rescored": rescored.leads if rescored else 0, "left_out": m["left_out"],
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
@@ -72,6 +73,9 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     part = "a random 20%" if m["holdout"] == "random" else "the newest 20%"
     click.echo(f"Tournament on {part} of all decisions (the trees stay unless another is more than one standard "
                f"error better): {contest}; deployed: {m['winner']}")
+    if m.get("half_life") is not None:
+        click.echo(f"Its linear part weighs the newest decisions most: a decision's weight halves every "
+                   f"{m['half_life']:.0%} of the history back (it validated better than equal weights).")
     if m.get("holdout_winner", m["winner"]) != m["winner"]:
         click.echo(f"(Trained without the holdout, the same tournament chose {m['holdout_winner']}: the holdout "
                    "figures judge the whole procedure.)")

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from scoring.linear import recency_weights
 from scoring.model import LeadScorer, NotEnoughOutcomesError
 
 # One thread: on a busy two-core machine, two OpenMP threads make XGBoost many times slower.
@@ -161,3 +162,33 @@ def test_calibration_stays_increasing_when_the_validation_rows_rank_the_other_wa
     margin = model.margin(X)
     assert np.all(np.diff(p[np.argsort(margin)]) >= -1e-12)
     assert abs(p[cut:].mean() - y[cut:].mean()) < 0.02  # moved to the validation rows' conversion rate
+
+
+def flipping(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """One signal whose relation to the outcome turns round halfway through the history (rows oldest first)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=rows)
+    slope = np.where(np.arange(rows) < rows * 0.5, -1.0, 1.5)
+    y = (rng.random(rows) < 1 / (1 + np.exp(-slope * x))).astype(int)
+    return pd.DataFrame({"x": x, "noise": rng.normal(size=rows)}), y
+
+
+def test_where_the_data_turn_the_line_weighs_the_newest_decisions_most_and_keeps_that_when_saved() -> None:
+    X, y = flipping(4000, 1)
+    weighted = LeadScorer(n_jobs=1, candidates=("logistic",)).fit(X, y)
+    plain = LeadScorer(n_jobs=1, candidates=("logistic",), half_lives=()).fit(X, y)
+    assert weighted.half_life_ == 0.25 and plain.half_life_ is None
+    assert weighted.contestants_["logistic"] > 0.75 > 0.5 > plain.contestants_["logistic"]
+    assert weighted.linear_ is not None and weighted.linear_.weights[0] > 0  # the newest relation: x raises it
+    assert LeadScorer.from_bytes(weighted.to_bytes()).half_life_ == 0.25
+
+
+def test_without_drift_the_line_stays_unweighted() -> None:
+    X, y = leads(3000, seed=7)
+    assert LeadScorer(**FAST).fit(X, y).half_life_ is None
+
+
+def test_recency_weights_halve_every_half_life_and_average_one() -> None:
+    weights = recency_weights(1000, 0.25)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[-1] / weights[-251] == pytest.approx(2.0) and np.all(np.diff(weights) > 0)

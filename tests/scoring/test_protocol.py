@@ -64,6 +64,8 @@ def test_without_a_time_the_holdout_is_a_stratified_random_sample_and_says_so(
     assert report["metrics"]["holdout_leads"] == ROWS // 5 and report["deployed_on"] == ROWS
     assert 0.5 < report["baseline_auc"] < 1 and report["calibration_slope"] > 0 and 0 <= report["ece"] < 0.2
     assert report["rules_apply"] is False and report["seconds_per_10k_leads"] > 0  # a CRM export has no activity
+    assert report["half_life"] is None  # no time, no newest decisions to weigh more
+    assert registry.load_scorer(registry.active_version(engine)).half_lives == ()
     text = run("train").output
     assert "a random sample (no time to hold out the newest)" in text and "judged on the newest" not in text.lower()
     assert "Rules do not apply here" in text and "AUC gain over rules" not in text
