@@ -203,14 +203,19 @@ def train(
 
 def left_out_columns(features: pd.DataFrame, labels: np.ndarray, keep: tuple[str, ...] = ()) -> dict[str, str]:
     """Columns training leaves out, each with why: leaks (see `leaking_columns`) and ids (a CRM attribute holding
-    a different whole number on nearly every row: a record number says nothing about a lead)."""
+    a different whole number, or a different text, on nearly every row: a record number says nothing about a
+    lead, and a category seen once teaches nothing)."""
     kept = {name.removeprefix("attr.").lower() for name in keep}
     found = {name: f"a leak: alone it ranks the outcomes with AUC {auc:.3f}, so it is probably known only once "
                    "a lead is decided" for name, auc in leaking_columns(features, labels, keep).items()}
     for name in features.columns:
         column = features[name]
-        if not str(name).startswith("attr.") or name in found or str(name).removeprefix("attr.").lower() in kept \
-                or isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
+        if not str(name).startswith("attr.") or name in found or str(name).removeprefix("attr.").lower() in kept:
+            continue
+        if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
+            filled = column.dropna()
+            if len(filled) > 20 and filled.nunique() >= 0.99 * len(filled):
+                found[str(name)] = "an id: a different value on nearly every row"
             continue
         values = pd.to_numeric(column, errors="coerce").dropna()
         if len(values) >= 0.9 * len(column) and len(values) > 20 and (values == values.round()).all() \

@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold
 from scoring.baseline import baseline_auc
 from scoring.model import LeadScorer
 from scoring.rescore import rescore
-from scoring.training import TrainingData, train, training_data
+from scoring.training import TrainingData, left_out_columns, train, training_data
 from storage.db import create_schema, make_engine
 from storage.history import latest_scores
 from storage.importers.crm import Stages, import_crm
@@ -65,7 +65,8 @@ def data_home(given: Path | None = None) -> Path:
 
 
 def prepare(data: DataSet, path: Path) -> tuple[TrainingData, pd.DataFrame]:
-    """Import through the CRM importer and build features as scoring does (rows in file order)."""
+    """Import through the CRM importer and build features as scoring does (rows in file order), without the ids
+    and leaks training leaves out (judged on every row here: a protocol's own training part may see fewer)."""
     with tempfile.TemporaryDirectory(prefix="hotlead-quality-") as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'quality.db'}")
         create_schema(engine)
@@ -73,6 +74,7 @@ def prepare(data: DataSet, path: Path) -> tuple[TrainingData, pd.DataFrame]:
         prepared = training_data(engine)
         engine.dispose()
     features = prepared.features.dropna(axis=1, how="all")
+    features = features.drop(columns=list(left_out_columns(features, prepared.labels)))  # as `train` leaves out
     return prepared, features.loc[:, features.nunique(dropna=True) > 1]
 
 
@@ -161,8 +163,11 @@ def evaluate_data_set(data: DataSet, path: Path, folds: int = 5, seed: int = 0) 
             "published": data.published}
 
 
-def run(folds: int = 5, home: Path | None = None) -> dict[str, Any]:
-    """Forward-in-time and cross-validated AUC for every public data set present in `home` (see data_home)."""
+def run(folds: int = 5, home: Path | None = None, export: DataSet | None = None) -> dict[str, Any]:
+    """The three protocols for every public data set present in `home` (see data_home), or for one `export`
+    (any CRM export, its rows oldest first, with the label column and the columns to drop)."""
+    if export is not None:
+        return {export.name: {**evaluate_data_set(export, export.path, folds), "file": str(export.path)}}
     folder = data_home(home)
     result: dict[str, Any] = {}
     for data in DATA_SETS:

@@ -43,15 +43,21 @@ def bench_import(rows: int, workdir: Path | None, as_json: bool) -> None:
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 10), help="Cross-validation folds.")
 @click.option("--data", "home", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of the data sets (default: ../shared/data beside the checkout or this folder).")
+@click.option("--export", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Measure on this CRM export instead (its rows oldest first), with --label.")
+@click.option("--label", help="With --export: the won/lost column.")
+@click.option("--drop", multiple=True, help="With --export: a column to leave out (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench_quality(folds: int, home: Path | None, as_json: bool) -> None:
+def bench_quality(folds: int, home: Path | None, export: Path | None, label: str | None, drop: tuple[str, ...],
+                  as_json: bool) -> None:
     """AUC on the public data sets in ../shared/data, imported with `hotlead import crm`: as used first (the newest
     20% of the file's rows imported as open leads, then `train` and `score`, their scores against their real
     outcomes); forward in time (the same newest 20% held out, LeadScorer fitted on the rest) with a logistic
     regression and a plain XGBoost on the same split and their fit times; then shuffled cross-validation.
 
     Bank marketing is imported without `duration` (known only after the call); no code is specific to either
-    data set."""
+    data set. `--export FILE --label COL [--drop COL]` runs the same three protocols on your own export, its rows
+    in time order: `hotlead bench quality --export deals.csv --label Stage`."""
     from bot.bench import quality
 
     def summary(result: dict[str, Any]) -> str:
@@ -65,11 +71,18 @@ def bench_quality(folds: int, home: Path | None, as_json: bool) -> None:
             f"plain XGBoost {f['forward']['xgboost_auc']:.3f}; "
             f"fit {f['forward']['train_seconds']} s vs XGBoost's {f['forward']['xgboost_train_seconds']} s); "
             f"shuffled {folds}-fold AUC {f['shuffled']['auc']:.3f} ± {f['shuffled']['std']:.3f}; {f['rows']:,} rows, "
-            f"{f['features']} features; published: {f['published']}"
+            f"{f['features']} features" + (f"; published: {f['published']}" if f['published'] else "")
             for name, f in result.items()
         )
 
-    _show(quality.run(folds, home), as_json, summary)
+    own = None
+    if export is not None:
+        if not label:
+            raise click.UsageError("--export needs --label COLUMN (the won/lost column)")
+        own = quality.DataSet(export.stem, export, label, drop, "")
+    elif label or drop:
+        raise click.UsageError("--label and --drop go with --export FILE")
+    _show(quality.run(folds, home, own), as_json, summary)
 
 
 @bench.command(name="speed")

@@ -40,3 +40,23 @@ def test_a_data_set_in_the_given_folder_is_imported_and_cross_validated(tmp_path
     assert as_used["open_leads"] == 120 and as_used["promoted"] and as_used["refused"] is None
     assert as_used["auc"] > 0.75 and as_used["winner"] in ("xgboost", "logistic", "stacked", "blend")
     assert "skipped" in found["bank_marketing"]
+
+
+def test_any_export_runs_the_three_protocols_with_its_own_label(tmp_path: Path) -> None:
+    pick = random.Random(4)
+    rows = ["Deal,Visits,Channel,Stage,Duration"]
+    for index in range(500):
+        visits = pick.randrange(0, 20)
+        won = pick.random() < 0.05 + 0.04 * visits
+        rows.append(f"D{index},{visits},{pick.choice(['web', 'event'])},{'Closed Won' if won else 'Closed Lost'},"
+                    f"{pick.random():.3f}")
+    deals = tmp_path / "deals.csv"
+    deals.write_text("\n".join(rows) + "\n")
+    done = CliRunner().invoke(cli, ["bench", "quality", "--folds", "2", "--export", str(deals), "--label", "Stage",
+                                    "--drop", "Duration", "--json"])
+    assert done.exit_code == 0, done.output
+    found = json.loads(done.output)
+    assert list(found) == ["deals"] and found["deals"]["rows"] == 500 and found["deals"]["as_used"]["open_leads"] == 100
+    assert found["deals"]["forward"]["auc"] > 0.7 and found["deals"]["features"] == 2  # Visits, Channel: no Duration
+    refused = CliRunner().invoke(cli, ["bench", "quality", "--export", str(deals)])
+    assert refused.exit_code == 2 and "--export needs --label COLUMN" in refused.output

@@ -10,11 +10,14 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from click.testing import Result
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from scoring import registry
+from scoring.training import left_out_columns
 from storage.db import set_meta
 from storage.importers.crm import import_crm
 
@@ -128,3 +131,12 @@ def test_on_a_small_pipeline_bands_follow_the_probability_not_shares_of_a_dozen_
         scored = conn.exec_driver_sql("SELECT probability, band FROM score").all()
     assert len(scored) == 12 and hot_at > warm_at
     assert all(band == ("hot" if p >= hot_at else "warm" if p >= warm_at else "cold") for p, band in scored)
+
+
+def test_a_text_column_with_a_different_value_on_every_row_is_an_id_and_left_out() -> None:
+    features = pd.DataFrame({"attr.Deal": pd.Categorical([f"D{i}" for i in range(100)]),
+                             "attr.Channel": pd.Categorical(["web", "web", "event", "event"] * 25),
+                             "attr.Visits": np.arange(100) % 7})
+    labels = np.arange(100) % 2
+    assert left_out_columns(features, labels) == {"attr.Deal": "an id: a different value on nearly every row"}
+    assert left_out_columns(features, labels, keep=("Deal",)) == {}
