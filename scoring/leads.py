@@ -123,7 +123,8 @@ def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) 
     for head in (head_a, head_b):
         head.pop("lead_id"), head.pop("cutoff")
     names = [str(n) for n in scored_a.scorer.feature_names_in_]
-    both = scored_a.scorer.encoded_contributions(np.vstack([scored_a.encoded, scored_b.encoded]))  # one pass
+    scorer = scored_a.scorer
+    both = scorer.log_odds(scorer.encoded_contributions(np.vstack([scored_a.encoded, scored_b.encoded])))  # one pass
     contrib_a, contrib_b = (dict(zip(names, map(float, row[:-1]), strict=True)) for row in both)
     found = compare_reasons(contrib_a, contrib_b, _values(scored_a), _values(scored_b), top=3)
     return {"a": head_a, "b": head_b, "margin_gap": float(scored_a.margin[0] - scored_b.margin[0]),

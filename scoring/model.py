@@ -323,6 +323,15 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             return self.pred_contribs(encoded).astype(float)
         return self._mixed(tables.contributions(encoded), encoded)
 
+    def log_odds(self, contributions: np.ndarray) -> np.ndarray:
+        """Contributions (bias last) in the units of the calibrated probability's log-odds: each times the
+        calibration's slope (always positive, so no reason changes sign), its intercept added to the bias; a row
+        then adds up to logit(probability)."""
+        slope, intercept = self.calibration_
+        out = np.asarray(contributions, dtype=float) * slope
+        out[:, -1] += intercept
+        return out
+
     def to_bytes(self) -> bytes:
         """The booster and everything needed to use it again (its TreeSHAP tables too), as bytes for the model
         registry."""

@@ -38,23 +38,28 @@ class Scored:
     probability: np.ndarray
     percentile: np.ndarray
     band: np.ndarray
-    margin: np.ndarray
+    margin: np.ndarray  # the calibrated log-odds: logit(probability)
     version_id: int
     scorer: LeadScorer
 
     def contributions(self, rows: np.ndarray | None = None) -> pd.DataFrame:
-        """Exact TreeSHAP contributions (plus `bias`) of the given rows (default: all), computed on demand:
-        it is the costly part of scoring, and only leads whose history row is written need it."""
+        """Exact contributions (plus `bias`) of the given rows (default: all) in the probability's log-odds,
+        computed on demand: it is the costly part of scoring, and only leads whose history row is written need
+        it."""
         chosen = slice(None) if rows is None else rows
-        return pd.DataFrame(self.scorer.pred_contribs(self.encoded[chosen]), index=self.features.index[chosen],
-                            columns=[*self.scorer.feature_names_in_, "bias"])
+        return pd.DataFrame(self.scorer.log_odds(self.scorer.pred_contribs(self.encoded[chosen])),
+                            index=self.features.index[chosen], columns=[*self.scorer.feature_names_in_, "bias"])
+
+    def explained(self, rows: np.ndarray) -> np.ndarray:
+        """`contributions` of `rows` as an array, read from the TreeSHAP tables (many rows at once)."""
+        return self.scorer.log_odds(self.scorer.encoded_contributions(self.encoded[rows]))
 
     def picked(self, rows: np.ndarray, keep: int = REASONS_KEPT,
                contributions: np.ndarray | None = None) -> tuple[stored_reasons.Picked, stored_reasons.Sentences]:
         """The `keep` strongest reason groups of the given rows and their sentences (from `contributions` of
         these rows when already computed)."""
         if contributions is None:
-            contributions = self.scorer.encoded_contributions(self.encoded[rows])
+            contributions = self.explained(rows)
         picked = stored_reasons.pick(contributions, tuple(str(n) for n in self.scorer.feature_names_in_), keep)
         return picked, stored_reasons.sentences(self.features, rows, picked)
 
@@ -63,11 +68,11 @@ class Scored:
         the GIL) are computed in a second thread while this one writes the current chunk's sentences."""
         chunks = [rows[start : start + WRITE_CHUNK] for start in range(0, len(rows), WRITE_CHUNK)]
         with ThreadPoolExecutor(max_workers=1) as explainer:
-            ahead = [explainer.submit(self.scorer.encoded_contributions, self.encoded[c]) for c in chunks[:1]]
+            ahead = [explainer.submit(self.explained, c) for c in chunks[:1]]
             for k, chunk in enumerate(chunks):
                 contributions = ahead.pop().result()
                 if k + 1 < len(chunks):
-                    ahead.append(explainer.submit(self.scorer.encoded_contributions, self.encoded[chunks[k + 1]]))
+                    ahead.append(explainer.submit(self.explained, chunks[k + 1]))
                 yield chunk, stored_reasons.as_json(*self.picked(chunk, contributions=contributions))
 
 
@@ -92,9 +97,9 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     scorer, version_id = active_scorer(engine)
     features = build_features(engine, cutoffs)
     encoded = scorer.encode(features)
-    margin = scorer.encoded_margin(encoded)
     slope, intercept = scorer.calibration_
-    probability = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
+    margin = slope * scorer.encoded_margin(encoded) + intercept  # the probability's log-odds
+    probability = 1.0 / (1.0 + np.exp(-margin))
     reference = np.sort(probability if population is None else population)
     percentile = 100.0 * np.searchsorted(reference, probability, side="right") / max(len(reference), 1)
     band = bands_of(probability, percentile, len(reference), scorer.hot_share, scorer.warm_share,

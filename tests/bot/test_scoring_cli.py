@@ -1,4 +1,5 @@
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,8 @@ def test_why_json_breaks_the_margin_into_base_value_and_reasons(demo: Demo) -> N
     assert len(why["reasons"]) >= 3
     assert abs(why["base_value"] + sum(r["contribution"] for r in why["reasons"]) - why["margin"]) < 1e-4
     assert abs(why["base_value"] + sum(why["contributions"].values()) - why["margin"]) < 1e-4
+    # in the probability's own log-odds: the reasons add up to the score shown
+    assert abs(1 / (1 + math.exp(-why["margin"])) - why["probability"]) < 1e-6
 
 
 def test_train_json_reports_the_band_shares_and_refuses_ones_over_a_whole(demo: Demo) -> None:
