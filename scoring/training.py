@@ -175,7 +175,7 @@ def train(
         "left_out": leaks,
     }
     metrics["drift_reference"] = drift_reference(model, train_x, probability)
-    refused = _refusal(metrics, model, force)
+    refused = _refusal(metrics, force)
     active = registry.active_version(engine)
     promoted = refused is None and active is None
     if refused is None and active is not None:
@@ -272,15 +272,16 @@ def _beats(active: Any, model: LeadScorer, metrics: dict[str, Any], data: Traini
     return recorded is None or metrics["auc"] >= float(recorded) - 0.005
 
 
-def _refusal(metrics: dict[str, Any], model: LeadScorer, force: bool) -> str | None:
-    """Why a candidate must not be promoted, in one line, or None."""
+def _refusal(metrics: dict[str, Any], force: bool) -> str | None:
+    """Why a candidate must not be promoted, in one line, or None. (Its own calibration is always increasing:
+    whether higher scores mean higher chances on decisions it never saw is the holdout's to say.)"""
     low, _ = metrics["auc_interval"]
     if low <= 0.5:
         return (f"no signal: holdout AUC {metrics['auc']:.3f} is not clearly above 0.5 (its 95% interval reaches "
                 f"{low:.3f}); the outcomes may not depend on what Hotlead can see")
-    if model.calibration_[0] <= 0 or metrics["calibration_slope"] <= 0:
-        return (f"calibration slope {min(model.calibration_[0], metrics['calibration_slope']):.2f} is not "
-                "positive: higher scores would mean lower chances")
+    if metrics["calibration_slope"] <= 0:
+        return (f"calibration slope {metrics['calibration_slope']:.2f} on the holdout is not positive: higher "
+                "scores would mean lower chances")
     if metrics["auc"] >= TOO_GOOD_AUC and not force:
         return (f"too good to be true: holdout AUC {metrics['auc']:.3f}; a column probably gives the outcome away "
                 "(drop it on import, or pass --force to promote anyway)")
