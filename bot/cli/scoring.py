@@ -32,7 +32,14 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
 
     20% of decisions are held out: the newest when every decision is dated or the export was imported with
     --ordered (holdout: time or ordered), else a stratified random sample (holdout: random). The report is the
-    holdout's; the model then learns again from every decision, and that is the one registered. It becomes active
+    holdout's; the model then learns again from every decision, and that is the one registered.
+
+    The model is a tournament judged on the newest 20% of the decisions it learns from (a random 20% without
+    time): boosted trees; a logistic regression (weighing the newest decisions most when that validates better);
+    trees boosted from the regression's margin; the blend of trees and regression. The trees stay unless another is
+    more than one standard error of AUC better; then the simplest of those within one standard error wins.
+
+    It becomes active
     only when it has signal (holdout AUC clearly above 0.5, a positive calibration slope, not too good to be true)
     and beats the active model (or there is none). Features are taken as of each decision, never after.
     Band shares belong to the model: they change the bands when the model becomes active.
