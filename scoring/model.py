@@ -1,4 +1,6 @@
-"""LeadScorer: XGBoost with native categoricals, time-ordered early stopping and calibrated output."""
+"""LeadScorer: a tournament judged on the newest training rows (boosted trees with native categoricals, a
+logistic regression, trees boosted from its margin, their blend), time-ordered early stopping, calibrated output
+and exact contributions whichever wins."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ STACKED_DEPTH = 2  # trees boosted from the linear margin correct what a line mi
 
 
 class LeadScorer(ClassifierMixin, BaseEstimator):
-    """Gradient-boosted lead scores. `fit` expects rows in time order (oldest first) when `time_ordered`."""
+    """Lead scores from a tournament of boosted trees and a logistic regression (see `fit`). `fit` expects rows
+    oldest first, or shuffled when there is no time (then with `half_lives=()`: there is no newest to weigh)."""
 
     def __init__(
         self, *, n_estimators: int = 1000, learning_rate: float = 0.1, max_depth: int | None = None,
@@ -56,7 +59,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.hot_share = hot_share  # the top share of open leads banded hot
         self.warm_share = warm_share  # the next share, banded warm
-        self.contest = contest  # also try a logistic regression and a blend, keep what validates best
+        self.contest = contest  # also try a logistic regression, stacked trees and a blend (see `_choose`)
         self.candidates = candidates  # the contestants that may win (all are judged)
         self.half_lives = half_lives  # recency half-lives the linear part tries (rows in time order only)
 
