@@ -16,16 +16,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from scoring.auc import auc_standard_error
 from scoring.bands import HOT_SHARE, WARM_SHARE, check_shares
+from scoring.calibration import platt
 from scoring.errors import NotEnoughOutcomesError
 from scoring.linear import LinearPart
+from scoring.tournament import PREFERRED_FIRST, choose
 from scoring.treeshap import Forest, compile_booster, forest_from_bytes, forest_to_bytes
 
 log = logging.getLogger(__name__)
 MIN_CLASS = 50
 WARN_POSITIVES = 500
-PREFERRED_FIRST = ("xgboost", "logistic", "stacked", "blend")  # trees; a line; a line and a few trees; both
 STACKED_DEPTH = 2  # trees boosted from the linear margin correct what a line misses: pairwise interactions
 
 
@@ -59,7 +59,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.hot_share = hot_share  # the top share of open leads banded hot
         self.warm_share = warm_share  # the next share, banded warm
-        self.contest = contest  # also try a logistic regression, stacked trees and a blend (see `_choose`)
+        self.contest = contest  # also try a logistic regression, stacked trees and a blend (see `tournament.choose`)
         self.candidates = candidates  # the contestants that may win (all are judged)
         self.half_lives = half_lives  # recency half-lives the linear part tries (rows in time order only)
 
@@ -113,7 +113,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         self.validation_auc_, self.booster_, self.depth_ = self._grow(encoded, labels, split, grid)
         self.best_iteration_ = self.booster_.num_boosted_rounds() - 1
         margin = np.asarray(self.booster_.predict(self._dmatrix(encoded[split:]), output_margin=True))
-        self.calibration_ = _platt(margin, labels[split:])
+        self.calibration_ = platt(margin, labels[split:])
         self.mix_: tuple[float, float] = (1.0, 0.0)
         self.linear_: LinearPart | None = None
         self.half_life_: float | None = None
@@ -159,7 +159,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         """The tournament, judged on the same (newest) validation rows as the trees: the boosted trees, a logistic
         regression fitted on the same training rows, trees boosted from the logistic regression's margin (they
         learn only what the line misses, and the line still extrapolates), and the blend of trees and line
-        (weights learnt on the validation rows). See `_choose` for who wins."""
+        (weights learnt on the validation rows). `tournament.choose` says who wins."""
         y = labels[split:]
         linear = self._line(encoded, labels, split)
         line = linear.margin(encoded)
@@ -171,18 +171,18 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         (a, b), c = both.coef_[0], float(both.intercept_[0])
         if a > 0 and b > 0:
             self.contestants_["blend"] = float(roc_auc_score(y, a * tree + b * straight))
-        best = self._choose(y)
+        best = choose(self.contestants_, self.candidates, y)
         if best == "xgboost":
             return
         self.winner_, self.linear_ = best, linear
         if best == "logistic":
-            self.mix_, self.calibration_ = (0.0, 1.0), _platt(straight, y)
+            self.mix_, self.calibration_ = (0.0, 1.0), platt(straight, y)
         elif best == "stacked":  # the line's margin plus the trees', in the same log-odds
             self.booster_, self.depth_ = stacked, stacked_depth
             self.best_iteration_ = stacked.num_boosted_rounds() - 1
             self.mix_ = (1.0, 1.0)
             trees = stacked.predict(self._dmatrix(encoded[split:]), output_margin=True)
-            self.calibration_ = _platt(straight + trees, y)
+            self.calibration_ = platt(straight + trees, y)
         else:  # blend: margins in the trees' units, the linear part weighted by b / a
             self.mix_, self.calibration_ = (1.0, float(b / a)), (float(a), c)
 
@@ -201,18 +201,6 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                 best, best_auc, self.half_life_ = weighted, auc, half_life
                 break
         return best
-
-    def _choose(self, y: np.ndarray) -> str:
-        """The first contestant of PREFERRED_FIRST whose validation AUC is within one standard error of the best
-        one's (the one-standard-error rule): on a few hundred validation rows, or rows that drift, a smaller
-        edge is noise. The trees stay unless clearly beaten; then the simplest of those that beat them."""
-        allowed = [name for name in PREFERRED_FIRST if name in self.contestants_ and name in self.candidates]
-        if not allowed:
-            return "xgboost"
-        positives = int(y.sum())
-        top = max(self.contestants_[name] for name in allowed)
-        margin = auc_standard_error(top, positives, len(y) - positives)
-        return next(name for name in allowed if self.contestants_[name] >= top - margin)
 
     def _refit(self, encoded: np.ndarray, labels: np.ndarray) -> None:
         """The newest rows matter most for the future: once the contestant and its tree count are known, learn
@@ -379,26 +367,3 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         scorer.linear_ = LinearPart.from_state(state["linear"]) if state.get("linear") else None
         scorer.classes_ = np.array([0, 1])
         return scorer
-
-
-def _platt(margin: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Slope and intercept mapping margins to conversion rates (a logistic regression on the margin alone), always
-    increasing: where the validation rows rank the other way (drift), the model's own log-odds are kept (slope 1),
-    moved to those rows' conversion rate. Whether such a model may be promoted is its holdout's to say."""
-    platt = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), labels)
-    slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-    if slope > 0:
-        return slope, intercept
-    return 1.0, _offset(margin, labels)
-
-
-def _offset(margin: np.ndarray, labels: np.ndarray) -> float:
-    """The shift c that makes the mean of sigmoid(margin + c) the labels' mean (Newton's method: it is convex)."""
-    c = 0.0
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(margin + c)))
-        step = float((labels - p).sum()) / max(float((p * (1 - p)).sum()), 1e-12)
-        c += step
-        if abs(step) < 1e-10:
-            break
-    return c
