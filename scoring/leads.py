@@ -105,7 +105,8 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
         return {"text": text, "contribution": reason.contribution}
 
     return {
-        **head, "base_value": base, "margin": float(scored.margin[0]), "contributions": contributions,
+        **head, "stop": scored.stopped[0], "base_value": base, "margin": float(scored.margin[0]),
+        "contributions": contributions,
         "reasons": [{"text": r.text, "contribution": r.contribution, "group": r.group}
                     for r in all_reasons(contributions, values)],
         "for": [shown(r) for r in pro],

@@ -20,8 +20,9 @@ from scoring.bands import bands_of
 from scoring.errors import NoModelError
 from scoring.features import build_features
 from scoring.model import LeadScorer
+from scoring.stops import CAP, GROUP, stops
 from storage import queries
-from storage.db import marks
+from storage.db import json_dumps, marks
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
 REASONS_KEPT = 3
@@ -41,6 +42,7 @@ class Scored:
     margin: np.ndarray  # the calibrated log-odds: logit(probability)
     version_id: int
     scorer: LeadScorer
+    stopped: np.ndarray  # per lead, the sentence of the stop that caps its band (see scoring.stops), or None
 
     def contributions(self, rows: np.ndarray | None = None) -> pd.DataFrame:
         """Exact contributions (plus `bias`) of the given rows (default: all) in the probability's log-odds,
@@ -73,7 +75,9 @@ class Scored:
                 contributions = ahead.pop().result()
                 if k + 1 < len(chunks):
                     ahead.append(explainer.submit(self.explained, chunks[k + 1]))
-                yield chunk, stored_reasons.as_json(*self.picked(chunk, contributions=contributions))
+                texts = stored_reasons.as_json(*self.picked(chunk, contributions=contributions))
+                yield chunk, [texts[i] if stop is None else _stop_first(stop, texts[i])
+                              for i, stop in enumerate(self.stopped[chunk].tolist())]
 
 
 def active_scorer(engine: Engine) -> tuple[LeadScorer, int]:
@@ -104,14 +108,25 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     percentile = 100.0 * np.searchsorted(reference, probability, side="right") / max(len(reference), 1)
     band = bands_of(probability, percentile, len(reference), scorer.hot_share, scorer.warm_share,
                     getattr(scorer, "band_thresholds_", None))  # artifacts older than these get the defaults
-    return Scored(features, encoded, probability, percentile, band, margin, version_id, scorer)
+    stopped = stops(features)
+    band = np.where(pd.isna(stopped), band, CAP)  # a signal that must win caps the band, whatever the model says
+    return Scored(features, encoded, probability, percentile, band, margin, version_id, scorer, stopped)
+
+
+def _stop_first(stop: str, reasons: str) -> str:
+    """A stored reasons JSON list with the stop's reason put first."""
+    first = json_dumps({"contribution": 0.0, "group": GROUP, "text": stop})
+    return f"[{first}]" if reasons == "[]" else f"[{first},{reasons[1:]}"
 
 
 def top_reasons(scored: Scored, rows: np.ndarray, keep: int = REASONS_KEPT) -> list[list[dict[str, Any]]]:
     """The strongest reasons (either sign) for each of `rows`, grouped by family, as stored in history."""
     if not len(rows):
         return []
-    return stored_reasons.as_dicts(*scored.picked(np.asarray(rows), keep))
+    found = stored_reasons.as_dicts(*scored.picked(np.asarray(rows), keep))
+    stop = {"contribution": 0.0, "group": GROUP}
+    return [reasons if text is None else [{**stop, "text": text}, *reasons]
+            for reasons, text in zip(found, scored.stopped[np.asarray(rows)].tolist(), strict=True)]
 
 
 @dataclass

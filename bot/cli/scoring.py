@@ -182,6 +182,8 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
         return
     click.echo(f"{result['name']} ({result['account'] or 'no account'}): {result['probability']:.0%}, "
                f"{result['band']}, percentile {result['percentile']:.0f}")
+    if result["stop"]:
+        click.echo(f"Do not call: {result['stop']} (its band is capped at cold)")
     for title, key in (("For", "for"), ("Against", "against")):
         if result[key]:
             click.echo(f"{title}:")

@@ -17,6 +17,7 @@ from scoring import registry
 from scoring.evidence import evidence
 from scoring.explain import strength
 from scoring.leads import explain_lead
+from scoring.stops import GROUP
 from storage.history import latest_scores
 
 ASK = "why is {} hot?"
@@ -74,12 +75,14 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
     head = (f"*{facts['name']}*" + (f" ({facts['account']})" if facts["account"] else "") + f" · {facts['lead']}\n"
             + score_line(facts["probability"], facts["percentile"], facts["band"], movement))
     sections = []
+    if facts.get("stop"):
+        sections.append(Section("Do not call", (f"⛔ {facts['stop']} (band capped at cold)",)))
     if note:
         sections.append(Section("", (note,)))
     sections.append(Section("Pushing it up", tuple(_line(r) for r in facts["for"]) or ("Nothing stands out.",)))
     if facts["against"]:
         sections.append(Section("Holding it back", tuple(_line(r) for r in facts["against"])))
-    data = {key_: facts[key_] for key_ in ("lead", "name", "account", "probability", "percentile", "band")}
+    data = {key_: facts[key_] for key_ in ("lead", "name", "account", "probability", "percentile", "band", "stop")}
     shown = facts["for"] + facts["against"]
     data.update(score=round(100 * facts["probability"]), movement=movement, scored_at=facts.get("scored_at"),
                 reasons=[{"text": r["text"], "contribution": r["contribution"]} for r in shown])
@@ -91,7 +94,8 @@ def _stored(query: Query, item: Scored) -> dict[str, Any] | None:
     engine = query.deps.engine
     if item.now.model_version_id != active_version(engine):
         return None
-    reasons = item.now.reasons
+    stop = next((r["text"] for r in item.now.reasons if r.get("group") == GROUP), None)
+    reasons = [r for r in item.now.reasons if r.get("group") != GROUP]
     now = pd.Timestamp(query.deps.clock()).to_julian_date()
     quotes = evidence(engine, item.lead.id, now, [(r["group"], r["contribution"]) for r in reasons if "group" in r])
 
@@ -102,7 +106,7 @@ def _stored(query: Query, item: Scored) -> dict[str, Any] | None:
 
     return {"lead": item.lead.external_id, "name": item.lead.name, "account": item.lead.account,
             "probability": item.now.probability, "percentile": item.now.percentile, "band": item.now.band,
-            "scored_at": item.now.scored_at,
+            "scored_at": item.now.scored_at, "stop": stop,
             "for": [shown(r) for r in reasons if r["contribution"] > 0],
             "against": [shown(r) for r in reasons if r["contribution"] <= 0]}
 

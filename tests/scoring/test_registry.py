@@ -161,7 +161,10 @@ def test_history_keeps_the_three_strongest_treeshap_groups_of_pred_contribs_in_s
         totals = row.groupby([group_of(str(n)) for n in row.index]).sum()
         strongest = totals[totals.abs().sort_values(ascending=False).index[:3]]
         values = scored.features.iloc[position].to_dict()
-        kept = {r["group"]: r for r in stored[lead]}
+        stop = scored.stopped[position]  # a stop (an unsubscribe, a bounce) comes first, then the model's reasons
+        assert [r["text"] for r in stored[lead] if r["group"] == "stop"] == ([] if stop is None else [stop])
+        assert stop is None or stored[lead][0]["text"] == stop
+        kept = {r["group"]: r for r in stored[lead] if r["group"] != "stop"}
         assert set(kept) == set(strongest.index), lead
         for group, total in strongest.items():
             assert kept[group]["text"] == describe(str(group), values)

@@ -1,0 +1,65 @@
+"""Signals that must win over the model: a lead who unsubscribed, whose email bounces, or whom the CRM marks
+"do not contact" is not to be called, whatever its probability. Each rule is stated here, in one place.
+
+A stopped lead keeps the model's probability (it is still the model's honest estimate) but its band is capped at
+CAP, so it is never on a call list or alerted as hot, and its stop is the first thing `why`, `top` and chat say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+CAP = "cold"
+GROUP = "stop"  # the reason group a stop is stored under, first among a score's reasons
+# CRM flags that mean "do not contact": Salesforce's DoNotCall / HasOptedOutOfEmail, HubSpot's opted-out status
+_DO_NOT = re.compile(r"do[\s_-]*not[\s_-]*(?:contact|call|email)|opt(?:ed)?[\s_-]*out|unsubscribed", re.IGNORECASE)
+_YES = {"yes", "true", "1", "y", "ja", "oui", "sí", "si"}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A rule: `applies(features)` gives, per row, whether it holds; `sentence` is what the rep is told."""
+
+    name: str
+    sentence: str
+    applies: Callable[[pd.DataFrame], np.ndarray]
+
+
+def _count(features: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in features:
+        return np.zeros(len(features))
+    return pd.to_numeric(features[name], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+
+
+def _flagged(features: pd.DataFrame) -> np.ndarray:
+    """Rows a CRM "do not contact" attribute (by its name) marks yes."""
+    out = np.zeros(len(features), dtype=bool)
+    for name in features.columns:
+        if str(name).startswith("attr.") and _DO_NOT.search(str(name)):
+            column = features[name]
+            text = column.astype(object).where(column.notna(), "").astype(str).str.strip().str.lower()
+            out |= text.isin(_YES | {"1.0"}).to_numpy()
+    return out
+
+
+STOPS: tuple[Stop, ...] = (
+    Stop("unsubscribed", "Unsubscribed in the last 90 days: do not contact until they opt in again",
+         lambda f: _count(f, "beh.unsubscribe_90d") > 0),
+    Stop("do not contact", "Marked “do not contact” in the CRM", _flagged),
+    Stop("bounced", "An email to them bounced in the last 30 days, with no reply in that time: check the address "
+                    "before reaching out",
+         lambda f: (_count(f, "beh.email_bounce_30d") > 0) & (_count(f, "beh.email_reply_30d") == 0)),
+)
+
+
+def stops(features: pd.DataFrame) -> np.ndarray:
+    """Per row, the sentence of the first stop that holds, or None."""
+    out = np.full(len(features), None, dtype=object)
+    for stop in reversed(STOPS):  # the first rule listed wins where several hold
+        out[stop.applies(features)] = stop.sentence
+    return out

@@ -1,0 +1,70 @@
+"""Signals that must win over the model: a hot lead who unsubscribes is said to, first, and is off call lists."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from scoring.stops import stops
+
+
+class Db:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def run(self, *args: str) -> Result:
+        result = CliRunner().invoke(cli, list(args), env={"HOTLEAD_DATABASE_URL": self.url})
+        assert result.exit_code == 0, result.output
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").output)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Db:
+    built = Db(f"sqlite:///{tmp_path_factory.mktemp('stops') / 'hotlead.db'}")
+    built.run("demo", "--leads", "1500", "--seed", "5", "--no-train")
+    built.json("train")
+    built.json("score")
+    return built
+
+
+def test_a_hot_lead_who_unsubscribes_is_said_to_first_and_is_off_the_call_list(db: Db, tmp_path: Path) -> None:
+    called = db.json("ask", "who should I call today?")["leads"]
+    hot = called[0]
+    events = tmp_path / "unsubscribed.csv"
+    events.write_text(f"lead,kind,occurred_at\n{hot['lead']},unsubscribe,{datetime.now(UTC).isoformat()}\n")
+    db.run("import", "activities", str(events))
+    db.json("score")
+    why = db.json("why", hot["lead"])
+    assert why["stop"].startswith("Unsubscribed") and why["band"] == "cold"
+    text = db.run("why", hot["lead"]).output.splitlines()
+    assert text[1].startswith("Do not call: Unsubscribed")  # first, right under the score
+    assert hot["lead"] not in {lead["lead"] for lead in db.json("ask", "who should I call today?")["leads"]}
+    chat = db.run("ask", f"why is {hot['lead']} hot?").output
+    assert chat.index("Unsubscribed") < chat.index("Pushing it up")
+    top = {row["lead"]: row for row in db.json("top", "--limit", "2000")}
+    assert top[hot["lead"]]["band"] == "cold" and top[hot["lead"]]["top_reason"].startswith("Unsubscribed")
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    ({"beh.unsubscribe_90d": 1.0, "beh.email_bounce_30d": 1.0}, "Unsubscribed"),  # the first rule listed wins
+    ({"beh.email_bounce_30d": 2.0, "beh.email_reply_30d": 0.0}, "An email to them bounced"),
+    ({"beh.email_bounce_30d": 1.0, "beh.email_reply_30d": 1.0}, None),  # they replied: the address works
+    ({"attr.Do Not Call": 1.0}, "Marked “do not contact”"),
+    ({"attr.HasOptedOutOfEmail": "Yes"}, "Marked “do not contact”"),
+    ({"attr.Do Not Call": 0.0, "attr.Notes": "yes"}, None),
+    ({"beh.unsubscribe_90d": np.nan}, None),
+])
+def test_stop_rules(row: dict[str, Any], expected: str | None) -> None:
+    found = stops(pd.DataFrame([row]))[0]
+    assert (found is None) if expected is None else found.startswith(expected)
