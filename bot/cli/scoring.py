@@ -125,7 +125,7 @@ def score(app: AppContext, as_json: bool) -> None:
 @cli.command()
 @click.option("--band", type=click.Choice(["hot", "warm", "cold"]), help="Only leads in this band.")
 @click.option("--accounts", is_flag=True, help="Rank accounts by their buying committee instead of leads.")
-@click.option("--limit", default=10, show_default=True, help="How many to list.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100_000), help="How many to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, best first.")
 @pass_app
 def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: bool) -> None:
@@ -147,8 +147,8 @@ def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: 
                        f"best: {row['best_lead']} ({row['best_probability']:.0%})")
         else:
             move = f"{row['movement']:+.0%}" if row["movement"] else "  —"
-            click.echo(f"{rank:>3}. {row['name']:<22} {row['account'] or '':<22} {row['probability']:>4.0%} "
-                       f"{row['band']:<4} {move:>5}  {row['top_reason']}")
+            click.echo(f"{rank:>3}. {row['name']:<22} {row['lead']:<12} {row['account'] or '':<22} "
+                       f"{row['probability']:>4.0%} {row['band']:<4} {move:>5}  {row['top_reason']}")
 
 
 @cli.command()

@@ -145,3 +145,12 @@ def test_before_any_training_scoring_commands_say_to_run_train(
     run("init")
     run("import", "leads", str(write("leads.csv", "external_id,name,created_at\nL1,Jane Doe,2026-09-01\n")))
     fails_cleanly(run(*command), "hotlead train")
+
+
+def test_top_shows_each_leads_id_and_refuses_a_limit_below_one(demo: Demo) -> None:
+    rows = demo.json("top", "--limit", "3")
+    lines = demo.run("top", "--limit", "3").output.splitlines()
+    assert len(lines) == 3 and all(row["lead"] in line for row, line in zip(rows, lines, strict=True))
+    for limit in ("0", "-3"):
+        refused = demo.run("top", "--limit", limit)
+        assert refused.exit_code == 2 and "is not in the range 1<=x<=100000" in refused.output
