@@ -394,11 +394,29 @@ def choice(options: Iterable[str]) -> Any:
 
 
 def phone(value: Any) -> str:
-    """A phone or WhatsApp number in E.164 form (+15550100001); a 'whatsapp:' prefix is dropped."""
+    """A lead's phone number as written in a CRM (digits with an optional +; spaces, dots, dashes and brackets
+    allowed; a 'whatsapp:' prefix dropped): a national number without a country code is kept as its digits."""
+    raw = str(_single(value)).strip().removeprefix("whatsapp:")
+    if not _PHONE.match(raw):
+        raise CellError(f"not a phone number: {value!r} (use E.164, e.g. +15550100001)")
+    return "+" + re.sub(r"[^0-9]", "", raw)
+
+
+def e164(value: Any) -> str:
+    """A number messages are sent to (a rep's WhatsApp), in E.164 form: + or the international prefix 00, a
+    country code (never 0), at most 15 digits in all; spaces, dots, dashes and brackets allowed."""
     raw = str(_single(value)).strip().removeprefix("whatsapp:")
     if not _PHONE.match(raw):
         raise CellError(f"not a phone number: {value!r} (use E.164, e.g. +15550100001)")
     digits = re.sub(r"[^0-9]", "", raw)
+    if raw.startswith("00"):  # the international prefix dialled in most of the world
+        digits = digits[2:]
+    elif not raw.startswith("+"):
+        raise CellError(f"no country code: {value!r} (WhatsApp and Twilio need E.164: +, the country code, then "
+                        "the number, e.g. +15550100001)")
+    if not 8 <= len(digits) <= 15 or digits[0] == "0":
+        raise CellError(f"not an E.164 number: {value!r} (+, a country code, then at most 15 digits in all, "
+                        "e.g. +15550100001)")
     return "+" + digits
 
 

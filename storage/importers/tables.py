@@ -217,7 +217,7 @@ def _reps(refs: References) -> TableSpec:
             Column("role", _optional(cells.choice(REP_ROLES)), "rep, senior, bdr or manager (default rep)"),
             Column("email", _optional(cells.text), "email address"),
             Column("slack_user_id", _optional(cells.text), "Slack member id, e.g. U024BE7LH"),
-            Column("whatsapp", _optional(cells.phone), "WhatsApp number in E.164, e.g. +15550100001"),
+            Column("whatsapp", _optional(cells.e164), "WhatsApp number in E.164, e.g. +15550100001"),
             Column("timezone", _optional(cells.timezone), "IANA time zone (default UTC)"),
         ],
         "the sales team: who the bot answers and alerts",

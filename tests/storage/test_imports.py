@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import Engine
 
 from storage.errors import ImportFileError
-from storage.importers import import_table
+from storage.importers import cells, import_table
 from tests.conftest import count
 
 LEADS = (
@@ -153,11 +153,20 @@ def test_outcomes_accept_won_and_lost_words(seeded: Engine, write: Callable[[str
     assert sorted(rows) == [("L1", 1), ("L2", 0), ("L3", 0)]
 
 
+def test_whatsapp_numbers_read_as_e164_however_they_are_written() -> None:
+    assert {cells.e164(v) for v in ("+1 (555) 010-0001", "whatsapp:+15550100001", "001 555 010 0001")} == {
+        "+15550100001"}
+    assert cells.phone("555-1234") == "+5551234"  # a lead's phone in a CRM may lack its country code
+
+
 @pytest.mark.parametrize(
     ("kind", "header", "row", "column", "problem"),
     [
         ("reps", "name,timezone", "Bo,Mars/Olympus", "timezone", "unknown time zone"),
         ("reps", "name,whatsapp", "Bo,call me", "whatsapp", "not a phone number"),
+        ("reps", "name,whatsapp", "Bo,555-1234", "whatsapp", "no country code: '555-1234'"),
+        ("reps", "name,whatsapp", "Bo,+0155501000", "whatsapp", "not an E.164 number"),
+        ("reps", "name,whatsapp", "Bo,+1555010000123456", "whatsapp", "not an E.164 number"),
         ("reps", "name,role", "Bo,boss", "role", "'boss' is not one of rep, senior, bdr, manager"),
         ("accounts", "name,employees", "Initech,lots", "employees", "not a number"),
         ("leads", "external_id,name,created_at,owner", "L9,Al,2026-01-01,Nobody", "owner", "unknown rep"),
