@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from bot.cli import AppContext, cli, emit_json, pass_app
 from storage.alerts import OUTBOX_STATES, list_alerts
+from storage.demo_sessions import end_session, open_session, recent_sessions
 from storage.errors import ImportFileError, NotFoundError, RowError
 
 
@@ -40,15 +41,19 @@ def _ids(app: AppContext, lead: str, rep: str) -> tuple[int, int]:
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
 @pass_app
 def start(app: AppContext, lead: str, rep: str, minutes: int, starts_at: datetime | None, as_json: bool) -> None:
-    """Open a demo window for LEAD (external id or name)."""
-    from bot.push.demo import start_session
-
+    """Open a demo window for LEAD (external id or name). A window overlapping one the rep already has with the
+    lead widens that session instead of opening a second one (each alert would be sent twice)."""
     lead_id, rep_id = _ids(app, lead, rep)
     begin = starts_at.replace(tzinfo=UTC) if starts_at else datetime.now(UTC)
     with app.engine().begin() as conn:
-        session = start_session(conn, lead_id=lead_id, rep_id=rep_id, minutes=minutes, starts_at=begin)
+        session, merged = open_session(conn, lead_id=lead_id, rep_id=rep_id, starts_at=begin,
+                                       ends_at=begin + timedelta(minutes=minutes), source="cli")
     if as_json:
-        emit_json({"id": session, "lead": lead, "rep": rep, "starts_at": begin.isoformat(), "minutes": minutes})
+        emit_json({"id": session, "lead": lead, "rep": rep, "starts_at": begin.isoformat(), "minutes": minutes,
+                   "merged": merged})
+    elif merged:
+        click.echo(f"{rep} already had demo session {session} with {lead} at that time: it now covers these "
+                   f"{minutes} minutes too (`hotlead demo-session list`).")
     else:
         click.echo(f"Demo session {session} open for {minutes} minutes: {rep} gets WhatsApp alerts about {lead}.")
 
@@ -58,20 +63,14 @@ def start(app: AppContext, lead: str, rep: str, minutes: int, starts_at: datetim
 @pass_app
 def list_sessions(app: AppContext, as_json: bool) -> None:
     """Demo sessions, newest first (open ones marked)."""
-    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
     with app.engine().connect() as conn:
-        rows = conn.execute(text(
-            "SELECT d.id, l.external_id, l.name, r.name, d.starts_at, d.ends_at, d.source, "
-            "d.starts_at <= :now AND d.ends_at > :now FROM demo_session d JOIN lead l ON l.id = d.lead_id "
-            "JOIN rep r ON r.id = d.rep_id ORDER BY d.id DESC LIMIT 100"), {"now": now}).all()
-    found = [dict(zip(("id", "lead", "name", "rep", "starts_at", "ends_at", "source", "open"), r, strict=True))
-             for r in rows]
+        found = recent_sessions(conn, now=datetime.now(UTC))
     if as_json:
-        emit_json([{**f, "open": bool(f["open"])} for f in found])
+        emit_json(found)
         return
     for f in found:
         click.echo(f"{f['id']:>5} {'OPEN ' if f['open'] else '     '}{f['lead']:<10} {f['name']:<22} {f['rep']:<16} "
-                   f"{f['starts_at'][:16]} → {f['ends_at'][11:16]} ({f['source']})")
+                   f"{str(f['starts_at'])[:16]} → {str(f['ends_at'])[11:16]} ({f['source']})")
 
 
 @demo_session.command(name="end")
@@ -79,10 +78,8 @@ def list_sessions(app: AppContext, as_json: bool) -> None:
 @pass_app
 def end(app: AppContext, session: int) -> None:
     """Close a demo session now."""
-    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     with app.engine().begin() as conn:
-        changed = conn.execute(text("UPDATE demo_session SET ends_at = :now WHERE id = :id AND ends_at > :now"),
-                               {"now": now, "id": session}).rowcount
+        changed = end_session(conn, session_id=session, now=datetime.now(UTC))
     click.echo(f"Demo session {session} closed." if changed else f"Demo session {session} was not open.")
 
 
@@ -91,8 +88,9 @@ def end(app: AppContext, session: int) -> None:
 @pass_app
 def import_sessions(app: AppContext, file: Path) -> None:
     """Import demo sessions from a calendar CSV: columns `lead`, `rep`, `starts_at` (ISO 8601, UTC unless it says),
-    and `minutes` or `ends_at`. Atomic: a bad row writes nothing and says which row and column."""
-    from bot.push.demo import start_session
+    and `minutes` or `ends_at`. Atomic: a bad row writes nothing and says which row and column. Idempotent: a
+    session already there (the same calendar imported again), or overlapping one the rep has with the lead, widens
+    that one instead of adding another."""
     from storage.importers import cells
 
     with file.open(newline="", encoding="utf-8-sig") as handle:
@@ -123,10 +121,13 @@ def import_sessions(app: AppContext, file: Path) -> None:
         parsed.append((lead_id, rep_id, minutes, begin))
     if problems:
         raise ImportFileError(str(file), problems)
+    merged = 0
     with app.engine().begin() as conn:  # all sessions of the file, or none
         for lead_id, rep_id, minutes, begin in parsed:
-            start_session(conn, lead_id=lead_id, rep_id=rep_id, minutes=minutes, starts_at=begin, source="calendar")
-    click.echo(f"Imported {len(parsed)} demo sessions from {file}.")
+            merged += open_session(conn, lead_id=lead_id, rep_id=rep_id, starts_at=begin,
+                                   ends_at=begin + timedelta(minutes=minutes), source="calendar").merged
+    click.echo(f"Imported {len(parsed)} demo sessions from {file}: {len(parsed) - merged} new, {merged} joined a "
+               "session already there (the same or an overlapping window of the same lead and rep).")
 
 
 @cli.command()

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from bot.replies import clip
+from storage.demo_sessions import open_session
+from storage.demo_sessions import open_sessions as sessions_open_at
 from storage.derived import page_type_from_url
-from storage.history import stamp
 
 MATTERING_PAGES = ("pricing", "contract", "checkout", "order", "quote")
 URGENT = 0.6
@@ -50,23 +51,17 @@ class Bundle:
 
 def start_session(conn: Connection, *, lead_id: int, rep_id: int, minutes: float,
                   starts_at: datetime | None = None, source: str = "cli") -> int:
-    """Open a demo window; returns its id."""
+    """Open a demo window (or widen the one the rep already has with the lead: see storage.demo_sessions); its
+    id."""
     begin = starts_at or datetime.now(UTC)
-    return int(conn.execute(text(
-        "INSERT INTO demo_session (lead_id, rep_id, starts_at, ends_at, source) VALUES (:lead, :rep, :start, "
-        ":end, :source) RETURNING id"), {"lead": lead_id, "rep": rep_id, "start": stamp(begin),
-                                          "end": stamp(begin + timedelta(minutes=minutes)), "source": source},
-    ).scalar_one())
+    return open_session(conn, lead_id=lead_id, rep_id=rep_id, starts_at=begin,
+                        ends_at=begin + timedelta(minutes=minutes), source=source).id
 
 
 def open_sessions(engine: Engine, now: datetime) -> list[Session]:
     """Sessions whose window contains `now`."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT d.id, d.lead_id, l.account_id, l.name, a.name, d.rep_id, r.whatsapp, d.ends_at FROM demo_session d "
-            "JOIN lead l ON l.id = d.lead_id LEFT JOIN account a ON a.id = l.account_id JOIN rep r ON r.id = d.rep_id "
-            "WHERE d.starts_at <= :now AND d.ends_at > :now ORDER BY d.id"), {"now": stamp(now)}).all()
-    return [Session(*row) for row in rows]
+        return [Session(*row) for row in sessions_open_at(conn, now=now)]
 
 
 def _page(values: dict[str, Any]) -> str | None:

@@ -47,6 +47,28 @@ def test_a_calendar_file_with_a_bad_row_imports_nothing_and_names_row_and_column
         assert conn.exec_driver_sql("SELECT source FROM demo_session").scalar_one() == "calendar"
 
 
+def test_a_calendar_imported_twice_and_a_repeated_start_keep_one_session_per_lead_and_rep(
+    demo_url: str, demo_engine: Engine, tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    calendar = tmp_path / "calendar.csv"
+    calendar.write_text("lead,rep,starts_at,minutes\nL000010,Alex Rivera,2026-11-24T15:00:00Z,45\n"
+                        "L000011,Alex Rivera,2026-11-24T16:00:00Z,30\n", encoding="utf-8")
+    assert run(demo_url, "demo-session", "import", str(calendar)) == (
+        0, f"Imported 2 demo sessions from {calendar}: 2 new, 0 joined a session already there (the same or an "
+           "overlapping window of the same lead and rep).\n")
+    code, output = run(demo_url, "demo-session", "import", str(calendar))
+    assert code == 0 and "0 new, 2 joined" in output
+    started = json.loads(run(demo_url, "demo-session", "start", "L000010", "--rep", "Alex Rivera", "--at",
+                             "2026-11-24T15:30:00", "--minutes", "60", "--json")[1])
+    assert started["merged"] is True
+    with demo_engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT l.external_id, d.starts_at, d.ends_at FROM demo_session d "
+                                    "JOIN lead l ON l.id = d.lead_id ORDER BY d.id").all()
+    assert [(lead, str(start)[:16], str(end)[:16]) for lead, start, end in rows] == [
+        ("L000010", "2026-11-24 15:00", "2026-11-24 16:30"),  # widened to cover the later, longer window
+        ("L000011", "2026-11-24 16:00", "2026-11-24 16:30")]
+
+
 def test_alerts_json_lists_the_outbox(demo_url: str, demo_engine: Engine) -> None:
     enqueue(demo_engine, kind="hot", channel="slack", target="C1", dedupe_key="k1", payload={"text": "x"}, lead_id=1)
     code, output = run(demo_url, "alerts", "--json")
