@@ -12,7 +12,15 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import Engine
 
 from bot.ttl import fresh_for
-from storage.history import AccountName, LeadName, account_names, lead_names, name_version
+from storage.history import (
+    AccountName,
+    LeadName,
+    account_leads,
+    account_names,
+    latest_scores,
+    lead_names,
+    name_version,
+)
 
 SURE = 88  # a fuzzy match this good, well ahead of the next, is taken without asking
 CLOSE = 75  # matches this good are offered as choices
@@ -47,6 +55,27 @@ class Resolution:
     def ambiguous(self) -> bool:
         """Several names fit equally well."""
         return self.found is None and bool(self.candidates) and self.candidates[0].score >= CLOSE
+
+
+def likely_lead(engine: Engine, candidates: tuple[Found, ...], band: str | None = None) -> Found | None:
+    """Among leads sharing a name, the one a rep must mean, the same in chat and on the command line: the only one
+    in the band the question names ("why is Jane Doe hot?"), or the only one still open and scored; else None."""
+    leads = [c for c in candidates if c.kind == "lead"]
+    if not leads or len(leads) != len(candidates):
+        return None
+    with engine.connect() as conn:
+        latest = latest_scores(conn=conn, lead_ids=[c.id for c in leads])
+    fits = [c for c in leads if c.id in latest and (band is None or latest[c.id].band == band.lower())]
+    return fits[0] if len(fits) == 1 else None
+
+
+def best_open_lead(engine: Engine, account_id: int) -> LeadName | None:
+    """The account's open lead with the best latest score (what "why is Acme hot?" explains), or None."""
+    with engine.connect() as conn:
+        leads = account_leads(conn=conn, account_id=account_id)
+        latest = latest_scores(conn=conn, lead_ids=[lead.id for lead in leads]) if leads else {}
+    scored = [lead for lead in leads if lead.id in latest]
+    return max(scored, key=lambda lead: latest[lead.id].probability) if scored else None
 
 
 def clean(phrase: str) -> str:

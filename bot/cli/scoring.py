@@ -159,8 +159,10 @@ def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: 
 def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
     """Why LEAD scores what it does: the reasons for and against, with its own numbers.
 
-    LEAD is an external id, or a name as a rep would type it ("Jane Doe", "jane doe at acme"); a name that fits
-    several leads lists them with their ids."""
+    LEAD is an external id, or a name as a rep would type it ("Jane Doe", "jane doe at acme"), resolved exactly as
+    chat resolves it: of several leads sharing a name, the only one still open and scored (the others are named on
+    stderr); an account's name means its best-scored open lead; otherwise the leads that fit are listed with
+    their ids (also shown by `hotlead top`)."""
     from scoring.explain import format_contribution
     from scoring.leads import explain_lead, explain_pair
 
@@ -193,19 +195,31 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
 
 def _lead_key(engine: Engine, given: str) -> str:
     """The external id `given` names: itself, or that of the one lead a name means (matched as in chat)."""
-    from bot.names import MAX_CHOICES, name_index
+    from bot.names import MAX_CHOICES, best_open_lead, likely_lead, name_index
     from storage.queries import lead_ids_by_external_id
 
     with engine.connect() as conn:
         if lead_ids_by_external_id(conn=conn, external_ids=[given]):
             return given  # an id: no name index to build (half a second on 100,000 leads)
-    resolution = name_index(engine).resolve(given, accounts=False)
-    if resolution.found is not None:
-        return resolution.found.key
+    resolution = name_index(engine).resolve(given)
+    found = resolution.found
+    if found is not None and found.kind == "account":  # as in chat: the account's best-scored open lead
+        best = best_open_lead(engine, found.id)
+        if best is None:
+            raise click.ClickException(f"{found.key} has no open lead with a score")
+        click.echo(f"{best.name} is the best-scored open lead at {found.key}.", err=True)
+        return best.external_id
+    if found is not None:
+        return found.key
     shown = resolution.candidates[:MAX_CHOICES]
     more = f" and {len(resolution.candidates) - len(shown)} more" if len(resolution.candidates) > len(shown) else ""
     options = "; ".join(f"{c.label}: {c.key}" for c in shown) + more
     if resolution.ambiguous:
+        likely = likely_lead(engine, resolution.candidates)  # as chat picks: the only one open and scored
+        if likely is not None:
+            others = [f"{c.label}: {c.key}" for c in resolution.candidates if c != likely][:MAX_CHOICES]
+            click.echo(f"Also called {given!r}: {'; '.join(others)}", err=True)
+            return likely.key
         raise click.ClickException(f"more than one lead fits {given!r}: {options}")
     hint = f" (closest: {options})" if options else ""
     raise click.ClickException(f"no lead {given!r}{hint}; give an external id (see `hotlead top`) or a name")

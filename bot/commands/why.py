@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from bot.commands import Command, patterns
 from bot.commands.common import Scored, best_lead, find, lead_actions, score_line, scored
-from bot.names import MAX_CHOICES, SURE, Found, name_index
+from bot.names import MAX_CHOICES, SURE, likely_lead, name_index
 from bot.replies import Reply, Section
 from bot.router import Query
 from bot.ttl import fresh_for
@@ -18,7 +18,6 @@ from scoring.evidence import evidence
 from scoring.explain import strength
 from scoring.leads import explain_lead
 from scoring.stops import GROUP
-from storage.history import latest_scores
 
 ASK = "why is {} hot?"
 MODEL_FRESH_S = 5.0
@@ -30,7 +29,7 @@ def handle(query: Query) -> Reply:
     """Explain the lead the question names."""
     resolution = name_index(query.deps.engine).resolve(query.parts["who"], visible=query.visible)
     if resolution.ambiguous:
-        likely = _likely(query, resolution.candidates, query.parts.get("band"))
+        likely = likely_lead(query.deps.engine, resolution.candidates, query.parts.get("band"))
         if likely is not None:
             others = [c.label for c in resolution.candidates if c != likely]
             more = f" and {len(others) - MAX_CHOICES} more" if len(others) > MAX_CHOICES else ""
@@ -49,18 +48,6 @@ def handle(query: Query) -> Reply:
     else:
         key = found.key
     return explain(query, key, account_note)
-
-
-def _likely(query: Query, candidates: tuple[Found, ...], band: str | None) -> Found | None:
-    """Among leads sharing a name, the one the question must mean: the only one in the band it names ("why is
-    Jane Doe hot?"), or the only one still open and scored."""
-    leads = [c for c in candidates if c.kind == "lead"]
-    if len(leads) != len(candidates):
-        return None
-    with query.deps.engine.connect() as conn:
-        latest = latest_scores(conn=conn, lead_ids=[c.id for c in leads])
-    fits = [c for c in leads if c.id in latest and (band is None or latest[c.id].band == band.lower())]
-    return fits[0] if len(fits) == 1 else None
 
 
 def explain(query: Query, key: str, note: str | None = None) -> Reply:
