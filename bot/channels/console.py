@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+from dataclasses import replace
 
 from bot.replies import Reply, unmarked
 from bot.router import Deps, IncomingMessage, dispatch
@@ -33,3 +35,14 @@ _TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # ESC sequence
 def render(reply: Reply) -> str:
     """The reply for a terminal: numbered choices, no markup, and no control characters from data."""
     return _TERMINAL_CONTROL.sub("", unmarked(reply.plain(numbered=True)))
+
+
+def render_once(reply: Reply, who: str | None = None) -> str:
+    """The reply for one-shot `hotlead ask`, which cannot take "reply with a number": each choice with the
+    `hotlead ask` line that asks it (as the same rep, `who`)."""
+    text = render(replace(reply, choices=()))
+    if not reply.choices:
+        return text
+    prefix = "hotlead ask " + (f"--as {shlex.quote(who)} " if who else "")
+    lines = [f"• {unmarked(choice.label)}: {prefix}{shlex.quote(choice.question)}" for choice in reply.choices]
+    return text + "\n\n" + _TERMINAL_CONTROL.sub("", "\n".join(lines))

@@ -34,16 +34,16 @@ def ask(app: AppContext, question: tuple[str, ...], who: str | None, as_json: bo
       hotlead ask "compare Acme and Globex"
       hotlead ask help
     """
-    from bot.channels.console import as_rep, render
+    from bot.channels.console import as_rep, render_once
     from bot.channels.console import ask as ask_router
 
     deps = _deps(app)
     reply = ask_router(deps, " ".join(question), as_rep(deps, who))
     if as_json:
-        emit_json({"text": render(reply), **reply.data,
+        emit_json({"text": render_once(reply, who), **reply.data,
                    "choices": [{"label": c.label, "question": c.question} for c in reply.choices]})
     else:
-        click.echo(render(reply))
+        click.echo(render_once(reply, who))
 
 
 @cli.command()

@@ -80,3 +80,18 @@ def test_a_file_name_that_looks_like_markup_does_not_break_the_progress_bar() ->
     with progress_bar("importing leads[/bold][link=x].csv", enabled=True) as tick:
         tick(1, 2)
         tick(2, 2)
+
+
+def test_one_shot_ask_offers_each_choice_as_the_ask_line_that_asks_it(demo_url: str, demo_engine: Engine) -> None:
+    with demo_engine.connect() as conn:
+        shared = [row[0] for row in conn.exec_driver_sql(
+            "SELECT min(name) FROM lead GROUP BY lower(name) HAVING count(*) > 1")]
+    asked = [(name, dispatch(IncomingMessage(f"why is {name}?", "console", "console"), Deps(demo_engine)))
+             for name in shared]
+    name, reply = next((name, reply) for name, reply in asked if reply.choices)  # several fit, none more likely
+    output = run(demo_url, "ask", "--as", "Morgan Hale", f"why is {name}?")
+    assert "Reply with a number" not in output
+    for choice in reply.choices:
+        assert f"• {unmarked(choice.label)}: hotlead ask --as 'Morgan Hale' '{choice.question}'" in output
+    again = run(demo_url, "ask", "--as", "Morgan Hale", reply.choices[0].question)  # the line works as printed
+    assert "Reply with a number" not in again and not again.startswith("Sorry")
