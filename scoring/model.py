@@ -5,7 +5,6 @@ and exact contributions whichever wins."""
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from typing import Any
 
@@ -23,9 +22,7 @@ from scoring.linear import LinearPart
 from scoring.tournament import PREFERRED_FIRST, choose
 from scoring.treeshap import Forest, compile_booster, forest_from_bytes, forest_to_bytes
 
-log = logging.getLogger(__name__)
 MIN_CLASS = 50
-WARN_POSITIVES = 500
 STACKED_DEPTH = 2  # trees boosted from the linear margin correct what a line misses: pairwise interactions
 
 
@@ -93,8 +90,6 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                 f"need at least {MIN_CLASS} conversions and {MIN_CLASS} non-conversions to train; "
                 f"found {positives} and {negatives}"
             )
-        if positives < WARN_POSITIVES:
-            log.warning("only %d conversions: scores will be noisy until there are %d", positives, WARN_POSITIVES)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.categories_ = {
             c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)

@@ -10,6 +10,7 @@ the most relevant), and that is the version registered; its metrics are the hold
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,11 +42,13 @@ from scoring.model import LeadScorer
 from scoring.rules import rule_points
 from storage.db import get_meta
 
+log = logging.getLogger(__name__)
 HOLDOUT_FRACTION = 0.2
 TOO_GOOD_AUC = 0.99  # a holdout AUC this high usually means a column gives the outcome away
 LEAK_AUC = 0.98  # a single column that ranks the training outcomes this well alone is left out (a leak)
 LEAK_MIN_LEVEL = 10  # a category seen fewer times says nothing alone (an id column is not a leak)
-MIN_HOLDOUT_CLASS = 5  # conversions and non-conversions the holdout needs at least, to judge anything
+MIN_HOLDOUT_CLASS = 5
+WARN_POSITIVES = 500  # conversions and non-conversions the holdout needs at least, to judge anything
 
 
 @dataclass
@@ -150,6 +153,9 @@ def train(
     if data.order == "random":  # rows with no time have no newest to weigh more
         scorer = clone(scorer).set_params(half_lives=())
     train_rows, hold_rows = data.split()
+    converted = int(data.labels.sum())
+    if converted < WARN_POSITIVES:  # once per training, not once per model fitted in it
+        log.warning("only %d conversions: scores will be noisy until there are %d", converted, WARN_POSITIVES)
     leaks = left_out_columns(data.features.iloc[train_rows], data.labels[train_rows], keep)
     data.features = data.features.drop(columns=list(leaks))
     train_x, hold_x = data.features.iloc[train_rows], data.features.iloc[hold_rows]

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import Result
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from scoring import registry
-from scoring.training import left_out_columns
+from scoring.training import left_out_columns, train
 from storage.db import set_meta
 from storage.importers.crm import import_crm
 
@@ -140,3 +141,13 @@ def test_a_text_column_with_a_different_value_on_every_row_is_an_id_and_left_out
     labels = np.arange(100) % 2
     assert left_out_columns(features, labels) == {"attr.Deal": "an id: a different value on nearly every row"}
     assert left_out_columns(features, labels, keep=("Deal",)) == {}
+
+
+def test_few_conversions_are_warned_about_once_per_training(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    import_crm(engine, export(tmp_path / "deals.csv"), label="Won", id_column="Deal")
+    with caplog.at_level("WARNING"):
+        train(engine)
+    noisy = [r for r in caplog.records if "scores will be noisy" in r.getMessage()]
+    assert len(noisy) == 1 and "only" in noisy[0].getMessage()  # not once per model fitted (candidate, deployed…)
