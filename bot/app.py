@@ -64,6 +64,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app of `hotlead serve`: every secret a channel needs is checked here, before serving. Every
     request meets the body cap and the chunk timeout (bot/http_limits.py) before its route parses it."""
+    settings.require_all(serve_needs(slack=slack, whatsapp=whatsapp))  # every missing one named at once
     engine = engine or make_engine(settings.hotlead_database_url)
     check_schema(engine)
     deps = Deps(engine, settings)
@@ -125,6 +126,18 @@ def create_app(
                     middleware=[Middleware(RequestLimits, chunk_timeout_s=chunk_timeout_s)])
     app.state.hotlead = parts
     return app
+
+
+def serve_needs(*, slack: bool, whatsapp: bool) -> list[tuple[str, str]]:
+    """The settings the enabled channels cannot start without, with what each is for."""
+    needs = []
+    if slack:
+        needs += [("SLACK_BOT_TOKEN", "answering in Slack"),
+                  ("SLACK_SIGNING_SECRET", "checking that requests come from Slack")]
+    if whatsapp:
+        needs += [("TWILIO_AUTH_TOKEN", "checking Twilio's signatures"),
+                  ("HOTLEAD_PUBLIC_URL", "checking Twilio's signatures (the URL Twilio calls)")]
+    return needs
 
 
 def chat_pool(settings: Settings, workers: int) -> ProcessPoolExecutor:

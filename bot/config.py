@@ -20,11 +20,17 @@ class SettingError(RuntimeError):
 
 
 class MissingSettingError(SettingError):
-    """A setting the requested feature needs is not set."""
+    """Settings the requested features need are not set (one or several, each with what it is for)."""
 
-    def __init__(self, name: str, purpose: str) -> None:
-        super().__init__(f"{name} is not set: it is needed for {purpose}")
+    def __init__(self, name: str, purpose: str, *more: tuple[str, str]) -> None:
+        missing = [(name, purpose), *more]
+        if len(missing) == 1:
+            super().__init__(f"{name} is not set: it is needed for {purpose}")
+        else:
+            super().__init__(f"{len(missing)} settings are not set: "
+                             + "; ".join(f"{n} (for {p})" for n, p in missing))
         self.name = name
+        self.names = [n for n, _ in missing]
 
 
 QUIET_OFF = ("off", "none", "no", "")
@@ -112,6 +118,13 @@ class Settings:
                                    f"roles {', '.join(REP_ROLES)}), not {self.hotlead_routing!r}")
             found[band] = chosen
         return found
+
+    def require_all(self, needs: list[tuple[str, str]]) -> None:
+        """Raise one MissingSettingError naming every one of `needs` (name, purpose) that is not set, so that a
+        server is not restarted once per missing variable."""
+        missing = [(name.upper(), purpose) for name, purpose in needs if not getattr(self, name.lower())]
+        if missing:
+            raise MissingSettingError(*missing[0], *missing[1:])
 
     def require(self, name: str, purpose: str) -> str:
         """Return a secret or setting that must be present, or raise naming the variable."""

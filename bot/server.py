@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,6 +14,27 @@ import uvicorn
 # 5 s, more than 1,000 connections at once are answered 503 at once rather than queued behind slow clients, and
 # a stop waits at most 10 s for requests in flight. Request bodies are capped by bot/http_limits.py.
 SERVE_LIMITS: dict[str, Any] = {"timeout_keep_alive": 5, "limit_concurrency": 1000, "timeout_graceful_shutdown": 10}
+
+
+class AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that calls `ready()` once it accepts connections (after the app's start-up: warmed chat
+    workers, the outbox, the scheduler), not before."""
+
+    def __init__(self, config: uvicorn.Config, ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does, then announce (unless start-up failed)."""
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            self._ready()
+
+
+def serve_until_stopped(app: Any, host: str, port: int, ready: Callable[[], None]) -> None:
+    """`hotlead serve`: run `app` on host:port with SERVE_LIMITS, calling `ready()` once connections are taken."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, **SERVE_LIMITS)
+    AnnouncingServer(config, ready).run()
 
 
 class BackgroundServer:

@@ -74,4 +74,4 @@ def main() -> None:
     cli(prog_name="hotlead")
 
 
-from bot.cli import bench, chat, data, nlp, push, push_jobs, scoring  # noqa: E402,F401  (registers the commands)
+from bot.cli import bench, chat, data, dev, nlp, push, push_jobs, scoring  # noqa: E402,F401  (registers the commands)

@@ -119,8 +119,6 @@ def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, sc
     With SLACK_APP_TOKEN set, Slack is also reached over Socket Mode (no public URL needed).
     A missing secret stops the server at start, naming the variable.
     """
-    import uvicorn
-
     from bot.app import create_app
 
     workers = max(1, (os.cpu_count() or 2) - 1) if chat_workers is None else chat_workers
@@ -132,8 +130,10 @@ def serve(app: AppContext, host: str, port: int, slack: bool, whatsapp: bool, sc
 
         connect_socket_mode(parts.bolt, app.settings)
         click.echo("Slack: connected over Socket Mode.", err=True)
-    click.echo(f"Hotlead serving {', '.join(parts.channels) or 'health checks only'} on http://{host}:{port}",
-               err=True)
-    from bot.server import SERVE_LIMITS
+    from bot.server import serve_until_stopped
 
-    uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False, **SERVE_LIMITS)
+    def ready() -> None:  # said once connections are accepted, after the workers and the outbox started
+        click.echo(f"Hotlead serving {', '.join(parts.channels) or 'health checks only'} on http://{host}:{port}",
+                   err=True)
+
+    serve_until_stopped(asgi, host, port, ready)

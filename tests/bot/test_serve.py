@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+
+import httpx
+from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from bot.app import create_app
+from bot.cli import cli
 from bot.config import Settings
 from bot.server import BackgroundServer
 
@@ -36,9 +44,39 @@ def test_questions_are_answered_by_worker_processes(demo_engine: Engine, demo_ur
             assert app.state.hotlead.deps.pool is not None
             body = slack_event_body({"type": "app_mention", "user": "U0HL00003", "channel": "C1", "ts": "1.1",
                                      "text": f"<@UHOTLEAD> why is {lead['lead']} hot?"})
-            import httpx
-
             assert httpx.post(f"{server.url}/slack/events", content=body, headers=slack_headers("s", body),
                               timeout=30).status_code == 200
             text = slack.wait_for("chat.postMessage", timeout=30)[0].params["text"]
     assert lead["name"] in text and "Pushing it up" in text
+
+
+def test_every_missing_setting_is_named_at_once(demo_url: str) -> None:
+    clean = {name: "" for name in os.environ if name.startswith(("SLACK_", "TWILIO_", "HOTLEAD_PUBLIC"))}
+    result = CliRunner().invoke(cli, ["serve", "--no-scheduler", "--chat-workers", "0"],
+                                env={**clean, "HOTLEAD_DATABASE_URL": demo_url})
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "4 settings are not set" in result.output
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "TWILIO_AUTH_TOKEN", "HOTLEAD_PUBLIC_URL"):
+        assert name in result.output
+
+
+def test_serving_is_said_once_connections_are_accepted(demo_url: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-slack", "--no-whatsapp", "--no-scheduler",
+         "--chat-workers", "1", "--port", str(port)],
+        env={**os.environ, "HOTLEAD_DATABASE_URL": demo_url}, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        said = ""
+        while "serving" not in said:
+            line = process.stderr.readline()
+            assert line, f"the server stopped before saying it serves: {said}"
+            said += line
+        # no retry, no wait: when it says so, it answers (a warmed chat worker and the outbox already started)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json() == {"ok": True}
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
