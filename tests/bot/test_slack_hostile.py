@@ -84,8 +84,10 @@ def test_a_hostile_lead_is_literal_in_answers_top_lists_and_compare(
         assert signed_post(server, body).status_code == 200
     calls = slack.wait_for("chat.postMessage", 3, timeout=20)
     assert_literal(calls)
-    assert "&lt;https://evil.example/login|Evil&gt; Inc" in posted(calls[0])
-    assert all("&lt;@U0HL00001&gt;" in posted(call) for call in calls[1:])
+    # the answers run concurrently and may arrive in any order: each is known by the question it is threaded on
+    answer = {call.params["thread_ts"]: posted(call) for call in calls}
+    assert "&lt;https://evil.example/login|Evil&gt; Inc" in answer["1763900000.000100"]
+    assert all("&lt;@U0HL00001&gt;" in answer[f"1763900000.00010{i}"] for i in (1, 2))
 
 
 def test_the_askers_own_channel_ping_is_never_echoed(server: str, slack: FakeSlack, a_rep: RepRow) -> None:
