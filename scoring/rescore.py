@@ -23,6 +23,7 @@ from scoring.model import LeadScorer
 from scoring.stops import CAP, GROUP, stops
 from storage import queries
 from storage.db import json_dumps, marks
+from storage.history import stamp
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
 REASONS_KEPT = 3
@@ -159,9 +160,22 @@ def rescore(engine: Engine, now: float | None = None) -> RescoreResult:
         return _rescore(engine, now)
 
 
-def _rescore(engine: Engine, now: float | None) -> RescoreResult:
+def rescore_past(engine: Engine, moment: datetime) -> RescoreResult:
+    """Score the leads that were in play at `moment` (created by then, not yet decided) as of then, and append
+    the rows that moved, dated then: how a pipeline gets a score history it would have had (the demo's weeks
+    before today). Call it oldest moment first."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    with engine.connect() as conn:
+        ids = queries.lead_ids_open_at(conn=conn, moment=stamp(moment))
+    julian = pd.Timestamp(moment.replace(tzinfo=None)).to_julian_date()
+    with _bulk():
+        return _rescore(engine, julian, pd.Series(julian, index=ids, dtype=float), moment)
+
+
+def _rescore(engine: Engine, now: float | None, cutoffs: pd.Series | None = None,
+             scored_at: datetime | None = None) -> RescoreResult:
     started = time.perf_counter()
-    cutoffs = active_cutoffs(engine, now)
+    cutoffs = active_cutoffs(engine, now) if cutoffs is None else cutoffs
     if cutoffs.empty:
         return RescoreResult(0, 0, time.perf_counter() - started, active_scorer(engine)[1])
     scored = score_leads(engine, cutoffs)
@@ -172,14 +186,14 @@ def _rescore(engine: Engine, now: float | None) -> RescoreResult:
         ).all()
     rows = _moved(ids, scored, latest)
     if len(rows):
-        _append(engine, scored, ids, rows)
+        _append(engine, scored, ids, rows, scored_at or datetime.now(UTC))
     return RescoreResult(len(ids), len(rows), time.perf_counter() - started, scored.version_id)
 
 
-def _append(engine: Engine, scored: Scored, ids: np.ndarray, rows: np.ndarray) -> None:
+def _append(engine: Engine, scored: Scored, ids: np.ndarray, rows: np.ndarray, moment: datetime) -> None:
     """Append the history rows of `rows` in one transaction; each chunk is inserted in a second thread (SQLite
     writes without the GIL) while the next chunk's reasons are written."""
-    scored_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    scored_at = stamp(moment)
     with engine.begin() as conn, ThreadPoolExecutor(max_workers=1) as writer:
         sql = ("INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
                f"VALUES ({marks(conn, 7)})")

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from storage.db import mark, marks
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS
@@ -42,6 +42,13 @@ def open_lead_ids(*, conn: Connection) -> list[int]:
     sql = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
            "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost') ORDER BY l.id")
     return [row[0] for row in _fetch(conn, sql)]
+
+
+def lead_ids_open_at(*, conn: Connection, moment: str) -> list[int]:
+    """Every lead that was in play at `moment` (a stamp): created by then and not decided by then, by id."""
+    sql = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.created_at <= :moment AND "
+           "((o.id IS NULL AND l.status NOT IN ('won', 'lost')) OR o.closed_at > :moment) ORDER BY l.id")
+    return [int(row[0]) for row in conn.execute(text(sql), {"moment": moment})]
 
 
 def _fetch(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -7,6 +7,7 @@ import resource
 import shutil
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -27,6 +28,7 @@ from storage.importers.transcripts import import_transcripts
 from storage.models import SCHEMA_VERSION
 
 IMPORT_KINDS = (*TABLE_KINDS, "transcripts", "crm")
+HISTORY_WEEKS = 8  # the demo's score history: one rescoring a week as of then, so every surface shows movement
 
 
 @cli.command()
@@ -175,11 +177,14 @@ def _report(result: ImportResult, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace the database even when it holds data that is not a demo.")
 @click.option("--train/--no-train", default=True, show_default=True,
               help="Train a model, score the open leads and show the hottest ones.")
+@click.option("--history-weeks", default=HISTORY_WEEKS, show_default=True, type=click.IntRange(0, 26),
+              help="Weeks of score history to write (a rescoring a week as of then), so the digest, 'what changed' "
+                   "and the chart show movement at once; 0 for none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def demo(
     app: AppContext, leads: int, seed: int, truth: Path | None, today: object, keep_files: Path | None,
-    force: bool, train: bool, as_json: bool,
+    force: bool, train: bool, history_weeks: int, as_json: bool,
 ) -> None:
     """Build a fresh demo database: a realistic B2B pipeline, imported like your own data would be.
 
@@ -209,15 +214,15 @@ def demo(
             writer = csv.writer(handle)
             writer.writerow(["external_id", "probability"])
             writer.writerows((lead_id, f"{p:.6f}") for lead_id, p in pipeline.truth)
-    model = _train(app, quiet=as_json) if train else None
+    model = _train(app, quiet=as_json, history_weeks=history_weeks) if train else None
     _demo_summary(app, results, pipeline.counts, truth, keep_files, as_json, model)
     if model and not as_json:
         _show_top(app, model)
 
 
-def _train(app: AppContext, quiet: bool) -> dict[str, Any] | None:
+def _train(app: AppContext, quiet: bool, history_weeks: int = HISTORY_WEEKS) -> dict[str, Any] | None:
     """Train and score, so that the demo answers questions at once; None when there are too few outcomes."""
-    from scoring.rescore import rescore
+    from scoring.rescore import rescore, rescore_past
     from scoring.training import train as train_model
 
     engine = app.engine()
@@ -229,6 +234,16 @@ def _train(app: AppContext, quiet: bool) -> dict[str, Any] | None:
             click.echo(f"\nNot training a model: {exc}. Build a bigger demo with --leads 2000 or more.")
         return None
     m = report.metrics
+    if not report.promoted:
+        if not quiet:
+            click.echo(f"\nThe model was not promoted: {m['refused']}. Build a bigger demo with --leads 2000 or "
+                       "more.")
+        return None
+    now = datetime.now(UTC)
+    with progress_bar(f"scoring the last {history_weeks} weeks") as tick:  # digest and "what changed" move
+        for weeks in range(history_weeks, 0, -1):
+            rescore_past(engine, now - timedelta(weeks=weeks))
+            tick(history_weeks - weeks + 1, history_weeks)
     return {"version": report.version, "auc": m["auc"], "rules_auc": m["rules_auc"],
             "quartile_ratio": m["quartile_ratio"], "scored": rescore(engine).leads}
 
@@ -252,7 +267,11 @@ def _show_top(app: AppContext, m: dict[str, Any]) -> None:
             click.echo(f"  + {reason['text']}")
         for reason in why["against"][:2]:
             click.echo(f"  - {reason['text']}")
-        click.echo(f"\nTry: hotlead why {hot[0]['lead']}   hotlead top --accounts   hotlead train --plots plots/")
+        steps = ((f"hotlead why {hot[0]['lead']}", "the reasons, with what was said"),
+                 ('hotlead ask "who should I call today?"', "chat, as in Slack or WhatsApp"),
+                 ("hotlead digest --now --dry-run --chart movers.png", "this week's risers and fallers"))
+        click.echo("\nNext, try:\n" + "\n".join(f"  {command:<50} {what}" for command, what in steps)
+                   + '\nand Slack and WhatsApp on this machine: the README\'s "Try Slack and WhatsApp locally".')
 
 
 def _reset_demo_database(url: str, force: bool) -> None:

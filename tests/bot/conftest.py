@@ -26,7 +26,9 @@ from storage.history import RepRow, all_reps
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2,000-lead demo, trained and scored (NLP by rules: fast and deterministic)."""
     path = tmp_path_factory.mktemp("demo") / "hotlead.db"
-    result = CliRunner().invoke(cli, ["demo", "--leads", "2000", "--json"],
+    # no score history: the tests that need one write exactly the history they need (test_demo_history.py checks
+    # the one a default demo writes)
+    result = CliRunner().invoke(cli, ["demo", "--leads", "2000", "--history-weeks", "0", "--json"],
                                 env={"HOTLEAD_DATABASE_URL": f"sqlite:///{path}", "HOTLEAD_NLP": "rules"})
     assert result.exit_code == 0, result.output
     engine = make_engine(f"sqlite:///{path}")
