@@ -402,7 +402,7 @@ def all_reasons(contributions: Mapping[str, float], values: Mapping[str, Any]) -
     return [Reason(describe(g, values), c, g, members[g]) for g, c in ordered]
 
 
-def _versus(group: str, values_a: Mapping[str, Any], values_b: Mapping[str, Any]) -> str:
+def _versus(group: str, values_a: Mapping[str, Any], values_b: Mapping[str, Any], other: str) -> str:
     phrase = _phrase(group, values_a)
     if phrase.key is None:
         return phrase.head + phrase.detail
@@ -414,8 +414,8 @@ def _versus(group: str, values_a: Mapping[str, Any], values_b: Mapping[str, Any]
     else:
         theirs = _fmt(number) + phrase.unit
     if phrase.head.endswith(")"):  # "Small company (120 employees; vs 4,500 employees for B)"
-        return f"{phrase.head[:-1]}; vs {theirs} for B)"
-    return f"{phrase.head} (vs {theirs} for B)"
+        return f"{phrase.head[:-1]}; vs {theirs} for {other})"
+    return f"{phrase.head} (vs {theirs} for {other})"
 
 
 def compare_reasons(
@@ -425,20 +425,38 @@ def compare_reasons(
     values_b: Mapping[str, Any],
     *,
     top: int = 3,
+    other: str = "B",
 ) -> list[Reason]:
-    """Why lead A ranks above lead B: the `top` groups where A's contribution beats B's most."""
+    """Why lead A ranks above lead B (called `other` in the sentences): the `top` groups where A's contribution
+    beats B's most."""
     totals_a, members_a = _totals(contrib_a)
     totals_b, members_b = _totals(contrib_b)
     groups = dict.fromkeys([*totals_a, *totals_b])
     gaps = {g: totals_a.get(g, 0.0) - totals_b.get(g, 0.0) for g in groups}
     best = sorted((g for g in groups if gaps[g] > 0), key=lambda g: -gaps[g])[:top]
-    return [Reason(_versus(g, values_a, values_b), gaps[g], g,
+    return [Reason(_versus(g, values_a, values_b, other), gaps[g], g,
                    tuple(dict.fromkeys([*members_a.get(g, ()), *members_b.get(g, ())]))) for g in best]
 
 
 def format_contribution(c: float) -> str:
     """A signed contribution to two decimals with a real minus sign, e.g. "+0.84" or "−0.31"."""
     return f"{c:+.2f}".replace("-", "\u2212")
+
+
+def effect_points(contribution: float, probability: float) -> float:
+    """About how many probability points a contribution (in the probability's log-odds) moves a score: the
+    probability as it is, minus the probability without that contribution, × 100."""
+    p = min(max(probability, 1e-12), 1 - 1e-12)
+    without = 1.0 / (1.0 + math.exp(-(math.log(p / (1 - p)) - contribution)))
+    return 100.0 * (p - without)
+
+
+def format_effect(contribution: float, probability: float) -> str:
+    """ "raises it ~12 pts", "lowers it ~3 pts", or "under 1 pt" for a reason that barely moves the score."""
+    points = effect_points(contribution, probability)
+    if abs(points) < 0.5:
+        return "under 1 pt"
+    return f"{'raises' if points > 0 else 'lowers'} it ~{abs(round(points))} pt{'s' if abs(round(points)) > 1 else ''}"
 
 
 def strength(c: float) -> str:

@@ -127,7 +127,8 @@ def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) 
     scorer = scored_a.scorer
     both = scorer.log_odds(scorer.encoded_contributions(np.vstack([scored_a.encoded, scored_b.encoded])))  # one pass
     contrib_a, contrib_b = (dict(zip(names, map(float, row[:-1]), strict=True)) for row in both)
-    found = compare_reasons(contrib_a, contrib_b, _values(scored_a), _values(scored_b), top=3)
+    found = compare_reasons(contrib_a, contrib_b, _values(scored_a), _values(scored_b), top=3,
+                            other=str(head_b.get("name") or head_b["lead"]))
     return {"a": head_a, "b": head_b, "margin_gap": float(scored_a.margin[0] - scored_b.margin[0]),
             "reasons": [{"text": r.text, "contribution": r.contribution} for r in found]}
 

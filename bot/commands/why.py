@@ -15,7 +15,7 @@ from bot.router import Query
 from bot.ttl import fresh_for
 from scoring import registry
 from scoring.evidence import evidence
-from scoring.explain import strength
+from scoring.explain import effect_points, format_effect
 from scoring.leads import explain_lead
 from scoring.stops import GROUP
 
@@ -66,9 +66,12 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
         sections.append(Section("Do not call", (f"⛔ {facts['stop']} (band capped at cold)",)))
     if note:
         sections.append(Section("", (note,)))
-    sections.append(Section("Pushing it up", tuple(_line(r) for r in facts["for"]) or ("Nothing stands out.",)))
-    if facts["against"]:
-        sections.append(Section("Holding it back", tuple(_line(r) for r in facts["against"])))
+    p = facts["probability"]
+    up, down = ([r for r in facts[key] if abs(effect_points(float(r["contribution"]), p)) >= 0.5]
+                for key in ("for", "against"))  # under one point either way is neutral: left out
+    sections.append(Section("Pushing it up", tuple(_line(r, p) for r in up) or ("Nothing stands out.",)))
+    if down:
+        sections.append(Section("Holding it back", tuple(_line(r, p) for r in down)))
     data = {key_: facts[key_] for key_ in ("lead", "name", "account", "probability", "percentile", "band", "stop")}
     shown = facts["for"] + facts["against"]
     data.update(score=round(100 * facts["probability"]), movement=movement, scored_at=facts.get("scored_at"),
@@ -104,9 +107,10 @@ def active_version(engine: Engine) -> int | None:
     return registry.active_version_id(engine)
 
 
-def _line(reason: dict[str, float | str]) -> str:
+def _line(reason: dict[str, float | str], probability: float) -> str:
+    """▲ Visited pricing 3× in the last 7 days _(raises it ~12 pts)_"""
     sign = "▲" if float(reason["contribution"]) > 0 else "▼"
-    return f"{sign} {reason['text']} _({strength(float(reason['contribution']))})_"
+    return f"{sign} {reason['text']} _({format_effect(float(reason['contribution']), probability)})_"
 
 
 def fallback(query: Query) -> Reply:

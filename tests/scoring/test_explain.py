@@ -12,7 +12,9 @@ from scoring.explain import (
     all_reasons,
     compare_reasons,
     describe,
+    effect_points,
     format_contribution,
+    format_effect,
     group_of,
     reasons,
     strength,
@@ -234,3 +236,23 @@ def test_crm_dates_read_as_ages_and_booleans_as_yes_or_no(monkeypatch: pytest.Mo
     assert describe("Newsletter", {"attr.Newsletter": 0.0}) == "Newsletter = no"
     monkeypatch.setitem(features.ATTRIBUTE_KINDS, "Score", "number")
     assert describe("Score", {"attr.Score": 1.0}) == "Score = 1"
+
+
+@pytest.mark.parametrize(("contribution", "probability", "text"), [
+    (0.97, 0.67, "raises it ~24 pts"),  # 67% with it, 43% without
+    (-0.5, 0.5, "lowers it ~12 pts"),  # 50% with it, 62% without
+    (0.01, 0.67, "under 1 pt"), (-0.03, 0.2, "under 1 pt"), (-0.04, 0.67, "lowers it ~1 pt"),
+    (0.05, 0.5, "raises it ~1 pt"),
+])
+def test_an_effect_is_said_in_probability_points_with_and_without_the_reason(
+    contribution: float, probability: float, text: str,
+) -> None:
+    assert format_effect(contribution, probability) == text
+    without = 1 / (1 + math.exp(-(math.log(probability / (1 - probability)) - contribution)))
+    assert effect_points(contribution, probability) == pytest.approx(100 * (probability - without))
+
+
+def test_a_comparison_names_the_other_lead() -> None:
+    lead_b = {"beh.page_pricing_7d": 0.0, "beh.page_pricing_30d": 0.0}
+    why = compare_reasons({"beh.page_pricing_7d": 0.8}, {"beh.page_pricing_7d": -0.1}, LEAD, lead_b, other="Yuki Doe")
+    assert why[0].text == "Visited pricing 3× in the last 7 days (vs 0× for Yuki Doe)"
