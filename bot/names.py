@@ -57,15 +57,17 @@ class Resolution:
         return self.found is None and bool(self.candidates) and self.candidates[0].score >= CLOSE
 
 
-def likely_lead(engine: Engine, candidates: tuple[Found, ...], band: str | None = None) -> Found | None:
+def likely_lead(engine: Engine, candidates: tuple[Found, ...], band: str | None = None, *,
+                negated: bool = False) -> Found | None:
     """Among leads sharing a name, the one a rep must mean, the same in chat and on the command line: the only one
-    in the band the question names ("why is Jane Doe hot?"), or the only one still open and scored; else None."""
+    in the band the question names ("why is Jane Doe hot?"), or not in it when `negated` ("why is Jane Doe not
+    hot?"), or the only one still open and scored; else None."""
     leads = [c for c in candidates if c.kind == "lead"]
     if not leads or len(leads) != len(candidates):
         return None
     with engine.connect() as conn:
         latest = latest_scores(conn=conn, lead_ids=[c.id for c in leads])
-    fits = [c for c in leads if c.id in latest and (band is None or latest[c.id].band == band.lower())]
+    fits = [c for c in leads if c.id in latest and (band is None or (latest[c.id].band == band.lower()) != negated)]
     return fits[0] if len(fits) == 1 else None
 
 

@@ -21,7 +21,8 @@ from scoring.stops import GROUP
 
 ASK = "why is {} hot?"
 MODEL_FRESH_S = 5.0
-_SCORE_WORDS = (r"(?:so\s+|that\s+|this\s+)?(?:(?P<band>hot|warm|cold)|high|low|up|down|rated|ranked|scored|scoring|"
+_SCORE_WORDS = (r"(?P<negated>not\s+|n't\s+|no\s+longer\s+)?(?:so\s+|that\s+|this\s+)?"
+                r"(?:(?P<band>hot|warm|cold)|high|low|up|down|rated|ranked|scored|scoring|"
                 r"a\s+lead)\b.*")
 
 
@@ -29,7 +30,8 @@ def handle(query: Query) -> Reply:
     """Explain the lead the question names."""
     resolution = name_index(query.deps.engine).resolve(query.parts["who"], visible=query.visible)
     if resolution.ambiguous:
-        likely = likely_lead(query.deps.engine, resolution.candidates, query.parts.get("band"))
+        negated = bool(query.parts.get("negated") or query.parts.get("isnt"))  # "not hot": any band but that one
+        likely = likely_lead(query.deps.engine, resolution.candidates, query.parts.get("band"), negated=negated)
         if likely is not None:
             others = [c.label for c in resolution.candidates if c != likely]
             more = f" and {len(others) - MAX_CHOICES} more" if len(others) > MAX_CHOICES else ""
@@ -130,7 +132,8 @@ COMMAND: Command = Command(
     summary="why a lead (or an account's best lead) scores what it does, with evidence",
     usage=("why is Acme hot?", "why is Jane Doe at Acme a 92?"),
     patterns=patterns(
-        rf"(?:why|how come)\s+(?:is|are|was|does|did|has)?\s*(?P<who>.+?)(?:\s+{_SCORE_WORDS}|\s+(?:a|an)\s+\d+%?)?",
+        rf"(?:why|how come)\s+(?:(?P<isnt>isn't|isn’t|aren't|aren’t|wasn't|wasn’t)|is|are|was|does|did|has)?"
+        rf"\s*(?P<who>.+?)(?:\s+{_SCORE_WORDS}|\s+(?:a|an)\s+\d+%?)?",
         r"(?:explain|score\s+(?:of|for)|about)\s+(?P<who>.+?)",
     ),
     handle=handle,

@@ -53,3 +53,34 @@ def test_the_history_is_dated_a_week_apart_and_leads_decided_since_were_scored_w
         ).scalar_one()
     assert len(days) == 9  # eight weeks back, then today
     assert decided_later > 0 and after == 0  # a lead is scored only while it is open
+
+
+@pytest.mark.parametrize(("question", "sections"), [
+    ("what changed this week?", ("Rose most", "Fell most")),
+    ("What's new lately?", ("Rose most", "Fell most")),
+    ("which leads went cold this week?", ("Fell most",)),
+    ("any new hot leads?", ("New hot leads",)),
+])
+def test_the_weeks_movers_are_understood_without_a_name(url: str, question: str, sections: tuple[str, ...]) -> None:
+    answer = json.loads(run(url, "ask", "--json", question).output)
+    digest = json.loads(run(url, "digest", "--now", "--dry-run", "--json").output)
+    for title in ("Rose most", "Fell most", "New hot leads"):
+        assert (title in answer["text"]) == (title in sections)
+    if "Rose most" in sections:
+        assert answer["risers"][:3] == [r["lead"] for r in digest["risers"]][:3]
+        assert digest["risers"][0]["lead"] in answer["text"]
+
+
+def test_not_hot_is_not_part_of_the_name_and_picks_the_one_that_is_not(url: str) -> None:
+    with create_engine(url).connect() as conn:
+        pairs = conn.exec_driver_sql(
+            "SELECT l.name, group_concat(l.external_id || ':' || s.band) FROM lead l JOIN score s ON s.lead_id = l.id "
+            "WHERE s.id IN (SELECT max(id) FROM score GROUP BY lead_id) GROUP BY lower(l.name) HAVING count(*) = 2"
+        ).all()
+    name, leads = next((n, dict(x.split(":") for x in both.split(","))) for n, both in pairs
+                       if sorted(b.split(":")[1] == "hot" for b in both.split(",")) == [False, True])
+    not_hot = next(lead for lead, band in leads.items() if band != "hot")
+    hot = next(lead for lead, band in leads.items() if band == "hot")
+    assert json.loads(run(url, "ask", "--json", f"why is {name} not hot?").output)["lead"] == not_hot
+    assert json.loads(run(url, "ask", "--json", f"why isn't {name.lower()} hot?").output)["lead"] == not_hot
+    assert json.loads(run(url, "ask", "--json", f"why is {name} hot?").output)["lead"] == hot

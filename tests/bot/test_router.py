@@ -212,3 +212,14 @@ def test_only_a_registered_rep_may_snooze_a_lead(deps: Deps, a_rep: object, chan
     assert "Only registered reps" in stranger.text and actions == 0
     rep = dispatch(IncomingMessage(f"snooze {lead} 7 days", channel, "U0HL00003", a_rep), deps)  # type: ignore[arg-type]
     assert rep.data["action"] == "snooze"
+
+
+def test_every_usage_example_the_help_suggests_is_recognised_by_its_own_command() -> None:
+    from bot.commands import COMMANDS
+    from bot.router import normalise
+
+    for command in COMMANDS:
+        for example in command.usage:
+            text = normalise(example)
+            first = next(c for c in COMMANDS if any(p.match(text) for p in c.patterns))
+            assert first.name == command.name, (example, first.name)
