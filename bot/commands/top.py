@@ -8,22 +8,33 @@ from rapidfuzz import fuzz, process, utils
 
 from bot.commands import Command, patterns
 from bot.commands.common import lead_facts, no_scores, ranked, ranked_lines
+from bot.countries import country_code
 from bot.names import name_index
 from bot.replies import Choice, Reply, Section
 from bot.router import Query
+from storage.history import all_reps
 
 DEFAULT, MOST = 10, 25
 COMMITTEE = 5  # an account's intent looks at its five best leads
 
 
-def _segment(query: Query, phrase: str) -> dict[str, str] | Reply:
-    """{"industry": …} or {"country": …} for a phrase like "fintech" or "DE"; a reply when it fits none."""
+def _segment(query: Query, phrase: str) -> dict[str, object] | Reply:
+    """{"industry": …}, {"country": …} or a rep's {"owner_ids": […]} for a phrase like "fintech", "Germany", "DE"
+    or "Jordan Lee"; a reply when it fits none."""
     accounts = name_index(query.deps.engine).accounts.values()
     industries = sorted({a.industry for a in accounts if a.industry})
     countries = sorted({a.country for a in accounts if a.country})
+    code = country_code(phrase)  # "Germany", "the UK" or "de", for what the CRM stores ("DE", "GB")
     for country in countries:
-        if country.casefold() == phrase.casefold():
+        if country.casefold() in (phrase.casefold(), (code or "").casefold()):
             return {"country": country}
+    with query.deps.engine.connect() as conn:
+        reps = all_reps(conn=conn)
+    # the whole name, typos allowed ("jordan le"), never a part of it ("de" is not Devon Patel)
+    rep = process.extractOne(phrase, {r.id: r.name for r in reps}, scorer=fuzz.token_sort_ratio,
+                             processor=utils.default_process, score_cutoff=85)
+    if rep:  # "top leads for Jordan Lee": that rep's leads
+        return {"owner_ids": [rep[2]], "rep": rep[0]}
     hit = process.extractOne(phrase, industries, scorer=fuzz.WRatio, processor=utils.default_process,
                              score_cutoff=80)
     if hit:
@@ -43,8 +54,8 @@ def handle(query: Query) -> Reply:
         segment = _segment(query, parts["segment"])
         if isinstance(segment, Reply):
             return segment
+        where = f" of {segment.pop('rep')}" if "rep" in segment else f" in {next(iter(segment.values()))}"
         filters.update(segment)
-        where = f" in {next(iter(segment.values()))}"
     rep = query.message.rep
     if parts.get("mine") and rep is not None:
         filters["owner_ids"] = [rep.id]
@@ -89,6 +100,8 @@ COMMAND: Command = Command(
         r"(?:show\s+(?:me\s+)?|list\s+|give\s+me\s+)?(?:the\s+)?(?P<mine>my\s+)?(?:top|best|hottest)"
         rf"(?:\s+(?P<n>\d+))?(?:\s+(?P<band>hot|warm|cold))?(?:\s+{_WHAT})?{_SEGMENT}",
         r"(?:show\s+(?:me\s+)?|list\s+)?(?:the\s+)?(?P<mine>my\s+)?(?:(?P<n>\d+)\s+)?(?P<band>hot|warm|cold)\s+"
+        rf"{_WHAT}{_SEGMENT}",
+        r"(?:show\s+(?:me\s+)?|list\s+|give\s+me\s+)(?:the\s+|all\s+)?(?P<mine>my\s+)?(?:(?P<n>\d+)\s+)?"
         rf"{_WHAT}{_SEGMENT}",
     ),
     handle=handle,

@@ -223,3 +223,32 @@ def test_every_usage_example_the_help_suggests_is_recognised_by_its_own_command(
             text = normalise(example)
             first = next(c for c in COMMANDS if any(p.match(text) for p in c.patterns))
             assert first.name == command.name, (example, first.name)
+
+
+@pytest.mark.parametrize(("question", "country"), [
+    ("show me leads from Germany", "DE"), ("top leads in germany", "DE"), ("top 3 hot leads in the UK", "GB"),
+    ("list leads in the United States", "US"), ("top leads in de", "DE"),
+])
+def test_countries_are_understood_by_name_or_code(deps: Deps, question: str, country: str) -> None:
+    reply = dispatch(IncomingMessage(question, "console", "console"), deps)
+    found = [lead["lead"] for lead in reply.data["leads"]]
+    assert found
+    with deps.engine.connect() as conn:
+        countries = {row[0] for row in conn.exec_driver_sql(
+            f"SELECT a.country FROM lead l JOIN account a ON a.id = l.account_id WHERE l.external_id IN "
+            f"({','.join('?' * len(found))})", tuple(found))}
+    assert countries == {country}
+
+
+@pytest.mark.parametrize("question", [
+    "top leads for Jordan Lee", "top 3 hot leads for jordan lee", "top leads for jordan le",  # a typo
+])
+def test_a_reps_leads_are_understood_by_the_reps_name(deps: Deps, question: str) -> None:
+    reply = dispatch(IncomingMessage(question, "console", "console"), deps)
+    found = [lead["lead"] for lead in reply.data["leads"]]
+    assert found and "of Jordan Lee" in reply.text
+    with deps.engine.connect() as conn:
+        owners = {row[0] for row in conn.exec_driver_sql(
+            f"SELECT r.name FROM lead l JOIN rep r ON r.id = l.owner_id WHERE l.external_id IN "
+            f"({','.join('?' * len(found))})", tuple(found))}
+    assert owners == {"Jordan Lee"}
