@@ -11,15 +11,19 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.replies import Choice, Reply
+from bot.spelling import corrected
 from scoring.errors import ScoringError
 from storage.errors import StorageError
 from storage.history import LeadName, RepRow
+
+if TYPE_CHECKING:  # bot.commands imports this module
+    from bot.commands import Command
 
 log = logging.getLogger(__name__)
 _MENTION = re.compile(r"<@[A-Z0-9]+>|^\s*@?hotlead\b[:,]?", re.IGNORECASE)
@@ -111,17 +115,30 @@ def recall(message: IncomingMessage, memory: Memory) -> IncomingMessage:
     return replace(message, text=text)
 
 
+def recognise(text: str) -> tuple[Command, dict[str, Any]] | None:
+    """The command that recognises the (normalised) question and what its pattern found: as typed first, then
+    with its typos mended (bot/spelling.py); None when none does."""
+    from bot.commands import COMMANDS
+
+    for attempt in dict.fromkeys((text, corrected(text))):
+        for command in COMMANDS:
+            for pattern in command.patterns:
+                found = pattern.match(attempt)
+                if found:
+                    return command, found.groupdict()
+    return None
+
+
 def answer(message: IncomingMessage, deps: Deps) -> Reply:
     """The reply of the command that recognises the question (help when none does)."""
-    from bot.commands import COMMANDS, fallback
+    from bot.commands import fallback
 
     text = normalise(message.text)
     try:
-        for command in COMMANDS:
-            for pattern in command.patterns:
-                found = pattern.match(text)
-                if found:
-                    return command.handle(Query(message, found.groupdict(), deps))
+        found = recognise(text)
+        if found is not None:
+            command, parts = found
+            return command.handle(Query(message, parts, deps))
         return fallback(Query(message, {"text": text}, deps))
     except (ScoringError, StorageError) as exc:
         return Reply(str(exc).rstrip(".") + ".")
