@@ -47,8 +47,8 @@ HOLDOUT_FRACTION = 0.2
 TOO_GOOD_AUC = 0.99  # a holdout AUC this high usually means a column gives the outcome away
 LEAK_AUC = 0.98  # a single column that ranks the training outcomes this well alone is left out (a leak)
 LEAK_MIN_LEVEL = 10  # a category seen fewer times says nothing alone (an id column is not a leak)
-MIN_HOLDOUT_CLASS = 5
-WARN_POSITIVES = 500  # conversions and non-conversions the holdout needs at least, to judge anything
+MIN_HOLDOUT_CLASS = 5  # conversions and non-conversions the holdout needs at least, to judge anything
+WARN_POSITIVES = 500  # below this many conversions, training warns that scores will be noisy
 
 
 @dataclass
