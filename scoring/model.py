@@ -105,9 +105,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         encoded = self.encode(X)  # once: every contestant and the refit read the same matrix
         self.__dict__.pop("booster_", None)  # a scorer fitted again chooses afresh
         grid = [self.max_depth] if self.max_depth else list(self.depth_grid)
-        self.validation_auc_, self.booster_, self.depth_ = self._grow(encoded, labels, split, grid)
+        self.validation_auc_, self.booster_, self.depth_, margin = self._grow(encoded, labels, split, grid)
         self.best_iteration_ = self.booster_.num_boosted_rounds() - 1
-        margin = np.asarray(self.booster_.predict(self._dmatrix(encoded[split:]), output_margin=True))
         self.calibration_ = platt(margin, labels[split:])
         self.mix_: tuple[float, float] = (1.0, 0.0)
         self.linear_: LinearPart | None = None
@@ -123,14 +122,15 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
 
     def _grow(
         self, encoded: np.ndarray, labels: np.ndarray, split: int, grid: list[int], base: np.ndarray | None = None,
-    ) -> tuple[float, xgb.Booster, int]:
+    ) -> tuple[float, xgb.Booster, int, np.ndarray]:
         """Boost on the older rows, stopping early on the newest (the validation rows decide, as they will for
-        the leads scored next), for each depth of `grid`; the best (validation AUC, booster, depth). Shallow trees
-        suit additive signals and explain fastest: deeper ones must be clearly better. `base` is a margin each
-        row starts from (the linear part's, for the trees stacked on it)."""
+        the leads scored next), for each depth of `grid`; the best (validation AUC, booster, depth, validation
+        margin). Shallow trees suit additive signals and explain fastest: deeper ones must be clearly better.
+        `base` is a margin each row starts from (the linear part's, for the trees stacked on it), included in the
+        validation margin returned."""
         train = self._dmatrix(encoded[:split], labels[:split], None if base is None else base[:split])
         valid = self._dmatrix(encoded[split:], labels[split:], None if base is None else base[split:])
-        best: tuple[float, xgb.Booster, int] | None = None
+        best: tuple[float, xgb.Booster, int, np.ndarray] | None = None
         for depth in sorted(grid):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -139,10 +139,11 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                     num_boost_round=self.n_estimators, evals=[(valid, "valid")],
                     early_stopping_rounds=self.early_stopping_rounds, verbose_eval=False)
             booster = booster[: int(booster.best_iteration) + 1]
-            auc = float(roc_auc_score(labels[split:], booster.predict(valid, output_margin=True)))
+            margin = np.asarray(booster.predict(valid, output_margin=True))
+            auc = float(roc_auc_score(labels[split:], margin))
             if best is not None and auc <= best[0] + self.depth_tolerance:
                 break  # deeper trees did not help: deeper still will not either, and cost more
-            best = (auc, booster, depth)
+            best = (auc, booster, depth, margin)
         if best is None:
             raise NotEnoughOutcomesError("no tree depth gave a usable validation AUC: too few distinct decisions")
         return best
@@ -160,7 +161,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         line = linear.margin(encoded)
         straight = line[split:]
         self.contestants_["logistic"] = float(roc_auc_score(y, straight))
-        stacked_auc, stacked, stacked_depth = self._grow(encoded, labels, split, [STACKED_DEPTH], base=line)
+        stacked_auc, stacked, stacked_depth, stacked_margin = self._grow(encoded, labels, split, [STACKED_DEPTH],
+                                                                         base=line)
         self.contestants_["stacked"] = stacked_auc
         both = LogisticRegression(C=1e6).fit(np.column_stack([tree, straight]), y)
         (a, b), c = both.coef_[0], float(both.intercept_[0])
@@ -176,8 +178,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             self.booster_, self.depth_ = stacked, stacked_depth
             self.best_iteration_ = stacked.num_boosted_rounds() - 1
             self.mix_ = (1.0, 1.0)
-            trees = stacked.predict(self._dmatrix(encoded[split:]), output_margin=True)
-            self.calibration_ = platt(straight + trees, y)
+            self.calibration_ = platt(stacked_margin, y)  # the line and its trees, as the booster started from it
         else:  # blend: margins in the trees' units, the linear part weighted by b / a
             self.mix_, self.calibration_ = (1.0, float(b / a)), (float(a), c)
 
@@ -220,9 +221,6 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             self._tables: Forest | None = compile_booster(self.booster_)
             self._tables_of = self.booster_
         return self._tables
-
-    def _matrix(self, X: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
-        return self._dmatrix(self.encode(X), y)
 
     def _dmatrix(
         self, encoded: np.ndarray, y: np.ndarray | None = None, base: np.ndarray | None = None,
