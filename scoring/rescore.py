@@ -20,7 +20,7 @@ from scoring.bands import bands_of
 from scoring.errors import NoModelError
 from scoring.features import build_features
 from scoring.model import LeadScorer
-from scoring.stops import CAP, GROUP, stops
+from scoring.stops import CAP, stop_reason, stops
 from storage import queries
 from storage.db import json_dumps, marks
 from storage.history import stamp
@@ -116,7 +116,7 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
 
 def _stop_first(stop: str, reasons: str) -> str:
     """A stored reasons JSON list with the stop's reason put first."""
-    first = json_dumps({"contribution": 0.0, "group": GROUP, "text": stop})
+    first = json_dumps(stop_reason(stop))
     return f"[{first}]" if reasons == "[]" else f"[{first},{reasons[1:]}"
 
 
@@ -125,8 +125,7 @@ def top_reasons(scored: Scored, rows: np.ndarray, keep: int = REASONS_KEPT) -> l
     if not len(rows):
         return []
     found = stored_reasons.as_dicts(*scored.picked(np.asarray(rows), keep))
-    stop = {"contribution": 0.0, "group": GROUP}
-    return [reasons if text is None else [{**stop, "text": text}, *reasons]
+    return [reasons if text is None else [stop_reason(text), *reasons]
             for reasons, text in zip(found, scored.stopped[np.asarray(rows)].tolist(), strict=True)]
 
 

@@ -57,6 +57,11 @@ STOPS: tuple[Stop, ...] = (
 )
 
 
+def stop_reason(sentence: str) -> dict[str, object]:
+    """A stop as a stored reason: first among a score's reasons, group GROUP, no contribution of the model's."""
+    return {"contribution": 0.0, "group": GROUP, "text": sentence}
+
+
 def stops(features: pd.DataFrame) -> np.ndarray:
     """Per row, the sentence of the first stop that holds, or None."""
     out = np.full(len(features), None, dtype=object)
