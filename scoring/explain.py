@@ -443,6 +443,9 @@ def format_contribution(c: float) -> str:
     return f"{c:+.2f}".replace("-", "\u2212")
 
 
+NEUTRAL_POINTS = 0.5  # a reason moving the score by less (under a point, rounded) is neutral: not listed
+
+
 def effect_points(contribution: float, probability: float) -> float:
     """About how many probability points a contribution (in the probability's log-odds) moves a score: the
     probability as it is, minus the probability without that contribution, × 100."""
@@ -451,11 +454,16 @@ def effect_points(contribution: float, probability: float) -> float:
     return 100.0 * (p - without)
 
 
+def moves_the_score(contribution: float, probability: float) -> bool:
+    """Whether a reason moves the score by a point or more (rounded) either way; below that it is neutral."""
+    return abs(effect_points(contribution, probability)) >= NEUTRAL_POINTS
+
+
 def format_effect(contribution: float, probability: float) -> str:
     """ "raises it ~12 pts", "lowers it ~3 pts", or "under 1 pt" for a reason that barely moves the score."""
-    points = effect_points(contribution, probability)
-    if abs(points) < 0.5:
+    if not moves_the_score(contribution, probability):
         return "under 1 pt"
+    points = effect_points(contribution, probability)
     return f"{'raises' if points > 0 else 'lowers'} it ~{abs(round(points))} pt{'s' if abs(round(points)) > 1 else ''}"
 
 

@@ -163,7 +163,7 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
     chat resolves it: of several leads sharing a name, the only one still open and scored (the others are named on
     stderr); an account's name means its best-scored open lead; otherwise the leads that fit are listed with
     their ids (also shown by `hotlead top`)."""
-    from scoring.explain import effect_points, format_contribution, format_effect
+    from scoring.explain import format_contribution, format_effect, moves_the_score
     from scoring.leads import explain_lead, explain_pair
 
     engine = app.engine()
@@ -187,7 +187,7 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
     if result["stop"]:
         click.echo(f"Do not call: {result['stop']} (its band is capped at cold)")
     for title, key in (("For", "for"), ("Against", "against")):
-        shown = [r for r in result[key] if abs(effect_points(r["contribution"], result["probability"])) >= 0.5]
+        shown = [r for r in result[key] if moves_the_score(r["contribution"], result["probability"])]
         if shown:  # a reason under one point either way is neutral: said in --json, not here
             click.echo(f"{title}:")
             for reason in shown:

@@ -15,7 +15,7 @@ from bot.router import Query
 from bot.ttl import fresh_for
 from scoring import registry
 from scoring.evidence import evidence
-from scoring.explain import effect_points, format_effect
+from scoring.explain import format_effect, moves_the_score
 from scoring.leads import explain_lead
 from scoring.stops import GROUP
 
@@ -69,7 +69,7 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
     if note:
         sections.append(Section("", (note,)))
     p = facts["probability"]
-    up, down = ([r for r in facts[key] if abs(effect_points(float(r["contribution"]), p)) >= 0.5]
+    up, down = ([r for r in facts[key] if moves_the_score(float(r["contribution"]), p)]
                 for key in ("for", "against"))  # under one point either way is neutral: left out
     sections.append(Section("Pushing it up", tuple(_line(r, p) for r in up) or ("Nothing stands out.",)))
     if down:
