@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.replies import Choice, Reply
-from bot.spelling import corrected
+from bot.spelling import mend
 from scoring.errors import ScoringError
 from storage.errors import StorageError
 from storage.history import LeadName, RepRow
@@ -30,6 +30,7 @@ _MENTION = re.compile(r"<@[A-Z0-9]+>|^\s*@?hotlead\b[:,]?", re.IGNORECASE)
 _POLITE = re.compile(r"^(?:hey|hi|hello|ok|okay|so|please|pls)\b[,!]?\s*|\s*\b(?:please|pls|thanks|thank you)\W*$",
                      re.IGNORECASE)
 CHOICES_KEPT_S = 15 * 60
+NAMES = frozenset({"who", "a", "b", "segment"})  # what patterns find that is a name: taken as typed, never mended
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,20 @@ def recall(message: IncomingMessage, memory: Memory) -> IncomingMessage:
 
 def recognise(text: str) -> tuple[Command, dict[str, Any]] | None:
     """The command that recognises the (normalised) question and what its pattern found: as typed first, then
-    with its typos mended (bot/spelling.py); None when none does."""
+    with its typos mended (bot/spelling.py), what was found taken from the question as typed; None when none does."""
     from bot.commands import COMMANDS
 
-    for attempt in dict.fromkeys((text, corrected(text))):
+    mended = mend(text)
+    for attempt in dict.fromkeys((text, mended.text)):
         for command in COMMANDS:
             for pattern in command.patterns:
                 found = pattern.match(attempt)
-                if found:
+                if found is None:
+                    continue
+                if attempt == text:
                     return command, found.groupdict()
+                return command, {name: mended.original(*found.span(name)) if name in NAMES and value else value
+                                 for name, value in found.groupdict().items()}
     return None
 
 

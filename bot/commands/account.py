@@ -53,7 +53,13 @@ COMMAND: Command = Command(
     summary="an account's intent and its leads",
     usage=("account Acme",),
     patterns=patterns(
-        r"(?:account|company|tell\s+me\s+about|how\s+is|how's|status\s+of)\s+(?P<who>.+?)(?:\s+doing)?",
+        r"(?:show\s+(?:me\s+)?(?:the\s+)?)?(?:account|company|tell\s+me\s+(?:more\s+)?about|how\s+is|how's|how’s|"
+        r"status\s+of|info(?:rmation)?\s+(?:on|about|for)|details\s+(?:on|of|for)|what\s+about|look\s+up)\s+"
+        r"(?P<who>.+?)(?:\s+doing|\s+getting\s+on)?",
+        r"(?:show\s+(?:me\s+)?)?(?:the\s+)?(?P<who>.+?)\s+(?:account|company)(?:\s+(?:status|info|details|overview))?",
+        r"who\s+(?:at|from|in)\s+(?P<who>.+?)\s+(?:is|are|was|were|has\s+been)\s+(?:interested|engaged|active|hot|warm|keen|"
+        r"involved|engaging)",
+        r"who(?:'s|’s|\s+is)\s+(?:interested|engaged|active|involved)\s+(?:at|from|in)\s+(?P<who>.+?)",
     ),
     handle=handle,
 )

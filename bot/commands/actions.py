@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.commands import Command, patterns
 from bot.commands.common import find
+from bot.commands.words import SOME, number
 from bot.names import name_index
 from bot.replies import Reply
 from bot.router import Query
@@ -21,7 +22,7 @@ def handle(query: Query) -> Reply:
     if query.message.rep is None and query.message.channel != "console":
         return Reply(ONLY_REPS)
     verb = query.parts["action"].lower()
-    action = "snooze" if verb.startswith("snooze") else "contacted"
+    action = "snooze" if verb.startswith(("snooze", "mute", "hide", "pause", "remind")) else "contacted"
     ask = "snooze {}" if action == "snooze" else "contacted {}"
     found = find(query, query.parts["who"], ask, accounts=False)
     if isinstance(found, Reply):
@@ -29,7 +30,8 @@ def handle(query: Query) -> Reply:
     lead = name_index(query.deps.engine).lead(found.key)
     assert lead is not None  # found among the index's own leads
     now = query.deps.clock()
-    days = int(query.parts.get("days") or SNOOZE_DAYS)
+    parts = query.parts
+    days = number(parts.get("days"), 0) + 7 * number(parts.get("weeks"), 0) or SNOOZE_DAYS
     until = now + timedelta(days=days) if action == "snooze" else None
     rep = query.message.rep
     with query.deps.engine.begin() as conn:
@@ -42,14 +44,22 @@ def handle(query: Query) -> Reply:
     return Reply(text, data={"lead": lead.external_id, "action": action, "until": until.isoformat() if until else None})
 
 
+_DONE = (r"called|phoned|rang|emailed|e-mailed|messaged|texted|pinged|contacted|reached|met(?:\s+with)?|"
+         r"(?:spoke|spoken|talked|chatted)\s+(?:to|with)")
+_WHEN = r"(?:today|just\s+now|this\s+morning|this\s+afternoon|yesterday|earlier)"
+_SPAN = rf"(?:(?P<days>{SOME})\s*d(?:ays?)?|(?P<weeks>{SOME})\s*w(?:ee)?ks?)"
+_FOR = rf"(?:\s+(?:for\s+)?{_SPAN})?"
+_IN = rf"\s+(?:in|after)\s+{_SPAN}"
 COMMAND: Command = Command(
     name="actions",
     summary="snooze a lead or mark it contacted",
     usage=("snooze Jane Doe 7 days", "contacted Jane Doe"),
     patterns=patterns(
-        r"(?P<action>snooze|mute)\s+(?P<who>.+?)(?:\s+(?:for\s+)?(?P<days>\d+)\s*d(?:ays?)?)?",
+        rf"(?P<action>snooze|mute|hide|pause)\s+(?P<who>.+?){_FOR}",
+        rf"(?P<action>remind)\s+me\s+(?:about|of|to\s+call|to\s+follow\s+up\s+with)\s+(?P<who>.+?){_IN}",
         r"(?:mark\s+)?(?P<who>.+?)\s+(?P<action>as\s+contacted|contacted)",
         r"(?P<action>contacted|called|mark\s+contacted)\s+(?P<who>.+?)",
+        rf"(?:i\s+|we\s+)?(?:just\s+|already\s+)?(?:have\s+|'ve\s+)?(?P<action>{_DONE})\s+(?P<who>.+?)(?:\s+{_WHEN})?",
     ),
     handle=handle,
 )

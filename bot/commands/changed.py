@@ -12,8 +12,12 @@ from bot.router import Query
 from storage.history import LeadName, ScoreRow, account_leads, activity_counts, scores_at
 
 MOVERS = 5
-_PERIOD = (r"(?:\s+(?P<period>this week|last week|past week|this month|last month|past month|today|"
-           r"since yesterday|(?:in\s+|over\s+)?(?:the\s+)?(?:last|past)\s+\d+\s+days?))?")
+_PERIOD = (r"(?:\s+(?P<period>(?:(?:in|over|during)\s+)?(?:this|last|past|the\s+past|the\s+last)\s+(?:week|month)|"
+           r"today|since\s+(?:yesterday|last\s+week|monday)|lately|recently|"
+           r"(?:in\s+|over\s+)?(?:the\s+)?(?:last|past)\s+\d+\s+days?))?")
+_MOVED = (r"(?:go(?:ne)?\s+(?:up|down)|went\s+(?:up|down)|drop(?:ped)?|rise|rose|risen|fall|fell|fallen|jump(?:ed)?|"
+          r"climb(?:ed)?|cool(?:ed)?(?:\s+off|\s+down)?|heat(?:ed)?\s+up|move[d]?|change[d]?|slip(?:ped)?|sink|sank|"
+          r"get\s+(?:hotter|colder)|got\s+(?:hotter|colder))")
 
 
 def days_in(period: str | None) -> int:
@@ -89,9 +93,15 @@ COMMAND: Command = Command(
     summary="what changed for a lead or account",
     usage=("what changed for Initech this week?",),
     patterns=patterns(
-        rf"what(?:'s|’s|\s+has|\s+have|\s+is)?\s+(?:changed|new|moved|happened)\s+(?:for|with|at|on|about)\s+"
-        rf"(?P<who>.+?){_PERIOD}",
-        rf"(?:changes|news|updates?)\s+(?:for|on|about)\s+(?P<who>.+?){_PERIOD}",
+        rf"what(?:'s|’s|s|\s+has|\s+have|\s+is)?\s+(?:changed|new|moved|happened|going\s+on|up)\s+"
+        rf"(?:for|with|at|on|about|to)\s+(?P<who>.+?){_PERIOD}",
+        rf"(?:any\s+)?(?:changes|news|updates?|movement)\s+(?:for|on|about|from|at|with)\s+(?P<who>.+?){_PERIOD}",
+        rf"what\s+(?:did|has)\s+(?P<who>.+?)\s+(?:do|done|been\s+up\s+to){_PERIOD}",
+        rf"how\s+(?:did|has)\s+(?P<who>.+?)\s+(?:changed?|moved?|done|developed){_PERIOD}",
+        rf"why\s+(?:did|has|have)\s+(?P<who>.+?)(?:'s|’s|\s+score)?\s+{_MOVED}(?:\s+so\s+much)?{_PERIOD}",
+        r"(?!.*\b(?:what|who|whom|which|any|anything|anyone|anybody|how|why|top|my|new|hot|warm|cold|leads?|"
+        r"accounts?|movers|changed|happened|moved)\b)(?P<who>.+?)\s+"
+        r"(?P<period>this\s+week|lately|recently|since\s+last\s+week)",
     ),
     handle=handle,
 )

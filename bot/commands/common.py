@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from rapidfuzz import fuzz, process, utils
+
+from bot.countries import country_code
 from bot.names import MAX_CHOICES, Found, name_index
 from bot.replies import Action, Choice, Reply, Section
 from bot.router import Query
-from storage.history import LeadName, ScoreRow, account_leads, latest_scores, ranked_leads, scores_at
+from storage.history import LeadName, ScoreRow, account_leads, all_reps, latest_scores, ranked_leads, scores_at
 
 WEEK = timedelta(days=7)
 BAND_MARK = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}
@@ -147,3 +150,29 @@ def no_scores() -> Reply:
     """What to say when nothing has been scored yet."""
     return Reply("No lead has a score yet: import outcomes, then run `hotlead train` and `hotlead score`.",
                  sections=(Section("", ("Or try the demo: `hotlead demo`.",)),), data={"leads": []})
+
+
+def segment_filters(query: Query, phrase: str) -> dict[str, object] | Reply:
+    """{"industry": …}, {"country": …} or a rep's {"owner_ids": […]} for a phrase like "fintech", "Germany", "DE"
+    or "Jordan Lee"; a reply when it fits none."""
+    accounts = name_index(query.deps.engine).accounts.values()
+    industries = sorted({a.industry for a in accounts if a.industry})
+    countries = sorted({a.country for a in accounts if a.country})
+    code = country_code(phrase)  # "Germany", "the UK" or "de", for what the CRM stores ("DE", "GB")
+    for country in countries:
+        if country.casefold() in (phrase.casefold(), (code or "").casefold()):
+            return {"country": country}
+    with query.deps.engine.connect() as conn:
+        reps = all_reps(conn=conn)
+    # the whole name, typos allowed ("jordan le"), never a part of it ("de" is not Devon Patel)
+    rep = process.extractOne(phrase, {r.id: r.name for r in reps}, scorer=fuzz.token_sort_ratio,
+                             processor=utils.default_process, score_cutoff=85)
+    if rep:  # "top leads for Jordan Lee": that rep's leads
+        return {"owner_ids": [rep[2]], "rep": rep[0]}
+    hit = process.extractOne(phrase, industries, scorer=fuzz.WRatio, processor=utils.default_process,
+                             score_cutoff=80)
+    if hit:
+        return {"industry": hit[0]}
+    return Reply(f"I don't know an industry or country called “{phrase}”.",
+                 (Section("Industries", (", ".join(industries),)), Section("Countries", (", ".join(countries),))),
+                 data={"unknown": phrase})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands import Command, patterns
 from bot.commands.common import best_lead, find, score_line
+from bot.commands.words import CALL
 from bot.names import Found
 from bot.replies import Reply, Section
 from bot.router import Query
@@ -43,13 +44,20 @@ def handle(query: Query) -> Reply:
                  data={"higher": high, "lower": low, "margin_gap": pair["margin_gap"], "reasons": pair["reasons"]})
 
 
+_BETTER = r"(?:hotter|better|warmer|higher|stronger|more\s+likely(?:\s+to\s+(?:buy|convert|close))?|the\s+better\s+bet)"
 COMMAND: Command = Command(
     name="compare",
     summary="why one lead ranks above another",
     usage=("compare Acme and Globex",),
     patterns=patterns(
-        r"compare\s+(?P<a>.+?)\s+(?:and|vs\.?|versus|with|to|against)\s+(?P<b>.+?)",
-        r"(?:is\s+|why\s+is\s+)?(?P<a>.+?)\s+(?:vs\.?|versus|hotter than|better than|ahead of)\s+(?P<b>.+?)",
+        r"compare\s+(?P<a>.+?)\s+(?:and|vs\.?|versus|v\.?|with|to|against)\s+(?P<b>.+?)",
+        r"(?:what(?:'s|’s|\s+is)\s+)?(?:the\s+)?difference\s+between\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)",
+        rf"(?:which(?:\s+one)?\s+is\s+{_BETTER}|who(?:'s|’s|\s+is)\s+{_BETTER}|(?:who|which(?:\s+one)?)\s+(?:should|do)\s+i\s+"
+        rf"{CALL}(?:\s+first)?)[,:]?\s+(?P<a>.+?)\s+or\s+(?P<b>.+?)",
+        rf"(?:should|do)\s+i\s+{CALL}\s+(?P<a>.+?)\s+or\s+(?P<b>.+?)(?:\s+first)?",
+        rf"(?P<a>.+?)\s+or\s+(?P<b>.+?)[,:]?\s+(?:which|who)(?:\s+one)?(?:'s|’s|\s+is)\s+{_BETTER}",
+        rf"(?:is\s+|why\s+is\s+)?(?P<a>.+?)\s+(?:vs\.?|versus|v\.?|(?:ranked\s+|scored\s+|rated\s+)?(?:{_BETTER}\s+than|"
+        rf"ahead\s+of)|(?:ranked|scored|rated)\s+(?:above|over))\s+(?P<b>.+?)",
     ),
     handle=handle,
 )

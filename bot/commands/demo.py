@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands import Command, patterns
 from bot.commands.common import find
+from bot.commands.words import SOME, number
 from bot.names import name_index
 from bot.push.demo import start_session
 from bot.replies import Reply
@@ -18,7 +19,8 @@ def handle(query: Query) -> Reply:
     rep = query.message.rep
     if rep is None:
         return Reply("Only a registered rep can start a demo session (`hotlead import reps`).")
-    found = find(query, query.parts["who"], "demo {} " + (query.parts.get("minutes") or str(DEFAULT_MINUTES)) + "m")
+    minutes = number(query.parts.get("minutes"), 0) + 60 * number(query.parts.get("hours"), 0) or DEFAULT_MINUTES
+    found = find(query, query.parts["who"], f"demo {{}} {minutes}m")
     if isinstance(found, Reply):
         return found
     index = name_index(query.deps.engine)
@@ -34,7 +36,6 @@ def handle(query: Query) -> Reply:
         lead = index.lead(found.key)
     if lead is None:
         return Reply(f"I can't find {found.label} any more.")
-    minutes = int(query.parts.get("minutes") or DEFAULT_MINUTES)
     with query.deps.engine.begin() as conn:
         session = start_session(conn, lead_id=lead.id, rep_id=rep.id, minutes=minutes, starts_at=query.deps.clock(),
                                 source=query.message.channel)
@@ -49,7 +50,11 @@ COMMAND: Command = Command(
     name="demo",
     summary="live-demo alerts on WhatsApp",
     usage=("demo Acme 45m",),
-    patterns=patterns(r"(?:start\s+(?:a\s+)?)?demo(?:\s+(?:with|for))?\s+(?P<who>.+?)"
-                      r"(?:\s+(?:for\s+)?(?P<minutes>\d+)\s*(?:m|min|mins|minutes))?"),
+    patterns=patterns(
+        r"(?:(?:i'?m|i’m|i\s+am|we're|we’re|we\s+are)\s+)?(?:(?:in|doing|giving|running|starting|start|about\s+to\s+"
+        r"(?:start|do|give))\s+)?(?:a\s+|the\s+|my\s+)?(?:live\s+)?(?:demo|demoing)(?:\s+(?:with|for|to|at))?\s+(?P<who>.+?)"
+        rf"(?:\s+(?:for\s+)?(?:(?P<minutes>{SOME})\s*(?:m|min|mins|minutes)|(?P<hours>{SOME})\s*(?:h|hr|hrs|hours?)))?"
+        r"(?:\s+(?:now|today|right\s+now|starting\s+now))?",
+    ),
     handle=handle,
 )

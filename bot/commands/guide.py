@@ -25,6 +25,11 @@ COMMAND: Command = Command(
     name="help",
     summary="what I can answer",
     usage=("help",),
-    patterns=patterns(r"(?:help|commands|\?|what can you do|how does this work|hi|hello|hey)"),
+    patterns=patterns(
+        r"(?:help|commands|\?|hi|hello|hey|menu|options|usage)(?:\s+me)?",
+        r"what\s+(?:else\s+)?(?:can|could|do|should)\s+(?:you|i)\s+(?:do|ask|answer|know|say)(?:\s+you)?(?:\s+for\s+me)?",
+        r"how\s+(?:does\s+(?:this|it|hotlead)\s+work|do\s+i\s+use\s+(?:this|you|it|hotlead))",
+        r"what\s+(?:do\s+you\s+know|are\s+you)",
+    ),
     handle=handle,
 )

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from bot.commands import Command, patterns
 from bot.commands.common import points
+from bot.commands.words import ACCOUNTS, LEADS, WEEK
 from bot.names import name_index
 from bot.push.digest import LeadLine, build_digest
 from bot.replies import Reply, Section
 from bot.router import Query
 
 SHOWN = 5
-_WEEK = r"(?:\s+(?:this|last|the\s+past)\s+week|\s+lately|\s+recently|\s+since\s+last\s+week)?"
+_WHO = rf"(?:who|whom|which\s+(?:of\s+my\s+)?{LEADS}|which\s+{ACCOUNTS}|anyone|anybody|any\s+{LEADS})"
+_UP = (r"(?:moved|rose|risen|jumped|climbed|went\s+up|gone\s+up|heated\s+up|improved|(?:is|are)\s+trending\s+up|"
+       r"trending\s+up)")
+_DOWN = (r"(?:went|turned|got|gone|is\s+going|are\s+going|goes)\s+(?:cold|down|quiet)|cooled(?:\s+off|\s+down)?|"
+         r"dropped|fell|fallen|slipped|(?:is|are)\s+trending\s+down|trending\s+down|(?:is|are)\s+no\s+longer\s+hot|"
+         r"lost\s+heat")
+_BECAME_HOT = r"(?:went|turned|got|became|become)\s+(?:from\s+\w+\s+to\s+)?hot|(?:is|are)\s+newly\s+hot"
 
 
 def handle(query: Query) -> Reply:
@@ -48,10 +55,14 @@ COMMAND: Command = Command(
     summary="this week's risers, fallers and new hot leads",
     usage=("what changed this week?", "which leads went cold?", "any new hot leads?"),
     patterns=patterns(
-        rf"what(?:'s|’s|\s+has|\s+have|\s+is)?\s+(?:changed|moved|happened|new){_WEEK}",
-        rf"(?:who|which\s+leads?)\s+(?:moved|rose|jumped|climbed|went\s+up|heated\s+up){_WEEK}",
-        rf"(?:are\s+there\s+|any\s+)?(?P<hot>new)\s+hot\s+leads?{_WEEK}",
-        rf"(?:who|which\s+leads?)\s+(?:went|turned|got|is\s+going|are\s+going|cooled)\s+(?P<cold>cold|down|off){_WEEK}",
+        rf"what(?:'s|’s|s|\s+has|\s+have|\s+is)?\s+(?:changed|moved|happened|new){WEEK}",
+        rf"(?:(?:is\s+there\s+)?any(?:thing)?\s+new|any\s+(?:news|changes|updates)){WEEK}",
+        rf"(?:(?:any|the|biggest|top|this\s+week's|weekly)\s+)*(?:movers|movement|risers|changes)(?:\s+and\s+fallers)?{WEEK}",
+        r"(?:the\s+|this\s+week's\s+|my\s+|weekly\s+)*(?:digest|summary|recap|report|roundup)(?:\s+for\s+this\s+week)?",
+        rf"{_WHO}(?:'s|’s)?\s+{_UP}{WEEK}",
+        rf"(?:(?:are\s+there|any|show\s+me|list)\s+)?(?:any\s+)?(?P<hot>new(?:ly)?)\s+hot\s+{LEADS}{WEEK}",
+        rf"{_WHO}(?:'s|’s)?\s+(?P<hot>{_BECAME_HOT}){WEEK}",
+        rf"{_WHO}(?:'s|’s)?\s+(?P<cold>{_DOWN}){WEEK}",
     ),
     handle=handle,
 )

@@ -3,55 +3,26 @@
 from __future__ import annotations
 
 import math
-
-from rapidfuzz import fuzz, process, utils
+import re
 
 from bot.commands import Command, patterns
-from bot.commands.common import lead_facts, no_scores, ranked, ranked_lines
-from bot.countries import country_code
-from bot.names import name_index
+from bot.commands.common import lead_facts, no_scores, ranked, ranked_lines, segment_filters
+from bot.commands.words import ACCOUNTS, BAND, BEST, LEADS, NOW, NUMBER, SEGMENT, number
 from bot.replies import Choice, Reply, Section
 from bot.router import Query
-from storage.history import all_reps
 
 DEFAULT, MOST = 10, 25
 COMMITTEE = 5  # an account's intent looks at its five best leads
 
 
-def _segment(query: Query, phrase: str) -> dict[str, object] | Reply:
-    """{"industry": …}, {"country": …} or a rep's {"owner_ids": […]} for a phrase like "fintech", "Germany", "DE"
-    or "Jordan Lee"; a reply when it fits none."""
-    accounts = name_index(query.deps.engine).accounts.values()
-    industries = sorted({a.industry for a in accounts if a.industry})
-    countries = sorted({a.country for a in accounts if a.country})
-    code = country_code(phrase)  # "Germany", "the UK" or "de", for what the CRM stores ("DE", "GB")
-    for country in countries:
-        if country.casefold() in (phrase.casefold(), (code or "").casefold()):
-            return {"country": country}
-    with query.deps.engine.connect() as conn:
-        reps = all_reps(conn=conn)
-    # the whole name, typos allowed ("jordan le"), never a part of it ("de" is not Devon Patel)
-    rep = process.extractOne(phrase, {r.id: r.name for r in reps}, scorer=fuzz.token_sort_ratio,
-                             processor=utils.default_process, score_cutoff=85)
-    if rep:  # "top leads for Jordan Lee": that rep's leads
-        return {"owner_ids": [rep[2]], "rep": rep[0]}
-    hit = process.extractOne(phrase, industries, scorer=fuzz.WRatio, processor=utils.default_process,
-                             score_cutoff=80)
-    if hit:
-        return {"industry": hit[0]}
-    return Reply(f"I don't know an industry or country called “{phrase}”.",
-                 (Section("Industries", (", ".join(industries),)), Section("Countries", (", ".join(countries),))),
-                 data={"unknown": phrase})
-
-
 def handle(query: Query) -> Reply:
     """List the top leads or accounts."""
     parts = query.parts
-    limit = min(int(parts.get("n") or DEFAULT), MOST)
+    limit = max(1, min(number(parts.get("n"), DEFAULT), MOST))
     filters: dict[str, object] = {"band": (parts.get("band") or "").lower() or None}
     where = ""
     if parts.get("segment"):
-        segment = _segment(query, parts["segment"])
+        segment = segment_filters(query, parts["segment"])
         if isinstance(segment, Reply):
             return segment
         where = f" of {segment.pop('rep')}" if "rep" in segment else f" in {next(iter(segment.values()))}"
@@ -61,7 +32,7 @@ def handle(query: Query) -> Reply:
         filters["owner_ids"] = [rep.id]
         where += " (yours)"
     what = (parts.get("what") or "leads").lower()
-    if what.startswith(("account", "compan")):
+    if re.fullmatch(ACCOUNTS, what):
         return _accounts(query, limit, filters, where)
     items = ranked(query, limit, **filters)
     if not items:
@@ -90,19 +61,22 @@ def _accounts(query: Query, limit: int, filters: dict[str, object], where: str) 
                  data={"accounts": [{"account": a, "intent": intent[a], "leads": len(by_account[a])} for a in best]})
 
 
-_WHAT = r"(?P<what>leads?|accounts?|companies|prospects|deals)"
-_SEGMENT = r"(?:\s+(?:in|from|for)\s+(?P<segment>.+?))?"
+_WHAT = rf"(?P<what>{LEADS}|{ACCOUNTS})"
+_SHOW = r"(?:(?:show|list|give|get|find|send)\s+(?:me\s+|us\s+)?|(?:any|are\s+there(?:\s+any)?)\s+)?"
+_THE = r"(?:the\s+|all\s+|our\s+)?(?P<mine>my\s+)?"
+_N = rf"(?:\s*(?P<n>{NUMBER}))?"
+_BAND = rf"(?:\s+(?P<band>{BAND}))?"
 COMMAND: Command = Command(
     name="top",
     summary="the best-scored leads or accounts",
     usage=("top leads", "top 5 hot leads in fintech", "top accounts", "my hot leads"),
     patterns=patterns(
-        r"(?:show\s+(?:me\s+)?|list\s+|give\s+me\s+)?(?:the\s+)?(?P<mine>my\s+)?(?:top|best|hottest)"
-        rf"(?:\s+(?P<n>\d+))?(?:\s+(?P<band>hot|warm|cold))?(?:\s+{_WHAT})?{_SEGMENT}",
-        r"(?:show\s+(?:me\s+)?|list\s+)?(?:the\s+)?(?P<mine>my\s+)?(?:(?P<n>\d+)\s+)?(?P<band>hot|warm|cold)\s+"
-        rf"{_WHAT}{_SEGMENT}",
-        r"(?:show\s+(?:me\s+)?|list\s+|give\s+me\s+)(?:the\s+|all\s+)?(?P<mine>my\s+)?(?:(?P<n>\d+)\s+)?"
-        rf"{_WHAT}{_SEGMENT}",
+        rf"{_SHOW}{_THE}{BEST}{_N}{_BAND}(?:\s+{_WHAT})?{SEGMENT}{NOW}",
+        rf"{_SHOW}{_THE}(?:(?P<n>{NUMBER})\s+)?(?P<band>{BAND})\s+{_WHAT}{SEGMENT}{NOW}",
+        rf"(?:(?:show|list|give|get)\s+(?:me\s+)?){_THE}(?:(?P<n>{NUMBER})\s+)?{_WHAT}{SEGMENT}{NOW}",
+        r"(?P<what>leads|accounts|prospects|companies)\s+(?:in|from|of|owned\s+by|assigned\s+to)\s+(?P<segment>.+?)",
+        rf"(?:which|what|who)\s+(?:are\s+)?{_THE}{_WHAT}\s+(?:are|is)\s+(?:(?P<band>{BAND})|(?:the\s+)?{BEST}){SEGMENT}{NOW}",
+        rf"(?:who|what|which)\s+(?:are|is)\s+{_THE}{BEST}{_N}{_BAND}(?:\s+{_WHAT})?{SEGMENT}{NOW}",
     ),
     handle=handle,
 )

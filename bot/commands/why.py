@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from bot.commands import Command, patterns
 from bot.commands.common import Scored, best_lead, find, lead_actions, score_line, scored
+from bot.commands.words import WHAT_IS
 from bot.names import MAX_CHOICES, SURE, likely_lead, name_index
 from bot.replies import Reply, Section
 from bot.router import Query
@@ -21,16 +22,18 @@ from scoring.stops import GROUP
 
 ASK = "why is {} hot?"
 MODEL_FRESH_S = 5.0
-_SCORE_WORDS = (r"(?P<negated>not\s+|n't\s+|no\s+longer\s+)?(?:so\s+|that\s+|this\s+)?"
-                r"(?:(?P<band>hot|warm|cold)|high|low|up|down|rated|ranked|scored|scoring|"
-                r"a\s+lead)\b.*")
+_NOT = r"(?:isn't|isn’t|aren't|aren’t|wasn't|wasn’t|doesn't|doesn’t|didn't|didn’t)"
+_SCORE_WORDS = (rf"(?:(?P<nt>{_NOT})\s+|(?:is|are|was|does|did|still)\s+)?(?P<negated>not\s+|n't\s+|no\s+longer\s+)?"
+                r"(?:so\s+|that\s+|this\s+|still\s+|yet\s+)?"
+                r"(?:(?P<band>hot|warm|cold)|high|low|up|down|rated|ranked|scored|scoring|score|get\s+a|a\s+lead)\b.*")
+_SCORE = r"(?:(?:'s|’s)?\s+(?:score|band|rating|ranking))"
 
 
 def handle(query: Query) -> Reply:
     """Explain the lead the question names."""
     resolution = name_index(query.deps.engine).resolve(query.parts["who"], visible=query.visible)
     if resolution.ambiguous:
-        negated = bool(query.parts.get("negated") or query.parts.get("isnt"))  # "not hot": any band but that one
+        negated = any(query.parts.get(part) for part in ("negated", "isnt", "nt"))  # "not hot": any band but that one
         likely = likely_lead(query.deps.engine, resolution.candidates, query.parts.get("band"), negated=negated)
         if likely is not None:
             others = [c.label for c in resolution.candidates if c != likely]
@@ -132,9 +135,16 @@ COMMAND: Command = Command(
     summary="why a lead (or an account's best lead) scores what it does, with evidence",
     usage=("why is Acme hot?", "why is Jane Doe at Acme a 92?"),
     patterns=patterns(
-        rf"(?:why|how come)\s+(?:(?P<isnt>isn't|isn’t|aren't|aren’t|wasn't|wasn’t)|is|are|was|does|did|has)?"
-        rf"\s*(?P<who>.+?)(?:\s+{_SCORE_WORDS}|\s+(?:a|an)\s+\d+%?)?",
-        r"(?:explain|score\s+(?:of|for)|about)\s+(?P<who>.+?)",
+        rf"(?:why|how\s+come|why's|why’s|whys)\s+(?:(?P<isnt>{_NOT})|is|are|was|does|did|has)?"
+        rf"\s*(?P<who>.+?)(?:(?:'s|’s)?\s+{_SCORE_WORDS}|\s+(?:a|an)\s+\d+%?)?",
+        rf"(?:explain|score\s+(?:of|for)|about|reasons?\s+(?:for|behind)|explanation\s+(?:for|of)|"
+        rf"breakdown\s+(?:of|for))\s+(?P<who>.+?){_SCORE}?",
+        rf"{WHAT_IS}\s+(?:behind|driving|pushing\s+up)\s+(?P<who>.+?){_SCORE}?",
+        rf"what\s+makes\s+(?P<who>.+?)\s+{_SCORE_WORDS}",
+        rf"{WHAT_IS}\s+(?P<who>.+?){_SCORE}",
+        r"what\s+(?:score|band|rating)\s+(?:does|has|is)\s+(?P<who>.+?)(?:\s+(?:have|got|get|on|in))?",
+        r"how\s+(?:hot|warm|good|likely)\s+is\s+(?P<who>.+?)",
+        r"is\s+(?P<who>.+?)\s+(?:(?P<negated>not\s+)|still\s+|really\s+)?(?P<band>hot|warm|cold)",
     ),
     handle=handle,
 )
