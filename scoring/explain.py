@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from scoring.countries import country_name
 from scoring.features import attribute_kind
 
 BIAS = "bias"
@@ -181,11 +182,20 @@ def _outreach(values: Mapping[str, Any]) -> _Phrase:
     return _windowed(values, "beh.email_sent", "Sent emails", "No emails sent")
 
 
-def _category(values: Mapping[str, Any], key: str, label: str, phrases: Mapping[str, str]) -> _Phrase:
+def _category(values: Mapping[str, Any], key: str, label: str, phrases: Mapping[str, str],
+              plain: Callable[[str], str] | None = None) -> _Phrase:
     value = _text(values, key)
     if value is None:
         return _Phrase(f"{label} unknown")
-    return _Phrase(phrases.get(value, f"{label}: {value}"), "", key)
+    return _Phrase(phrases.get(value) or (plain(value) if plain else f"{label}: {value}"), "", key)
+
+
+def _country(code: str) -> str:
+    return f"Based in {country_name(code)}"
+
+
+def _industry(industry: str) -> str:
+    return f"In the {industry} industry"
 
 
 def _size(values: Mapping[str, Any]) -> _Phrase:
@@ -207,12 +217,17 @@ def _mentions(values: Mapping[str, Any], key: str, verb: str, none: str) -> _Phr
     return _Phrase(f"{verb} {_fmt(n)}× in conversations" if n else f"{none} in conversations", "", key, "×")
 
 
+URGENT, CALM = 0.7, 0.3  # urgency at or above URGENT is "urgent", below CALM "not urgent", between "somewhat"
+
+
 def _urgency(values: Mapping[str, Any]) -> _Phrase:
     week, month = _num(values, "conv.urgency_max_7d"), _num(values, "conv.urgency_max_30d")
-    if week:
-        return _Phrase(f"Sounded urgent this week (urgency {_fmt(week)})", "", "conv.urgency_max_7d")
-    if month:
-        return _Phrase(f"Sounded urgent in the last 30 days (urgency {_fmt(month)})", "", "conv.urgency_max_30d")
+    for level, when, key in ((week, "this week", "conv.urgency_max_7d"),
+                             (month, "in the last 30 days", "conv.urgency_max_30d")):
+        if level:
+            how = "Sounded urgent" if level >= URGENT else "Sounded somewhat urgent" if level >= CALM else (
+                "Did not sound urgent")
+            return _Phrase(f"{how} {when} (urgency {_fmt(level)})", "", key)
     return _Phrase("No urgency signals in 30 days", "", "conv.urgency_max_30d")
 
 
@@ -305,8 +320,8 @@ _DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], _Phrase]] = {
     **{g: partial(_windowed, prefix=f"beh.{kind}", verb=v, none=z) for kind, (g, v, z) in _BEH.items()},
     **{g: partial(_mentions, key=f"conv.{name}", verb=v, none=z) for name, (g, v, z) in _MENTIONS.items()},
     "email replies": _replies, "recent engagement": _engagement, "unanswered outreach": _outreach,
-    "industry": partial(_category, key="firm.industry", label="Industry", phrases={}),
-    "country": partial(_category, key="firm.country", label="Country", phrases={}),
+    "industry": partial(_category, key="firm.industry", label="Industry", phrases={}, plain=_industry),
+    "country": partial(_category, key="firm.country", label="Country", phrases={}, plain=_country),
     "seniority": partial(_category, key="firm.seniority", label="Seniority", phrases=_SENIORITY),
     "lead source": partial(_category, key="firm.source", label="Lead source", phrases=_SOURCE),
     "company size": _size, "lead age": _age, "sentiment": _sentiment, "urgency": _urgency, "talk": _talk,
@@ -358,10 +373,46 @@ def _phrase(group: str, values: Mapping[str, Any]) -> _Phrase:
     return _value(values, f"attr.{name}", name)
 
 
-def describe(group: str, values: Mapping[str, Any]) -> str:
-    """One sentence for a reason group, written with this lead's values (feature name → value, NaN when missing)."""
+Presence = Mapping[str, tuple[float, int, float, int]]  # feature → conversion rate and count with it, without it
+GOOD_SIGNS = frozenset(  # groups whose words read as a good sign when present ("Visited pricing")
+    {g for kind, (g, _, _) in _BEH.items() if kind not in ("email_bounce", "unsubscribe", "page_careers")}
+    | {g for name, (g, _, _) in _MENTIONS.items() if name not in ("objection", "competitor")}
+    | {"email replies", "urgency", "talk", "account engagement", "recent engagement"})
+_PRESENT_BY = {"recent engagement": "time.count_7d"}  # what "present" means where the sentence leads with another value
+_PRESENT_AT = {"urgency": URGENT}  # the level from which a value reads as a good sign (else above zero)
+
+
+def describe(group: str, values: Mapping[str, Any], contribution: float = 0.0, presence: Presence | None = None) -> str:
+    """One sentence for a reason group, written with this lead's values (feature name → value, NaN when missing).
+    When the sign of its `contribution` is not the one its words suggest (a visit lowering the score, no visits
+    raising it), the sentence says why, with the conversion rates of the training leads in `presence`."""
     phrase = _phrase(group, values)
-    return phrase.head + phrase.detail
+    return phrase.head + phrase.detail + _surprise(group, phrase, values, contribution, presence or {})
+
+
+def _surprise(group: str, phrase: _Phrase, values: Mapping[str, Any], contribution: float,
+              presence: Presence) -> str:
+    key = _PRESENT_BY.get(group, phrase.key)
+    value = _num(values, key) if key else None
+    if group not in GOOD_SIGNS or value is None or value < 0 or not contribution:
+        return ""
+    present = value >= _PRESENT_AT[group] if group in _PRESENT_AT else value > 0
+    if present == (contribution > 0) or (not present and value > 0):  # as its words suggest, or in between
+        return ""
+    rates = presence.get(key or "")
+    if present:  # yet lowering
+        if rates and rates[0] < rates[2]:
+            return (f" — in your past leads, those with {group} converted less often ({_percent(rates[0])} vs "
+                    f"{_percent(rates[2])} without)")
+        return " — usually a good sign, but with this lead's other signals the model counts it against"
+    if rates and rates[2] > rates[0]:  # absent, yet raising
+        return (f" — in your past leads, those without {group} converted more often ({_percent(rates[2])} vs "
+                f"{_percent(rates[0])} with)")
+    return " — not a good sign on its own, but with this lead's other signals the model counts it in favour"
+
+
+def _percent(rate: float) -> str:
+    return f"{rate:.0%}" if rate >= 0.1 or rate == 0 else f"{rate:.1%}"
 
 
 @lru_cache(maxsize=64)
@@ -384,22 +435,24 @@ def _totals(contributions: Mapping[str, float]) -> tuple[dict[str, float], dict[
 
 
 def reasons(
-    contributions: Mapping[str, float], values: Mapping[str, Any], *, top: int = 3, min_abs: float = 0.0
+    contributions: Mapping[str, float], values: Mapping[str, Any], *, top: int = 3, min_abs: float = 0.0,
+    presence: Presence | None = None,
 ) -> tuple[list[Reason], list[Reason]]:
     """The `top` groups pushing the score up (biggest first) and down (most negative first)."""
     totals, members = _totals(contributions)
     kept = [(group, c) for group, c in totals.items() if abs(c) > min_abs]
     up = sorted((item for item in kept if item[1] > 0), key=lambda item: -item[1])[:top]
     down = sorted((item for item in kept if item[1] < 0), key=lambda item: item[1])[:top]
-    return ([Reason(describe(g, values), c, g, members[g]) for g, c in up],
-            [Reason(describe(g, values), c, g, members[g]) for g, c in down])
+    return ([Reason(describe(g, values, c, presence), c, g, members[g]) for g, c in up],
+            [Reason(describe(g, values, c, presence), c, g, members[g]) for g, c in down])
 
 
-def all_reasons(contributions: Mapping[str, float], values: Mapping[str, Any]) -> list[Reason]:
+def all_reasons(contributions: Mapping[str, float], values: Mapping[str, Any],
+                presence: Presence | None = None) -> list[Reason]:
     """Every group's reason, largest |contribution| first."""
     totals, members = _totals(contributions)
     ordered = sorted(totals.items(), key=lambda item: -abs(item[1]))
-    return [Reason(describe(g, values), c, g, members[g]) for g, c in ordered]
+    return [Reason(describe(g, values, c, presence), c, g, members[g]) for g, c in ordered]
 
 
 def _versus(group: str, values_a: Mapping[str, Any], values_b: Mapping[str, Any], other: str) -> str:

@@ -97,7 +97,8 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
     contributions = {k: float(v) for k, v in scored.contributions().iloc[0].items()}
     base = contributions.pop("bias")
     values = _values(scored)
-    pro, con = reasons(contributions, values, top=3)
+    presence = getattr(scored.scorer, "presence_", {})
+    pro, con = reasons(contributions, values, top=3, presence=presence)
     quotes = evidence(engine, head.pop("lead_id"), head.pop("cutoff"), [(r.group, r.contribution) for r in pro + con])
 
     def shown(reason: Any) -> dict[str, Any]:
@@ -108,7 +109,7 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
         **head, "stop": scored.stopped[0], "base_value": base, "margin": float(scored.margin[0]),
         "contributions": contributions,
         "reasons": [{"text": r.text, "contribution": r.contribution, "group": r.group}
-                    for r in all_reasons(contributions, values)],
+                    for r in all_reasons(contributions, values, presence)],
         "for": [shown(r) for r in pro],
         "against": [shown(r) for r in con],
         "values": values,

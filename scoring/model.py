@@ -117,6 +117,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             self._contest(encoded, labels, split, margin)
         if self.refit:
             self._refit(encoded, labels)
+        self.presence_ = presence(X, labels)
         self.classes_ = np.array([0, 1])  # TreeSHAP tables wait for the first explanation or save (`_compile`)
         return self
 
@@ -328,7 +329,8 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                  "band_thresholds": getattr(self, "band_thresholds_", None),
                  "mix": getattr(self, "mix_", (1.0, 0.0)), "winner": getattr(self, "winner_", "xgboost"),
                  "contestants": getattr(self, "contestants_", {}), "half_life": getattr(self, "half_life_", None),
-                 "linear": linear.to_state() if linear is not None else None}
+                 "linear": linear.to_state() if linear is not None else None,
+                 "presence": getattr(self, "presence_", {})}
         header = json.dumps(state, default=str).encode()
         return len(header).to_bytes(8, "big") + header + tables + bytes(self.booster_.save_raw("ubj"))
 
@@ -358,5 +360,28 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         scorer.contestants_ = state.get("contestants", {})
         scorer.half_life_ = state.get("half_life")
         scorer.linear_ = LinearPart.from_state(state["linear"]) if state.get("linear") else None
+        scorer.presence_ = {k: tuple(v) for k, v in state.get("presence", {}).items()}  # none before they were kept
         scorer.classes_ = np.array([0, 1])
         return scorer
+
+
+PRESENCE_MIN = 20  # leads on each side before a conversion rate is quoted
+
+
+def presence(X: pd.DataFrame, labels: np.ndarray) -> dict[str, tuple[float, int, float, int]]:
+    """For each numeric feature that is zero for some training leads and above zero for others: the conversion
+    rate and count of leads with it above zero, then of leads without it. `why` quotes them when a reason's
+    sign is not the one its words suggest ("visited the home page" lowering a score)."""
+    rates = {}
+    for name in X.columns:
+        column = X[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(column):
+            continue
+        values = np.asarray(column, dtype=float)
+        present, absent = values > 0, values == 0
+        n_with, n_without = int(present.sum()), int(absent.sum())
+        if min(n_with, n_without) >= PRESENCE_MIN:
+            rates[str(name)] = (round(float(labels[present].mean()), 4), n_with,
+                                round(float(labels[absent].mean()), 4), n_without)
+    return rates
+

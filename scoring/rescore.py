@@ -64,7 +64,7 @@ class Scored:
         if contributions is None:
             contributions = self.explained(rows)
         picked = stored_reasons.pick(contributions, tuple(str(n) for n in self.scorer.feature_names_in_), keep)
-        return picked, stored_reasons.sentences(self.features, rows, picked)
+        return picked, stored_reasons.sentences(self.features, rows, picked, getattr(self.scorer, "presence_", {}))
 
     def history_reasons(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
         """The reasons JSON of `rows`, chunk by chunk: the next chunk's contributions (numpy work, mostly without

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.explain import SHOWN, describe, group_of
+from scoring.explain import SHOWN, Presence, describe, group_of
 
 Column = tuple[np.ndarray, list[Any] | None]  # values (or category codes) and the categories, if any
 
@@ -68,8 +68,9 @@ class Sentences:
         return np.asarray(self.texts, dtype=object)[self.ids]
 
 
-def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> Sentences:
-    """The sentence of every picked group, written from row `rows[i]` of `features`."""
+def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked, presence: Presence | None = None) -> Sentences:
+    """The sentence of every picked group, written from row `rows[i]` of `features` (and the sign of its
+    contribution, which a sentence explains when it is not the one its words suggest; see explain.describe)."""
     texts: list[str] = []
     groups: list[int] = []
     ids = np.zeros(picked.order.shape, dtype=np.int64)
@@ -80,10 +81,12 @@ def sentences(features: pd.DataFrame, rows: np.ndarray, picked: Picked) -> Sente
         at = rows[where[0]]
         names = picked.members[group]
         columns = [_shown(features[name], at, SHOWN.get(name)) for name in names]
-        first, inverse = _distinct([_key(column) for column in columns])
+        signs = np.sign(picked.totals[where]).astype(np.int64)
+        first, inverse = _distinct([_key(column) for column in columns] + [signs])
         distinct = [_values_at(column, first) for column in columns]
         ids[where] = len(texts) + inverse.ravel()
-        texts.extend(describe(group, dict(zip(names, values, strict=True))) for values in zip(*distinct, strict=True))
+        texts.extend(describe(group, dict(zip(names, values, strict=True)), float(sign), presence)
+                     for sign, *values in zip(signs[first].tolist(), *distinct, strict=True))
         groups.extend([g] * len(first))
     return Sentences(texts, groups, ids)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
-from bot.countries import country_code
 from bot.names import MAX_CHOICES, Found, name_index
 from bot.replies import Action, Choice, Reply, Section
 from bot.router import Query
+from scoring.countries import country_code
 from storage.history import LeadName, ScoreRow, account_leads, all_reps, latest_scores, ranked_leads, scores_at
 
 WEEK = timedelta(days=7)

@@ -97,7 +97,10 @@ def test_the_sentence_uses_the_leads_own_values() -> None:
     assert describe("company size", {"firm.employees": 4500.0}) == "Company of 4,500 employees"
     assert describe("seniority", LEAD) == "VP-level contact"
     assert describe("lead source", LEAD) == "Came from a referral"
-    assert describe("industry", LEAD) == "Industry: fintech"
+    assert describe("industry", LEAD) == "In the fintech industry"
+    assert describe("country", {"firm.country": "BR"}) == "Based in Brazil"  # plain words, not "Country: BR"
+    assert describe("country", {"firm.country": "GB"}) == "Based in the UK"
+    assert describe("country", {"firm.country": "XQ"}) == "Based in XQ"  # a code nobody knows stays as stored
     assert describe("lead age", {"time.lead_age_days": 26.91}) == "Lead created 26 days ago"  # whole days
     replies = {"beh.email_reply_90d": 4.0, "time.days_since_reply": 2.4}
     assert describe("email replies", {**replies, "time.reply_hours_median": 50.21}) \
@@ -256,3 +259,52 @@ def test_a_comparison_names_the_other_lead() -> None:
     lead_b = {"beh.page_pricing_7d": 0.0, "beh.page_pricing_30d": 0.0}
     why = compare_reasons({"beh.page_pricing_7d": 0.8}, {"beh.page_pricing_7d": -0.1}, LEAD, lead_b, other="Yuki Doe")
     assert why[0].text == "Visited pricing 3× in the last 7 days (vs 0× for Yuki Doe)"
+
+
+HOME = {"beh.page_home_7d": 2.0, "beh.page_home_30d": 2.0, "beh.page_home_90d": 2.0}
+NO_PRICING = {"beh.page_pricing_7d": 0.0, "beh.page_pricing_30d": 0.0, "beh.page_pricing_90d": 0.0}
+RATES = {"beh.page_home_7d": (0.05, 300, 0.09, 700), "beh.page_pricing_90d": (0.04, 200, 0.1, 800)}
+
+
+def test_a_good_sign_counting_against_says_why_with_the_past_leads_rates() -> None:
+    assert describe("home page visits", HOME, 0.2, RATES) == "Visited the home page 2× in the last 7 days"
+    assert describe("home page visits", HOME, -0.2, RATES) == (
+        "Visited the home page 2× in the last 7 days — in your past leads, those with home page visits converted "
+        "less often (5.0% vs 9.0% without)")
+    assert describe("pricing visits", NO_PRICING, 0.2, RATES) == (
+        "No pricing visits in 90 days — in your past leads, those without pricing visits converted more often "
+        "(10% vs 4.0% with)")
+    # the rates do not back the sign (an interaction the trees learned): said so, never a made-up rate
+    assert describe("home page visits", HOME, -0.2, {}).endswith(
+        "usually a good sign, but with this lead's other signals the model counts it against")
+    assert describe("home page visits", HOME, -0.2, {"beh.page_home_7d": (0.2, 300, 0.1, 700)}).endswith(
+        "the model counts it against")
+    # signs as the words suggest need no note; nor do bad signs (objections) or categories
+    assert describe("pricing visits", NO_PRICING, -0.2, RATES) == "No pricing visits in 90 days"
+    assert describe("objections", {"conv.objection": 2.0}, -0.2, RATES) == "Raised objections 2× in conversations"
+    assert describe("country", {"firm.country": "BR"}, -0.2, RATES) == "Based in Brazil"
+
+
+@pytest.mark.parametrize(("level", "text"), [
+    (0.95, "Sounded urgent in the last 30 days (urgency 0.95)"),
+    (0.5, "Sounded somewhat urgent in the last 30 days (urgency 0.5)"),
+    (0.04, "Did not sound urgent in the last 30 days (urgency 0.04)"),
+])
+def test_urgency_is_worded_by_its_level_so_a_low_reading_against_reads_as_such(level: float, text: str) -> None:
+    assert describe("urgency", {"conv.urgency_max_30d": level}, -0.1, {}) == text + (
+        " — usually a good sign, but with this lead's other signals the model counts it against" if level > 0.7 else "")
+
+
+def test_a_trained_model_keeps_the_conversion_rates_with_and_without_each_signal() -> None:
+    from scoring.model import LeadScorer
+
+    rng = np.random.default_rng(7)
+    visits = rng.poisson(0.7, 2000).astype(float)
+    y = (rng.random(2000) < np.where(visits > 0, 0.05, 0.2)).astype(int)
+    X = pd.DataFrame({"beh.page_home_7d": visits, "noise": rng.normal(size=2000)})
+    scorer = LeadScorer(contest=False, refit=False).fit(X, y)
+    with_, n_with, without, n_without = LeadScorer.from_bytes(scorer.to_bytes()).presence_["beh.page_home_7d"]
+    assert n_with == int((visits > 0).sum()) and n_without == int((visits == 0).sum())
+    assert with_ == pytest.approx(y[visits > 0].mean(), abs=1e-4)
+    assert without == pytest.approx(y[visits == 0].mean(), abs=1e-4)
+    assert "noise" not in scorer.presence_  # never zero: no "with" and "without" to compare

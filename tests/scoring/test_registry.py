@@ -167,7 +167,7 @@ def test_history_keeps_the_three_strongest_treeshap_groups_of_pred_contribs_in_s
         kept = {r["group"]: r for r in stored[lead] if r["group"] != "stop"}
         assert set(kept) == set(strongest.index), lead
         for group, total in strongest.items():
-            assert kept[group]["text"] == describe(str(group), values)
+            assert kept[group]["text"] == describe(str(group), values, float(total), scored.scorer.presence_)
             assert abs(kept[group]["contribution"] - total) < 1e-4
 
 

@@ -1,4 +1,4 @@
-"""Country names as reps say them, for the ISO 3166 codes CRMs store ("Germany", "the UK" -> DE, GB)."""
+"""Country names as reps say them, for the ISO 3166 codes CRMs store ("Germany", "the UK" -> DE, GB), and back."""
 
 from __future__ import annotations
 
@@ -27,3 +27,16 @@ def country_code(phrase: str) -> str | None:
     if key.upper() in _NAMES:
         return key.upper()
     return CODES.get(key)
+
+
+_CAPITALISED = {"uk": "the UK", "usa": "the US", "uae": "the UAE", "the netherlands": "the Netherlands"}
+
+
+def country_name(code: str) -> str:
+    """A country's name for its ISO code ("BR" -> "Brazil", "GB" -> "the UK"); the code itself when unknown."""
+    names = _NAMES.get(code.strip().upper())
+    if not names:
+        return code
+    short = next((_CAPITALISED[n] for n in names if n in _CAPITALISED), None)
+    return short or names[0].title()
+
