@@ -30,7 +30,7 @@ _MENTION = re.compile(r"<@[A-Z0-9]+>|^\s*@?hotlead\b[:,]?", re.IGNORECASE)
 _POLITE = re.compile(r"^(?:hey|hi|hello|ok|okay|so|please|pls)\b[,!]?\s*|\s*\b(?:please|pls|thanks|thank you)\W*$",
                      re.IGNORECASE)
 CHOICES_KEPT_S = 15 * 60
-NAMES = frozenset({"who", "a", "b", "segment"})  # what patterns find that is a name: taken as typed, never mended
+NAMES = frozenset({"who", "a", "b", "segment", "note"})  # names and a rep's words: taken as typed, never mended
 
 
 @dataclass(frozen=True)

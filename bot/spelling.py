@@ -16,7 +16,7 @@ now first next top best hottest leads lead accounts account companies prospects 
 moved happened new lately recently this last week month compare versus and with snooze contacted demo help show list
 give me my the for in from about explain score scored any went turned cooled going between difference better hotter
 movers digest summary opportunities promising highest attention start tell doing status remind called emailed
-spoke talked
+spoke talked not fit after
 """.split())  # noqa: SIM905  (a word list reads best as prose)
 SHORTHAND = {"wy": "why", "hw": "how", "u": "you", "ur": "your", "r": "are", "pls": "please", "2day": "today",
              "tmrw": "tomorrow", "wk": "week", "thx": "thanks"}

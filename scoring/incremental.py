@@ -12,6 +12,7 @@ from sqlalchemy import Engine, bindparam, text
 
 from scoring.leads import population
 from scoring.rescore import EPSILON, score_leads, top_reasons
+from scoring.stops import GROUP
 from storage.db import json_dumps, json_loads, marks
 
 
@@ -45,7 +46,7 @@ def rescore_leads(engine: Engine, lead_ids: list[int], now: datetime | None = No
     scored = score_leads(engine, pd.Series(julian, index=open_ids, dtype=float), population(engine))
     rows = np.array([i for i, lead in enumerate(open_ids)
                      if lead not in latest or abs(latest[lead][0] - scored.probability[i]) > EPSILON
-                     or latest[lead][2] != scored.band[i]], dtype=int)
+                     or latest[lead][2] != scored.band[i] or _stop(latest[lead][3]) != scored.stopped[i]], dtype=int)
     if not len(rows):
         return []
     reasons = top_reasons(scored, rows)
@@ -65,3 +66,8 @@ def rescore_leads(engine: Engine, lead_ids: list[int], now: datetime | None = No
             "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
             f"VALUES ({marks(conn, 7)})", records)
     return moved
+
+
+def _stop(reasons: list[dict[str, Any]]) -> str | None:
+    return str(reasons[0]["text"]) if reasons and reasons[0].get("group") == GROUP else None
+

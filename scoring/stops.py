@@ -1,5 +1,7 @@
-"""Signals that must win over the model: a lead who unsubscribed, whose email bounces, or whom the CRM marks
-"do not contact" is not to be called, whatever its probability. Each rule is stated here, in one place.
+"""Signals that must win over the model: a lead who unsubscribed, whose email bounces, whom the CRM marks
+"do not contact", or whom a rep who talked to them judged not a fit, is not to be called, whatever its
+probability. Each rule is stated here, in one place. (A lost deal is an outcome: the lead is decided and leaves the
+open pipeline altogether.)
 
 A stopped lead keeps the model's probability (it is still the model's honest estimate) but its band is capped at
 CAP, so it is never on a call list or alerted as hot, and its stop is the first thing `why`, `top` and chat say.
@@ -8,11 +10,13 @@ CAP, so it is never on a call list or alerted as hot, and its stop is the first 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from storage.history import Verdict
 
 CAP = "cold"
 GROUP = "stop"  # the reason group a stop is stored under, first among a score's reasons
@@ -62,9 +66,33 @@ def stop_reason(sentence: str) -> dict[str, object]:
     return {"contribution": 0.0, "group": GROUP, "text": sentence}
 
 
-def stops(features: pd.DataFrame) -> np.ndarray:
-    """Per row, the sentence of the first stop that holds, or None."""
+JUDGED_AFTER = "do not contact"  # a rep's "not a fit" comes after the rules up to this one, before the others
+
+
+def stops(features: pd.DataFrame, judged: np.ndarray | None = None) -> np.ndarray:
+    """Per row, the sentence of the first stop that holds, or None; `judged` holds, per row, the sentence of a
+    rep's standing "not a fit" (see `judgements`) or None."""
     out = np.full(len(features), None, dtype=object)
     for stop in reversed(STOPS):  # the first rule listed wins where several hold
+        if judged is not None and stop.name == JUDGED_AFTER:
+            out = np.where(pd.isna(judged), out, judged)
         out[stop.applies(features)] = stop.sentence
+    return out
+
+
+def judgements(verdicts: Sequence[Verdict], leads: pd.Series) -> np.ndarray:
+    """Per lead of `leads` (lead id → cutoff, a julian day), the sentence of the rep's verdict standing at its
+    cutoff when it is "not a fit" ("Jordan Lee marked it not a fit on 3 Dec: student project"), else None."""
+    standing: dict[int, Verdict] = {}
+    cutoffs = leads.to_dict()
+    for verdict in verdicts:  # oldest first: the latest made by each lead's cutoff stands
+        at = pd.Timestamp(verdict.created_at.replace(tzinfo=None)).to_julian_date()
+        if verdict.lead_id in cutoffs and at <= cutoffs[verdict.lead_id]:
+            standing[verdict.lead_id] = verdict
+    out = np.full(len(leads), None, dtype=object)
+    for row, lead in enumerate(leads.index):
+        judged = standing.get(lead)
+        if judged is not None and judged.action == "not_fit":
+            out[row] = (f"{judged.rep or 'A rep'} marked it not a fit on {judged.created_at:%-d %b}"
+                        + (f": {judged.note}" if judged.note else ""))
     return out

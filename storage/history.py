@@ -110,19 +110,45 @@ def account_leads(*, conn: Connection, account_id: int) -> list[LeadName]:
     return [LeadName(*row) for row in rows]
 
 
+VERDICTS = ("not_fit", "fit")  # a rep's judgement of a lead; the latest one stands
+
+
 def record_action(
     *, conn: Connection, lead_id: int, rep_id: int | None, action: str, moment: datetime,
-    until: datetime | None = None,
+    until: datetime | None = None, note: str | None = None,
 ) -> None:
-    """Remember that a rep snoozed a lead or marked it contacted (and show it in the lead's status)."""
+    """Remember that a rep snoozed a lead, marked it contacted (both shown in the lead's status) or judged it
+    (VERDICTS, with their words in `note`)."""
     conn.execute(text(
-        "INSERT INTO lead_action (lead_id, rep_id, action, created_at, until) "
-        "VALUES (:lead, :rep, :action, :at, :until)"
+        "INSERT INTO lead_action (lead_id, rep_id, action, created_at, until, note) "
+        "VALUES (:lead, :rep, :action, :at, :until, :note)"
     ), {"lead": lead_id, "rep": rep_id, "action": action, "at": stamp(moment),
-        "until": stamp(until) if until else None})
+        "until": stamp(until) if until else None, "note": note})
+    if action in VERDICTS:
+        return
     status = "snoozed" if action == "snooze" else "contacted"
     conn.execute(text("UPDATE lead SET status = :status WHERE id = :lead AND status NOT IN ('won', 'lost')"),
                  {"status": status, "lead": lead_id})
+
+
+class Verdict(NamedTuple):
+    """A rep's judgement of a lead: `action` one of VERDICTS, by whom (None: not a registered rep), when, why."""
+
+    lead_id: int
+    action: str
+    created_at: datetime
+    rep: str | None
+    note: str | None
+
+
+def verdicts(*, conn: Connection) -> list[Verdict]:
+    """Every verdict reps gave, oldest first (a few per rep and week: read whole)."""
+    statement = text(
+        "SELECT a.lead_id, a.action, a.created_at, r.name, a.note FROM lead_action a "
+        "LEFT JOIN rep r ON r.id = a.rep_id WHERE a.action IN :actions ORDER BY a.created_at, a.id"
+    ).bindparams(bindparam("actions", expanding=True))
+    return [Verdict(lead, action, utc(at), rep, note) for lead, action, at, rep, note
+            in conn.execute(statement, {"actions": list(VERDICTS)})]
 
 
 def activity_counts(*, conn: Connection, lead_ids: Sequence[int], since: datetime) -> dict[str, int]:

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.derived import triggers
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _json(**kwargs: Any) -> Any:
@@ -176,7 +176,8 @@ class Score(SQLModel, table=True):
 
 
 class LeadAction(SQLModel, table=True):
-    """What a rep did about a lead from chat: snoozed it (until a time) or marked it contacted."""
+    """What a rep did about a lead from chat: snoozed it (until a time), marked it contacted, or judged it not a
+    fit (or a fit after all), with their words in `note`."""
 
     __tablename__ = "lead_action"
     __table_args__ = (Index("ix_lead_action_lead_time", "lead_id", "created_at"),)
@@ -184,9 +185,10 @@ class LeadAction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="lead.id")
     rep_id: int | None = Field(default=None, foreign_key="rep.id")
-    action: str  # snooze | contacted
+    action: str  # snooze | contacted | not_fit | fit
     created_at: datetime
     until: datetime | None = None
+    note: str | None = None
 
 
 class DemoSession(SQLModel, table=True):

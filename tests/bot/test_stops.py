@@ -68,3 +68,53 @@ def test_a_hot_lead_who_unsubscribes_is_said_to_first_and_is_off_the_call_list(d
 def test_stop_rules(row: dict[str, Any], expected: str | None) -> None:
     found = stops(pd.DataFrame([row]))[0]
     assert (found is None) if expected is None else found.startswith(expected)
+
+
+def test_a_rep_marking_a_hot_lead_not_a_fit_stops_it_at_once_until_they_take_it_back(db: Db) -> None:
+    from bot.router import Deps, IncomingMessage, dispatch
+    from storage.db import make_engine
+    from storage.history import all_reps
+
+    engine = make_engine(db.url)
+    with engine.connect() as conn:
+        rep = next(r for r in all_reps(conn=conn) if r.role == "rep")
+    deps = Deps(engine)
+
+    def ask(question: str) -> Any:
+        return dispatch(IncomingMessage(question, "slack", rep.slack_user_id or "U1", rep), deps)
+
+    hot = ask("who should I call today?").data["leads"][0]
+    marked = ask(f"{hot['lead']} is not a fit: student project, no budget")
+    assert marked.data == {"lead": hot["lead"], "action": "not_fit", "note": "student project, no budget"}
+    stop = f"{rep.name} marked it not a fit on {datetime.now(UTC):%-d %b}: student project, no budget"
+    why = db.json("why", hot["lead"])  # no `score` run in between: the verdict is scored as it is given
+    assert why["stop"] == stop and why["band"] == "cold"
+    assert db.run("why", hot["lead"]).output.splitlines()[1] == f"Do not call: {stop} (its band is capped at cold)"
+    assert hot["lead"] not in {lead["lead"] for lead in ask("who should I call today?").data["leads"]}
+    assert ask(f"why is {hot['lead']} hot?").plain().index("not a fit") < ask(f"why is {hot['lead']} hot?").plain(
+    ).index("Pushing it up")
+    db.json("score")  # a full rescore keeps the stop
+    assert db.json("why", hot["lead"])["stop"] == stop
+
+    assert ask(f"{hot['lead']} is a fit after all").data["action"] == "fit"
+    back = db.json("why", hot["lead"])
+    assert back["stop"] is None and back["band"] == hot["band"]
+
+
+def test_a_verdict_counts_from_when_it_was_given_and_the_latest_stands() -> None:
+    from scoring.stops import judgements
+    from storage.history import Verdict
+
+    def at(day: int) -> datetime:
+        return datetime(2026, 12, day, 9, tzinfo=UTC)
+
+    given = [Verdict(1, "not_fit", at(1), "Jordan Lee", "student"), Verdict(2, "not_fit", at(1), None, None),
+             Verdict(2, "fit", at(3), "Ana", None), Verdict(3, "not_fit", at(5), "Ana", "no budget")]
+    cutoffs = pd.Series([pd.Timestamp(at(4).replace(tzinfo=None)).to_julian_date()] * 4, index=[1, 2, 3, 4])
+    said = judgements(given, cutoffs).tolist()
+    assert said == ["Jordan Lee marked it not a fit on 1 Dec: student", None, None, None]
+    assert judgements(given[:2], cutoffs).tolist()[1] == "A rep marked it not a fit on 1 Dec"
+    # a rep's verdict comes after an unsubscribe and a CRM "do not contact", before a bounce
+    features = pd.DataFrame([{"beh.unsubscribe_90d": 1.0}, {"beh.email_bounce_30d": 1.0}])
+    assert [s.split()[0] for s in stops(features, np.array(["Ana marked it", "Ana marked it"], dtype=object))] == [
+        "Unsubscribed", "Ana"]

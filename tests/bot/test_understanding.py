@@ -120,6 +120,12 @@ QUESTIONS = [
     ("just spoke to jane doe", "actions", {"who": "jane doe"}), ("i emailed jane doe", "actions", {"who": "jane doe"}),
     ("remind me about jane doe in 3 days", "actions", {"who": "jane doe", "days": "3"}),
     ("snoze jane doe 3 days", "actions", {"who": "jane doe"}), ("talked to acme today", "actions", {"who": "acme"}),
+    # a rep's verdict
+    ("Jane Doe is not a fit: student project", "fit", {"who": "Jane Doe", "note": "student project"}),
+    ("acme is not a good fit because they have no budget", "fit", {"who": "acme", "note": "they have no budget"}),
+    ("not a fit: jane doe", "fit", {"who": "jane doe"}), ("mark jane doe as not a fit", "fit", {"who": "jane doe"}),
+    ("jane doe is a fit after all", "fit", {"who": "jane doe", "action": "a fit"}),
+    ("Jane Doe is nto a fit - students", "fit", {"who": "Jane Doe", "note": "students"}),
     # live demos
     ("demo Acme 45m", "demo", {"who": "Acme", "minutes": "45"}), ("start a demo with acme", "demo", {"who": "acme"}),
     ("demo with jane doe for 30 minutes", "demo", {"who": "jane doe", "minutes": "30"}),

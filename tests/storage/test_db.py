@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from storage import models
 from storage.db import check_schema, create_schema, make_engine
@@ -50,8 +50,8 @@ def test_a_foreign_key_violation_is_refused(engine: Engine) -> None:
 
 
 def version_5_file(tmp_path: Path) -> str:
-    """A database as Hotlead 0.1 with schema 5 left it: no alert.delivery, no delivery_event, and the carrier's
-    status written into alert.status."""
+    """A database as Hotlead 0.1 with schema 5 left it: no alert.delivery, no delivery_event, no lead_action.note,
+    and the carrier's status written into alert.status."""
     url = f"sqlite:///{tmp_path / 'v5.db'}"
     engine = make_engine(url)
     create_schema(engine)
@@ -59,6 +59,7 @@ def version_5_file(tmp_path: Path) -> str:
         conn.exec_driver_sql("DROP TABLE delivery_event")
         for column in ("delivery", "expires_at", "unsure_since"):
             conn.exec_driver_sql(f"ALTER TABLE alert DROP COLUMN {column}")
+        conn.exec_driver_sql("ALTER TABLE lead_action DROP COLUMN note")
         conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
         for key, status, sid in (("a", "read", "SMa"), ("b", "queued", None), ("c", "failed", None),
                                  ("d", "sending", "SMd"), ("e", "undelivered", "SMe")):  # d, e: sent, then called back
@@ -71,7 +72,7 @@ def version_5_file(tmp_path: Path) -> str:
 
 def test_an_older_schema_is_refused_with_the_way_to_upgrade_it(tmp_path: Path) -> None:
     engine = make_engine(version_5_file(tmp_path))
-    with pytest.raises(SchemaError, match="schema version 5; this Hotlead needs 7; run `hotlead init` to upgrade it"):
+    with pytest.raises(SchemaError, match="schema version 5; this Hotlead needs 8; run `hotlead init` to upgrade it"):
         check_schema(engine)
 
 
@@ -83,7 +84,7 @@ def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(tmp_path: P
     url = version_5_file(tmp_path)
     result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
     assert result.exit_code == 0, result.output
-    assert "Upgraded the Hotlead schema" in result.output and "from version 5 to 7" in result.output
+    assert "Upgraded the Hotlead schema" in result.output and "from version 5 to 8" in result.output
     engine = make_engine(url)
     check_schema(engine)
     with engine.connect() as conn:
@@ -91,6 +92,8 @@ def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(tmp_path: P
         assert conn.exec_driver_sql("SELECT count(*) FROM delivery_event").scalar_one() == 0
     assert [tuple(r) for r in rows] == [("a", "sent", "read"), ("b", "queued", None), ("c", "failed", None),
                                         ("d", "sent", "sending"), ("e", "sent", "undelivered")]
+    with engine.connect() as conn:  # schema 8: a rep's words with a verdict
+        assert "note" in {c["name"] for c in inspect(engine).get_columns("lead_action")}
     again = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
     assert again.exit_code == 0 and "Checked the Hotlead schema" in again.output
 
