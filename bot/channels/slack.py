@@ -176,8 +176,8 @@ class HotleadBolt(App):
 def slack_app(settings: Settings, deps: Deps) -> App:
     """The Bolt app: requests arrive signature-checked (`starlette_endpoint`) or over Socket Mode; events are
     de-duplicated; work is done after the ack."""
+    settings.require("SLACK_BOT_TOKEN", "answering in Slack")  # the client carries it (Bolt warns if given twice)
     app = HotleadBolt(
-        token=settings.require("SLACK_BOT_TOKEN", "answering in Slack"),
         signing_secret=settings.require("SLACK_SIGNING_SECRET", "checking that requests come from Slack"),
         client=slack_client(settings), token_verification_enabled=False,
         request_verification_enabled=False,  # starlette_endpoint checks it first; Socket Mode needs none
