@@ -21,7 +21,7 @@ from nlp.types import SPAN_KINDS, Signals, Span
 
 log = logging.getLogger(__name__)
 MODES = ("transformer", "rules")
-RULES_VERSION = "rules-2"  # the span rules too: bump when the lexicon or nlp/spans.py change what they find
+RULES_VERSION = "rules-3"  # the span rules too: bump when the lexicon or nlp/spans.py change what they find
 NEUTRAL_BAND = 0.05  # VADER's own convention for a neutral compound score
 
 

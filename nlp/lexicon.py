@@ -36,6 +36,11 @@ def _ordinal(n: int) -> str:
 
 
 NEGATION_CUES = _w("no not never without none nothing neither nor nobody")  # NORM: n't, nt and not are all "not"
+HEDGE_CUES = _w("maybe perhaps possibly might hypothetically")  # "maybe in Q3": not a firm signal, read as denied
+# between a signal and a later "not" only these may stand for the "not" to deny it: "budget is not approved",
+# "HubSpot isn't an option", "the timeline has not been set"
+AUXILIARIES = _w("is are was were be been being has have had will would do does did 's 're still yet currently really")
+GREETINGS = _w("happy good great lovely nice enjoy wonderful relaxing blessed")  # "Happy Monday!" is no date
 CLAUSE_BREAKS = _w(". ! ? ; : , … ... but however although though")  # negation does not reach across these
 BY_WORDS = _w("by before until till til due")  # and "no later than"
 # "the 2nd" is a day of the month, but not in "the 2nd floor" or "the 3rd time"

@@ -103,7 +103,10 @@ class SignalMatcher:
             reach = max(_max_length(p) for ps in rules.values() for p in ps)
             self.groups.append(Group(tuple(strings.add(f"@{group}#{i}") for i in range(len(lists))), matcher, reach))
         self.rules = {strings.add(name): Rule.parse(name) for name in names}
-        self.cues = frozenset(strings.add(word) for word in lexicon.NEGATION_CUES)
+        self.cues = frozenset(strings.add(word) for word in (*lexicon.NEGATION_CUES, *lexicon.HEDGE_CUES))
+        self.after_cues = frozenset(strings.add(word) for word in lexicon.NEGATION_CUES)
+        self.auxiliaries = frozenset(strings.add(word) for word in lexicon.AUXILIARIES)
+        self.greetings = frozenset(strings.add(word) for word in lexicon.GREETINGS)
         self.breaks = frozenset(strings.add(word) for word in lexicon.CLAUSE_BREAKS)
         self.by_words = frozenset(strings.add(word) for word in lexicon.BY_WORDS)
         self.no_later_than = tuple(strings.add(word) for word in ("no", "later", "than"))
@@ -132,6 +135,8 @@ class SignalMatcher:
             rule = self.rules.get(rule_id)
             if rule is None or (rule.cased and not _stands_out(doc, start, end)) or self.ordinal_thing(doc, start, end):
                 continue
+            if rule.timed and start and doc[start - 1].norm in self.greetings:
+                continue  # "Happy Monday!", "have a great Friday": a greeting, not a date
             if rule.objection and start and doc[start].norm == self.not_ and not doc[start - 1].whitespace_:
                 start -= 1  # "is|n't the right time" reads as "isn't the right time"
             by = self.by_start(doc, start) if rule.timed else -1
@@ -153,7 +158,7 @@ class SignalMatcher:
                 if end > reach.get(kind, -1):
                     reach[kind] = end
                     if negated is None:
-                        negated = self.negated(doc, start, owners)
+                        negated = self.negated(doc, start, owners) or self.denied_after(doc, end)
                     last = doc[end - 1]
                     signals.append((kind, label, doc[start].idx, last.idx + len(last), negated))
         return _without_objections_inside_urgency(signals)
@@ -189,6 +194,20 @@ class SignalMatcher:
             else:
                 seen += 1
             i -= 1
+        return False
+
+
+    def denied_after(self, doc: Doc, end: int) -> bool:
+        """Whether the clause goes on to deny the signal: only auxiliaries, then a negation cue ("budget is not
+        approved", "HubSpot isn't an option", "the timeline has not been set")."""
+        i = end
+        while i < len(doc) and i < end + 4:
+            token = doc[i]
+            if token.norm in self.after_cues:
+                return True
+            if token.norm not in self.auxiliaries:
+                return False
+            i += 1
         return False
 
 

@@ -324,3 +324,33 @@ def test_results_line_up_with_the_texts_and_an_empty_batch_gives_nothing() -> No
     assert [bool(r["objections"]) for r in extract(texts)] == [True, False, False, False]
     assert [bool(r["timeline"]) for r in extract(texts)] == [False, False, False, True]
     assert extract([]) == []
+
+
+@pytest.mark.parametrize(("text", "kind", "span"), [
+    ("Budget is not approved.", "budget", "Budget"),  # the denial comes after the word
+    ("The budget isn't there yet", "budget", "budget"),
+    ("the budget has not been signed off", "budget", "budget"),
+    ("We are not looking at HubSpot anymore.", "competitors", "HubSpot"),
+    ("HubSpot is not an option for us", "competitors", "HubSpot"),
+    ("maybe in Q3, not sure", "timeline", "Q3"),  # hedged: no firm timeline
+    ("we might look at Salesforce", "competitors", "Salesforce"),
+])
+def test_denied_and_hedged_signals_do_not_count(text: str, kind: str, span: str) -> None:
+    spans = read(text)[kind]
+    assert span in [s.text for s in spans] and all(s.negated for s in spans), spans
+
+
+@pytest.mark.parametrize("text", ["no timeline yet", "We haven't set a timeline", "Happy Monday!",
+                                  "Happy Friday everyone :)", "Have a great weekend", "hope you had a good Tuesday"])
+def test_no_timeline_and_greetings_are_no_dates(text: str) -> None:
+    assert [s for s in read(text)["timeline"] if not s.negated] == []
+
+
+@pytest.mark.parametrize(("text", "kind", "span"), [
+    ("Budget is approved, around $40k.", "budget", "Budget"),
+    ("We're also looking at HubSpot.", "competitors", "HubSpot"),
+    ("Let's talk Monday", "timeline", "Monday"), ("we need this live by Friday", "timeline", "by Friday"),
+    ("Budget is what it is, not the issue", "budget", "Budget"),  # "what" stands between: not a denial of it
+])
+def test_affirmed_signals_next_to_those_still_count(text: str, kind: str, span: str) -> None:
+    assert (span, False) in [(s.text, s.negated) for s in read(text)[kind]]
