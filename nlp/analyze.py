@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from nlp import spans as span_rules
-from nlp.embed import Embedder, ModelUnavailableError
+from nlp.embed import DIMENSIONS, LAYERS, Embedder, ModelUnavailableError
 from nlp.heads import SENTIMENT_CLASSES, Heads, load_heads
 from nlp.types import SPAN_KINDS, Signals, Span
 
 log = logging.getLogger(__name__)
+_EMBEDDING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hotlead-embed")
 MODES = ("transformer", "rules")
 RULES_VERSION = "rules-3"  # the span rules too: bump when the lexicon or nlp/spans.py change what they find
 NEUTRAL_BAND = 0.05  # VADER's own convention for a neutral compound score
@@ -52,6 +54,9 @@ def lexical(texts: list[str], found: list[dict[str, list[Span]]]) -> np.ndarray:
     return out
 
 
+WORDS_END = DIMENSIONS + 4  # head features: the sentence vector and VADER's four scores, then the rules' four counts
+
+
 def head_features(embeddings: np.ndarray, lexicon: np.ndarray) -> np.ndarray:
     """What the heads read: the sentence vector next to the lexical and rule counts."""
     counts = np.log1p(lexicon[:, 4:])
@@ -65,8 +70,10 @@ class Reader:
         if mode not in MODES:
             raise ValueError(f"unknown NLP mode {mode!r}: use one of {', '.join(MODES)}")
         self.mode = mode
-        self.embedder = embedder or Embedder()
         self.heads = heads if heads is not None else (load_heads() if mode == "transformer" else None)
+        # the heads read the vectors of as many of MiniLM's layers as they were trained on
+        layers = int(self.heads.meta.get("layers", LAYERS)) if self.heads else LAYERS
+        self.embedder = embedder or Embedder(layers=layers)
         if mode == "transformer" and self.heads is None:
             log.warning("no trained NLP heads found: using the rules (run `hotlead nlp train-heads`)")
             self.mode = "rules"
@@ -81,44 +88,50 @@ class Reader:
     def analyze(self, texts: list[str]) -> list[Signals]:
         """Signals for every text, in order."""
         texts = [t if isinstance(t, str) else ("" if t is None else str(t)) for t in texts]
+        readable = [i for i, t in enumerate(texts) if t.strip()] if self.mode == "transformer" else []
+        # the transformer runs in native code without the GIL: the rules read the same texts meanwhile
+        vectors = _EMBEDDING.submit(self.embedder.encode, [texts[i] for i in readable]) if readable else None
         found = span_rules.extract(texts)
         lexicon = lexical(texts, found)
         results = [self._from_rules(text, spans, row) for text, spans, row in zip(texts, found, lexicon, strict=True)]
-        if self.mode == "transformer":
-            self._apply_heads(texts, lexicon, results)
+        if vectors is not None:
+            self._apply_heads(readable, vectors, lexicon, results)
         return results
 
     def _from_rules(self, text: str, spans: dict[str, list[Span]], row: np.ndarray) -> Signals:
         compound = float(row[3])
         label = "positive" if compound >= NEUTRAL_BAND else "negative" if compound <= -NEUTRAL_BAND else "neutral"
         urgency = 1.0 - math.exp(-(0.9 * row[4] + 0.4 * row[6]))
+        fired = [s.text for kind in ("urgency_cues", "timeline") for s in spans.get(kind, []) if not s.negated]
         signals = Signals(sentiment=compound, sentiment_label=label, urgency=round(urgency, 4),
+                          urgency_parts={"rules": round(float(0.9 * row[4] + 0.4 * row[6]), 4), "fired": fired},
                           question="?" in text, engine="rules")
         for kind in SPAN_KINDS:
             setattr(signals, kind, spans.get(kind, []))
         return signals
 
-    def _apply_heads(self, texts: list[str], lexicon: np.ndarray, results: list[Signals]) -> None:
+    def _apply_heads(self, readable: list[int], embedding: Future[np.ndarray], lexicon: np.ndarray,
+                     results: list[Signals]) -> None:
         assert self.heads is not None
-        readable = [i for i, t in enumerate(texts) if t.strip()]
-        if not readable:
-            return
         try:
-            vectors = self.embedder.encode([texts[i] for i in readable])
+            vectors = embedding.result()
         except ModelUnavailableError as exc:
             log.warning("transformer unavailable, using the rules: %s", exc)
             for i in readable:
                 results[i].error = str(exc)
             return
         features = head_features(vectors, lexicon[readable])
-        sentiment = self.heads.sentiment.probabilities(features)
-        urgency = self.heads.urgency.probabilities(features)
+        sentiment = self.heads.sentiment_probabilities(features)
+        words, rules, bases = self.heads.urgency_parts(features, WORDS_END)  # they add up: the heads are linear
+        urgency = 1.0 / (1.0 + np.exp(-(words + rules + bases)))
         positive, negative = SENTIMENT_CLASSES.index("positive"), SENTIMENT_CLASSES.index("negative")
         for j, i in enumerate(readable):
             signals = results[i]
             signals.sentiment = round(float(sentiment[j, positive] - sentiment[j, negative]), 4)
             signals.sentiment_label = SENTIMENT_CLASSES[int(np.argmax(sentiment[j]))]
             signals.urgency = round(float(urgency[j]), 4)
+            signals.urgency_parts = {"words": round(float(words[j]), 4), "rules": round(float(rules[j]), 4),
+                                     "base": round(float(bases[j]), 4), "fired": signals.urgency_parts.get("fired", [])}
             signals.engine = "transformer"
 
 

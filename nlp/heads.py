@@ -45,21 +45,73 @@ class Linear:
 
 @dataclass(frozen=True)
 class Heads:
-    """Both heads and what they were trained on."""
+    """The sentiment and urgency heads and what they were trained on.
+
+    `sentiment` and `urgency` read our sales sentences best; `public_sentiment` and `public_urgency`, when present,
+    read text written by the public best; `gate` says how much a text reads like our sentences (0..1), and each
+    task's log-odds are the gate's mix of its two heads' (a mixture of two experts, linear in the features for any
+    one text: the parts of its urgency still add up exactly).
+    """
 
     sentiment: Linear
     urgency: Linear
     meta: dict[str, Any]
+    public_sentiment: Linear | None = None
+    public_urgency: Linear | None = None
+    gate: Linear | None = None
 
     @property
     def version(self) -> str:
         """A short fingerprint of the coefficients: a new fit is a new NLP version."""
-        blob = json.dumps([self.sentiment.to_json(), self.urgency.to_json()]).encode()
+        blob = json.dumps([h.to_json() for h in self._linear().values()]).encode()
         return hashlib.sha256(blob).hexdigest()[:10]
+
+    def _linear(self) -> dict[str, Linear]:
+        heads = {"sentiment": self.sentiment, "urgency": self.urgency, "public_sentiment": self.public_sentiment,
+                 "public_urgency": self.public_urgency, "gate": self.gate}
+        return {name: head for name, head in heads.items() if head is not None}
+
+    def ours(self, features: np.ndarray) -> np.ndarray:
+        """How much each text reads like our sales sentences (1 without a gate)."""
+        if self.gate is None:
+            return np.ones(len(features))
+        return np.asarray(self.gate.probabilities(features))
+
+    def _mixed(self, own: Linear, public: Linear | None, features: np.ndarray) -> np.ndarray:
+        scores = features @ own.coef.T + own.intercept
+        if public is None:
+            return np.asarray(scores)
+        g = self.ours(features)[:, None]
+        return np.asarray(g * scores + (1 - g) * (features @ public.coef.T + public.intercept))
+
+    def sentiment_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Negative, neutral, positive per text."""
+        scores = self._mixed(self.sentiment, self.public_sentiment, features)
+        scores -= scores.max(axis=1, keepdims=True)
+        weights = np.exp(scores)
+        return np.asarray(weights / weights.sum(axis=1, keepdims=True))
+
+    def urgency_parts(self, features: np.ndarray, split: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Urgency log-odds in three parts that add up: from features[:, :split], from the rest, and the base."""
+        g = self.ours(features) if self.public_urgency is not None else np.ones(len(features))
+        parts = []
+        for head, share in ((self.urgency, g), (self.public_urgency, 1 - g)):
+            if head is None:
+                continue
+            coef = head.coef[0]
+            parts.append((share * (features[:, :split] @ coef[:split]), share * (features[:, split:] @ coef[split:]),
+                          share * float(head.intercept[0])))
+        words, rules, base = (np.sum([p[k] for p in parts], axis=0) for k in range(3))
+        return words, rules, base
+
+    def urgency_probabilities(self, features: np.ndarray, split: int = 0) -> np.ndarray:
+        """The urgency of each text, 0..1."""
+        words, rules, base = self.urgency_parts(features, split)
+        return np.asarray(1.0 / (1.0 + np.exp(-(words + rules + base))))
 
     def save(self, path: Path = HEADS_FILE) -> None:
         """Write the heads file."""
-        data = {"sentiment": self.sentiment.to_json(), "urgency": self.urgency.to_json(), "meta": self.meta}
+        data = {**{name: head.to_json() for name, head in self._linear().items()}, "meta": self.meta}
         path.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
 
 
@@ -68,4 +120,7 @@ def load_heads(path: Path = HEADS_FILE) -> Heads | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    return Heads(Linear.from_json(data["sentiment"]), Linear.from_json(data["urgency"]), data.get("meta", {}))
+    optional = {name: Linear.from_json(data[name]) for name in ("public_sentiment", "public_urgency", "gate")
+                if name in data}
+    return Heads(Linear.from_json(data["sentiment"]), Linear.from_json(data["urgency"]), data.get("meta", {}),
+                 **optional)

@@ -26,6 +26,9 @@ class Signals:
     sentiment: float = 0.0  # -1 (very negative) .. 1 (very positive)
     sentiment_label: str = "neutral"  # negative | neutral | positive
     urgency: float = 0.0  # 0 (calm) .. 1 (urgent)
+    # where the urgency came from: log-odds from the words (the transformer's vector and VADER) and from the rules
+    # (urgency cues, deadlines), the base, and the rule spans that fired ("by Friday", "ASAP")
+    urgency_parts: dict[str, Any] = field(default_factory=dict)
     budget: list[Span] = field(default_factory=list)
     timeline: list[Span] = field(default_factory=list)
     competitors: list[Span] = field(default_factory=list)

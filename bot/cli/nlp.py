@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,22 +41,38 @@ def read(app: AppContext, text: tuple[str, ...]) -> None:
 
 
 @nlp.command(name="train-heads")
-@click.option("--json", "as_json", is_flag=True, help="Print the held-out scores as JSON.")
-def train_heads(as_json: bool) -> None:
-    """Refit the sentiment and urgency heads on nlp/data/sentences.csv and write nlp/heads.json."""
+@click.option("--data", "home", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the public data sets (default: ../shared/data beside the checkout or this folder).")
+@click.option("--own-only", is_flag=True, help="Train on our sentences alone (no public text).")
+@click.option("--json", "as_json", is_flag=True, help="Print how the heads were chosen and every held-out score.")
+def train_heads(home: Path | None, own_only: bool, as_json: bool) -> None:
+    """Refit the sentiment and urgency heads and write nlp/heads.json.
+
+    They learn from our sales sentences (nlp/data/sentences.csv) and from the public sets in the data folder
+    (GoEmotions for sentiment; disaster-response requests and email-intent sentences for urgency); how much of
+    the public text to use and how strongly to regularise is chosen on the public sets' dev parts, never on ours.
+    Only the coefficients are written; no text goes into the package. Takes a few minutes (55,000 texts).
+    """
+    from bot.bench.quality import data_home
+    from nlp.corpora import TEXT_DIR
     from nlp.heads import HEADS_FILE
     from nlp.training import train_heads as fit
 
-    with progress_bar("training the NLP heads"):
-        heads = fit()
+    folder = None if own_only else data_home(home)
+    if folder is not None and not (folder / TEXT_DIR).is_dir():
+        click.echo(f"No public text under {folder / TEXT_DIR}: training on our sentences alone.", err=True)
+        folder = None
+    with progress_bar("embedding the training texts") as tick:
+        heads = fit(folder, progress=tick)
     report: dict[str, Any] = {"version": heads.version, "file": str(HEADS_FILE), **heads.meta}
     if as_json:
         emit_json(report)
         return
-    click.echo(f"Wrote {HEADS_FILE} (version {heads.version}), trained on {report['train_sentences']} sentences.")
-    click.echo(f"Held-out sentiment macro-F1 {report['sentiment_macro_f1']:.3f} "
-               f"(VADER alone {report['vader_sentiment_macro_f1']:.3f}); urgency AUC {report['urgency_auc']:.3f} "
-               f"(VADER's negative score {report['vader_negative_urgency_auc']:.3f}).")
+    click.echo(f"Wrote {HEADS_FILE} (version {heads.version}), trained on {', '.join(heads.meta['trained_on'])}.")
+    for name, scores in heads.meta["held_out"].items():
+        metric = "macro_f1" if "macro_f1" in scores else "auc"
+        click.echo(f"  held out {name:<28} {metric} {scores[metric]:.3f}  (VADER {scores['vader_' + metric]:.3f}, "
+                   f"{scores['texts']:,} texts)")
 
 
 def analyze_messages(app: AppContext) -> None:

@@ -85,11 +85,25 @@ def test_it_works_with_the_network_cut() -> None:
     assert done.stdout.strip().splitlines()[-1] == "transformer"
 
 
-def test_the_shipped_heads_beat_vader_on_held_out_sentences() -> None:
+def test_the_shipped_heads_beat_vader_on_every_held_out_set_they_were_measured_on() -> None:
     heads = load_heads()
     assert heads is not None, "run `hotlead nlp train-heads`"
-    assert heads.meta["sentiment_macro_f1"] > heads.meta["vader_sentiment_macro_f1"] + 0.15
-    assert heads.meta["urgency_auc"] > heads.meta["vader_negative_urgency_auc"] + 0.15
+    held_out = heads.meta["held_out"]
+    assert {"own_sentiment", "own_urgency", "goemotions_sentiment", "disaster_requests_urgency",
+            "email_intent_urgency"} <= set(held_out), "train them with the public sets (`hotlead nlp train-heads`)"
+    assert held_out["own_sentiment"]["macro_f1"] >= 0.799  # our sentences, no worse than the heads trained on
+    assert held_out["own_urgency"]["auc"] >= 0.99  # them alone (0.799 and 0.996 on the same 194 sentences)
+    assert held_out["goemotions_sentiment"]["macro_f1"] > held_out["goemotions_sentiment"]["vader_macro_f1"] + 0.05
+    for name in ("disaster_requests_urgency", "email_intent_urgency"):
+        assert held_out[name]["auc"] > held_out[name]["vader_auc"] + 0.2, name
+
+
+def test_the_heads_read_sales_messages_with_our_head_and_public_text_with_the_public_one() -> None:
+    heads = load_heads()
+    assert heads is not None and heads.gate is not None
+    held_out = heads.meta["held_out"]
+    assert held_out["own_sentiment"]["read_as_ours"] > 0.8
+    assert held_out["goemotions_sentiment"]["read_as_ours"] < 0.2
 
 
 def test_every_message_gets_one_signal_row_and_only_once(engine: Engine, write: Callable[[str, str], Path]) -> None:
