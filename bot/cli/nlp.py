@@ -24,9 +24,11 @@ class _TextOrCommand(click.Group):
 def nlp() -> None:
     """Read a message: `hotlead nlp "we need this live before end of quarter"` prints its signals as JSON.
 
-    Sentiment and urgency come from the packaged MiniLM transformer with small trained heads (or only VADER and
-    rules with HOTLEAD_NLP=rules); budget, timeline, competitors, decision roles, objections and next steps
-    are spans with character offsets.
+    Sentiment and urgency come from the packaged MiniLM transformer (int8, ONNX Runtime) with small trained heads,
+    or only VADER and the rules with HOTLEAD_NLP=rules (no model, no torch). `urgency_parts` says where the
+    urgency came from: the words, the rules (cues, deadlines) and the base, which add up to its log-odds, and the
+    spans that fired. Budget, timeline, competitors, decision roles, objections and next steps are spans with
+    character offsets; `negated` ones ("budget is not approved", "maybe in Q3") do not count.
     """
 
 
