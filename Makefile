@@ -13,7 +13,7 @@ $(BIN)/python:
 # Reinstall only when the project's metadata changed.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/python -m nlp.embed  # the packaged transformer, exported once to int8 ONNX (~/.cache/hotlead)
+	$(BIN)/python -m nlp.export  # the packaged transformer, exported once to int8 ONNX (~/.cache/hotlead)
 	touch $(STAMP)
 
 install: $(STAMP)

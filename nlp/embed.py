@@ -226,7 +226,3 @@ class Embedder:
 def _has_onnxruntime() -> bool:
     """Whether ONNX Runtime is installed (found, not imported: a rules-only process never loads it)."""
     return importlib.util.find_spec("onnxruntime") is not None
-
-
-if __name__ == "__main__":  # `python -m nlp.embed`: build the ONNX model now (make install runs it)
-    print(build())

@@ -29,7 +29,7 @@ def load_seconds() -> float:
     from nlp.embed import onnx_path
 
     if not onnx_path().exists():  # the one-time export (make install does it) is not what a reader waits for
-        subprocess.run([sys.executable, "-m", "nlp.embed"], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "nlp.export"], check=True, capture_output=True)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", _FIRST_MESSAGE], check=True, capture_output=True)
     return time.perf_counter() - started
