@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MAX_TOKENS = 128  # the transformer reads this much; the rules read the whole text
 DIMENSIONS = 384
-LAYERS = 6  # of MiniLM's 6
+LAYERS = 3  # of MiniLM's 6: the heads read the first three (as good on held-out text as all six, twice as fast)
 BACKENDS = ("onnx", "torch")
 EXPORT_VERSION = "1"  # bump when `build` changes what it writes
 

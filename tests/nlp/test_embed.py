@@ -82,3 +82,15 @@ def test_urgency_says_what_the_words_and_the_rules_each_added() -> None:
         assert 1 / (1 + math.exp(-logit)) == pytest.approx(signals.urgency, abs=1e-3)  # the parts add up exactly
     assert deadline.urgency_parts["rules"] > calm.urgency_parts["rules"] == 0.0
     assert "by Friday" in deadline.urgency_parts["fired"] and calm.urgency_parts["fired"] == []
+
+
+def test_make_install_exports_the_model_the_shipped_heads_read() -> None:
+    from nlp.heads import load_heads
+
+    heads = load_heads()
+    assert heads is not None
+    reader = Reader("transformer")
+    assert reader.embedder.layers == heads.meta["layers"]
+    done = subprocess.run([sys.executable, "-m", "nlp.export"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(onnx_path(reader.embedder.layers))
