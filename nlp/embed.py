@@ -166,6 +166,8 @@ class Embedder:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # no busy-waiting between ops: the rules read the same messages on the other core meanwhile (+4% measured)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._model = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         tokenizer.enable_truncation(MAX_TOKENS)
