@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.commands import Command, patterns
-from bot.commands.common import find
+from bot.commands.common import lead_acted_on
 from bot.commands.words import SOME, number
-from bot.names import name_index
 from bot.replies import Reply
 from bot.router import Query
 from storage.history import record_action
@@ -19,16 +18,11 @@ ONLY_REPS = ("Only registered reps can snooze a lead or mark it contacted: it ta
 
 def handle(query: Query) -> Reply:
     """Snooze a lead or mark it contacted (registered reps only: it changes everyone's call list)."""
-    if query.message.rep is None and query.message.channel != "console":
-        return Reply(ONLY_REPS)
     verb = query.parts["action"].lower()
     action = "snooze" if verb.startswith(("snooze", "mute", "hide", "pause", "remind")) else "contacted"
-    ask = "snooze {}" if action == "snooze" else "contacted {}"
-    found = find(query, query.parts["who"], ask, accounts=False)
-    if isinstance(found, Reply):
-        return found
-    lead = name_index(query.deps.engine).lead(found.key)
-    assert lead is not None  # found among the index's own leads
+    lead = lead_acted_on(query, "snooze {}" if action == "snooze" else "contacted {}", ONLY_REPS)
+    if isinstance(lead, Reply):
+        return lead
     now = query.deps.clock()
     parts = query.parts
     days = number(parts.get("days"), 0) + 7 * number(parts.get("weeks"), 0) or SNOOZE_DAYS

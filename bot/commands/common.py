@@ -51,6 +51,19 @@ def find(query: Query, phrase: str, ask: str, *, accounts: bool = True) -> Found
                  data={"unknown": found.phrase, "closest": [c.key for c, _ in candidates]})
 
 
+def lead_acted_on(query: Query, ask: str, refusal: str) -> LeadName | Reply:
+    """The lead a rep acts on from chat (snooze, contacted, not a fit), or the reply to send instead: only
+    registered reps may (it changes everyone's call list; the console is the admin's), and only on a lead."""
+    if query.message.rep is None and query.message.channel != "console":
+        return Reply(refusal)
+    found = find(query, query.parts["who"], ask, accounts=False)
+    if isinstance(found, Reply):
+        return found
+    lead = name_index(query.deps.engine).lead(found.key)
+    assert lead is not None  # found among the index's own leads
+    return lead
+
+
 def _best_scored_first(query: Query, candidates: tuple[Found, ...]) -> list[tuple[Found, str]]:
     """Candidates with their score in the label ("Jane Doe (Acme) · 78 🔥"); of equally good name matches, the
     best-scored lead first, so that the likeliest one is at the top."""

@@ -4,8 +4,7 @@ call lists, said first in `why`; the rule is in scoring/stops.py) until they say
 from __future__ import annotations
 
 from bot.commands import Command, patterns
-from bot.commands.common import find
-from bot.names import name_index
+from bot.commands.common import lead_acted_on
 from bot.replies import Reply
 from bot.router import Query
 from scoring.incremental import rescore_leads
@@ -18,15 +17,10 @@ NOTE_CHARS = 200  # a rep's reason is kept to this length
 
 def handle(query: Query) -> Reply:
     """Record the verdict and rescore the lead now, so that every surface shows it from the next question."""
-    if query.message.rep is None and query.message.channel != "console":
-        return Reply(ONLY_REPS)
     not_fit = query.parts["action"].lower().startswith("not")
-    found = find(query, query.parts["who"], ("{} is not a fit" if not_fit else "{} is a fit after all"),
-                 accounts=False)
-    if isinstance(found, Reply):
-        return found
-    lead = name_index(query.deps.engine).lead(found.key)
-    assert lead is not None  # found among the index's own leads
+    lead = lead_acted_on(query, "{} is not a fit" if not_fit else "{} is a fit after all", ONLY_REPS)
+    if isinstance(lead, Reply):
+        return lead
     note = " ".join((query.parts.get("note") or "").split())[:NOTE_CHARS] or None
     rep, now = query.message.rep, query.deps.clock()
     with query.deps.engine.begin() as conn:
