@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DDL, JSON, Column, Index, LargeBinary, UniqueConstraint, event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from storage.derived import triggers
@@ -17,8 +18,12 @@ from storage.derived import triggers
 SCHEMA_VERSION = 8
 
 
+# JSON on SQLite; JSONB on PostgreSQL, whose plain json cannot be compared, so cannot sit in a natural key
+JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
+
+
 def _json(**kwargs: Any) -> Any:
-    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False, **kwargs))
+    return Field(default_factory=dict, sa_column=Column(JSON_DOCUMENT, nullable=False, **kwargs))
 
 
 class Meta(SQLModel, table=True):
@@ -172,7 +177,7 @@ class Score(SQLModel, table=True):
     probability: float
     percentile: float
     band: str
-    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON_DOCUMENT, nullable=False))
 
 
 class LeadAction(SQLModel, table=True):

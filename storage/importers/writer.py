@@ -10,13 +10,14 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
-from storage.db import mark, marks
+from storage.db import json_dumps, mark, marks
 
 BATCH_ROWS = 5000
 
@@ -157,8 +158,18 @@ class UpsertWriter:
             chunk = keys[start : start + 500]
             sql = f"SELECT {names} FROM {self.table} WHERE {self.key} IN ({marks(self.conn, len(chunk))})"
             for record in self.conn.exec_driver_sql(sql, tuple(chunk)):
-                found[record[0]] = tuple(record[1:])
+                found[record[0]] = tuple(_as_written(value) for value in record[1:])
         return found
+
+
+def _as_written(value: Any) -> Any:
+    """A stored value in the form the importer writes it, so that an unchanged row compares equal: PostgreSQL
+    gives JSONB back as Python objects and timestamptz as datetimes, SQLite gives back the text written."""
+    if isinstance(value, dict | list):
+        return json_dumps(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return value
 
 
 class StagedRows:

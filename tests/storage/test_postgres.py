@@ -1,0 +1,47 @@
+"""Hotlead on a real PostgreSQL server (issue 15, in progress): the schema and the CRM-style imports. The rest of
+the suite runs on SQLite; what works on PostgreSQL grows here until the whole suite runs on both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from storage.db import check_schema, make_engine
+from tests.conftest import count
+
+FILES = {
+    "reps": "name,role,slack_user_id,whatsapp\nJordan Lee,rep,U0001,+15550100001\n",
+    "accounts": "name,domain,industry,employees,country\nAcme,acme.example,fintech,120,DE\n",
+    "leads": ("external_id,name,email,account,created_at,owner\n"
+              "L1,Jane Doe,jane@acme.example,Acme,2026-09-01,Jordan Lee\n"
+              "L2,Kai Ode,kai@acme.example,Acme,2026-09-02,\n"),
+    "activities": ("lead,kind,occurred_at,url\nL1,page_view,2026-11-02T10:00:00Z,https://x.example/pricing\n"
+                   "L1,email_reply,2026-11-03T10:00:00Z,\nL2,page_view,2026-11-04T10:00:00Z,https://x.example/\n"),
+    "outcomes": "lead,converted,closed_at,amount\nL2,0,2026-11-20,\n",
+}
+
+
+def test_init_and_the_imports_work_on_a_real_postgresql_and_are_idempotent(
+    postgres_url: str, write: Callable[[str, str], Path]
+) -> None:
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, list(args), env={"HOTLEAD_DATABASE_URL": postgres_url})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "Created the Hotlead schema" in run("init")
+    files = {kind: str(write(f"{kind}.csv", text)) for kind, text in FILES.items()}
+    for kind, path in files.items():
+        run("import", kind, path)
+    engine = make_engine(postgres_url)
+    check_schema(engine)
+    assert engine.dialect.name == "postgresql"
+    counts = {table: count(engine, table) for table in ("rep", "account", "lead", "activity", "outcome")}
+    assert counts == {"rep": 1, "account": 1, "lead": 2, "activity": 3, "outcome": 1}
+    for kind, path in files.items():  # the same files again change nothing
+        assert "0 inserted, 0 updated" in run("import", kind, path), kind
+    assert {table: count(engine, table) for table in counts} == counts
+    engine.dispose()
