@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from storage.signals import inbound_lines
+
 # reason group -> the span kind in signal.entities that evidences it
 SPAN_GROUPS = {"budget": "budget", "timeline": "timeline", "competitor": "competitors",
                "objections": "objections", "next steps": "next_steps"}
@@ -18,13 +20,9 @@ LONGEST_QUOTE = 90
 
 def _lines(engine: Engine, lead_id: int, cutoff: float) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT m.text, m.channel, m.occurred_at, s.sentiment, s.urgency, s.entities FROM message m "
-            "JOIN signal s ON s.message_id = m.id WHERE m.lead_id = ? AND m.direction = 'inbound' "
-            "AND julianday(m.occurred_at) < ? ORDER BY m.occurred_at DESC", (lead_id, cutoff),
-        ).all()
+        rows = inbound_lines(conn=conn, lead_id=lead_id, before=cutoff)
     return [{"text": r[0], "channel": r[1], "at": r[2], "sentiment": r[3], "urgency": r[4],
-             "entities": json.loads(r[5]) if r[5] else {}} for r in rows]
+             "entities": (json.loads(r[5]) if isinstance(r[5], str) else r[5]) or {}} for r in rows]
 
 
 def _quote(text: str, start: int = 0, end: int | None = None) -> str:

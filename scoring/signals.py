@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from nlp import SPAN_KINDS, Signals, reader
-from storage.db import json_dumps, marks
+from storage.db import json_dumps
+from storage.signals import pending_messages, save_signals
 
 BATCH = 256
 Progress = Callable[[int, int], None]
@@ -40,11 +41,8 @@ def analyze_pending(engine: Engine, *, mode: str = "transformer", progress: Prog
     prospect, team = reader(mode), reader("rules")
     versions = {"inbound": prospect.version, "outbound": team.version}
     with engine.connect() as conn:
-        pending = conn.exec_driver_sql(
-            "SELECT m.id, m.direction, m.text FROM message m LEFT JOIN signal s ON s.message_id = m.id "
-            "WHERE s.id IS NULL OR s.nlp_version != CASE m.direction WHEN 'inbound' THEN ? ELSE ? END "
-            "ORDER BY m.id", (versions["inbound"], versions["outbound"]),
-        ).all()
+        pending = pending_messages(conn=conn, inbound_version=versions["inbound"],
+                                   outbound_version=versions["outbound"])
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     done = 0
     for start in range(0, len(pending), BATCH):
@@ -53,16 +51,11 @@ def analyze_pending(engine: Engine, *, mode: str = "transformer", progress: Prog
         for direction, chosen in (("inbound", prospect), ("outbound", team)):
             part = [m for m in batch if (m[1] == "inbound") == (direction == "inbound")]
             for (message_id, _, _), signals in zip(part, chosen.analyze([m[2] for m in part]), strict=True):
-                rows.append((message_id, chosen.version, signals.sentiment, signals.sentiment_label,
-                             signals.urgency, _entities(signals), now))
+                rows.append({"message_id": message_id, "nlp_version": chosen.version,
+                             "sentiment": signals.sentiment, "sentiment_label": signals.sentiment_label,
+                             "urgency": signals.urgency, "entities": _entities(signals), "analyzed_at": now})
         with engine.begin() as conn:
-            conn.exec_driver_sql(
-                f"INSERT INTO signal (message_id, nlp_version, sentiment, sentiment_label, urgency, entities, "
-                f"analyzed_at) VALUES ({marks(conn, 7)}) ON CONFLICT (message_id) DO UPDATE SET "
-                "nlp_version = excluded.nlp_version, sentiment = excluded.sentiment, "
-                "sentiment_label = excluded.sentiment_label, urgency = excluded.urgency, "
-                "entities = excluded.entities, analyzed_at = excluded.analyzed_at", rows,
-            )
+            save_signals(conn=conn, rows=rows)
         done += len(batch)
         if progress:
             progress(done, len(pending))

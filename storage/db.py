@@ -61,6 +61,8 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"json_serializer": json_dumps, "hide_parameters": True}
     if is_sqlite:
         kwargs["connect_args"] = {"check_same_thread": False}
+    elif url.startswith("postgresql"):  # moments are written and compared in UTC, as on SQLite
+        kwargs["connect_args"] = {"options": "-c timezone=UTC"}
     engine = create_engine(url, **kwargs)
     if is_sqlite:
 
