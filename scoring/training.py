@@ -41,6 +41,7 @@ from scoring.features import build_features
 from scoring.model import LeadScorer
 from scoring.rules import rule_points
 from storage.db import get_meta
+from storage.queries import decisions
 
 log = logging.getLogger(__name__)
 HOLDOUT_FRACTION = 0.2
@@ -106,10 +107,7 @@ def training_data(engine: Engine) -> TrainingData:
     """Decided leads in decision order; cutoffs are decision times (now, when a decision has no time)."""
     now = pd.Timestamp.now(tz="UTC").to_julian_date()
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT l.id, l.external_id, o.converted, julianday(o.closed_at) FROM outcome o "
-            "JOIN lead l ON l.id = o.lead_id ORDER BY o.closed_at IS NULL, o.closed_at, l.id"
-        ).all()
+        rows = decisions(conn=conn)
     decided = np.array([r[3] if r[3] is not None else np.nan for r in rows], dtype=float)
     cutoffs = pd.Series(np.where(np.isnan(decided), now, decided), index=[r[0] for r in rows])
     features = build_features(engine, cutoffs)

@@ -54,6 +54,13 @@ def json_loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def julian(conn: Connection, column: str) -> str:
+    """SQL for a stored moment's julian day number, as SQLite's julianday() gives it, on either engine."""
+    if conn.dialect.name == "sqlite":
+        return f"julianday({column})"
+    return f"(EXTRACT(EPOCH FROM {column})::float8 / 86400.0 + 2440587.5)"  # days since the julian epoch, UTC
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for a SQLAlchemy URL; SQLite gets WAL, foreign keys and a page cache."""
     is_sqlite = url.startswith("sqlite")

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
-from storage.db import mark, marks
+from storage.db import julian, mark, marks
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS
 
-# SQLite's julianday() turns the stored UTC text into a day number; every time feature is a difference.
+# a stored moment becomes a julian day number (storage.db.julian); every time feature is a difference.
 LEAD_COLUMNS = (
-    "l.id", "l.account_id", "l.seniority", "l.source", "julianday(l.created_at)", "l.attributes", "a.industry",
+    "l.id", "l.account_id", "l.seniority", "l.source", "l.created_at", "l.attributes", "a.industry",
     "a.employees", "a.country",
 )
 
@@ -66,7 +66,8 @@ SCOPE = "IN (SELECT id FROM hl_scope)"
 
 def lead_rows(*, conn: Connection, attributes: bool = True) -> list[tuple[Any, ...]]:
     """Scoped leads with their account, in LEAD_COLUMNS order (attributes NULL unless asked for)."""
-    columns = [c if attributes or c != "l.attributes" else "NULL" for c in LEAD_COLUMNS]
+    shown = {"l.created_at": julian(conn, "l.created_at"), "l.attributes": "l.attributes" if attributes else "NULL"}
+    columns = [shown.get(c, c) for c in LEAD_COLUMNS]
     sql = (
         f"SELECT {', '.join(columns)} FROM lead l LEFT JOIN account a ON a.id = l.account_id "
         f"WHERE l.id {SCOPE} ORDER BY l.id"
@@ -171,3 +172,12 @@ def lead_ids_by_external_id(*, conn: Connection, external_ids: Iterable[str]) ->
         sql = f"SELECT external_id, id FROM lead WHERE external_id IN ({marks(conn, len(chunk))})"
         found.update(conn.exec_driver_sql(sql, tuple(chunk)).all())  # type: ignore[arg-type]
     return found
+
+
+def decisions(*, conn: Connection) -> list[tuple[int, str, int, float | None]]:
+    """(lead id, external id, converted, julian day of the decision or None) of every decided lead, in decision
+    order (undated decisions last, in lead order)."""
+    return [tuple(row) for row in conn.execute(text(  # type: ignore[misc]
+        f"SELECT l.id, l.external_id, o.converted, {julian(conn, 'o.closed_at')} FROM outcome o "
+        "JOIN lead l ON l.id = o.lead_id ORDER BY o.closed_at IS NULL, o.closed_at, l.id"))]
+

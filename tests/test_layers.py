@@ -17,7 +17,6 @@ STILL_TO_MOVE = {  # shrinking: issue 15 moves these statements into storage/ qu
     "bot/app.py", "bot/bench/busy.py", "bot/bench/chat.py", "bot/bench/push.py", "bot/bench/speed.py",
     "bot/channels/whatsapp.py", "bot/cli/push.py", "bot/push/digest.py", "bot/push/health.py", "bot/push/hot.py",
     "bot/push/live.py", "bot/push/senders.py", "scoring/incremental.py", "scoring/leads.py", "scoring/rescore.py",
-    "scoring/training.py",
 }
 
 
