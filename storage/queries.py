@@ -64,6 +64,16 @@ def _fetch(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tup
 SCOPE = "IN (SELECT id FROM hl_scope)"
 
 
+def _indexed(conn: Connection, index: str) -> str:
+    """SQLite's INDEXED BY hint (its planner otherwise picks a worse index here); nothing elsewhere."""
+    return f"INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
+
+
+def _count_if(conn: Connection, condition: str) -> str:
+    """How many rows meet a condition: SQLite sums the 0/1 it gives; PostgreSQL counts with FILTER."""
+    return f"sum({condition})" if conn.dialect.name == "sqlite" else f"count(*) FILTER (WHERE {condition})"
+
+
 def lead_rows(*, conn: Connection, attributes: bool = True) -> list[tuple[Any, ...]]:
     """Scoped leads with their account, in LEAD_COLUMNS order (attributes NULL unless asked for)."""
     shown = {"l.created_at": julian(conn, "l.created_at"), "l.attributes": "l.attributes" if attributes else "NULL"}
@@ -84,6 +94,10 @@ def activity_records(*, conn: Connection) -> np.ndarray:
     records; `code` is the kind's position in ACTIVITY_KINDS shifted left by PAGE_BITS, plus the page type's
     code (see storage.derived). SQLite writes them as one hex text: a Python tuple per row would cost more
     than the query itself, and this way the work runs without the GIL."""
+    if conn.dialect.name != "sqlite":  # rows, turned into the same records
+        rows = _fetch(conn, f"SELECT lead_id, code, CAST(round(day * 86400000) AS bigint) FROM activity "
+                            f"WHERE lead_id {SCOPE}")
+        return np.array(rows, dtype=[("lead_id", "<u8"), ("code", "<u2"), ("ms", "<u8")]).astype(ACTIVITY_RECORD)
     sql = (
         "SELECT group_concat(printf('%016x%04x%016x', lead_id, code, CAST(round(day * 86400000) AS INTEGER)), '') "
         f"FROM activity INDEXED BY ix_activity_lead_day WHERE lead_id {SCOPE}"
@@ -105,7 +119,7 @@ def engagement_rows(
     level_sql, level_params = _code(conn, "l.seniority", seniorities, len(seniorities))
     sql = (
         f"SELECT l.account_id, l.id, {level_sql}, a.day FROM lead l "
-        f"JOIN activity a INDEXED BY ix_activity_lead_day ON a.lead_id = l.id AND a.day >= {mark(conn)} "
+        f"JOIN activity a {_indexed(conn, 'ix_activity_lead_day')} ON a.lead_id = l.id AND a.day >= {mark(conn)} "
         f"AND a.code >> {PAGE_BITS} NOT IN ({_kind_codes(skip)}) "
         f"WHERE l.account_id IN (SELECT DISTINCT account_id FROM lead WHERE id {SCOPE})"
     )
@@ -124,9 +138,10 @@ def account_summary_rows(
     # each colleague summed first (one index range each), then each account: no sort of the events themselves
     sql = (
         f"SELECT l.account_id, count(*), count(DISTINCT {level_sql}), sum(x.week), sum(x.four_weeks) FROM ("
-        f"SELECT a.lead_id, sum(a.day >= {one}) AS week, sum(a.day >= {one}) AS four_weeks "
-        f"FROM activity a INDEXED BY ix_activity_lead_day WHERE a.lead_id IN (SELECT id FROM lead WHERE account_id "
-        f"IN (SELECT account_id FROM lead WHERE id {SCOPE})) AND a.day >= {one} AND a.day < {one} "
+        f"SELECT a.lead_id, {_count_if(conn, f'a.day >= {one}')} AS week, "
+        f"{_count_if(conn, f'a.day >= {one}')} AS four_weeks "
+        f"FROM activity a {_indexed(conn, 'ix_activity_lead_day')} WHERE a.lead_id IN (SELECT id FROM lead "
+        f"WHERE account_id IN (SELECT account_id FROM lead WHERE id {SCOPE})) AND a.day >= {one} AND a.day < {one} "
         f"AND a.code >> {PAGE_BITS} NOT IN ({_kind_codes(skip)}) GROUP BY a.lead_id"
         f") x JOIN lead l ON l.id = x.lead_id GROUP BY l.account_id"
     )
@@ -140,8 +155,8 @@ def message_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
     """(lead_id, inbound?, julian day, has a question?, sentiment, urgency) per scoped message; sentiment and
     urgency are NO_SIGNAL where the message has no signal yet."""
     sql = (
-        f"SELECT m.lead_id, m.inbound, m.day, m.question, ifnull(s.sentiment, {NO_SIGNAL}), "
-        f"ifnull(s.urgency, {NO_SIGNAL}) FROM message m INDEXED BY ix_message_lead_time "
+        f"SELECT m.lead_id, m.inbound, m.day, m.question, coalesce(s.sentiment, {NO_SIGNAL}), "
+        f"coalesce(s.urgency, {NO_SIGNAL}) FROM message m {_indexed(conn, 'ix_message_lead_time')} "
         f"LEFT JOIN signal s ON s.message_id = m.id WHERE m.lead_id {SCOPE}"
     )
     return _fetch(conn, sql)
@@ -150,10 +165,11 @@ def message_rows(*, conn: Connection) -> list[tuple[Any, ...]]:
 def message_entities(*, conn: Connection) -> list[tuple[Any, ...]]:
     """(lead_id, julian day, entities JSON) of the scoped leads' inbound messages whose signal found any span
     (an object inside the entities object: most messages have none, and their JSON need not be read)."""
+    spans = ("instr(substr(s.entities, 2), '{') > 0" if conn.dialect.name == "sqlite"
+             else "position('{' in substr(s.entities::text, 2)) > 0")
     sql = (
-        "SELECT m.lead_id, m.day, s.entities FROM message m INDEXED BY ix_message_lead_time "
-        f"JOIN signal s ON s.message_id = m.id WHERE m.lead_id {SCOPE} AND m.inbound "
-        "AND instr(substr(s.entities, 2), '{') > 0"
+        f"SELECT m.lead_id, m.day, s.entities FROM message m {_indexed(conn, 'ix_message_lead_time')} "
+        f"JOIN signal s ON s.message_id = m.id WHERE m.lead_id {SCOPE} AND m.inbound = 1 AND {spans}"
     )
     return _fetch(conn, sql)
 

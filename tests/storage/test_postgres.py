@@ -45,3 +45,39 @@ def test_init_and_the_imports_work_on_a_real_postgresql_and_are_idempotent(
         assert "0 inserted, 0 updated" in run("import", kind, path), kind
     assert {table: count(engine, table) for table in counts} == counts
     engine.dispose()
+
+
+def test_the_same_files_give_the_same_training_features_on_sqlite_and_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from scoring.signals import analyze_pending
+    from scoring.training import training_data
+    from storage.db import create_schema
+    from storage.importers import import_table
+
+    files = tmp_path / "files"
+    made = CliRunner().invoke(cli, ["demo", "--leads", "500", "--no-train", "--history-weeks", "0", "--keep-files",
+                                    str(files)], env={"HOTLEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
+    assert made.exit_code == 0, made.output
+    built = {}
+    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'same.db'}"), ("postgresql", postgres_url)):
+        engine = make_engine(url)
+        create_schema(engine)
+        for kind in ("reps", "accounts", "leads", "activities", "messages", "outcomes"):
+            import_table(engine, kind, files / f"{kind}.csv")
+        analyze_pending(engine, mode="rules")
+        built[name] = training_data(engine)
+        engine.dispose()
+    sqlite, postgresql = built["sqlite"], built["postgresql"]
+    assert len(sqlite.labels) > 100 and sqlite.external_ids == postgresql.external_ids
+    assert (sqlite.labels == postgresql.labels).all()
+    assert list(sqlite.features.columns) == list(postgresql.features.columns)
+    for column in sqlite.features.columns:
+        a, b = sqlite.features[column], postgresql.features[column]
+        if pd.api.types.is_numeric_dtype(a):
+            assert np.allclose(a.to_numpy(float), b.to_numpy(float), equal_nan=True, atol=1e-6), column
+        else:
+            assert (a.astype(str) == b.astype(str)).all(), column
