@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from scoring.evidence import evidence
 from scoring.explain import all_reasons, compare_reasons, missing_value, reasons
 from scoring.rescore import Scored, score_leads
+from storage import queries
 from storage.db import json_loads
 from storage.errors import NotFoundError
 
@@ -24,16 +25,9 @@ COMMITTEE = 5  # an account's intent looks at its five best leads
 def _lookup(engine: Engine, key: str) -> tuple[int, str, str, str | None, float]:
     """(id, external id, name, account, cutoff day) of a lead named by external id (or exact name)."""
     with engine.connect() as conn:
-        sql = (
-            "SELECT l.id, l.external_id, l.name, a.name, julianday(o.closed_at) FROM lead l "
-            "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN outcome o ON o.lead_id = l.id WHERE "
-        )
-        rows = conn.exec_driver_sql(sql + "l.external_id = ?", (key,)).all()  # the indexed, common case
+        rows = queries.lead_by_key(conn=conn, key=key)
         if not rows:
-            rows = conn.exec_driver_sql(sql + "lower(l.name) = lower(?) LIMIT 2", (key,)).all()
-        if not rows:
-            names = [r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead UNION ALL SELECT name FROM lead")]
-            close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+            close = difflib.get_close_matches(key, queries.lead_keys(conn=conn), n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise NotFoundError(f"no lead {key!r}{hint}")
     lead_id, external_id, name, account, closed = rows[0]
@@ -44,18 +38,14 @@ def _lookup(engine: Engine, key: str) -> tuple[int, str, str, str | None, float]
 def population(engine: Engine) -> np.ndarray | None:
     """Latest probabilities of the active leads (what a percentile is among), cached until scores change."""
     with engine.connect() as conn:
-        last = conn.exec_driver_sql("SELECT max(id) FROM score").scalar()
+        last = queries.last_score_id(conn=conn)
     return _population_at(engine, last)
 
 
 @lru_cache(maxsize=4)
 def _population_at(engine: Engine, _last_score_id: int | None) -> np.ndarray | None:
     with engine.connect() as conn:
-        values = [r[0] for r in conn.exec_driver_sql(
-            "SELECT s.probability FROM score s "
-            "JOIN (SELECT max(id) AS id FROM score GROUP BY lead_id) m ON m.id = s.id "
-            "JOIN lead l ON l.id = s.lead_id LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL"
-        )]
+        values = queries.open_latest_probabilities(conn=conn)
     return np.asarray(values) if values else None
 
 
@@ -134,25 +124,13 @@ def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) 
             "reasons": [{"text": r.text, "contribution": r.contribution} for r in found]}
 
 
-_LATEST = (
-    "WITH ranked AS (SELECT id, lead_id, probability, percentile, band, reasons, "
-    "ROW_NUMBER() OVER (PARTITION BY lead_id ORDER BY id DESC) AS rn FROM score) "
-    "SELECT l.external_id, l.name, a.name, cur.probability, cur.percentile, cur.band, cur.reasons, "
-    "prev.probability FROM ranked cur JOIN lead l ON l.id = cur.lead_id "
-    "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN ranked prev ON prev.lead_id = cur.lead_id AND prev.rn = 2 "
-    "LEFT JOIN outcome o ON o.lead_id = l.id WHERE cur.rn = 1 AND o.id IS NULL AND l.status NOT IN ('won', 'lost')"
-)
-
-
 def top_leads(engine: Engine, *, band: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
     """Active leads by their latest score, best first, with movement since the score before."""
-    sql = _LATEST + (" AND cur.band = ?" if band else "") + " ORDER BY cur.probability DESC LIMIT ?"
-    params = (band, limit) if band else (limit,)
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(sql, params).all()
+        rows = queries.latest_open_scores(conn=conn, band=band, limit=limit)
     result = []
     for external_id, name, account, p, percentile, band_, stored, previous in rows:
-        found = json_loads(stored) or []
+        found = (json_loads(stored) if isinstance(stored, str) else stored) or []
         result.append({
             "lead": external_id, "name": name, "account": account, "probability": p, "percentile": percentile,
             "band": band_, "movement": 0.0 if previous is None else p - previous,
@@ -164,7 +142,7 @@ def top_leads(engine: Engine, *, band: str | None = None, limit: int = 10) -> li
 def top_accounts(engine: Engine, *, limit: int = 10) -> list[dict[str, Any]]:
     """Accounts ranked by the chance that at least one of their best leads converts."""
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(_LATEST + " AND a.name IS NOT NULL").all()
+        rows = queries.latest_open_scores(conn=conn, with_account=True)
     by_account: dict[str, list[tuple[float, str]]] = {}
     for _external_id, name, account, p, *_ in rows:
         by_account.setdefault(account, []).append((p, name))

@@ -22,7 +22,7 @@ from scoring.features import build_features
 from scoring.model import LeadScorer
 from scoring.stops import CAP, GROUP, judgements, stop_reason, stops
 from storage import queries
-from storage.db import json_dumps, json_loads, marks
+from storage.db import json_dumps, marks
 from storage.history import stamp, verdicts
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
@@ -182,10 +182,7 @@ def _rescore(engine: Engine, now: float | None, cutoffs: pd.Series | None = None
     scored = score_leads(engine, cutoffs)
     ids = cutoffs.index.to_numpy()
     with engine.connect() as conn:
-        latest = conn.exec_driver_sql(  # the reasons only of rows that lead with a stop (few)
-            f"SELECT lead_id, probability, band, CASE WHEN reasons LIKE {marks(conn, 1)} THEN reasons END FROM score "
-            "WHERE id IN (SELECT max(id) FROM score GROUP BY lead_id)", (STOPPED_LIKE,)
-        ).all()
+        latest = queries.latest_with_lead_reason(conn=conn, group=GROUP)
     rows = _moved(ids, scored, latest)
     if len(rows):
         _append(engine, scored, ids, rows, scored_at or datetime.now(UTC))
@@ -213,17 +210,6 @@ def _append(engine: Engine, scored: Scored, ids: np.ndarray, rows: np.ndarray, m
             done.result()
 
 
-STOPPED_LIKE = json_dumps([stop_reason("")])[:-4] + "%"  # a stored reasons list whose first reason is a stop
-
-
-def stored_stop(reasons: str | None) -> str | None:
-    """The stop a stored reasons JSON list leads with, or None."""
-    if not reasons:
-        return None
-    first = json_loads(reasons)[:1]
-    return str(first[0]["text"]) if first and first[0].get("group") == GROUP else None
-
-
 def _moved(ids: np.ndarray, scored: Scored, latest: Sequence[Any]) -> np.ndarray:
     """Rows whose lead has no score yet, or whose probability moved more than EPSILON, or whose band or stop
     changed (a rep's "not a fit" moves no feature, but must show at once)."""
@@ -231,7 +217,7 @@ def _moved(ids: np.ndarray, scored: Scored, latest: Sequence[Any]) -> np.ndarray
         return np.arange(len(ids))
     last = pd.DataFrame(list(latest), columns=["lead", "probability", "band", "stopped"]).set_index("lead")
     last = last.reindex(ids)
-    stopped = np.array([stored_stop(r) if isinstance(r, str) else None for r in last["stopped"]], dtype=object)
+    stopped = np.array([r if isinstance(r, str) else None for r in last["stopped"]], dtype=object)
     moved = (last["probability"].isna().to_numpy() | (np.abs(last["probability"].to_numpy() - scored.probability)
                                                         > EPSILON) | (last["band"].to_numpy() != scored.band)
              | (stopped != scored.stopped))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
-from storage.db import julian, mark, marks
+from storage.db import json_dumps, julian, mark, marks
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS
 
 # a stored moment becomes a julian day number (storage.db.julian); every time feature is a difference.
@@ -196,4 +196,65 @@ def decisions(*, conn: Connection) -> list[tuple[int, str, int, float | None]]:
     return [tuple(row) for row in conn.execute(text(  # type: ignore[misc]
         f"SELECT l.id, l.external_id, o.converted, {julian(conn, 'o.closed_at')} FROM outcome o "
         "JOIN lead l ON l.id = o.lead_id ORDER BY o.closed_at IS NULL, o.closed_at, l.id"))]
+
+
+def latest_with_lead_reason(*, conn: Connection, group: str) -> list[tuple[int, float, str, str | None]]:
+    """(lead id, probability, band, text of its first reason when that reason is of `group`, else None) of every
+    lead's latest score. Only the few rows that lead with such a reason have their reasons read."""
+    if conn.dialect.name == "sqlite":  # the stored JSON text starts the same way for all of them: no parse
+        start = json_dumps([{"contribution": 0.0, "group": group, "text": ""}])[:-4]
+        rows = _fetch(conn, f"SELECT lead_id, probability, band, CASE WHEN substr(reasons, 1, {mark(conn)}) = "
+                            f"{mark(conn)} THEN reasons END FROM score WHERE id IN "
+                            "(SELECT max(id) FROM score GROUP BY lead_id)", (len(start), start))
+        return [(lead, p, band, json.loads(reasons)[0]["text"] if reasons else None) for lead, p, band, reasons in rows]
+    return [tuple(row) for row in conn.execute(text(  # type: ignore[misc]
+        "SELECT lead_id, probability, band, CASE WHEN reasons -> 0 ->> 'group' = :group THEN reasons -> 0 ->> 'text' "
+        "END FROM score WHERE id IN (SELECT max(id) FROM score GROUP BY lead_id)"), {"group": group})]
+
+
+def lead_by_key(*, conn: Connection, key: str) -> list[tuple[int, str, str, str | None, float | None]]:
+    """(id, external id, name, account, julian day of its decision or None) of the lead with this external id,
+    else of up to two leads with this name (any case)."""
+    head = (f"SELECT l.id, l.external_id, l.name, a.name, {julian(conn, 'o.closed_at')} FROM lead l "
+            "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN outcome o ON o.lead_id = l.id WHERE ")
+    rows = conn.execute(text(head + "l.external_id = :key"), {"key": key}).all()  # the indexed, common case
+    if not rows:
+        rows = conn.execute(text(head + "lower(l.name) = lower(:key) LIMIT 2"), {"key": key}).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def lead_keys(*, conn: Connection) -> list[str]:
+    """Every lead's external id and name (for "did you mean")."""
+    return [row[0] for row in conn.execute(text("SELECT external_id FROM lead UNION ALL SELECT name FROM lead"))]
+
+
+def last_score_id(*, conn: Connection) -> int | None:
+    """The newest score row's id (changes whenever a score is written)."""
+    return conn.execute(text("SELECT max(id) FROM score")).scalar()
+
+
+def open_latest_probabilities(*, conn: Connection) -> list[float]:
+    """The latest probability of every undecided lead."""
+    return [row[0] for row in conn.execute(text(
+        "SELECT s.probability FROM score s JOIN (SELECT max(id) AS id FROM score GROUP BY lead_id) m ON m.id = s.id "
+        "JOIN lead l ON l.id = s.lead_id LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL"))]
+
+
+_LATEST_OPEN = (
+    "WITH ranked AS (SELECT id, lead_id, probability, percentile, band, reasons, "
+    "ROW_NUMBER() OVER (PARTITION BY lead_id ORDER BY id DESC) AS rn FROM score) "
+    "SELECT l.external_id, l.name, a.name, cur.probability, cur.percentile, cur.band, cur.reasons, "
+    "prev.probability FROM ranked cur JOIN lead l ON l.id = cur.lead_id "
+    "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN ranked prev ON prev.lead_id = cur.lead_id AND prev.rn = 2 "
+    "LEFT JOIN outcome o ON o.lead_id = l.id WHERE cur.rn = 1 AND o.id IS NULL AND l.status NOT IN ('won', 'lost')"
+)
+
+
+def latest_open_scores(*, conn: Connection, band: str | None = None, limit: int | None = None,
+                       with_account: bool = False) -> list[tuple[Any, ...]]:
+    """(external id, name, account, probability, percentile, band, reasons, previous probability) of the open
+    leads' latest scores, best first; of one band, only leads with an account, or the first `limit`, if asked."""
+    sql = _LATEST_OPEN + (" AND cur.band = :band" if band else "") + (" AND a.name IS NOT NULL" if with_account else "")
+    sql += " ORDER BY cur.probability DESC" + (" LIMIT :limit" if limit is not None else "")
+    return [tuple(row) for row in conn.execute(text(sql), {"band": band, "limit": limit})]
 

@@ -16,7 +16,7 @@ SQL = re.compile(r"\b(?:SELECT\s+\S|INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s
 STILL_TO_MOVE = {  # shrinking: issue 15 moves these statements into storage/ query functions
     "bot/app.py", "bot/bench/busy.py", "bot/bench/chat.py", "bot/bench/push.py", "bot/bench/speed.py",
     "bot/channels/whatsapp.py", "bot/cli/push.py", "bot/push/digest.py", "bot/push/health.py", "bot/push/hot.py",
-    "bot/push/live.py", "bot/push/senders.py", "scoring/incremental.py", "scoring/leads.py", "scoring/rescore.py",
+    "bot/push/live.py", "bot/push/senders.py", "scoring/incremental.py", "scoring/rescore.py",
 }
 
 

@@ -81,3 +81,32 @@ def test_the_same_files_give_the_same_training_features_on_sqlite_and_postgresql
             assert np.allclose(a.to_numpy(float), b.to_numpy(float), equal_nan=True, atol=1e-6), column
         else:
             assert (a.astype(str) == b.astype(str)).all(), column
+
+
+def test_train_score_top_and_why_give_the_same_answers_on_postgresql_as_on_sqlite(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    import json
+
+    files = tmp_path / "files"
+    made = CliRunner().invoke(cli, ["demo", "--leads", "2000", "--no-train", "--history-weeks", "0", "--keep-files",
+                                    str(files)], env={"HOTLEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
+    assert made.exit_code == 0, made.output
+    answers = {}
+    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'same.db'}"), ("postgresql", postgres_url)):
+        def run(*args: str, url: str = url) -> str:
+            result = CliRunner().invoke(cli, list(args), env={"HOTLEAD_DATABASE_URL": url, "HOTLEAD_NLP": "rules"})
+            assert result.exit_code == 0, (url, args, result.output)
+            return result.output
+
+        run("init")
+        for kind in ("reps", "accounts", "leads", "activities", "messages", "outcomes"):
+            run("import", kind, str(files / f"{kind}.csv"))
+        trained = json.loads(run("train", "--json"))
+        run("score")
+        top = json.loads(run("top", "--limit", "10", "--json"))
+        why = json.loads(run("why", top[0]["lead"], "--json"))
+        answers[name] = (trained["auc"], [(t["lead"], round(t["probability"], 9)) for t in top],
+                         why["stop"], [r["text"] for r in why["reasons"][:5]])
+    assert answers["postgresql"][0] == answers["sqlite"][0]  # the holdout AUC, exactly
+    assert answers["postgresql"][1:] == answers["sqlite"][1:]
