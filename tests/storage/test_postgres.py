@@ -47,6 +47,16 @@ def test_init_and_the_imports_work_on_a_real_postgresql_and_are_idempotent(
     engine.dispose()
 
 
+def demo_files(tmp_path: Path, leads: int) -> Path:
+    """The demo's generated CSV files (reps, accounts, leads, activities, messages, outcomes), as a user imports them."""
+    files = tmp_path / "files"
+    made = CliRunner().invoke(cli, ["demo", "--leads", str(leads), "--no-train", "--history-weeks", "0",
+                                    "--keep-files", str(files)],
+                              env={"HOTLEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
+    assert made.exit_code == 0, made.output
+    return files
+
+
 def test_the_same_files_give_the_same_training_features_on_sqlite_and_postgresql(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -58,10 +68,7 @@ def test_the_same_files_give_the_same_training_features_on_sqlite_and_postgresql
     from storage.db import create_schema
     from storage.importers import import_table
 
-    files = tmp_path / "files"
-    made = CliRunner().invoke(cli, ["demo", "--leads", "500", "--no-train", "--history-weeks", "0", "--keep-files",
-                                    str(files)], env={"HOTLEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
-    assert made.exit_code == 0, made.output
+    files = demo_files(tmp_path, 500)
     built = {}
     for name, url in (("sqlite", f"sqlite:///{tmp_path / 'same.db'}"), ("postgresql", postgres_url)):
         engine = make_engine(url)
@@ -88,10 +95,7 @@ def test_train_score_top_and_why_give_the_same_answers_on_postgresql_as_on_sqlit
 ) -> None:
     import json
 
-    files = tmp_path / "files"
-    made = CliRunner().invoke(cli, ["demo", "--leads", "2000", "--no-train", "--history-weeks", "0", "--keep-files",
-                                    str(files)], env={"HOTLEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
-    assert made.exit_code == 0, made.output
+    files = demo_files(tmp_path, 2000)
     answers = {}
     for name, url in (("sqlite", f"sqlite:///{tmp_path / 'same.db'}"), ("postgresql", postgres_url)):
         def run(*args: str, url: str = url) -> str:
