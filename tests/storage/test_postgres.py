@@ -48,7 +48,7 @@ def test_init_and_the_imports_work_on_a_real_postgresql_and_are_idempotent(
 
 
 def demo_files(tmp_path: Path, leads: int) -> Path:
-    """The demo's generated CSV files (reps, accounts, leads, activities, messages, outcomes), as a user imports them."""
+    """The demo's generated CSV files (reps, accounts, leads, activities, messages, outcomes), as users import them."""
     files = tmp_path / "files"
     made = CliRunner().invoke(cli, ["demo", "--leads", str(leads), "--no-train", "--history-weeks", "0",
                                     "--keep-files", str(files)],
