@@ -101,11 +101,12 @@ class Reader:
     def _from_rules(self, text: str, spans: dict[str, list[Span]], row: np.ndarray) -> Signals:
         compound = float(row[3])
         label = "positive" if compound >= NEUTRAL_BAND else "negative" if compound <= -NEUTRAL_BAND else "neutral"
-        urgency = 1.0 - math.exp(-(0.9 * row[4] + 0.4 * row[6]))
+        rules = 0.9 * row[4] + 0.4 * row[6]  # urgency cues and deadlines
+        urgency = 1.0 - math.exp(-rules)
         fired = list(dict.fromkeys(s.text for kind in ("urgency_cues", "timeline") for s in spans.get(kind, [])
                                    if not s.negated))  # "by Friday" is both a cue and a deadline: said once
         signals = Signals(sentiment=compound, sentiment_label=label, urgency=round(urgency, 4),
-                          urgency_parts={"rules": round(float(0.9 * row[4] + 0.4 * row[6]), 4), "fired": fired},
+                          urgency_parts={"rules": round(float(rules), 4), "fired": fired},
                           question="?" in text, engine="rules")
         for kind in SPAN_KINDS:
             setattr(signals, kind, spans.get(kind, []))

@@ -104,9 +104,9 @@ class Heads:
         words, rules, base = (np.sum([p[k] for p in parts], axis=0) for k in range(3))
         return words, rules, base
 
-    def urgency_probabilities(self, features: np.ndarray, split: int = 0) -> np.ndarray:
+    def urgency_probabilities(self, features: np.ndarray) -> np.ndarray:
         """The urgency of each text, 0..1."""
-        words, rules, base = self.urgency_parts(features, split)
+        words, rules, base = self.urgency_parts(features, 0)  # where the parts split does not change their sum
         return np.asarray(1.0 / (1.0 + np.exp(-(words + rules + base))))
 
     def save(self, path: Path = HEADS_FILE) -> None:
