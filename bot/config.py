@@ -9,10 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import time
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
-from storage.importers.tables import REP_ROLES
+from storage.roles import REP_ROLES
 
 
 class SettingError(RuntimeError):
@@ -143,6 +140,9 @@ def _shown(name: str, value: object) -> object:
     if _is_secret(name) and value:
         return "***"
     if name == "hotlead_database_url" and isinstance(value, str):
+        from sqlalchemy.engine import make_url  # here: reading settings must not load SQLAlchemy
+        from sqlalchemy.exc import ArgumentError
+
         try:
             return make_url(value).render_as_string(hide_password=True)
         except ArgumentError:  # not a URL at all: it may still hold a password

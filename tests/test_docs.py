@@ -13,7 +13,10 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 
 def command_paths(group: click.Group, prefix: str = "hotlead") -> list[str]:
     paths = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # list_commands, not .commands: the CLI loads its commands lazily
+        command = group.get_command(context, name)
+        assert command is not None
         if command.hidden:  # e.g. `hotlead nlp read`, which `hotlead nlp "TEXT"` documents
             continue
         path = f"{prefix} {name}"

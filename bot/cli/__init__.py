@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import Engine
 
 from bot.config import SettingError, Settings
 from scoring.errors import ScoringError
-from storage.db import check_schema, make_engine
 from storage.errors import ImportFileError, StorageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# Which module defines each command. A command's module is imported only when the command runs (or help lists
+# them all), so `hotlead nlp "…"` in rules mode does not pay for SQLAlchemy, the models and the chat.
+COMMAND_MODULES = {
+    "alerts": "push", "ask": "chat", "bench": "bench", "chat": "chat", "demo": "data", "demo-session": "push",
+    "dev": "dev", "digest": "push_jobs", "import": "data", "init": "data", "model": "scoring", "nlp": "nlp",
+    "reps": "chat", "score": "scoring", "serve": "chat", "top": "scoring", "train": "scoring", "why": "scoring",
+}
 
 
 @dataclass
@@ -26,6 +36,8 @@ class AppContext:
 
     def engine(self, *, check: bool = True) -> Engine:
         """The database engine; by default the schema is checked first."""
+        from storage.db import check_schema, make_engine
+
         if self._engine is None:
             self._engine = make_engine(self.settings.hotlead_database_url)
         if check:
@@ -34,7 +46,18 @@ class AppContext:
 
 
 class HotleadGroup(click.Group):
-    """Turns Hotlead's own errors into one clear message and a non-zero exit, never a traceback."""
+    """Loads each command's module on first use, and turns Hotlead's own errors into one clear message and a
+    non-zero exit, never a traceback."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"bot.cli.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in sorted(set(COMMAND_MODULES.values())):
+            importlib.import_module(f"bot.cli.{module}")
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -72,6 +95,3 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="hotlead")
-
-
-from bot.cli import bench, chat, data, dev, nlp, push, push_jobs, scoring  # noqa: E402,F401  (registers the commands)

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from bot.cli import AppContext, cli, emit_json, pass_app
-from bot.progress import progress_bar
 
 
 class _TextOrCommand(click.Group):
@@ -56,6 +55,7 @@ def train_heads(home: Path | None, own_only: bool, as_json: bool) -> None:
     Only the coefficients are written; no text goes into the package. Takes a few minutes (55,000 texts).
     """
     from bot.bench.quality import data_home
+    from bot.progress import progress_bar
     from nlp.corpora import TEXT_DIR
     from nlp.heads import HEADS_FILE
     from nlp.training import train_heads as fit
@@ -79,6 +79,7 @@ def train_heads(home: Path | None, own_only: bool, as_json: bool) -> None:
 
 def analyze_messages(app: AppContext) -> None:
     """Give every new or outdated message a signal row (called after imports and before training)."""
+    from bot.progress import progress_bar
     from scoring.signals import analyze_pending
 
     with progress_bar("reading conversations") as tick:

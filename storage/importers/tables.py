@@ -15,11 +15,11 @@ from storage.db import json_dumps
 from storage.derived import ACTIVITY_KINDS, activity_numbers, message_numbers
 from storage.importers import cells
 from storage.importers.writer import insert_one
+from storage.roles import REP_ROLES
 
 CHANNELS = ("slack", "whatsapp", "email", "chat", "call")
 DIRECTIONS = ("inbound", "outbound")
 LEAD_STATUSES = ("open", "won", "lost", "snoozed", "contacted")
-REP_ROLES = ("rep", "senior", "bdr", "manager")  # senior reps get hot leads, BDRs warm ones
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 from click.testing import Result
 from sqlalchemy import create_engine
 
-from bot.cli import cli
+from bot.cli import COMMAND_MODULES, cli
 
 COMMANDS = {"init", "import", "demo", "bench"}
 
@@ -16,6 +16,13 @@ def test_help_lists_the_commands(run: Callable[..., Result]) -> None:
     assert set(cli.commands) >= COMMANDS
     for name in COMMANDS:
         assert f"  {name} " in result.output
+
+
+def test_every_command_is_found_where_the_lazy_loader_looks_for_it(run: Callable[..., Result]) -> None:
+    """`hotlead X` imports only X's module: a command missing from COMMAND_MODULES would be unknown to it."""
+    assert run("--help").exit_code == 0  # loads every module
+    found = {name: command.callback.__module__ for name, command in cli.commands.items()}
+    assert found == {name: f"bot.cli.{module}" for name, module in COMMAND_MODULES.items()}
 
 
 def test_init_creates_the_schema_and_can_run_again(run: Callable[..., Result]) -> None:
