@@ -25,6 +25,8 @@ from bot.push.live import LivePipeline
 from bot.push.outbox import Outbox, Sender
 from bot.router import Deps
 from storage.db import check_schema, make_engine
+from storage.outbox import queued_count
+from storage.push import lead_count
 from storage.spool import Spool, spool_path
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,5 @@ async def _health(request: Request) -> Response:
     if not authorised(parts.settings, request):
         return JSONResponse({"ok": True})
     with parts.engine.connect() as conn:
-        leads = conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one()
-        queued = conn.exec_driver_sql("SELECT count(*) FROM alert WHERE status = 'queued'").scalar_one()
+        leads, queued = lead_count(conn=conn), queued_count(conn)
     return JSONResponse({"ok": True, "channels": parts.channels, "leads": leads, "alerts_queued": queued})

@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine
 
 from scoring.leads import population
 from scoring.rescore import EPSILON, score_leads, top_reasons
 from scoring.stops import GROUP
-from storage.db import json_dumps, json_loads, marks
+from storage.db import json_dumps
+from storage.history import insert_scores, latest_scores, stamp
+from storage.queries import open_among
 
 
 @dataclass(frozen=True)
@@ -32,16 +34,11 @@ def rescore_leads(engine: Engine, lead_ids: list[int], now: datetime | None = No
     """Score these open leads now and append a history row for each one that moved (as `hotlead score`)."""
     moment = now or datetime.now(UTC)
     with engine.connect() as conn:
-        open_ids = [r[0] for r in conn.execute(text(
-            "SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.id IN :ids AND o.id IS NULL "
-            "AND l.status NOT IN ('won', 'lost') ORDER BY l.id").bindparams(bindparam("ids", expanding=True)),
-            {"ids": list(lead_ids)})]
+        open_ids = open_among(conn=conn, lead_ids=lead_ids)
         if not open_ids:
             return []
-        latest = {r[0]: (r[1], r[2], r[3], json_loads(r[4])) for r in conn.execute(text(
-            "SELECT lead_id, probability, percentile, band, reasons FROM score WHERE id IN "
-            "(SELECT max(id) FROM score WHERE lead_id IN :ids GROUP BY lead_id)"
-        ).bindparams(bindparam("ids", expanding=True)), {"ids": open_ids})}
+        latest = {lead: (row.probability, row.percentile, row.band, row.reasons)
+                  for lead, row in latest_scores(conn=conn, lead_ids=open_ids).items()}
     julian = pd.Timestamp(moment).to_julian_date()
     scored = score_leads(engine, pd.Series(julian, index=open_ids, dtype=float), population(engine))
     rows = np.array([i for i, lead in enumerate(open_ids)
@@ -50,7 +47,7 @@ def rescore_leads(engine: Engine, lead_ids: list[int], now: datetime | None = No
     if not len(rows):
         return []
     reasons = top_reasons(scored, rows)
-    scored_at = moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    scored_at = stamp(moment)
     moved = []
     records = []
     for position, row in enumerate(rows):
@@ -62,9 +59,7 @@ def rescore_leads(engine: Engine, lead_ids: list[int], now: datetime | None = No
         records.append((lead, scored.version_id, scored_at, item.probability, item.percentile, item.band,
                         json_dumps(item.reasons)))
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
-            f"VALUES ({marks(conn, 7)})", records)
+        insert_scores(conn=conn, records=records)
     return moved
 
 

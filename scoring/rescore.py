@@ -22,8 +22,8 @@ from scoring.features import build_features
 from scoring.model import LeadScorer
 from scoring.stops import CAP, GROUP, judgements, stop_reason, stops
 from storage import queries
-from storage.db import json_dumps, marks
-from storage.history import stamp, verdicts
+from storage.db import json_dumps
+from storage.history import insert_scores, stamp, verdicts
 
 EPSILON = 0.005  # a probability move smaller than this (with the same band) is not history
 REASONS_KEPT = 3
@@ -194,8 +194,6 @@ def _append(engine: Engine, scored: Scored, ids: np.ndarray, rows: np.ndarray, m
     writes without the GIL) while the next chunk's reasons are written."""
     scored_at = stamp(moment)
     with engine.begin() as conn, ThreadPoolExecutor(max_workers=1) as writer:
-        sql = ("INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
-               f"VALUES ({marks(conn, 7)})")
         inserting: list[Future[Any]] = []
         for chunk, reasons in scored.history_reasons(rows):
             records = list(zip(
@@ -205,7 +203,7 @@ def _append(engine: Engine, scored: Scored, ids: np.ndarray, rows: np.ndarray, m
             ))
             for done in inserting:  # one statement at a time on the connection
                 done.result()
-            inserting = [writer.submit(conn.exec_driver_sql, sql, records)]
+            inserting = [writer.submit(insert_scores, conn=conn, records=records)]
         for done in inserting:
             done.result()
 

@@ -49,9 +49,9 @@ def marks(conn: Connection, count: int) -> str:
     return ", ".join([mark(conn)] * count)
 
 
-def json_loads(text: str | None) -> Any:
-    """Parse JSON text read with raw SQL (None stays None)."""
-    return None if text is None else json.loads(text)
+def json_loads(text: Any) -> Any:
+    """Parse JSON text read with raw SQL (None stays None; PostgreSQL's JSONB arrives already parsed)."""
+    return json.loads(text) if isinstance(text, str | bytes) else text
 
 
 def julian(conn: Connection, column: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, text
 
-from storage.db import json_loads
+from storage.db import json_loads, marks
 
 
 class LeadName(NamedTuple):
@@ -91,6 +91,15 @@ def latest_scores(*, conn: Connection, lead_ids: Sequence[int]) -> dict[int, Sco
     """The newest score of each lead that has one."""
     return _rows(conn, f"SELECT {_COLUMNS} FROM score WHERE id IN "
                        "(SELECT max(id) FROM score WHERE lead_id IN :ids GROUP BY lead_id)", lead_ids)
+
+
+def insert_scores(*, conn: Connection, records: Sequence[tuple[Any, ...]]) -> None:
+    """Append score history rows: (lead id, model version id, scored at, probability, percentile, band, reasons
+    as JSON text) each."""
+    if records:
+        conn.exec_driver_sql(
+            "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
+            f"VALUES ({marks(conn, 7)})", list(records))
 
 
 def scores_at(*, conn: Connection, lead_ids: Sequence[int], moment: datetime) -> dict[int, ScoreRow]:

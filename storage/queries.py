@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from storage.db import json_dumps, julian, mark, marks
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS
@@ -42,6 +42,13 @@ def open_lead_ids(*, conn: Connection) -> list[int]:
     sql = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
            "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost') ORDER BY l.id")
     return [row[0] for row in _fetch(conn, sql)]
+
+
+def open_among(*, conn: Connection, lead_ids: Sequence[int]) -> list[int]:
+    """Those of these leads still in play (no outcome, not won or lost), by id."""
+    sql = text("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.id IN :ids AND o.id IS NULL "
+               "AND l.status NOT IN ('won', 'lost') ORDER BY l.id").bindparams(bindparam("ids", expanding=True))
+    return [int(row[0]) for row in conn.execute(sql, {"ids": list(lead_ids)})]
 
 
 def lead_ids_open_at(*, conn: Connection, moment: str) -> list[int]:

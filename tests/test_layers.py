@@ -1,6 +1,5 @@
-"""Every SQL statement lives in storage/ (issue 15): the files outside it that still hold SQL are listed here, and
-the list may only shrink. A new file with SQL outside storage/ fails; so does a listed file that no longer holds
-any (take it off the list)."""
+"""Every SQL statement lives in storage/ (issue 15): bot/, scoring/ and nlp/ call storage's query functions and
+hold no SQL text."""
 
 from __future__ import annotations
 
@@ -13,13 +12,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SQL = re.compile(r"\b(?:SELECT\s+\S|INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
                  r"CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|TRIGGER)|ALTER\s+TABLE|DROP\s+(?:TABLE|INDEX|TRIGGER)|"
                  r"PRAGMA\s+\w)")
-STILL_TO_MOVE = {  # shrinking: issue 15 moves these statements into storage/ query functions
-    "bot/app.py", "bot/bench/busy.py", "bot/bench/chat.py", "bot/bench/push.py", "bot/bench/speed.py",
-    "bot/channels/whatsapp.py", "bot/cli/push.py", "bot/push/digest.py", "bot/push/health.py", "bot/push/hot.py",
-    "bot/push/live.py", "bot/push/senders.py", "scoring/incremental.py", "scoring/rescore.py",
-}
-
-
 def sql_outside_storage() -> set[str]:
     """Files of bot/, scoring/ and nlp/ with an SQL statement in a string."""
     found = set()
@@ -31,10 +23,9 @@ def sql_outside_storage() -> set[str]:
     return found
 
 
-def test_no_new_sql_outside_storage_and_the_list_of_files_still_holding_some_only_shrinks() -> None:
+def test_no_sql_outside_storage() -> None:
     found = sql_outside_storage()
-    assert not found - STILL_TO_MOVE, f"SQL belongs in storage/: {sorted(found - STILL_TO_MOVE)}"
-    assert not STILL_TO_MOVE - found, f"no SQL left: take {sorted(STILL_TO_MOVE - found)} off STILL_TO_MOVE"
+    assert not found, f"SQL belongs in storage/ (a query function there): {sorted(found)}"
 
 
 def test_the_detector_sees_sql_in_plain_and_f_strings() -> None:

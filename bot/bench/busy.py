@@ -27,6 +27,8 @@ from bot.bench.chat import SECRET, TOKEN, build, questions
 from bot.bench.serving import served
 from bot.fakes import FakeSlack, slack_event_body, slack_headers
 from bot.fakes._server import Call
+from storage.history import all_reps
+from storage.samples import activities_with_detail, lead_external_ids
 
 API = "bench-api-token"
 SETTLE_S = 60.0  # after the import, how long spooled events may take to be stored before they count as lost
@@ -36,7 +38,7 @@ ANSWER_S = 30.0  # a question not answered this long after it was asked counts a
 def write_export(engine: Engine, path: Path, rows: int, seed: int = 3) -> None:
     """An activity export of `rows` rows about the database's own leads."""
     with engine.connect() as conn:
-        leads = [r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead ORDER BY id")]
+        leads = lead_external_ids(conn=conn)
     pick = random.Random(seed)
     with path.open("w", newline="") as handle:
         out = csv.writer(handle)
@@ -61,8 +63,8 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 def measure(engine: Engine, export: Path, rate: float = 20.0, askers: int = 2, seed: int = 7) -> dict[str, Any]:
     """Post events and ask questions from just before the import starts until it ends."""
     with engine.connect() as conn:
-        users = [r[0] for r in conn.exec_driver_sql("SELECT slack_user_id FROM rep WHERE slack_user_id IS NOT NULL")]
-        leads = [r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead ORDER BY id LIMIT 200")]
+        users = [rep.slack_user_id for rep in all_reps(conn=conn) if rep.slack_user_id]
+        leads = lead_external_ids(conn=conn, limit=200)
     asked = questions(engine, 10_000, seed)
     events: list[tuple[int, float, bool]] = []  # (status, seconds, spooled)
     answers: list[float | None] = []
@@ -144,8 +146,7 @@ def _stored(engine: Engine, posted: int, deadline: float) -> int:
     found = 0
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            found = int(conn.exec_driver_sql(
-                "SELECT count(*) FROM activity WHERE detail LIKE '%busy=%'").scalar_one())
+            found = activities_with_detail(conn=conn, fragment="busy=")
         if found >= posted:
             break
         time.sleep(0.5)

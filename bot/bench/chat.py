@@ -18,6 +18,9 @@ from sqlalchemy import Engine
 from bot.bench.serving import served
 from bot.fakes import FakeSlack, slack_event_body, slack_headers
 from storage.db import make_engine
+from storage.history import all_reps
+from storage.push import lead_count
+from storage.samples import best_scored_names
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
@@ -41,9 +44,7 @@ def build(folder: Path, leads: int, seed: int) -> Engine:
 def questions(engine: Engine, count: int, seed: int, every_shape: bool = False) -> list[str]:
     """A realistic mix: why-questions about scored leads and accounts, top lists, call lists, comparisons."""
     with engine.connect() as conn:
-        leads = conn.exec_driver_sql(
-            "SELECT l.external_id, l.name, a.name FROM score s JOIN lead l ON l.id = s.lead_id "
-            "JOIN account a ON a.id = l.account_id ORDER BY s.probability DESC LIMIT 200").all()
+        leads = best_scored_names(conn=conn, limit=200)
     pick = random.Random(seed)
     shapes = [
         lambda: f"why is {pick.choice(leads)[0]} hot?",
@@ -64,7 +65,7 @@ def questions(engine: Engine, count: int, seed: int, every_shape: bool = False) 
 def measure(engine: Engine, count: int = 300, concurrency: int = 10, seed: int = 7) -> dict[str, Any]:
     """Send `count` questions from `concurrency` askers (each waits for its answer before asking again)."""
     with engine.connect() as conn:
-        users = [r[0] for r in conn.exec_driver_sql("SELECT slack_user_id FROM rep WHERE slack_user_id IS NOT NULL")]
+        users = [rep.slack_user_id for rep in all_reps(conn=conn) if rep.slack_user_id]
     asked = questions(engine, WARMUP, seed + 1, every_shape=True) + questions(engine, count, seed)
     env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
     with FakeSlack(token=TOKEN) as slack, httpx.Client(timeout=30) as http, \
@@ -130,4 +131,4 @@ def run(leads: int = 2000, questions_count: int = 300, concurrency: int = 10, da
 
 def _leads(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one())
+        return lead_count(conn=conn)

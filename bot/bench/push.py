@@ -20,8 +20,10 @@ from sqlalchemy import Engine
 from bot.bench.serving import served
 from bot.fakes import FakeTwilio
 from bot.push.demo import start_session
-from storage.db import make_engine
-from storage.history import stamp
+from storage.db import json_loads, make_engine
+from storage.history import all_reps
+from storage.push import mark_whatsapp_seen
+from storage.samples import open_leads, sent_alert_payloads
 
 API = "bench-api-token"
 SID, AUTH, FROM = "AC" + "7" * 32, "bench-twilio-token", "whatsapp:+15550009999"
@@ -33,11 +35,9 @@ def _sessions(engine: Engine, count: int) -> list[str]:
     """Open `count` demo sessions (reps inside WhatsApp's 24-hour window); their leads' external ids."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        leads = conn.exec_driver_sql(
-            "SELECT l.id, l.external_id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL "
-            "ORDER BY l.id LIMIT ?", (count,)).all()
-        reps = [r[0] for r in conn.exec_driver_sql("SELECT id FROM rep WHERE role != 'manager' ORDER BY id")]
-        conn.exec_driver_sql("UPDATE rep SET whatsapp_seen_at = ?", (stamp(now),))
+        leads = open_leads(conn=conn, limit=count)
+        reps = sorted(rep.id for rep in all_reps(conn=conn) if rep.role != "manager")
+        mark_whatsapp_seen(conn=conn, now=now)
         for i, (lead_id, _) in enumerate(leads):
             start_session(conn, lead_id=lead_id, rep_id=reps[i % len(reps)], minutes=120,
                           starts_at=now - timedelta(minutes=1))
@@ -92,10 +92,9 @@ def _arrivals(engine: Engine, twilio: FakeTwilio, wanted: set[int], deadline: fl
     while time.monotonic() < deadline:
         at_by_sid = {json.loads(c.answer)["sid"]: c.at for c in twilio.calls_to("messages") if c.status == 201}
         with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT external_ref, payload FROM alert WHERE kind = 'demo' AND external_ref IS NOT NULL").all()
+            rows = sent_alert_payloads(conn=conn, kind="demo")
         for sid, payload in rows:
-            for item in json.loads(payload)["items"]:
+            for item in json_loads(payload)["items"]:
                 if item["kind"] == "events" and sid in at_by_sid:
                     found.setdefault(item["id"], at_by_sid[sid])
         if wanted <= set(found):

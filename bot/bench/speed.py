@@ -19,6 +19,8 @@ from scoring.training import train
 from storage.db import create_schema, make_engine
 from storage.demo import generate
 from storage.demo.load import load_demo
+from storage.push import lead_count
+from storage.samples import clear_scores, lead_external_ids
 
 WHY_SAMPLES = 200
 
@@ -36,13 +38,13 @@ def measure(engine: Engine, seed: int = 7) -> dict[str, Any]:
     """Time training, a full rescore (every history row and its reasons written), a steady-state rescore
     (nothing moved), reasons for every active lead, and `why` on random leads."""
     with engine.connect() as conn:
-        leads = int(conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one())
-        external_ids = [r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead")]
+        leads = lead_count(conn=conn)
+        external_ids = lead_external_ids(conn=conn)
     started = time.perf_counter()
     report = train(engine)
     train_s = time.perf_counter() - started
     with engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM score")
+        clear_scores(conn=conn)
     full = rescore(engine)
     steady = rescore(engine)
     cutoffs = active_cutoffs(engine)

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
@@ -20,7 +19,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.config import Settings
 from bot.replies import Reply, split_message
 from bot.router import Deps, IncomingMessage, dispatch
-from storage.history import find_rep, stamp
+from storage.history import find_rep
+from storage.push import mark_whatsapp_seen
 
 log = logging.getLogger(__name__)
 BODY_LIMIT = 1600  # Twilio refuses longer WhatsApp bodies (error 21617)
@@ -55,8 +55,7 @@ def answer(deps: Deps, sender: str, body: str) -> str:
         log.info("WhatsApp message from an unregistered number: refused")
         return twiml([REFUSAL])
     with deps.engine.begin() as conn:  # opens the 24-hour window for free-form alerts to this rep
-        conn.execute(text("UPDATE rep SET whatsapp_seen_at = :now WHERE id = :rep"),
-                     {"now": stamp(datetime.now(UTC)), "rep": rep.id})
+        mark_whatsapp_seen(conn=conn, rep_id=rep.id, now=datetime.now(UTC))
     reply = dispatch(IncomingMessage(body, "whatsapp", number(sender), rep), deps)
     return twiml(split_message(whatsapp_text(reply), BODY_LIMIT))
 

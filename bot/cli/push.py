@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy import text
 
 from bot.cli import AppContext, cli, emit_json, pass_app
 from storage.alerts import OUTBOX_STATES, list_alerts
 from storage.demo_sessions import end_session, open_session, recent_sessions
 from storage.errors import ImportFileError, NotFoundError, RowError
+from storage.push import lead_id_by_key, rep_id_by_key
 
 
 @cli.group(name="demo-session")
@@ -22,15 +22,13 @@ def demo_session() -> None:
 
 def _ids(app: AppContext, lead: str, rep: str) -> tuple[int, int]:
     with app.engine().connect() as conn:
-        lead_id = conn.execute(text("SELECT id FROM lead WHERE external_id = :key OR lower(name) = lower(:key) "
-                                    "ORDER BY external_id = :key DESC LIMIT 1"), {"key": lead}).scalar()
-        rep_id = conn.execute(text("SELECT id FROM rep WHERE lower(name) = lower(:key) OR slack_user_id = :key OR "
-                                   "whatsapp = :key OR lower(email) = lower(:key) LIMIT 1"), {"key": rep}).scalar()
+        lead_id = lead_id_by_key(conn=conn, key=lead)
+        rep_id = rep_id_by_key(conn=conn, key=rep)
     if lead_id is None:
         raise NotFoundError(f"no lead {lead!r} (give its external id or full name)")
     if rep_id is None:
         raise NotFoundError(f"no rep {rep!r}: `hotlead reps` lists them")
-    return int(lead_id), int(rep_id)
+    return lead_id, rep_id
 
 
 @demo_session.command(name="start")

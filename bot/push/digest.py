@@ -12,15 +12,16 @@ from typing import Any
 from matplotlib.figure import Figure
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
 from bot.channels.slack import fallback
 from bot.channels.slack import sections as mrkdwn_sections
 from bot.config import Settings
 from bot.push.health import ModelHealth, model_health
 from scoring.features import NOT_ENGAGEMENT
-from storage.db import json_loads
 from storage.history import all_reps, lead_names, stamp
+from storage.push import last_heard, scores_at
+from storage.queries import open_lead_ids
 
 log = logging.getLogger(__name__)
 PERIOD = timedelta(days=7)
@@ -128,21 +129,6 @@ def _pct(probability: float | None) -> str:
     return "–" if probability is None else f"{round(100 * probability)}"
 
 
-_AT = ("SELECT lead_id, probability, band, reasons FROM (SELECT lead_id, probability, band, reasons, row_number() "
-       "OVER (PARTITION BY lead_id ORDER BY scored_at DESC, id DESC) AS n FROM score WHERE scored_at <= :moment) "
-       "WHERE n = 1")
-
-
-_OPEN = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
-         "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost')")
-
-
-def _scores_at(conn: Connection, moment: datetime) -> dict[int, tuple[float, str, list[dict[str, Any]]]]:
-    """Every lead's score as it stood at `moment` (its newest row scored then or before)."""
-    return {lead: (p, band, json_loads(reasons) or [])
-            for lead, p, band, reasons in conn.execute(text(_AT), {"moment": stamp(moment)})}
-
-
 def _reason_moved(before: list[dict[str, Any]], after: list[dict[str, Any]], rising: bool) -> str | None:
     """The stored reason whose contribution moved most in the direction the score moved."""
     then = {r.get("group", r["text"]): r for r in before}
@@ -158,27 +144,13 @@ def _reason_moved(before: list[dict[str, Any]], after: list[dict[str, Any]], ris
     return best[1] if best is not None and best[0] > 0 else None
 
 
-def _last_heard(conn: Connection, lead_ids: list[int], now: datetime) -> dict[int, str]:
-    """The newest engaging activity or inbound message of each lead, up to `now`, as text."""
-    if not lead_ids:
-        return {}
-    marks = ", ".join(str(int(i)) for i in lead_ids)  # ids are ints from our own tables
-    kinds = ", ".join(f"'{kind}'" for kind in NOT_ENGAGEMENT)
-    rows = conn.execute(text(
-        f"SELECT lead_id, max(t) FROM (SELECT lead_id, occurred_at AS t FROM activity WHERE lead_id IN ({marks}) "
-        f"AND kind NOT IN ({kinds}) AND occurred_at <= :now UNION ALL SELECT lead_id, occurred_at FROM message "
-        f"WHERE lead_id IN ({marks}) AND direction = 'inbound' AND occurred_at <= :now) GROUP BY lead_id"
-    ), {"now": stamp(now)})
-    return {lead: str(at) for lead, at in rows}
-
-
 def build_digest(engine: Engine, now: datetime) -> Digest:
     """The digest of the `PERIOD` ending at `now` (an aware datetime)."""
     start = now - PERIOD
     with engine.connect() as conn:
-        open_ids = {row[0] for row in conn.execute(text(_OPEN))}
+        open_ids = set(open_lead_ids(conn=conn))
         names = {lead.id: lead for lead in lead_names(conn=conn)}
-        current, then = _scores_at(conn, now), _scores_at(conn, start)
+        current, then = scores_at(conn=conn, moment=now), scores_at(conn=conn, moment=start)
         lines: dict[int, LeadLine] = {}
         for lead_id, (p, band, reasons) in current.items():
             if lead_id not in open_ids or lead_id not in names:
@@ -192,7 +164,7 @@ def build_digest(engine: Engine, now: datetime) -> Digest:
                                       old[0] if old else None, old[1] if old else None, reason)
         hot = sorted((i for i, line in lines.items() if line.band == "hot"), key=lambda i: -lines[i].probability)
         new_hot = [i for i in hot if lines[i].band_before != "hot"]
-        heard = _last_heard(conn, hot, now)
+        heard = last_heard(conn=conn, lead_ids=hot, now=now, not_engagement=NOT_ENGAGEMENT)
     quiet = [i for i in hot if heard.get(i, "") < stamp(start)]
     movers = [line for line in lines.values() if line.before is not None and abs(line.movement) >= MIN_MOVE]
     risers = sorted((m for m in movers if m.movement > 0), key=lambda m: -m.movement)[:MOVERS]

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bot.channels.slack import message
 from bot.push.outbox import enqueue
@@ -20,7 +20,8 @@ from scoring.drift import DRIFT_PSI, drift
 from scoring.errors import NotEnoughOutcomesError
 from scoring.evaluate import HEALTHY_QUARTILE_RATIO, evaluate
 from scoring.rescore import active_cutoffs, rescore, score_leads
-from storage.history import all_reps, stamp
+from storage.history import all_reps
+from storage.push import decisions_with_last_score
 
 log = logging.getLogger(__name__)
 RECENT_DAYS = 90
@@ -84,12 +85,7 @@ def recent_ratio(engine: Engine, now: datetime, days: int = RECENT_DAYS) -> tupl
     """Top/bottom quartile conversion of leads closed in the last `days`, each by its last score before it
     closed; None (with the count) when there are too few of them."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT o.converted, (SELECT s.probability FROM score s WHERE s.lead_id = o.lead_id "
-            "AND s.scored_at < o.closed_at ORDER BY s.scored_at DESC, s.id DESC LIMIT 1) FROM outcome o "
-            "WHERE o.closed_at > :since AND o.closed_at <= :now"
-        ), {"since": stamp(now - timedelta(days=days)), "now": stamp(now)}).all()
-    scored = [(int(converted), float(p)) for converted, p in rows if p is not None]
+        scored = decisions_with_last_score(conn=conn, since=now - timedelta(days=days), now=now)
     positives = sum(converted for converted, _ in scored)
     if len(scored) < MIN_CLOSED or min(positives, len(scored) - positives) < MIN_EACH:
         return None, len(scored)

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bot.channels.slack import message
 from bot.commands.common import lead_actions, score_line
@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.push.outbox import enqueue
 from bot.replies import Reply, Section
 from scoring.incremental import Moved
+from storage import push as store
 
 log = logging.getLogger(__name__)
 JUMP = 20.0  # percentile points in one move that deserve an alert even below hot
@@ -49,44 +50,17 @@ def after_quiet_hours(moment: datetime, zone: str, quiet: tuple[time, time] | No
     return datetime.combine(day, until, tzinfo=local.tzinfo).astimezone(UTC)
 
 
-def _facts(engine: Engine, lead_id: int) -> dict[str, object]:
-    with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT l.external_id, l.name, a.name, l.owner_id, r.name, r.slack_user_id, r.timezone FROM lead l "
-            "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN rep r ON r.id = l.owner_id WHERE l.id = :id"
-        ), {"id": lead_id}).one()
-    return dict(zip(("lead", "name", "account", "owner_id", "owner", "owner_slack", "owner_zone"), row, strict=True))
-
-
 def suggest_owner(
     engine: Engine, band: str, routes: dict[str, tuple[str, ...]],
 ) -> tuple[int, str, str | None, str] | None:
     """(id, name, Slack id, time zone) of the rep with the fewest open leads among the roles that take this band
     (HOTLEAD_ROUTING), in their order."""
-    for role in routes.get(band, ("rep",)):
-        with engine.connect() as conn:
-            found = conn.execute(text(
-                "SELECT r.id, r.name, r.slack_user_id, r.timezone FROM rep r LEFT JOIN lead l ON l.owner_id = r.id "
-                "AND l.status NOT IN ('won', 'lost') WHERE r.role = :role GROUP BY r.id ORDER BY count(l.id), r.id "
-                "LIMIT 1"), {"role": role}).first()
-        if found:
-            return int(found[0]), str(found[1]), found[2], str(found[3])
-    return None
-
-
-def _recent(engine: Engine, lead_id: int, kind: str, now: datetime) -> bool:
     with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT 1 FROM alert WHERE lead_id = :lead AND kind = :kind AND created_at > :since LIMIT 1"
-        ), {"lead": lead_id, "kind": kind, "since": (now - COOLDOWN).replace(tzinfo=None).isoformat(sep=" ")}).first(
-        ) is not None
-
-
-def _supersede_jumps(engine: Engine, lead_id: int) -> None:
-    """A lead that turns hot while its jump alert still waits gets one alert: the hot one."""
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE alert SET status = 'superseded' WHERE lead_id = :lead AND kind = 'jump' "
-                          "AND status = 'queued'"), {"lead": lead_id})
+        for role in routes.get(band, ("rep",)):
+            found = store.least_loaded_rep(conn=conn, role=role)
+            if found:
+                return found
+    return None
 
 
 def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: datetime | None = None) -> list[int]:
@@ -96,11 +70,13 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
     quiet = settings.quiet_hours()
     for moved in moves:
         kind = kind_of(moved)
-        if kind is None or _recent(engine, moved.lead_id, kind, moment):
-            continue
-        if kind == "hot":
-            _supersede_jumps(engine, moved.lead_id)
-        facts = _facts(engine, moved.lead_id)
+        with engine.begin() as conn:
+            if kind is None or store.alerted_since(conn=conn, lead_id=moved.lead_id, kind=kind,
+                                                   since=moment - COOLDOWN):
+                continue
+            if kind == "hot":  # a lead that turns hot while its jump alert still waits gets one alert: the hot one
+                store.supersede_queued_jumps(conn=conn, lead_id=moved.lead_id)
+            facts = store.alert_facts(conn=conn, lead_id=moved.lead_id)
         owner = (facts["owner_id"], facts["owner"], facts["owner_slack"], facts["owner_zone"])
         suggested = None
         if facts["owner_id"] is None:

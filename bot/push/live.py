@@ -11,15 +11,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.push import demo
 from bot.push.hot import alert_moves
 from bot.push.outbox import Outbox, enqueue
-from storage.db import json_loads
 from storage.history import utc
 from storage.live import Stored
+from storage.push import inbound_said, lead_people
 
 log = logging.getLogger(__name__)
 DEMO_GRACE = timedelta(minutes=10)  # a live-demo alert not sent 10 minutes after its demo ended is expired
@@ -114,13 +114,8 @@ class LivePipeline:
     def _watch(self, sessions: list[demo.Session], items: list[tuple[str, Stored, float]]) -> None:
         leads = {s.lead_id for _, s, _ in items}
         with self.engine.connect() as conn:
-            people = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(text(
-                "SELECT id, account_id, name, title FROM lead WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)), {"ids": list(leads)})}
-            said = {r[0]: (r[1], r[2] or 0.0, json_loads(r[3]) or {}) for r in conn.execute(text(
-                "SELECT m.id, m.text, s.urgency, s.entities FROM message m LEFT JOIN signal s ON s.message_id = m.id "
-                "WHERE m.id IN :ids AND m.direction = 'inbound'").bindparams(bindparam("ids", expanding=True)),
-                {"ids": [s.id for kind, s, _ in items if kind == "messages"] or [-1]})}
+            people = lead_people(conn=conn, lead_ids=leads)
+            said = inbound_said(conn=conn, message_ids=[s.id for kind, s, _ in items if kind == "messages"])
         for kind, stored, received in items:
             account, name, title = people.get(stored.lead_id, (None, "", None))
             for session in sessions:

@@ -10,7 +10,7 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.push.outbox import Channel, SendError
 from storage.db import json_dumps
 from storage.history import utc
+from storage.push import whatsapp_seen_at
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)  # WhatsApp: free-form text only this long after the rep's last message to us
@@ -140,7 +141,5 @@ def _in_window(engine: Engine, rep_id: int | None) -> bool:
     if rep_id is None:
         return False
     with engine.connect() as conn:
-        seen = conn.execute(text("SELECT whatsapp_seen_at FROM rep WHERE id = :id"), {"id": rep_id}).scalar()
-    if not seen:
-        return False
-    return datetime.now(UTC) - datetime.fromisoformat(str(seen)).replace(tzinfo=UTC) < WINDOW
+        seen = whatsapp_seen_at(conn=conn, rep_id=rep_id)
+    return seen is not None and datetime.now(UTC) - seen.replace(tzinfo=UTC) < WINDOW

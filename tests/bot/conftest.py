@@ -20,17 +20,23 @@ from bot.router import Deps
 from bot.server import BackgroundServer
 from storage.db import make_engine
 from storage.history import RepRow, all_reps
+from tests.conftest import PostgresDatabases
+
+
+def build_demo(url: str) -> None:
+    """A 2,000-lead demo, trained and scored (NLP by rules: fast and deterministic)."""
+    # no score history: the tests that need one write exactly the history they need (test_demo_history.py checks
+    # the one a default demo writes)
+    result = CliRunner().invoke(cli, ["demo", "--leads", "2000", "--history-weeks", "0", "--json"],
+                                env={"HOTLEAD_DATABASE_URL": url, "HOTLEAD_NLP": "rules"})
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2,000-lead demo, trained and scored (NLP by rules: fast and deterministic)."""
+    """The demo database as a SQLite file (copied for each test that uses it)."""
     path = tmp_path_factory.mktemp("demo") / "hotlead.db"
-    # no score history: the tests that need one write exactly the history they need (test_demo_history.py checks
-    # the one a default demo writes)
-    result = CliRunner().invoke(cli, ["demo", "--leads", "2000", "--history-weeks", "0", "--json"],
-                                env={"HOTLEAD_DATABASE_URL": f"sqlite:///{path}", "HOTLEAD_NLP": "rules"})
-    assert result.exit_code == 0, result.output
+    build_demo(f"sqlite:///{path}")
     engine = make_engine(f"sqlite:///{path}")
     with engine.connect() as conn:  # everything into the main file, so that a copy of it is complete
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -38,12 +44,26 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_template(postgres_databases: PostgresDatabases) -> str:
+    """The demo database on the PostgreSQL server, as a template that each test's database copies."""
+    name = postgres_databases.create(name="hotlead_demo_template")
+    build_demo(postgres_databases.url(name))
+    return name
+
+
 @pytest.fixture
-def demo_url(demo_file: Path, tmp_path: Path) -> str:
-    """A private copy of the demo database."""
+def demo_url(request: pytest.FixtureRequest, engine_name: str, tmp_path: Path) -> Iterator[str]:
+    """A private copy of the demo database, on the engine the session runs on (--engine)."""
+    if engine_name == "postgresql":
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        name = databases.create(template=request.getfixturevalue("demo_template"))
+        yield databases.url(name)
+        databases.drop(name)
+        return
     copy = tmp_path / "demo.db"
-    shutil.copy(demo_file, copy)
-    return f"sqlite:///{copy}"
+    shutil.copy(request.getfixturevalue("demo_file"), copy)
+    yield f"sqlite:///{copy}"
 
 
 @pytest.fixture
