@@ -177,7 +177,7 @@ def _attributes(frame: Columns, raw: pd.Series, kinds: dict[str, str], cut: np.n
     ATTRIBUTE_KINDS.update(kinds)
     if not kinds:
         return
-    parsed = [json.loads(text) if isinstance(text, str) else {} for text in raw.to_numpy()]
+    parsed = [json.loads(text) if isinstance(text, str) else (text or {}) for text in raw.to_numpy()]  # JSONB: a dict
     table = pd.DataFrame.from_records(parsed, index=frame.index)
     for name, kind in kinds.items():
         column = table[name] if name in table else pd.Series(np.nan, index=frame.index)

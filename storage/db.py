@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from storage import models
+from storage.derived import julian_sql
 from storage.errors import SchemaError
 
 _SQLITE_PRAGMAS = (
@@ -58,7 +59,7 @@ def julian(conn: Connection, column: str) -> str:
     """SQL for a stored moment's julian day number, as SQLite's julianday() gives it, on either engine."""
     if conn.dialect.name == "sqlite":
         return f"julianday({column})"
-    return f"(EXTRACT(EPOCH FROM {column})::float8 / 86400.0 + 2440587.5)"  # days since the julian epoch, UTC
+    return julian_sql(column)
 
 
 def make_engine(url: str) -> Engine:
@@ -71,6 +72,8 @@ def make_engine(url: str) -> Engine:
     elif url.startswith("postgresql"):  # moments are written and compared in UTC, as on SQLite
         kwargs["connect_args"] = {"options": "-c timezone=UTC"}
     engine = create_engine(url, **kwargs)
+    if not is_sqlite:
+        event.listen(engine, "handle_error", _without_row_values)
     if is_sqlite:
 
         @event.listens_for(engine, "connect")
@@ -81,6 +84,28 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+class ServerError(Exception):
+    """A database server's error with its row values left out: PostgreSQL's DETAIL ("Key (name)=(Acme) already
+    exists") quotes the row, and errors reach logs and replies. `sqlstate` says what it was."""
+
+    def __init__(self, original: Exception) -> None:
+        diag = getattr(original, "diag", None)
+        primary = getattr(diag, "message_primary", None) or type(original).__name__
+        super().__init__(f"{type(original).__name__}: {primary}")
+        self.sqlstate = getattr(original, "sqlstate", None)
+        self.constraint = getattr(diag, "constraint_name", None)
+
+
+def _without_row_values(context: Any) -> Exception | None:
+    """SQLAlchemy's handle_error hook: the same kind of error, carrying only the server's primary message."""
+    error, diag = context.sqlalchemy_exception, getattr(context.original_exception, "diag", None)
+    if error is None or diag is None or not (diag.message_detail or diag.context):  # nothing quoted: keep it
+        return None
+    scrubbed = type(error)(error.statement, None, ServerError(context.original_exception), hide_parameters=True)
+    scrubbed.__cause__ = None
+    return scrubbed  # type: ignore[no-any-return]
 
 
 # Each step takes a database from the version before it to its own, in one transaction.

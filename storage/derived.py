@@ -97,18 +97,46 @@ def _case(column: str, codes: dict[str, int], other: int) -> str:
     return f"CASE {column} {whens} ELSE {other} END"
 
 
-def triggers(table: str) -> list[str]:
-    """SQLite triggers that fill the numbers of rows written without them, and keep them right on updates."""
+JULIAN_EPOCH_MS = 210_866_760_000_000  # 1970-01-01 00:00 UTC in milliseconds from the julian epoch
+
+
+def julian_sql(column: str) -> str:
+    """PostgreSQL's expression for SQLite's julianday() of a timestamp column, exactly: whole milliseconds
+    (rounded) from the julian epoch, divided as SQLite divides them."""
+    return f"((round(EXTRACT(EPOCH FROM {column}) * 1000) + {JULIAN_EPOCH_MS})::float8 / 86400000.0)"
+
+
+def _numbers(table: str, new: str, *, postgres: bool) -> tuple[list[tuple[str, str]], str, str]:
+    """(column, expression) pairs that compute a row's numbers, the condition "a number is missing", and the
+    columns they come from."""
+    day = julian_sql(f"{new}.occurred_at") if postgres else f"julianday({new}.occurred_at)"
     if table == "activity":
-        numbers = (f"day = julianday(NEW.occurred_at), code = ({_case('NEW.kind', _KIND_CODE, len(ACTIVITY_KINDS))})"
-                   f" * {1 << PAGE_BITS} + ({_case('NEW.page_type', _PAGE_CODE, len(PAGE_TYPES) + 1)})")
-        missing, sources = "NEW.day IS NULL OR NEW.code IS NULL", "occurred_at, kind, page_type"
-    else:
-        numbers = ("day = julianday(NEW.occurred_at), inbound = (NEW.direction = 'inbound'), "
-                   "question = (instr(NEW.text, '?') > 0)")
-        missing = "NEW.day IS NULL OR NEW.inbound IS NULL OR NEW.question IS NULL"
-        sources = "occurred_at, direction, text"
-    fill = f"BEGIN UPDATE {table} SET {numbers} WHERE id = NEW.id; END"
+        code = (f"({_case(f'{new}.kind', _KIND_CODE, len(ACTIVITY_KINDS))}) * {1 << PAGE_BITS} + "
+                f"({_case(f'{new}.page_type', _PAGE_CODE, len(PAGE_TYPES) + 1)})")
+        return ([("day", day), ("code", code)], f"{new}.day IS NULL OR {new}.code IS NULL",
+                "occurred_at, kind, page_type")
+    inbound, question = f"({new}.direction = 'inbound')", (f"(strpos({new}.text, '?') > 0)" if postgres
+                                                            else f"(instr({new}.text, '?') > 0)")
+    if postgres:
+        inbound, question = f"{inbound}::int", f"{question}::int"
+    return ([("day", day), ("inbound", inbound), ("question", question)],
+            f"{new}.day IS NULL OR {new}.inbound IS NULL OR {new}.question IS NULL", "occurred_at, direction, text")
+
+
+def triggers(table: str, dialect: str = "sqlite") -> list[str]:
+    """Triggers that fill the numbers of rows written without them, and keep them right on updates: SQLite's,
+    or PostgreSQL's (one BEFORE trigger and its function)."""
+    if dialect == "postgresql":
+        numbers, missing, sources = _numbers(table, "NEW", postgres=True)
+        assign = " ".join(f"NEW.{column} := {expression};" for column, expression in numbers)
+        return [
+            f"CREATE OR REPLACE FUNCTION {table}_numbers() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF TG_OP = 'UPDATE' OR {missing} THEN {assign} END IF; RETURN NEW; END $$",
+            f"CREATE TRIGGER {table}_numbers BEFORE INSERT OR UPDATE OF {sources} ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_numbers()",
+        ]
+    numbers, missing, sources = _numbers(table, "NEW", postgres=False)
+    fill = f"BEGIN UPDATE {table} SET {', '.join(f'{c} = {e}' for c, e in numbers)} WHERE id = NEW.id; END"
     return [
         f"CREATE TRIGGER {table}_numbers AFTER INSERT ON {table} WHEN {missing} {fill}",
         f"CREATE TRIGGER {table}_numbers_kept AFTER UPDATE OF {sources} ON {table} {fill}",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from storage.db import json_dumps, marks
 from storage.errors import NotFoundError
@@ -41,7 +41,7 @@ class _OneByOne(References):
     def lead(self, value: Any) -> int:
         """A lead's id from its external id."""
         external_id = str(value).strip()
-        found = self.conn.exec_driver_sql("SELECT id FROM lead WHERE external_id = ?", (external_id,)).scalar()
+        found = self.conn.execute(text("SELECT id FROM lead WHERE external_id = :key"), {"key": external_id}).scalar()
         if found is None:
             raise cells.CellError(f"unknown lead {external_id!r}")
         return int(found)

@@ -246,5 +246,6 @@ class DeliveryEvent(SQLModel, table=True):
 
 
 for _table in (Activity.__table__, Message.__table__):  # type: ignore[attr-defined]
-    for _statement in triggers(_table.name):
-        event.listen(_table, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+    for _dialect in ("sqlite", "postgresql"):
+        for _statement in triggers(_table.name, _dialect):
+            event.listen(_table, "after_create", DDL(_statement).execute_if(dialect=_dialect))

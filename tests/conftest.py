@@ -9,15 +9,18 @@ files, pragmas, the import staging file) are marked `sqlite_only` and are not co
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bot.cli import cli
-from storage.db import create_schema, make_engine
+from storage.db import create_schema, json_dumps, make_engine
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ENGINES = ("sqlite", "postgresql")
@@ -100,6 +103,52 @@ def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
     postgres_databases.drop(name)
 
 
+class Snapshots:
+    """Databases built once per test session and copied for each test that uses one: a SQLite file copied, or a
+    PostgreSQL database used as the template of a new one (--engine)."""
+
+    def __init__(self, engine_name: str, folder: Path, request: pytest.FixtureRequest) -> None:
+        self.engine_name, self.folder, self.request = engine_name, folder, request
+        self.built: dict[str, str] = {}
+
+    def _databases(self) -> PostgresDatabases:
+        return self.request.getfixturevalue("postgres_databases")  # type: ignore[no-any-return]
+
+    def build(self, name: str, builder: Callable[[str], None]) -> str:
+        """The URL of the snapshot `name`, built by `builder(url)` the first time it is asked for."""
+        if name not in self.built:
+            if self.engine_name == "postgresql":
+                url = self._databases().url(self._databases().create(name=f"snapshot_{name}"))
+            else:
+                url = f"sqlite:///{self.folder / f'{name}.db'}"
+            builder(url)
+            if self.engine_name == "sqlite":
+                engine = make_engine(url)
+                with engine.connect() as conn:  # everything into the main file, so that a copy of it is complete
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                engine.dispose()
+            self.built[name] = url
+        return self.built[name]
+
+    def copy(self, name: str, into: Path, request: pytest.FixtureRequest) -> str:
+        """A private copy of snapshot `name` (built already) for one test; dropped after it."""
+        if self.engine_name == "postgresql":
+            databases = self._databases()
+            copy = databases.create(template=f"snapshot_{name}")
+            request.addfinalizer(lambda: databases.drop(copy))
+            return databases.url(copy)
+        target = into / f"{name}.db"
+        shutil.copy(self.folder / f"{name}.db", target)
+        return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def snapshots(engine_name: str, tmp_path_factory: pytest.TempPathFactory,
+              request: pytest.FixtureRequest) -> Snapshots:
+    """Databases built once and copied per test, on the session's engine."""
+    return Snapshots(engine_name, tmp_path_factory.mktemp("snapshots"), request)
+
+
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, engine_name: str, tmp_path: Path) -> str:
     """A fresh, empty database's URL: a SQLite file, or a database on the PostgreSQL server (--engine)."""
@@ -140,6 +189,22 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return writer
+
+
+def plain(value: Any) -> Any:
+    """A stored value as SQLite gives it back, on either engine: PostgreSQL's timestamps as text, its JSONB as
+    compact JSON text."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, dict | list):
+        return json_dumps(value)
+    return value
+
+
+def stored_rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of an SQL query (named :parameters), their values `plain`."""
+    with engine.connect() as conn:
+        return [tuple(plain(v) for v in row) for row in conn.execute(text(sql), params)]
 
 
 def count(engine: Engine, table: str) -> int:

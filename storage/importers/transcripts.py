@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from storage.db import mark
 from storage.derived import message_numbers
 from storage.errors import ImportFileError, RowError
+from storage.history import stamp
 from storage.importers import cells
 from storage.importers.runner import ImportResult, Progress
 from storage.importers.tables import CHANNELS
@@ -43,11 +44,13 @@ class _People:
         return " ".join(speaker.split()).casefold() in self.reps
 
     def lead(self, external_id: str) -> int | None:
-        return self.conn.exec_driver_sql("SELECT id FROM lead WHERE external_id = ?", (external_id,)).scalar()
+        return self.conn.execute(text("SELECT id FROM lead WHERE external_id = :key"), {"key": external_id}).scalar()
 
     def leads_named(self, name: str) -> list[int]:
-        # NOCASE folds ASCII letters only: names differing in the case of other letters do not match.
-        return list(self.conn.exec_driver_sql("SELECT id FROM lead WHERE name = ? COLLATE NOCASE", (name,)).scalars())
+        # SQLite's lower() folds ASCII letters only: there, names differing in the case of other letters do not
+        # match (PostgreSQL folds every letter).
+        return list(self.conn.execute(text("SELECT id FROM lead WHERE lower(name) = lower(:name) ORDER BY id"),
+                                      {"name": name}).scalars())
 
 
 def import_transcripts(
@@ -151,12 +154,13 @@ def _adopt_earlier_versions(conn: Connection, t: Transcript, rows: list[dict[str
         return
     prefix = f"transcript:{t.name}"
     one = mark(conn)
+    ordered = "" if conn.dialect.name == "sqlite" else ' COLLATE "C"'  # byte order, whatever the database's
     first = conn.exec_driver_sql(
         f"SELECT source_ref, lead_id, occurred_at FROM message WHERE source_ref = {one} "
-        f"OR (source_ref > {one} AND source_ref < {one})",
+        f"OR (source_ref{ordered} > {one} AND source_ref{ordered} < {one})",
         (f"{prefix}:1", f"{prefix}@", f"{prefix}A"),  # "A" follows "@": every content hash of this name
     ).all()
-    stored = {ref: (lead, str(at)) for ref, lead, at in first}
+    stored = {ref: (lead, stamp(at) if isinstance(at, datetime) else str(at)) for ref, lead, at in first}
     new_first = rows[0]["source_ref"]
     if new_first in stored:
         return  # this very content is stored already

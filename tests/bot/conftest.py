@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from bot.router import Deps
 from bot.server import BackgroundServer
 from storage.db import make_engine
 from storage.history import RepRow, all_reps
-from tests.conftest import PostgresDatabases
+from tests.conftest import Snapshots
 
 
 def build_demo(url: str) -> None:
@@ -33,37 +32,16 @@ def build_demo(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo database as a SQLite file (copied for each test that uses it)."""
-    path = tmp_path_factory.mktemp("demo") / "hotlead.db"
-    build_demo(f"sqlite:///{path}")
-    engine = make_engine(f"sqlite:///{path}")
-    with engine.connect() as conn:  # everything into the main file, so that a copy of it is complete
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def demo_template(postgres_databases: PostgresDatabases) -> str:
-    """The demo database on the PostgreSQL server, as a template that each test's database copies."""
-    name = postgres_databases.create(name="hotlead_demo_template")
-    build_demo(postgres_databases.url(name))
-    return name
+def demo_snapshot(snapshots: Snapshots) -> str:
+    """The name of the demo snapshot (built on first use)."""
+    snapshots.build("demo", build_demo)
+    return "demo"
 
 
 @pytest.fixture
-def demo_url(request: pytest.FixtureRequest, engine_name: str, tmp_path: Path) -> Iterator[str]:
+def demo_url(snapshots: Snapshots, demo_snapshot: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A private copy of the demo database, on the engine the session runs on (--engine)."""
-    if engine_name == "postgresql":
-        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-        name = databases.create(template=request.getfixturevalue("demo_template"))
-        yield databases.url(name)
-        databases.drop(name)
-        return
-    copy = tmp_path / "demo.db"
-    shutil.copy(request.getfixturevalue("demo_file"), copy)
-    yield f"sqlite:///{copy}"
+    return snapshots.copy(demo_snapshot, tmp_path, request)
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -23,6 +21,7 @@ from bot.push.schemas import MODELS
 from bot.server import BackgroundServer
 from storage.db import make_engine
 from storage.importers.tables import References, spec_for
+from tests.conftest import Snapshots
 
 API, TOKEN, SECRET, AUTH = "api-token-fuzz", "xoxb-fuzz", "fuzz-signing-secret", "fuzz-twilio-auth"
 PUBLIC = "https://hotlead.example.com"
@@ -32,10 +31,9 @@ STATUSES: Counter[tuple[str, int]] = Counter()
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, demo_file: Path) -> Iterator[httpx.Client]:
-    copy = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
-    shutil.copy(demo_file, copy)
-    engine = make_engine(f"sqlite:///{copy}")
+def client(tmp_path_factory: pytest.TempPathFactory, snapshots: Snapshots, demo_snapshot: str,
+           request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    engine = make_engine(snapshots.copy(demo_snapshot, tmp_path_factory.mktemp("fuzz"), request))
     with FakeSlack(token=TOKEN, channels=["C1"]) as slack:
         config = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url,
                           twilio_auth_token=AUTH, hotlead_public_url=PUBLIC, hotlead_api_token=API,

@@ -15,6 +15,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.http_limits import BODY_CAPS, MiB, RequestLimits
 from bot.server import BackgroundServer
+from tests.conftest import Snapshots
 
 API, SECRET, AUTH = "api-token-limits", "limits-signing-secret", "limits-twilio-auth"
 CHUNK = 64 * 1024
@@ -22,14 +23,11 @@ WINDOW_S = 0.05  # the chunk timeout injected for these tests
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, demo_file: object) -> Iterator[object]:
-    import shutil
-
+def app(tmp_path_factory: pytest.TempPathFactory, snapshots: Snapshots, demo_snapshot: str,
+        request: pytest.FixtureRequest) -> Iterator[object]:
     from storage.db import make_engine
 
-    copy = tmp_path_factory.mktemp("limits") / "limits.db"
-    shutil.copy(str(demo_file), copy)
-    engine = make_engine(f"sqlite:///{copy}")
+    engine = make_engine(snapshots.copy(demo_snapshot, tmp_path_factory.mktemp("limits"), request))
     settings = Settings(slack_bot_token="xoxb-limits", slack_signing_secret=SECRET, twilio_auth_token=AUTH,
                         hotlead_public_url="https://hotlead.example.com", hotlead_api_token=API, hotlead_nlp="rules")
     yield create_app(settings, engine=engine, chunk_timeout_s=WINDOW_S)

@@ -1,4 +1,4 @@
-import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from datetime import datetime, timedelta
@@ -6,24 +6,26 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from scoring import features
 from scoring.features import build_features
 from storage.db import create_schema, make_engine
+from storage.db import julian as sql_julian
 from storage.demo import generate
 from storage.demo.load import load_demo
+from storage.derived import julian_day
 from storage.importers import import_table
 from storage.importers.crm import import_crm
+from tests.conftest import Snapshots
 
 CUTOFF = datetime(2026, 10, 10, 12, 0)
 Event = tuple[str, float, str]  # kind, days before the cutoff (negative: after it), page type
 
 
 def julian(engine: Engine, moment: datetime) -> float:
-    """The day number SQLite gives a moment, as the product's own cutoffs are computed."""
-    with engine.connect() as conn:
-        return float(conn.exec_driver_sql("SELECT julianday(?)", (moment.isoformat(sep=" "),)).scalar_one())
+    """The day number SQLite gives a moment, as the product's own cutoffs are computed (on either engine)."""
+    return julian_day(moment.isoformat(sep=" "))
 
 
 def features_at_cutoff(engine: Engine, write: Callable[[str, str], Path], events: list[Event]) -> pd.Series:
@@ -96,38 +98,36 @@ def test_crm_columns_become_attr_features_numbers_numeric_and_categories_categor
     assert frame["attr.region"].tolist() == ["emea", "amer", "emea"]
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_demo(url: str) -> None:
     """A demo database over 2,000 leads: big enough that featurising every lead may load rows differently."""
-    folder = tmp_path_factory.mktemp("demo")
-    pipeline = generate(folder / "files", leads=2100, seed=5)
-    engine = make_engine(f"sqlite:///{folder / 'hotlead.db'}")
+    engine = make_engine(url)
     create_schema(engine)
+    pipeline = generate(Path(tempfile.mkdtemp()) / "files", leads=2100, seed=5)
     list(load_demo(engine, pipeline, lambda _label: nullcontext()))  # type: ignore[arg-type, return-value]
     engine.dispose()
-    return folder / "hotlead.db"
 
 
 @pytest.fixture
-def demo(demo_db: Path, tmp_path: Path) -> Iterator[Engine]:
+def demo(snapshots: Snapshots, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An engine on a private copy of the demo database."""
-    shutil.copy(demo_db, tmp_path / "copy.db")
-    engine = make_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    snapshots.build("features_demo", build_demo)
+    engine = make_engine(snapshots.copy("features_demo", tmp_path, request))
     yield engine
     engine.dispose()
 
 
 def decisions(engine: Engine) -> pd.Series:
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT lead_id, julianday(closed_at) FROM outcome ORDER BY lead_id").all()
+        day = sql_julian(conn, "closed_at")
+        rows = conn.execute(text(f"SELECT lead_id, {day} FROM outcome ORDER BY lead_id")).all()
     return pd.Series([day for _, day in rows], index=[lead for lead, _ in rows], dtype=float)
 
 
 def activity_after_close(engine: Engine, converted: int) -> int:
     with engine.connect() as conn:
-        return int(conn.exec_driver_sql(
+        return int(conn.execute(text(
             "SELECT count(*) FROM activity a JOIN outcome o ON o.lead_id = a.lead_id "
-            "WHERE o.converted = ? AND julianday(a.occurred_at) >= julianday(o.closed_at)", (converted,)
+            f"WHERE o.converted = :converted AND a.day >= {sql_julian(conn, 'o.closed_at')}"), {"converted": converted}
         ).scalar_one())
 
 
@@ -137,8 +137,8 @@ def test_features_at_a_decision_equal_features_without_anything_that_happened_af
     as_decided = build_features(demo, cutoffs)
     with demo.begin() as conn:
         conn.exec_driver_sql(
-            "DELETE FROM activity WHERE julianday(occurred_at) >= "
-            "(SELECT julianday(o.closed_at) FROM outcome o WHERE o.lead_id = activity.lead_id)"
+            f"DELETE FROM activity WHERE day >= "
+            f"(SELECT {sql_julian(conn, 'o.closed_at')} FROM outcome o WHERE o.lead_id = activity.lead_id)"
         )
     assert activity_after_close(demo, converted=1) == 0
     pruned = build_features(demo, cutoffs)
@@ -151,12 +151,12 @@ def test_features_at_a_decision_equal_features_without_anything_that_happened_af
 def test_account_features_ignore_colleagues_activity_at_or_after_the_cutoff(demo: Engine) -> None:
     with demo.connect() as conn:
         ids = list(conn.exec_driver_sql("SELECT id FROM lead").scalars())
-        last = conn.exec_driver_sql("SELECT max(julianday(occurred_at)) FROM activity").scalar_one()
+        last = conn.exec_driver_sql("SELECT max(day) FROM activity").scalar_one()
     cutoffs = pd.Series(last - 30, index=ids, dtype=float)
     before = build_features(demo, cutoffs)
     assert before["acct.engaged_contacts_30d"].sum() > 0 and before["acct.activity_7d"].sum() > 0
     with demo.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM activity WHERE julianday(occurred_at) >= ?", (last - 30,))
+        conn.execute(text("DELETE FROM activity WHERE day >= :day"), {"day": last - 30})
     assert differences(before, build_features(demo, cutoffs)) == []
 
 

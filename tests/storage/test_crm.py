@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 from storage.errors import ImportFileError
 from storage.importers.crm import import_crm
-from tests.conftest import SHARED_DATA, count
+from tests.conftest import SHARED_DATA, count, stored_rows
 
 EXPORT = (
     "deal_id;company size;region;signed up;newsletter;notes;won\n"
@@ -33,8 +33,8 @@ def test_typed_values_are_kept_on_the_lead_and_an_empty_label_leaves_it_open(
     engine: Engine, write: Callable[[str, str], Path]
 ) -> None:
     import_crm(engine, write("deals.csv", EXPORT), label="won", id_column="deal_id")
+    ((lead,),) = stored_rows(engine, "SELECT attributes FROM lead WHERE external_id='D1'")
     with engine.connect() as conn:
-        lead = conn.exec_driver_sql("SELECT attributes FROM lead WHERE external_id='D1'").scalar_one()
         outcomes = dict(conn.exec_driver_sql(
             "SELECT l.external_id, o.converted FROM outcome o JOIN lead l ON l.id = o.lead_id").all())
     assert '"company size":120' in lead and '"newsletter":1' in lead and '"region":"emea"' in lead

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from storage.db import json_loads
 from storage.importers import cells
-from tests.conftest import count
+from tests.conftest import count, stored_rows
 
 Run = Callable[..., Result]
 Write = Callable[[str, str], Path]
@@ -47,8 +47,7 @@ def as_csv(header: list[str], rows: list[list[str]]) -> str:
 
 
 def query(engine: Engine, sql: str) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.exec_driver_sql(sql).all())
+    return stored_rows(engine, sql)
 
 
 def meta(engine: Engine, key: str = "decision_order") -> str | None:
@@ -62,7 +61,7 @@ def lead(engine: Engine, external_id: str) -> dict[str, Any]:
                            "LEFT JOIN rep r ON r.id = l.owner_id LEFT JOIN outcome o ON o.lead_id = l.id "
                            f"WHERE l.external_id = '{external_id}'")
     keys = ("name", "account", "owner", "created_at", "attributes", "converted", "amount")
-    return {**dict(zip(keys, row, strict=True)), "attributes": json.loads(row[4])}
+    return {**dict(zip(keys, row, strict=True)), "attributes": json_loads(row[4])}
 
 
 def imported(run: Run, path: Path, *args: str) -> Result:

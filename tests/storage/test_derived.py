@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from storage import queries
-from storage.derived import activity_code, julian_day, page_type_from_url
+from storage.derived import activity_code, julian_day, julian_sql, page_type_from_url
 from storage.importers import import_table
 
 LEADS = "external_id,name,created_at\nL1,Ann,2026-01-01\n"
@@ -21,14 +21,20 @@ MESSAGES = ("lead,channel,direction,text,occurred_at\nL1,chat,inbound,Can we sta
             "L1,chat,outbound,Sure.,2026-03-05T09:01:00Z\n")
 
 
+def julianday_of(conn: Connection, stamp: str) -> float:
+    """The database's own julian day of a stamp: SQLite's julianday(), or our PostgreSQL expression for it."""
+    sql = "SELECT julianday(:t)" if conn.dialect.name == "sqlite" else f"SELECT {julian_sql('CAST(:t AS timestamp)')}"
+    return float(conn.execute(text(sql), {"t": stamp}).scalar_one())
+
+
 def test_julian_day_is_sqlites_julianday(engine: Engine) -> None:
     rng = random.Random(7)
     moments = [datetime(1999, 1, 1) + timedelta(seconds=rng.randint(0, 10**9), microseconds=rng.randint(0, 999_999))
                for _ in range(2000)]
     texts = [m.strftime("%Y-%m-%d %H:%M:%S.%f") for m in moments] + ["2026-03-04 00:00:00", "2024-02-29 23:59:59.9995"]
     with engine.connect() as conn:
-        for text in texts:
-            assert julian_day(text) == conn.exec_driver_sql("SELECT julianday(?)", (text,)).scalar_one(), text
+        for stamp in texts:
+            assert julian_day(stamp) == julianday_of(conn, stamp), stamp
 
 
 @pytest.mark.parametrize(("kind", "page", "code"), [
@@ -53,12 +59,13 @@ def test_rows_written_without_the_numbers_get_the_ones_the_importer_writes(
     imported = (numbers(engine, "activity", "day, code"), numbers(engine, "message", "day, inbound, question"))
     with engine.begin() as conn:  # a writer that knows nothing of the numbers
         conn.exec_driver_sql("UPDATE activity SET day = NULL, code = NULL")
+        other = "detail || ' '" if conn.dialect.name == "sqlite" else """detail || '{"copy": 1}'::jsonb"""
         conn.exec_driver_sql("INSERT INTO activity (lead_id, kind, occurred_at, page_type, detail) "
-                             "SELECT lead_id, kind, occurred_at, page_type, detail || ' ' FROM activity")
+                             f"SELECT lead_id, kind, occurred_at, page_type, {other} FROM activity")
         conn.exec_driver_sql("DELETE FROM activity WHERE day IS NULL")
         conn.exec_driver_sql("INSERT INTO message (lead_id, channel, direction, text, occurred_at, source_ref) "
                              "SELECT lead_id, channel, direction, text, occurred_at, source_ref || '+' FROM message")
-        conn.exec_driver_sql("DELETE FROM message WHERE source_ref NOT LIKE '%+'")
+        conn.execute(text("DELETE FROM message WHERE source_ref NOT LIKE '%+'"))
     assert numbers(engine, "activity", "day, code") == imported[0]
     assert numbers(engine, "message", "day, inbound, question") == imported[1]
     assert [row[1] for row in imported[0]] == [1, 4 * 16, 9 * 16]
@@ -74,6 +81,7 @@ def test_changing_what_the_numbers_come_from_changes_them(engine: Engine, write:
     assert numbers(engine, "message", "day, inbound, question")[-1] == (julian_day("2026-03-06 00:00:00.000000"), 1, 1)
 
 
+@pytest.mark.sqlite_only  # SQLite's query plans; PostgreSQL chooses per table statistics
 @pytest.mark.parametrize("query", [queries.activity_records, queries.message_rows])
 def test_feature_queries_read_only_an_index(engine: Engine, query: Callable[..., list]) -> None:
     plans: list[str] = []
@@ -96,16 +104,16 @@ def test_feature_queries_read_only_an_index(engine: Engine, query: Callable[...,
 
 
 def test_activity_records_carry_big_ids_and_sqlites_julian_days_exactly(engine: Engine) -> None:
-    big = 5_000_000_000
+    big = 5_000_000_000 if engine.dialect.name == "sqlite" else 2_000_000_000  # PostgreSQL's ids are 32-bit
     with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO lead (id, external_id, name, created_at, status, attributes) "
-                             "VALUES (?, 'B', 'Bo', '2026-01-01 00:00:00.000000', 'open', '{}')", (big,))
-        conn.exec_driver_sql("INSERT INTO activity (lead_id, kind, occurred_at, page_type, detail) "
-                             "VALUES (?, 'meeting', '2026-03-04 05:06:07.891234', '', '{}')", (big,))
+        conn.execute(text("INSERT INTO lead (id, external_id, name, created_at, status, attributes) "
+                          "VALUES (:id, 'B', 'Bo', '2026-01-01 00:00:00.000000', 'open', '{}')"), {"id": big})
+        conn.execute(text("INSERT INTO activity (lead_id, kind, occurred_at, page_type, detail) "
+                          "VALUES (:id, 'meeting', '2026-03-04 05:06:07.891234', '', '{}')"), {"id": big})
     with engine.connect() as conn:
         queries.scope_leads(conn=conn, lead_ids=[big])
         records = queries.activity_records(conn=conn)
-        expected = conn.exec_driver_sql("SELECT julianday('2026-03-04 05:06:07.891234')").scalar_one()
+        expected = julianday_of(conn, "2026-03-04 05:06:07.891234")
     assert records["lead_id"].tolist() == [big] and records["code"].tolist() == [11 * 16]
     assert (records["ms"] / 86400000.0).tolist() == [expected]
 

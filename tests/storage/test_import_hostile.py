@@ -12,6 +12,8 @@ import pytest
 from click.testing import Result
 from sqlalchemy import create_engine
 
+from tests.conftest import stored_rows
+
 TABLES = ("account", "rep", "lead", "activity", "message", "outcome", "attribute")
 LEADS = "external_id,name,created_at,account\nL1,Dana Kim,2026-09-01,Acme\nL2,Sam Lee,2026-09-02,Globex\n"
 Run = Callable[..., Result]
@@ -27,8 +29,7 @@ def counts(db_url: str) -> dict[str, int]:
 
 def rows(db_url: str, sql: str) -> list[tuple]:
     engine = create_engine(db_url)
-    with engine.connect() as conn:
-        found = [tuple(row) for row in conn.exec_driver_sql(sql)]
+    found = stored_rows(engine, sql)
     engine.dispose()
     return found
 
@@ -243,7 +244,8 @@ def test_json_lines_events_take_the_http_intake_shape(run: Run, seeded: Path, db
     path = bad(seeded, "events.jsonl", "".join(json.dumps(e) + "\n" for e in events))
     result = run("import", "activities", str(path))
     assert result.exit_code == 0, result.output
-    assert rows(db_url, "SELECT page_type, detail FROM activity WHERE occurred_at LIKE '2026-10-05%' ORDER BY id") == [
+    assert rows(db_url, "SELECT page_type, detail FROM activity WHERE CAST(occurred_at AS TEXT) LIKE '2026-10-05%' "
+                        "ORDER BY id") == [
         ("pricing", '{"campaign":{"id":7},"url":"/pricing"}'), ("", "{}"), ("docs", '{"url":"/docs"}'),
     ]
     again = run("import", "activities", str(path))
