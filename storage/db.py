@@ -129,6 +129,16 @@ def begin_now(conn: Connection, *, immediate: bool = False) -> None:
         raw.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def has_tables(engine: Engine) -> bool:
+    """Whether the database holds any table at all (Hotlead's or another application's)."""
+    return bool(inspect(engine).get_table_names())
+
+
+def drop_schema(engine: Engine) -> None:
+    """Drop Hotlead's tables and everything in them (only those: other tables in the database are left alone)."""
+    SQLModel.metadata.drop_all(engine)
+
+
 def create_schema(engine: Engine) -> bool:
     """Create every table that is missing, upgrade an older Hotlead schema in place, and record the schema
     version; True when the database was new."""

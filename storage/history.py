@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, text
@@ -233,9 +233,9 @@ def ranked_leads(
         params["owners"] = list(owner_ids)
     if aside_at is not None:
         sql += (" AND l.id NOT IN (SELECT lead_id FROM lead_action WHERE (action = 'snooze' AND until > :now) OR "
-                "(action = 'contacted' AND julianday(:now) - julianday(created_at) < :days))")
-        params.update(now=stamp(aside_at), days=contacted_days)
-    statement = text(sql + " ORDER BY s.probability DESC LIMIT :limit")
+                "(action = 'contacted' AND created_at > :contacted_since))")
+        params.update(now=stamp(aside_at), contacted_since=stamp(aside_at - timedelta(days=contacted_days)))
+    statement = text(sql + " ORDER BY s.probability DESC, l.id LIMIT :limit")
     if owner_ids is not None:
         statement = statement.bindparams(bindparam("owners", expanding=True))
     return [(LeadName(*row[:5]), ScoreRow(row[5], row[6], row[7], row[8], row[9], json_loads(row[10]) or []))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from storage.db import json_dumps, marks
+from storage.db import json_dumps, mark, marks
 from storage.errors import NotFoundError
 from storage.importers import cells
 from storage.importers.tables import References, spec_for
@@ -102,7 +102,7 @@ def store(conn: Connection, kind: str, body: Any) -> list[Stored]:
         if row is not None:
             stored.append(Stored(int(row[0]), values["lead_id"], True, values))
             continue
-        where = " AND ".join(f"{k} = ?" for k in key)
+        where = " AND ".join(f"{k} = {mark(conn)}" for k in key)
         found = conn.exec_driver_sql(f"SELECT id FROM {table.table} WHERE {where}",
                                      tuple(_sql(values[k]) for k in key)).scalar_one()
         stored.append(Stored(int(found), values["lead_id"], False, values))

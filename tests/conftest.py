@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, CursorResult, Engine, text
 
 from bot.cli import cli
 from storage.db import create_schema, json_dumps, make_engine
@@ -205,6 +205,13 @@ def stored_rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]
     """Rows of an SQL query (named :parameters), their values `plain`."""
     with engine.connect() as conn:
         return [tuple(plain(v) for v in row) for row in conn.execute(text(sql), params)]
+
+
+def run_sql(conn: Connection, sql: str, params: Any = ()) -> CursorResult[Any]:
+    """Raw SQL with SQLite's `?` placeholders, on either engine (psycopg takes %s, and a literal % doubled)."""
+    if conn.dialect.name != "sqlite":
+        sql = sql.replace("%", "%%").replace("?", "%s")
+    return conn.exec_driver_sql(sql, params if isinstance(params, list) else tuple(params))
 
 
 def count(engine: Engine, table: str) -> int:

@@ -84,7 +84,9 @@ async def verified_form(settings: Settings, request: Request) -> Mapping[str, st
     if not signature or not validator.validate(signed_url(settings, request), signed, signature, algorithm):
         log.warning("Twilio request to %s with a bad or missing signature: refused", request.url.path)
         return None
-    return form
+    pairs = form.multi_items() if isinstance(form, ImmutableMultiDict) else list(form.items())
+    # text never holds a NUL byte (PostgreSQL refuses one in any text value): a signed form's NULs are dropped
+    return ImmutableMultiDict([(key, value.replace("\x00", "")) for key, value in pairs])
 
 
 def _json_fields(raw: str) -> dict[str, str]:

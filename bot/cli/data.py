@@ -12,12 +12,23 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from bot.cli import AppContext, cli, emit_json, pass_app
 from bot.progress import progress_bar
 from scoring.errors import NotEnoughOutcomesError
-from storage.db import create_schema, get_meta, make_engine, repair_indexes, session_scope, set_meta, upgrade
+from storage.db import (
+    create_schema,
+    drop_schema,
+    get_meta,
+    has_tables,
+    make_engine,
+    repair_indexes,
+    session_scope,
+    set_meta,
+    upgrade,
+)
 from storage.demo import generate
 from storage.demo.load import load_demo
 from storage.errors import StorageError
@@ -275,28 +286,40 @@ def _show_top(app: AppContext, m: dict[str, Any]) -> None:
 
 
 def _reset_demo_database(url: str, force: bool) -> None:
+    """Clear the way for a new demo: a SQLite file is deleted, a server database loses Hotlead's tables (and
+    nothing else); refused when it holds data that is not a demo, unless `force`."""
     parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
-        raise click.UsageError("hotlead demo builds a SQLite file: set HOTLEAD_DATABASE_URL=sqlite:///FILE")
-    path = Path(parsed.database)
-    if not path.exists():
+    sqlite = parsed.drivername.startswith("sqlite")
+    if sqlite and (not parsed.database or parsed.database == ":memory:"):
+        raise click.UsageError("hotlead demo builds a database file: set HOTLEAD_DATABASE_URL=sqlite:///FILE "
+                               "(or a PostgreSQL URL)")
+    path = Path(parsed.database or "")
+    if sqlite and not path.exists():
         return
-    if not force:
-        engine = make_engine(url)
-        try:
-            with session_scope(engine) as session:
-                origin = get_meta(session=session, key="origin")
-        except Exception:  # noqa: BLE001 - not a Hotlead database at all: treat as foreign data
-            origin = None
-        finally:
-            engine.dispose()
-        if origin != "demo":
-            raise StorageError(
-                f"{path} exists and is not a demo database: pass --force to replace it, or point "
-                "HOTLEAD_DATABASE_URL at another file"
-            )
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(url)
+    try:
+        if not sqlite and not has_tables(engine):
+            return
+        if not force and _origin(engine) != "demo":
+            where = path if sqlite else parsed.render_as_string(hide_password=True)
+            raise StorageError(f"{where} holds data that is not a demo: pass --force to replace it, or point "
+                               "HOTLEAD_DATABASE_URL at another database")
+        if not sqlite:
+            drop_schema(engine)
+    finally:
+        engine.dispose()
+    if sqlite:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _origin(engine: Engine) -> str | None:
+    """What made this database ("demo" for `hotlead demo`), or None (not Hotlead's, or not said)."""
+    try:
+        with session_scope(engine) as session:
+            return get_meta(session=session, key="origin")
+    except Exception:  # noqa: BLE001 - not a Hotlead database at all: treat as foreign data
+        return None
 
 
 def _demo_summary(

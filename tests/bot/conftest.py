@@ -19,7 +19,7 @@ from bot.router import Deps
 from bot.server import BackgroundServer
 from storage.db import make_engine
 from storage.history import RepRow, all_reps
-from tests.conftest import Snapshots
+from tests.conftest import Snapshots, run_sql
 
 
 def build_demo(url: str) -> None:
@@ -69,7 +69,7 @@ def a_rep(demo_engine: Engine) -> RepRow:
 def shared_name(demo_engine: Engine) -> str:
     """A name several leads share, none of them hot: "why is NAME hot?" cannot tell which one is meant."""
     with demo_engine.connect() as conn:
-        return str(conn.exec_driver_sql(
+        return str(run_sql(conn,
             "SELECT l.name FROM lead l GROUP BY l.name HAVING count(*) > 1 AND NOT EXISTS (SELECT 1 FROM lead m "
             "JOIN score s ON s.lead_id = m.id WHERE m.name = l.name AND s.band = 'hot') ORDER BY l.name LIMIT 1"
         ).scalar_one())

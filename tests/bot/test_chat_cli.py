@@ -11,6 +11,7 @@ from bot.cli import cli
 from bot.replies import unmarked
 from bot.router import Deps, IncomingMessage, dispatch
 from scoring.leads import top_leads
+from tests.conftest import run_sql
 
 
 def run(url: str, *args: str, stdin: str | None = None) -> str:
@@ -38,8 +39,8 @@ def test_ask_prints_plain_text_without_markup(demo_url: str, demo_engine: Engine
 
 def test_ask_as_a_rep_lists_only_their_leads(demo_url: str, demo_engine: Engine) -> None:
     with demo_engine.connect() as conn:
-        rep_id, name = conn.exec_driver_sql("SELECT id, name FROM rep WHERE role = 'rep' LIMIT 1").one()
-        owners = dict(conn.exec_driver_sql("SELECT external_id, owner_id FROM lead").all())
+        rep_id, name = run_sql(conn, "SELECT id, name FROM rep WHERE role = 'rep' LIMIT 1").one()
+        owners = dict(run_sql(conn, "SELECT external_id, owner_id FROM lead").all())
     answer = json.loads(run(demo_url, "ask", "--as", name, "--json", "who should I call today?"))
     assert answer["leads"] and all(owners[item["lead"]] == rep_id for item in answer["leads"])
 
@@ -67,7 +68,7 @@ def test_ask_as_an_unknown_rep_is_a_clear_error(demo_url: str) -> None:
 def test_a_lead_name_with_terminal_escapes_prints_as_plain_text(demo_url: str, demo_engine: Engine) -> None:
     lead = top_leads(demo_engine, limit=1)[0]
     with demo_engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE lead SET name = ? WHERE external_id = ?",
+        run_sql(conn, "UPDATE lead SET name = ? WHERE external_id = ?",
                              ("\x1b[2J\x1b]8;;https://evil.example\x07Evil\x1b[0m Lead", lead["lead"]))
     result = CliRunner().invoke(cli, ["ask", f"why is {lead['lead']} hot?"], env={"HOTLEAD_DATABASE_URL": demo_url})
     assert result.exit_code == 0, result.output
@@ -84,7 +85,7 @@ def test_a_file_name_that_looks_like_markup_does_not_break_the_progress_bar() ->
 
 def test_one_shot_ask_offers_each_choice_as_the_ask_line_that_asks_it(demo_url: str, demo_engine: Engine) -> None:
     with demo_engine.connect() as conn:
-        shared = [row[0] for row in conn.exec_driver_sql(
+        shared = [row[0] for row in run_sql(conn,
             "SELECT min(name) FROM lead GROUP BY lower(name) HAVING count(*) > 1")]
     asked = [(name, dispatch(IncomingMessage(f"why is {name}?", "console", "console"), Deps(demo_engine)))
              for name in shared]

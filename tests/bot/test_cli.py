@@ -3,9 +3,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import Result
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect
 
 from bot.cli import COMMAND_MODULES, cli
+from tests.conftest import run_sql
 
 COMMANDS = {"init", "import", "demo", "bench"}
 
@@ -53,8 +54,8 @@ def test_a_bad_file_exits_non_zero_listing_rows_and_leaves_the_database_as_it_wa
     assert f"{bad}:12: column lead: unknown lead 'L999'" in result.output
     assert "Traceback" not in result.output
     with create_engine(db_url).connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM activity").scalar_one() == 0
-        assert conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one() == 1
+        assert run_sql(conn, "SELECT count(*) FROM activity").scalar_one() == 0
+        assert run_sql(conn, "SELECT count(*) FROM lead").scalar_one() == 1
 
 
 def test_import_json_output(run: Callable[..., Result], write: Callable[[str, str], Path]) -> None:
@@ -78,13 +79,14 @@ def test_demo_builds_a_database_without_a_terminal_and_writes_the_truth(
     assert "Demo database ready" in result.output and "Try next" in result.output
     header, *lines = truth.read_text().splitlines()
     assert header == "external_id,probability" and len(lines) == 300
-    with create_engine(db_url).connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM lead").scalar_one() == 300
-        assert conn.exec_driver_sql("SELECT count(*) FROM message WHERE channel = 'call'").scalar_one() > 0
-        tables = [row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:  # the truth never reaches the database
-            columns = [row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")]
-            assert "probability" not in columns or table == "score"
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT count(*) FROM lead").scalar_one() == 300
+        assert run_sql(conn, "SELECT count(*) FROM message WHERE channel = 'call'").scalar_one() > 0
+    schema = inspect(engine)
+    for table in schema.get_table_names():  # the truth never reaches the database
+        columns = [column["name"] for column in schema.get_columns(table)]
+        assert "probability" not in columns or table == "score"
 
 
 def test_demo_replaces_its_own_database_but_not_someone_elses(

@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
 
 from bot.cli import cli
+from tests.conftest import run_sql
 
 
 def run(url: str, *args: str) -> Result:
@@ -43,12 +44,12 @@ def test_what_changed_this_week_answers_with_a_movement(url: str) -> None:
 
 def test_the_history_is_dated_a_week_apart_and_leads_decided_since_were_scored_while_open(url: str) -> None:
     with create_engine(url).connect() as conn:
-        days = [row[0] for row in conn.exec_driver_sql(
+        days = [row[0] for row in run_sql(conn,
             "SELECT DISTINCT date(scored_at) FROM score ORDER BY 1")]
-        decided_later = conn.exec_driver_sql(
+        decided_later = run_sql(conn,
             "SELECT count(DISTINCT s.lead_id) FROM score s JOIN outcome o ON o.lead_id = s.lead_id "
             "WHERE s.scored_at < o.closed_at").scalar_one()
-        after = conn.exec_driver_sql(
+        after = run_sql(conn,
             "SELECT count(*) FROM score s JOIN outcome o ON o.lead_id = s.lead_id WHERE s.scored_at > o.closed_at"
         ).scalar_one()
     assert len(days) == 9  # eight weeks back, then today
@@ -73,8 +74,10 @@ def test_the_weeks_movers_are_understood_without_a_name(url: str, question: str,
 
 def test_not_hot_is_not_part_of_the_name_and_picks_the_one_that_is_not(url: str) -> None:
     with create_engine(url).connect() as conn:
-        pairs = conn.exec_driver_sql(
-            "SELECT l.name, group_concat(l.external_id || ':' || s.band) FROM lead l JOIN score s ON s.lead_id = l.id "
+        joined = ("group_concat(l.external_id || ':' || s.band)" if conn.dialect.name == "sqlite"
+                  else "string_agg(l.external_id || ':' || s.band, ',')")
+        pairs = run_sql(conn,
+            f"SELECT min(l.name), {joined} FROM lead l JOIN score s ON s.lead_id = l.id "
             "WHERE s.id IN (SELECT max(id) FROM score GROUP BY lead_id) GROUP BY lower(l.name) HAVING count(*) = 2"
         ).all()
     name, leads = next((n, dict(x.split(":") for x in both.split(","))) for n, both in pairs

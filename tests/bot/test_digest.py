@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from bot.cli import cli
 from bot.fakes import FakeSlack
 from bot.push.digest import build_digest
-from storage.db import json_dumps
+from storage.db import json_dumps, json_loads
 from storage.history import stamp
 
 TOKEN = "xoxb-digest-test"
@@ -36,7 +36,7 @@ def latest(engine: Engine, band: str, limit: int) -> list[tuple[int, float, list
             "LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL AND s.band = :band "
             "ORDER BY s.probability DESC LIMIT :limit"
         ), {"band": band, "limit": limit}).all()
-    return [(lead, p, json.loads(reasons)) for lead, p, reasons in rows]
+    return [(lead, p, json_loads(reasons)) for lead, p, reasons in rows]
 
 
 def external_id(engine: Engine, lead_id: int) -> str:
@@ -119,7 +119,7 @@ def test_model_health_falls_back_to_the_training_ratio_and_measures_drift(demo_e
     digest = build_digest(demo_engine, datetime.now(UTC))
     with demo_engine.connect() as conn:
         stored = conn.execute(text("SELECT metrics FROM model_version WHERE status = 'active'")).scalar_one()
-    metrics = json.loads(stored)
+    metrics = json_loads(stored)
     assert digest.health.ratio_source == "training"
     assert digest.health.quartile_ratio == pytest.approx(metrics["quartile_ratio"])
     assert "probability" in digest.health.psi and len(digest.health.psi) <= 11

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from bot.config import Settings
 from bot.push.hot import after_quiet_hours, alert_moves, kind_of, suggest_owner
 from scoring.incremental import Moved
+from tests.conftest import plain, run_sql
 
 
 def moved(before: tuple[float, float, str] | None, percentile: float, band: str, lead_id: int = 1) -> Moved:
@@ -51,18 +52,18 @@ def test_quiet_hours_are_any_window_or_none(utc: datetime, quiet: tuple[time, ti
 
 def owner_dm_not_before(engine: Engine, settings: Settings, at: datetime) -> list[str | None]:
     with engine.connect() as conn:
-        lead_id, zone = conn.exec_driver_sql("SELECT l.id, r.timezone FROM lead l JOIN rep r ON r.id = l.owner_id "
+        lead_id, zone = run_sql(conn, "SELECT l.id, r.timezone FROM lead l JOIN rep r ON r.id = l.owner_id "
                                              "WHERE r.timezone = 'America/New_York' LIMIT 1").one()
     alert_moves(engine, settings, [moved((0.2, 85.0, "warm"), 93.0, "hot", lead_id)], at)
     with engine.connect() as conn:
-        return [r[0] for r in conn.exec_driver_sql("SELECT next_attempt_at FROM alert WHERE lead_id = ?", (lead_id,))]
+        return [plain(r[0]) for r in run_sql(conn, "SELECT next_attempt_at FROM alert WHERE lead_id = ?", (lead_id,))]
 
 
 def test_owner_dms_are_sent_at_once_unless_quiet_hours_are_set(demo_engine: Engine) -> None:
     night = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 22:00 in New York
     assert owner_dm_not_before(demo_engine, Settings(), night) == [None]
     with demo_engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM alert")
+        run_sql(conn, "DELETE FROM alert")
     held = owner_dm_not_before(demo_engine, Settings(hotlead_quiet_hours="20:00-08:00"), night)
     assert held == ["2026-11-24 13:00:00.000000"]  # 08:00 in New York
 
@@ -71,23 +72,23 @@ def test_unassigned_hot_leads_go_to_a_senior_rep_and_warm_ones_to_a_bdr(demo_eng
     routes = Settings().routes()
     hot, warm = suggest_owner(demo_engine, "hot", routes), suggest_owner(demo_engine, "warm", routes)
     with demo_engine.connect() as conn:
-        roles = dict(conn.exec_driver_sql("SELECT id, role FROM rep").all())
+        roles = dict(run_sql(conn, "SELECT id, role FROM rep").all())
     assert hot is not None and roles[hot[0]] == "senior"
     assert warm is not None and roles[warm[0]] == "bdr"
 
 
 def test_an_unassigned_lead_is_posted_with_a_suggested_owner_who_gets_the_dm(demo_engine: Engine) -> None:
     with demo_engine.begin() as conn:
-        lead_id = conn.exec_driver_sql("SELECT id FROM lead ORDER BY id LIMIT 1").scalar_one()
-        conn.exec_driver_sql("UPDATE lead SET owner_id = NULL WHERE id = ?", (lead_id,))
+        lead_id = run_sql(conn, "SELECT id FROM lead ORDER BY id LIMIT 1").scalar_one()
+        run_sql(conn, "UPDATE lead SET owner_id = NULL WHERE id = ?", (lead_id,))
     noon = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # daytime for every demo rep in the Americas and Europe
     ids = alert_moves(demo_engine, Settings(hotlead_alert_channel="C0ALERTS"),
                       [moved((0.2, 85.0, "warm"), 93.0, "hot", lead_id)], noon)
     assert len(ids) == 2
     with demo_engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT a.target, a.payload, r.role FROM alert a LEFT JOIN rep r "
+        rows = run_sql(conn, "SELECT a.target, a.payload, r.role FROM alert a LEFT JOIN rep r "
                                     "ON r.id = a.rep_id ORDER BY a.id").all()
-    assert rows[0][0] == "C0ALERTS" and "suggested owner" in rows[0][1]
+    assert rows[0][0] == "C0ALERTS" and "suggested owner" in plain(rows[0][1])
     assert rows[1][2] == "senior"
     again = alert_moves(demo_engine, Settings(hotlead_alert_channel="C0ALERTS"),
                         [moved((0.2, 85.0, "warm"), 93.0, "hot", lead_id)], noon)
@@ -96,14 +97,14 @@ def test_an_unassigned_lead_is_posted_with_a_suggested_owner_who_gets_the_dm(dem
 
 def test_a_jump_alert_waits_a_minute_and_gives_way_when_the_lead_turns_hot(demo_engine: Engine) -> None:
     with demo_engine.connect() as conn:
-        lead_id = conn.exec_driver_sql("SELECT id FROM lead WHERE owner_id IS NOT NULL LIMIT 1").scalar_one()
+        lead_id = run_sql(conn, "SELECT id FROM lead WHERE owner_id IS NOT NULL LIMIT 1").scalar_one()
     noon = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
     settings = Settings(hotlead_alert_channel="C0ALERTS")
     jumped = alert_moves(demo_engine, settings, [moved((0.05, 40.0, "cold"), 65.0, "warm", lead_id)], noon)
     hot = alert_moves(demo_engine, settings, [moved((0.3, 65.0, "warm"), 95.0, "hot", lead_id)], noon)
     assert len(jumped) == len(hot) == 2
     with demo_engine.connect() as conn:
-        rows = dict(((r[0], r[1]), (r[2], r[3])) for r in conn.exec_driver_sql(
+        rows = dict(((r[0], r[1]), (r[2], plain(r[3]))) for r in run_sql(conn,
             "SELECT kind, target, status, next_attempt_at FROM alert WHERE lead_id = ?", (lead_id,)))
     assert {status for status, _ in (rows[k] for k in rows if k[0] == "jump")} == {"superseded"}
     assert [at for (kind, _), (_, at) in rows.items() if kind == "jump"] == ["2026-11-23 17:01:00.000000"] * 2
@@ -114,7 +115,7 @@ def test_routing_is_the_teams_to_set(demo_engine: Engine) -> None:
     routes = Settings(hotlead_routing="hot=bdr; warm=senior,rep").routes()
     assert routes == {"hot": ("bdr",), "warm": ("senior", "rep")}
     with demo_engine.connect() as conn:
-        roles = dict(conn.exec_driver_sql("SELECT id, role FROM rep").all())
+        roles = dict(run_sql(conn, "SELECT id, role FROM rep").all())
     hot, cold = suggest_owner(demo_engine, "hot", routes), suggest_owner(demo_engine, "cold", routes)
     assert hot is not None and roles[hot[0]] == "bdr"
     assert cold is not None and roles[cold[0]] == "rep"  # a band the rules leave out goes to any rep

@@ -1,6 +1,7 @@
 """/api/events while the database is busy: another connection holds SQLite's write lock (as a bulk import does);
 the intake answers 202 within its short wait, spools the checked body, and the drainer stores it once the lock
-frees, through the live pipeline, also after a restart."""
+frees, through the live pipeline, also after a restart. SQLite only: one writer at a time is SQLite's (a bulk
+import holds the whole file); PostgreSQL's writers lock rows, and there the intake writes at once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from bot.app import create_app
@@ -19,8 +21,12 @@ from bot.config import Settings
 from bot.push.api import Intake
 from bot.push.demo import start_session
 from bot.server import BackgroundServer
+from storage.db import json_loads
 from storage.live import Stored
 from storage.spool import Spool, spool_path
+from tests.conftest import run_sql
+
+pytestmark = pytest.mark.sqlite_only
 
 API = "api-token-queue"
 WAIT_S = 0.2  # the intake's lock wait, injected: well under the engine's busy_timeout of 10 s
@@ -58,22 +64,21 @@ def post(url: str, path: str, body: object) -> httpx.Response:
 
 def activities(engine: Engine, kind: str) -> list[int]:
     with engine.connect() as conn:
-        return [r[0] for r in conn.exec_driver_sql("SELECT id FROM activity WHERE kind = ? ORDER BY id", (kind,))]
+        return [r[0] for r in run_sql(conn, "SELECT id FROM activity WHERE kind = ? ORDER BY id", (kind,))]
 
 
 def demo_alert_items(engine: Engine) -> list[dict]:
     """The items of the demo alerts the live pipeline queued (it queues one for what happens during a demo)."""
-    import json
 
     with engine.connect() as conn:
-        return [i for (payload,) in conn.exec_driver_sql("SELECT payload FROM alert WHERE kind = 'demo'")
-                for i in json.loads(payload)["items"]]
+        return [i for (payload,) in run_sql(conn, "SELECT payload FROM alert WHERE kind = 'demo'")
+                for i in json_loads(payload)["items"]]
 
 
 def open_demo(engine: Engine, lead: str) -> None:
     with engine.begin() as conn:
-        lead_id = conn.exec_driver_sql("SELECT id FROM lead WHERE external_id = ?", (lead,)).scalar_one()
-        rep_id = conn.exec_driver_sql("SELECT id FROM rep WHERE role != 'manager' AND whatsapp IS NOT NULL "
+        lead_id = run_sql(conn, "SELECT id FROM lead WHERE external_id = ?", (lead,)).scalar_one()
+        rep_id = run_sql(conn, "SELECT id FROM rep WHERE role != 'manager' AND whatsapp IS NOT NULL "
                                       "ORDER BY id LIMIT 1").scalar_one()
         start_session(conn, lead_id=lead_id, rep_id=rep_id, minutes=45)
 
@@ -142,13 +147,13 @@ def test_the_drainer_stores_in_arrival_order_and_keeps_what_it_cannot_store(demo
         last = intake.take("events", [event("L000004", kind="call"), event("L000004", kind="trial_event")], 2)
     assert first.spooled and gone.spooled and last.spooled and pipeline.accepted == []
     with demo_engine.begin() as conn:  # the lead of the second body goes before the drain (a CRM merge)
-        conn.exec_driver_sql("UPDATE lead SET external_id = 'MERGED' WHERE external_id = 'L000005'")
+        run_sql(conn, "UPDATE lead SET external_id = 'MERGED' WHERE external_id = 'L000005'")
     assert intake.drain() == 2
     assert [(kind, [s.values["text"] if kind == "messages" else s.values["kind"] for s in stored])
             for kind, stored in pipeline.accepted] == [("messages", ["first"]), ("events", ["call", "trial_event"])]
     assert spool.counts() == {"pending": 0, "failed": 1}  # kept, with its error, out of the drain
     with spool.engine.connect() as conn:
-        assert "unknown lead 'L000005'" in conn.exec_driver_sql("SELECT error FROM spooled").scalar_one()
+        assert "unknown lead 'L000005'" in run_sql(conn, "SELECT error FROM spooled").scalar_one()
 
 
 def test_without_a_spool_a_busy_database_is_a_503_not_a_500(demo_engine: Engine) -> None:

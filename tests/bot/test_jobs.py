@@ -15,6 +15,7 @@ from bot.config import SettingError, Settings
 from bot.fakes import FakeSlack
 from bot.jobs import RETRAIN, WEEKLY_DIGEST, ScheduleError, next_runs, start_scheduler, weekly_trigger
 from bot.push.health import ModelHealth, check_decay, model_health, queue_decay_alerts, retrain
+from storage.db import json_loads
 from storage.history import stamp
 
 SUNDAY_NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -130,9 +131,11 @@ def test_a_digest_missed_while_the_bot_was_down_is_sent_once_when_it_is_back(
 def score_before_closing(engine: Engine, *, good: bool) -> None:
     """Give every lead closed in the last 90 days a score the day before it closed: ranked right or wrong."""
     with engine.begin() as conn:
+        day_before = ("datetime(o.closed_at, '-1 day')" if conn.dialect.name == "sqlite"
+                      else "o.closed_at - interval '1 day'")
         conn.execute(text(
             "INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
-            "SELECT o.lead_id, m.id, datetime(o.closed_at, '-1 day'), "
+            f"SELECT o.lead_id, m.id, {day_before}, "
             "CASE WHEN o.converted = :good THEN 0.8 ELSE 0.05 END, 50.0, 'warm', '[]' "
             "FROM outcome o, model_version m WHERE m.status = 'active' AND o.closed_at > :since"
         ), {"good": 1 if good else 0, "since": stamp(datetime.now(UTC) - timedelta(days=89))})
@@ -160,7 +163,7 @@ def test_a_decay_alert_is_queued_for_each_manager_once_a_week_when_the_ratio_fal
         kind, channel, target, payload = conn.execute(text(
             "SELECT kind, channel, target, payload FROM alert WHERE id = :id"), {"id": queued[0]}).one()
     assert (kind, channel, target) == ("model_decay", "slack", "U0HL00007")
-    said = json.loads(payload)["text"]
+    said = json_loads(payload)["text"]
     assert "quartile conversion" in said and "hotlead model rollback" in said
 
 
@@ -184,7 +187,7 @@ def test_retraining_checks_decay_and_keeps_the_better_model_active(demo_engine: 
 
     with demo_engine.connect() as conn:
         active = conn.execute(text("SELECT version FROM model_version WHERE status = 'active'")).scalar_one()
-        metrics = json.loads(conn.execute(text("SELECT metrics FROM model_version WHERE version = :v"),
+        metrics = json_loads(conn.execute(text("SELECT metrics FROM model_version WHERE version = :v"),
                                           {"v": result.version}).scalar_one())
     assert result.version is not None and result.version != before
     assert active == (result.version if result.promoted else before)

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from bot.cli.scoring import _lead_key
 from bot.router import Deps, IncomingMessage, dispatch
 from storage.history import find_rep
+from tests.conftest import run_sql
 
 
 def cli_pick(engine: Engine, name: str) -> str | None:
@@ -19,7 +20,7 @@ def cli_pick(engine: Engine, name: str) -> str | None:
 
 def test_the_command_line_and_chat_pick_the_same_lead_for_every_shared_name_and_many_others(deps: Deps) -> None:
     with deps.engine.connect() as conn:
-        names = conn.exec_driver_sql("SELECT min(name), count(*) FROM lead GROUP BY lower(name)").all()
+        names = run_sql(conn, "SELECT min(name), count(*) FROM lead GROUP BY lower(name)").all()
         manager = find_rep(conn=conn, key="name", value="Morgan Hale")  # a manager sees every lead
     shared = [name for name, n in names if n > 1]
     assert len(shared) >= 5  # the demo has people who share a name
@@ -30,7 +31,7 @@ def test_the_command_line_and_chat_pick_the_same_lead_for_every_shared_name_and_
 
 def test_an_account_name_means_its_best_scored_open_lead_on_the_command_line_as_in_chat(deps: Deps) -> None:
     with deps.engine.connect() as conn:
-        accounts = [row[0] for row in conn.exec_driver_sql("SELECT name FROM account ORDER BY id LIMIT 25")]
+        accounts = [row[0] for row in run_sql(conn, "SELECT name FROM account ORDER BY id LIMIT 25")]
         manager = find_rep(conn=conn, key="name", value="Morgan Hale")
     picked = 0
     for account in accounts:

@@ -17,6 +17,7 @@ from bot.fakes.twilio import FakeTwilio
 from bot.push.outbox import Channel, Outbox, enqueue
 from bot.push.senders import slack_sender, whatsapp_sender
 from storage import outbox as store
+from tests.conftest import run_sql
 
 TOKEN, SID, AUTH, FROM = "xoxb-faults", "AC" + "f" * 32, "twilio-auth", "whatsapp:+15550009999"
 CHANNEL, OTHER = "C0SALES", "C0EMEA"
@@ -65,7 +66,7 @@ def queue(engine: Engine, clock: Clock, count: int, target: str = CHANNEL, chann
 
 def statuses(engine: Engine) -> Counter[str]:
     with engine.connect() as conn:
-        return Counter(row[0] for row in conn.exec_driver_sql("SELECT status FROM alert"))
+        return Counter(row[0] for row in run_sql(conn, "SELECT status FROM alert"))
 
 
 def alert_ids_posted(slack: FakeSlack, channel: str) -> list[int]:
@@ -98,7 +99,7 @@ def test_429_with_retry_after_is_pacing_not_failure(engine: Engine) -> None:
         assert slack.refused == 20
         assert sorted(alert_ids_posted(slack, CHANNEL)) == ids  # each exactly once
     with engine.connect() as conn:
-        attempts = {row[0] for row in conn.exec_driver_sql("SELECT attempts FROM alert")}
+        attempts = {row[0] for row in run_sql(conn, "SELECT attempts FROM alert")}
     assert statuses(engine) == {"sent": 52} and attempts == {1}  # a 429 spends no attempt
 
 
@@ -139,7 +140,7 @@ def test_an_alert_that_cannot_be_sent_before_it_expires_is_expired_not_sent_late
         run(outbox, clock, 20)
         assert alert_ids_posted(slack, CHANNEL) == [later]
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT status FROM alert WHERE id = ?", (soon,)).scalar_one() == "expired"
+        assert run_sql(conn, "SELECT status FROM alert WHERE id = ?", (soon,)).scalar_one() == "expired"
 
 
 def test_a_post_slack_took_but_answered_late_is_not_sent_again_and_whatsapp_goes_on(engine: Engine) -> None:
@@ -168,7 +169,7 @@ def test_a_post_slack_took_but_answered_late_is_not_sent_again_and_whatsapp_goes
             outbox.stop()
         assert len(slack.calls_to("chat.postMessage")) == 1 and alert_ids_posted(slack, CHANNEL) == [posted]
     with engine.connect() as conn:
-        ref = conn.exec_driver_sql("SELECT external_ref FROM alert WHERE id = ?", (posted,)).scalar_one()
+        ref = run_sql(conn, "SELECT external_ref FROM alert WHERE id = ?", (posted,)).scalar_one()
     assert statuses(engine) == {"sent": 2} and ref == slack.posted(CHANNEL)[0]["ts"]
 
 

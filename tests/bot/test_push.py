@@ -20,6 +20,7 @@ from bot.push.demo import start_session
 from bot.push.outbox import Outbox
 from bot.server import BackgroundServer
 from storage.history import stamp
+from tests.conftest import run_sql
 
 TOKEN, SECRET, API = "xoxb-push", "push-signing-secret", "api-token-123"
 SID, AUTH, FROM = "AC" + "2" * 32, "twilio-auth", "whatsapp:+15550009999"
@@ -65,7 +66,7 @@ def running(demo_engine: Engine) -> Iterator[Running]:
 def near_hot(engine: Engine) -> tuple[str, int, str]:
     """(external id, id, owner's Slack id) of the owned warm lead closest to the hot band."""
     with engine.connect() as conn:
-        return tuple(conn.exec_driver_sql(
+        return tuple(run_sql(conn,
             "SELECT l.external_id, l.id, r.slack_user_id FROM score s JOIN lead l ON l.id = s.lead_id "
             "JOIN rep r ON r.id = l.owner_id WHERE s.band = 'warm' AND s.id IN (SELECT max(id) FROM score "
             "GROUP BY lead_id) ORDER BY s.percentile DESC LIMIT 1").one())
@@ -89,15 +90,15 @@ def test_a_burst_into_the_hot_band_alerts_the_channel_and_the_owner_once(running
     assert sorted(p.params["channel"] for p in posts) == sorted([CHANNEL, owner])
     assert all("just turned hot" in p.params["text"] for p in posts)
     with running.engine.connect() as conn:
-        alerts = conn.exec_driver_sql("SELECT status FROM alert WHERE kind = 'hot'").all()
+        alerts = run_sql(conn, "SELECT status FROM alert WHERE kind = 'hot'").all()
     assert [a[0] for a in alerts] == ["sent", "sent"]
 
 
 def open_demo(engine: Engine, lead_id: int, seen: datetime | None) -> str:
     with engine.begin() as conn:
-        rep_id, number = conn.exec_driver_sql(
+        rep_id, number = run_sql(conn,
             "SELECT id, whatsapp FROM rep WHERE role != 'manager' ORDER BY id LIMIT 1").one()
-        conn.exec_driver_sql("UPDATE rep SET whatsapp_seen_at = ? WHERE id = ?", (stamp(seen) if seen else None,
+        run_sql(conn, "UPDATE rep SET whatsapp_seen_at = ? WHERE id = ?", (stamp(seen) if seen else None,
                                                                                 rep_id))
         start_session(conn, lead_id=lead_id, rep_id=rep_id, minutes=45)
     return str(number)
@@ -176,7 +177,7 @@ def test_alerts_queue_while_slack_is_down_and_are_delivered_once_when_it_is_back
     running.outbox.wake()
     running.outbox.deliver_due()
     with running.engine.connect() as conn:
-        statuses = conn.exec_driver_sql("SELECT status, attempts FROM alert ORDER BY id").all()
+        statuses = run_sql(conn, "SELECT status, attempts FROM alert ORDER BY id").all()
     assert all(s in ("queued", "sending") for s, _ in statuses) and running.slack.refused >= 1  # none sent
     running.slack.down = False
     posts = running.slack.wait_for("chat.postMessage", count=3, timeout=10)
@@ -184,7 +185,7 @@ def test_alerts_queue_while_slack_is_down_and_are_delivered_once_when_it_is_back
     assert sorted(p.params["text"] for p in posts) == ["alert 0", "alert 1", "alert 2"]
     assert len(running.slack.calls_to("chat.postMessage")) == 3
     with running.engine.connect() as conn:
-        assert {r[0] for r in conn.exec_driver_sql("SELECT status FROM alert WHERE id IN (?, ?, ?)", tuple(ids))} \
+        assert {r[0] for r in run_sql(conn, "SELECT status FROM alert WHERE id IN (?, ?, ?)", tuple(ids))} \
             == {"sent"}
 
 
@@ -206,7 +207,7 @@ def test_after_a_long_outage_every_queued_alert_goes_out_as_soon_as_slack_answer
         try:
             slack.wait_for_refusals(refused + 2, timeout=10)  # the probes: the oldest alert, tried again
             with demo_engine.connect() as conn:
-                attempts = [r[0] for r in conn.exec_driver_sql("SELECT attempts FROM alert ORDER BY id")]
+                attempts = [r[0] for r in run_sql(conn, "SELECT attempts FROM alert ORDER BY id")]
             assert attempts == [0, 1, 1, 1]  # a failed probe is not an attempt; the held alert was not tried
             slack.down = False
             posts = slack.wait_for("chat.postMessage", count=3, timeout=10)
@@ -215,9 +216,9 @@ def test_after_a_long_outage_every_queued_alert_goes_out_as_soon_as_slack_answer
             hour.stop()
     assert sorted(p.params["text"] for p in posts) == ["alert 0", "alert 1", "alert 2"]
     with demo_engine.connect() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT status FROM alert WHERE id IN (?, ?, ?)", tuple(ids))] \
+        assert [r[0] for r in run_sql(conn, "SELECT status FROM alert WHERE id IN (?, ?, ?)", tuple(ids))] \
             == ["sent"] * 3
-        assert conn.exec_driver_sql("SELECT status FROM alert WHERE id = ?", (held,)).scalar_one() == "queued"
+        assert run_sql(conn, "SELECT status FROM alert WHERE id = ?", (held,)).scalar_one() == "queued"
 
 
 def test_intake_refuses_bad_tokens_bad_bodies_and_unknown_leads(running: Running) -> None:
@@ -237,7 +238,7 @@ def test_intake_refuses_bad_tokens_bad_bodies_and_unknown_leads(running: Running
 
 def activities_of(engine: Engine, lead: str) -> int:
     with engine.connect() as conn:
-        return int(conn.exec_driver_sql("SELECT count(*) FROM activity a JOIN lead l ON l.id = a.lead_id "
+        return int(run_sql(conn, "SELECT count(*) FROM activity a JOIN lead l ON l.id = a.lead_id "
                                         "WHERE l.external_id = ?", (lead,)).scalar_one())
 
 
@@ -258,7 +259,7 @@ def test_twilio_delivery_callbacks_update_the_alert(running: Running) -> None:
     running.twilio.wait_for(count=1)
     running.settle()
     with running.engine.connect() as conn:
-        sid = conn.exec_driver_sql("SELECT external_ref FROM alert WHERE kind = 'demo'").scalar_one()
+        sid = run_sql(conn, "SELECT external_ref FROM alert WHERE kind = 'demo'").scalar_one()
     params = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": SID}
     signature = twilio_signature(AUTH, f"{PUBLIC}/twilio/status", params)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
@@ -266,5 +267,5 @@ def test_twilio_delivery_callbacks_update_the_alert(running: Running) -> None:
     forged = {**headers, "X-Twilio-Signature": "forged"}
     assert httpx.post(f"{running.url}/twilio/status", content=urlencode(params), headers=forged).status_code == 403
     with running.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT status, delivery FROM alert WHERE external_ref = ?", (sid,)).one() \
+        assert run_sql(conn, "SELECT status, delivery FROM alert WHERE external_ref = ?", (sid,)).one() \
             == ("sent", "delivered")  # the outbox's state stays its own

@@ -11,6 +11,7 @@ from bot.cli import cli
 from bot.push.outbox import enqueue
 from bot.router import Deps, IncomingMessage, dispatch
 from storage.history import find_rep
+from tests.conftest import run_sql
 
 
 def run(url: str, *args: str) -> tuple[int, str]:
@@ -39,12 +40,12 @@ def test_a_calendar_file_with_a_bad_row_imports_nothing_and_names_row_and_column
     code, output = run(demo_url, "demo-session", "import", str(calendar))
     assert code != 0 and "3" in output and "rep" in output and "nothing was imported" in output
     with demo_engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM demo_session").scalar_one() == 0
+        assert run_sql(conn, "SELECT count(*) FROM demo_session").scalar_one() == 0
     calendar.write_text("lead,rep,starts_at,ends_at\nL000010,Alex Rivera,2026-11-24T15:00:00Z,"
                         "2026-11-24T15:45:00Z\n", encoding="utf-8")
     assert run(demo_url, "demo-session", "import", str(calendar))[0] == 0
     with demo_engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT source FROM demo_session").scalar_one() == "calendar"
+        assert run_sql(conn, "SELECT source FROM demo_session").scalar_one() == "calendar"
 
 
 def test_a_calendar_imported_twice_and_a_repeated_start_keep_one_session_per_lead_and_rep(
@@ -62,7 +63,7 @@ def test_a_calendar_imported_twice_and_a_repeated_start_keep_one_session_per_lea
                              "2026-11-24T15:30:00", "--minutes", "60", "--json")[1])
     assert started["merged"] is True
     with demo_engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT l.external_id, d.starts_at, d.ends_at FROM demo_session d "
+        rows = run_sql(conn, "SELECT l.external_id, d.starts_at, d.ends_at FROM demo_session d "
                                     "JOIN lead l ON l.id = d.lead_id ORDER BY d.id").all()
     assert [(lead, str(start)[:16], str(end)[:16]) for lead, start, end in rows] == [
         ("L000010", "2026-11-24 15:00", "2026-11-24 16:30"),  # widened to cover the later, longer window
@@ -84,4 +85,4 @@ def test_a_rep_starts_a_demo_from_chat(deps: Deps) -> None:
     reply = dispatch(IncomingMessage("demo L000010 30m", "slack", "U0HL00003", rep), deps)
     assert reply.data["minutes"] == 30 and reply.data["lead"] == "L000010"
     with deps.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT rep_id, source FROM demo_session").one() == (rep.id, "slack")
+        assert run_sql(conn, "SELECT rep_id, source FROM demo_session").one() == (rep.id, "slack")

@@ -14,6 +14,7 @@ from bot.router import Deps, IncomingMessage, dispatch, normalise
 from scoring.leads import top_leads
 from storage.db import create_schema, make_engine
 from storage.history import all_reps, stamp
+from tests.conftest import run_sql
 
 
 def ask(deps: Deps, text: str, user: str = "tester", rep: object = None) -> dict:
@@ -47,7 +48,7 @@ def test_an_account_name_with_a_typo_explains_its_best_lead(deps: Deps) -> None:
 def test_an_ambiguous_name_offers_choices_and_a_number_picks_one(deps: Deps, shared_name: str) -> None:
     name = shared_name
     with deps.engine.connect() as conn:
-        ids = {r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead WHERE name = ?", (name,))}
+        ids = {r[0] for r in run_sql(conn, "SELECT external_id FROM lead WHERE name = ?", (name,))}
     answer = ask(deps, f"why is {name} hot?")
     assert "which one" in answer["text"]
     assert set(answer["ambiguous"]) == ids
@@ -61,10 +62,11 @@ LATEST = "SELECT lead_id, probability, band FROM score WHERE id IN (SELECT max(i
 
 def test_choices_show_each_leads_score_best_first(deps: Deps) -> None:
     with deps.engine.connect() as conn:  # a name two or more scored leads share, none of them hot
-        name = conn.exec_driver_sql(
+        name = run_sql(conn,
             f"SELECT l.name FROM lead l JOIN ({LATEST}) s ON s.lead_id = l.id GROUP BY l.name "
-            "HAVING count(*) BETWEEN 2 AND 5 AND max(s.band = 'hot') = 0 ORDER BY l.name LIMIT 1").scalar_one()
-        latest = dict(conn.exec_driver_sql(f"SELECT l.external_id, s.probability FROM lead l JOIN ({LATEST}) s "
+            "HAVING count(*) BETWEEN 2 AND 5 AND max(CASE WHEN s.band = 'hot' THEN 1 ELSE 0 END) = 0 "
+            "ORDER BY l.name LIMIT 1").scalar_one()
+        latest = dict(run_sql(conn, f"SELECT l.external_id, s.probability FROM lead l JOIN ({LATEST}) s "
                                            "ON s.lead_id = l.id WHERE l.name = ?", (name,)).all())
     answer = ask(deps, f"why is {name} hot?")
     keys = [choice.question.split()[2] for choice in answer["reply"].choices]
@@ -78,10 +80,10 @@ def test_choices_show_each_leads_score_best_first(deps: Deps) -> None:
 
 def test_a_shared_name_asked_about_as_hot_means_the_hot_one(deps: Deps) -> None:
     with deps.engine.connect() as conn:
-        name, lead = conn.exec_driver_sql(
+        name, lead = run_sql(conn,
             "SELECT l.name, l.external_id FROM lead l JOIN score s ON s.lead_id = l.id AND s.band = 'hot' "
             "WHERE l.name IN (SELECT name FROM lead GROUP BY name HAVING count(*) > 1) ORDER BY l.id LIMIT 1").one()
-        hot_ones = conn.exec_driver_sql("SELECT count(*) FROM lead l JOIN score s ON s.lead_id = l.id "
+        hot_ones = run_sql(conn, "SELECT count(*) FROM lead l JOIN score s ON s.lead_id = l.id "
                                         "AND s.band = 'hot' WHERE l.name = ?", (name,)).scalar_one()
     assert hot_ones == 1  # the demo has such a name; the others sharing it are not hot
     answer = ask(deps, f"why is {name} hot?")
@@ -97,10 +99,10 @@ def test_an_unknown_name_gets_the_closest_names(deps: Deps) -> None:
 
 def test_top_hot_leads_in_an_industry(deps: Deps) -> None:
     with deps.engine.connect() as conn:
-        industry = conn.exec_driver_sql(
+        industry = run_sql(conn,
             "SELECT a.industry FROM score s JOIN lead l ON l.id = s.lead_id JOIN account a ON a.id = l.account_id "
             "WHERE s.band = 'hot' GROUP BY a.industry ORDER BY count(*) DESC LIMIT 1").scalar_one()
-        industries = dict(conn.exec_driver_sql("SELECT l.external_id, a.industry FROM lead l "
+        industries = dict(run_sql(conn, "SELECT l.external_id, a.industry FROM lead l "
                                                "JOIN account a ON a.id = l.account_id").all())
     answer = ask(deps, f"top 5 hot leads in {industry.upper()}")
     leads = answer["leads"]
@@ -127,7 +129,7 @@ def test_who_to_call_leaves_out_a_snoozed_lead(deps: Deps) -> None:
 def test_a_rep_is_suggested_only_their_own_leads(deps: Deps) -> None:
     with deps.engine.connect() as conn:
         rep = next(r for r in all_reps(conn=conn) if r.role == "rep")
-        own = {r[0] for r in conn.exec_driver_sql("SELECT external_id FROM lead WHERE owner_id = ?", (rep.id,))}
+        own = {r[0] for r in run_sql(conn, "SELECT external_id FROM lead WHERE owner_id = ?", (rep.id,))}
     leads = ask(deps, "who should I call today", rep=rep)["leads"]
     assert leads and {item["lead"] for item in leads} <= own
 
@@ -142,14 +144,14 @@ def test_compare_explains_why_the_higher_lead_ranks_above(deps: Deps) -> None:
 def test_what_changed_reports_the_move_since_a_week_ago(deps: Deps) -> None:
     lead = best(deps.engine)
     with deps.engine.begin() as conn:
-        lead_id, version = conn.exec_driver_sql(
+        lead_id, version = run_sql(conn,
             "SELECT l.id, s.model_version_id FROM lead l JOIN score s ON s.lead_id = l.id WHERE l.external_id = ?",
             (lead["lead"],)).one()
         insert = ("INSERT INTO score (lead_id, model_version_id, scored_at, probability, percentile, band, reasons) "
                   "VALUES (?, ?, ?, ?, ?, ?, '[]')")
-        conn.exec_driver_sql(insert, (lead_id, version, stamp(datetime.now(UTC) - timedelta(days=8)), 0.05, 40.0,
+        run_sql(conn, insert, (lead_id, version, stamp(datetime.now(UTC) - timedelta(days=8)), 0.05, 40.0,
                                       "cold"))  # history is appended in time order: the old score, then today's
-        conn.exec_driver_sql(insert, (lead_id, version, stamp(datetime.now(UTC)), lead["probability"],
+        run_sql(conn, insert, (lead_id, version, stamp(datetime.now(UTC)), lead["probability"],
                                       lead["percentile"], "hot"))
     answer = ask(deps, f"what changed for {lead['lead']} this week?")
     assert answer["days"] == 7
@@ -167,7 +169,7 @@ def test_without_a_model_it_says_how_to_train(tmp_path) -> None:  # type: ignore
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     create_schema(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO lead (external_id, name, created_at, status, attributes) "
+        run_sql(conn, "INSERT INTO lead (external_id, name, created_at, status, attributes) "
                              "VALUES ('L1', 'Jane Doe', '2026-11-01 00:00:00.000000', 'open', '{}')")
     deps = Deps(engine)
     assert "hotlead train" in ask(deps, "why is Jane Doe hot?")["text"]
@@ -177,13 +179,13 @@ def test_without_a_model_it_says_how_to_train(tmp_path) -> None:  # type: ignore
 def test_owned_sharing_hides_other_reps_leads(deps: Deps) -> None:
     with deps.engine.connect() as conn:
         rep = next(r for r in all_reps(conn=conn) if r.role == "rep")
-        other = conn.exec_driver_sql("SELECT external_id FROM lead WHERE owner_id != ? LIMIT 1", (rep.id,)).scalar()
+        other = run_sql(conn, "SELECT external_id FROM lead WHERE owner_id != ? LIMIT 1", (rep.id,)).scalar()
     private = replace(deps, settings=Settings(hotlead_share="owned"))
     hidden = ask(private, f"why is {other} hot?", rep=rep)
     assert "lead" not in hidden and "I don't know" in hidden["text"]
     top = ask(private, "top 25 leads", rep=rep)["leads"]
     with deps.engine.connect() as conn:
-        owners = dict(conn.exec_driver_sql("SELECT external_id, owner_id FROM lead").all())
+        owners = dict(run_sql(conn, "SELECT external_id, owner_id FROM lead").all())
     assert top and all(owners[item["lead"]] in (rep.id, None) for item in top)
 
 
@@ -208,7 +210,7 @@ def test_only_a_registered_rep_may_snooze_a_lead(deps: Deps, a_rep: object, chan
     lead = best(deps.engine)["lead"]
     stranger = dispatch(IncomingMessage(f"snooze {lead} 7 days", channel, "U0STRANGER", None), deps)
     with deps.engine.connect() as conn:
-        actions = conn.exec_driver_sql("SELECT count(*) FROM lead_action").scalar_one()
+        actions = run_sql(conn, "SELECT count(*) FROM lead_action").scalar_one()
     assert "Only registered reps" in stranger.text and actions == 0
     rep = dispatch(IncomingMessage(f"snooze {lead} 7 days", channel, "U0HL00003", a_rep), deps)  # type: ignore[arg-type]
     assert rep.data["action"] == "snooze"
@@ -223,7 +225,7 @@ def test_countries_are_understood_by_name_or_code(deps: Deps, question: str, cou
     found = [lead["lead"] for lead in reply.data["leads"]]
     assert found
     with deps.engine.connect() as conn:
-        countries = {row[0] for row in conn.exec_driver_sql(
+        countries = {row[0] for row in run_sql(conn,
             f"SELECT a.country FROM lead l JOIN account a ON a.id = l.account_id WHERE l.external_id IN "
             f"({','.join('?' * len(found))})", tuple(found))}
     assert countries == {country}
@@ -237,7 +239,7 @@ def test_a_reps_leads_are_understood_by_the_reps_name(deps: Deps, question: str)
     found = [lead["lead"] for lead in reply.data["leads"]]
     assert found and "of Jordan Lee" in reply.text
     with deps.engine.connect() as conn:
-        owners = {row[0] for row in conn.exec_driver_sql(
+        owners = {row[0] for row in run_sql(conn,
             f"SELECT r.name FROM lead l JOIN rep r ON r.id = l.owner_id WHERE l.external_id IN "
             f"({','.join('?' * len(found))})", tuple(found))}
     assert owners == {"Jordan Lee"}

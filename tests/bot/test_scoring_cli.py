@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
 
 from bot.cli import cli
+from tests.conftest import run_sql
 
 TOP_KEYS = {"lead", "name", "account", "probability", "percentile", "band", "movement", "top_reason"}
 WHY_KEYS = {"lead", "probability", "percentile", "band", "base_value", "margin", "contributions", "reasons"}
@@ -57,7 +58,7 @@ def test_train_json_reports_the_metrics_and_the_holdout(demo: Demo) -> None:
     assert report["promoted"] is True
     assert 0.5 < report["auc"] <= 1 and 0.5 < report["rules_auc"] <= 1
     with create_engine(demo.url).connect() as conn:
-        decided = set(conn.exec_driver_sql(
+        decided = set(run_sql(conn,
             "SELECT l.external_id FROM outcome o JOIN lead l ON l.id = o.lead_id").scalars())
     assert len(report["holdout_ids"]) == report["metrics"]["holdout_leads"] > 0
     assert set(report["holdout_ids"]) <= decided
@@ -65,7 +66,7 @@ def test_train_json_reports_the_metrics_and_the_holdout(demo: Demo) -> None:
     assert set(report["contestants"]) >= {"xgboost", "logistic"} and report["winner"] in report["contestants"]
     assert report["rules_apply"] is True and report["seconds_per_10k_leads"] > 0  # the demo has activity
     with create_engine(demo.url).connect() as conn:  # promoted, so the open leads were scored by it at once
-        scored = conn.exec_driver_sql("SELECT count(DISTINCT lead_id) FROM score").scalar_one()
+        scored = run_sql(conn, "SELECT count(DISTINCT lead_id) FROM score").scalar_one()
     assert report["rescored"] > 0 and scored >= report["rescored"]
 
 
@@ -87,11 +88,11 @@ def test_train_json_reports_the_band_shares_and_refuses_ones_over_a_whole(demo: 
 
 def test_why_takes_a_name_as_a_rep_would_type_it_and_lists_the_ids_when_several_fit(demo: Demo) -> None:
     with create_engine(demo.url).connect() as conn:
-        unique, lead = conn.exec_driver_sql("SELECT name, external_id FROM lead GROUP BY name HAVING count(*) = 1 "
+        unique, lead = run_sql(conn, "SELECT name, min(external_id) FROM lead GROUP BY name HAVING count(*) = 1 "
                                             "ORDER BY name LIMIT 1").one()
-        shared = conn.exec_driver_sql("SELECT name FROM lead GROUP BY name HAVING count(*) BETWEEN 2 AND 5 "
+        shared = run_sql(conn, "SELECT name FROM lead GROUP BY name HAVING count(*) BETWEEN 2 AND 5 "
                                      "LIMIT 1").scalar_one()  # all of them listed
-        ids = conn.exec_driver_sql("SELECT external_id FROM lead WHERE name = ?", (shared,)).scalars().all()
+        ids = run_sql(conn, "SELECT external_id FROM lead WHERE name = ?", (shared,)).scalars().all()
     assert demo.json("why", unique.lower())["lead"] == lead
     result = demo.run("why", shared)
     fails_cleanly(result, "more than one lead fits")

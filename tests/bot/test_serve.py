@@ -15,11 +15,12 @@ from bot.app import create_app
 from bot.cli import cli
 from bot.config import Settings
 from bot.server import BackgroundServer
+from tests.conftest import run_sql
 
 
 def stored_jobs(engine: Engine) -> dict[str, float]:
     with engine.connect() as conn:
-        return dict(conn.exec_driver_sql("SELECT id, next_run_time FROM apscheduler_jobs").all())
+        return dict(run_sql(conn, "SELECT id, next_run_time FROM apscheduler_jobs").all())
 
 
 def test_the_server_schedules_the_digest_and_a_restart_keeps_its_next_run(demo_url: str, demo_engine: Engine) -> None:

@@ -19,6 +19,7 @@ from bot.server import BackgroundServer
 from scoring.leads import top_leads
 from storage.history import RepRow
 from tests.bot.conftest import slack_served, socket_mode_connected
+from tests.conftest import run_sql
 
 SECRET = "slack-signing-secret"
 TOKEN = "xoxb-hotlead-test"
@@ -158,7 +159,7 @@ def test_a_button_snoozes_the_lead(server: str, slack: FakeSlack, rep_id: str, d
     call = slack.wait_for("chat.postMessage")[0]
     assert "Snoozed" in call.params["text"] and lead["name"] in call.params["text"]
     with demo_engine.connect() as conn:
-        status = conn.exec_driver_sql("SELECT status FROM lead WHERE external_id = ?", (lead["lead"],)).scalar_one()
+        status = run_sql(conn, "SELECT status FROM lead WHERE external_id = ?", (lead["lead"],)).scalar_one()
     assert status == "snoozed"
 
 

@@ -16,6 +16,7 @@ from bot.fakes import twilio_signature
 from bot.server import BackgroundServer
 from scoring.leads import top_leads
 from storage.history import RepRow
+from tests.conftest import run_sql
 
 AUTH = "twilio-auth-token"
 PUBLIC = "https://hotlead.example.com"
@@ -56,7 +57,7 @@ def test_a_registered_rep_gets_the_answer_as_twiml(server: str, rep_number: str,
     text = "\n".join(messages(response))
     assert lead["name"] in text and "Pushing it up" in text
     with demo_engine.connect() as conn:
-        seen = conn.exec_driver_sql("SELECT whatsapp_seen_at FROM rep WHERE whatsapp = ?", (rep_number,)).scalar()
+        seen = run_sql(conn, "SELECT whatsapp_seen_at FROM rep WHERE whatsapp = ?", (rep_number,)).scalar()
     assert seen is not None  # the 24-hour window for free-form alerts is open
 
 
