@@ -27,10 +27,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --engine postgresql
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) hotlead.db hotlead.db-wal hotlead.db-shm
