@@ -1,8 +1,10 @@
 """Scheduled work: the weekly manager digest and retraining, kept by APScheduler in the Hotlead database so that
 a restart loses nothing (a run missed while the bot was down runs once when it is back, within a grace time).
 
-Run the scheduler in one process only (`hotlead serve`). Jobs are module-level functions without arguments:
-what is stored is a reference to them, and they read the settings of the process that runs them.
+Every `hotlead serve` process keeps the schedule; a run first claims its slot in the database (`job_run`), so that
+however many processes share the database, each scheduled run happens once. Jobs are module-level functions
+without arguments: what is stored is a reference to them, and they read the settings of the process that runs
+them.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
 
 from bot.config import Settings
 from storage.db import make_engine
+from storage.seen import claim_job_run
 
 log = logging.getLogger(__name__)
 WEEKLY_DIGEST = "weekly-digest"
@@ -44,6 +48,8 @@ def weekly_digest() -> None:
     engine = make_engine(settings.hotlead_database_url)
     try:
         now = datetime.now(UTC)
+        if not claimed(engine, WEEKLY_DIGEST, now, timedelta(days=3)):
+            return
         digest, sent = send_digest(settings, engine, slack_client(settings), now)
         queue_decay_alerts(engine, digest.health, now)
         log.info("weekly digest sent to %d of %d recipients", sum(d.error is None for d in sent), len(sent))
@@ -58,11 +64,24 @@ def retrain() -> None:
     settings = Settings.from_env()
     engine = make_engine(settings.hotlead_database_url)
     try:
-        result = retrain_model(engine, datetime.now(UTC), nlp_mode=settings.hotlead_nlp)
+        now = datetime.now(UTC)
+        if not claimed(engine, RETRAIN, now, timedelta(days=settings.hotlead_retrain_days / 2)):
+            return
+        result = retrain_model(engine, now, nlp_mode=settings.hotlead_nlp)
         log.info("retrained %s (promoted: %s, %d scores moved); %d decay alerts queued", result.version,
                  result.promoted, result.rescored, len(result.alerts))
     finally:
         engine.dispose()
+
+
+def claimed(engine: Engine, job: str, now: datetime, gap: timedelta) -> bool:
+    """Whether this process runs this job now: no process ran it within `gap` (half its period), and this one
+    claimed the run first."""
+    with engine.begin() as conn:
+        if claim_job_run(conn=conn, job=job, now=now, not_since=now - gap):
+            return True
+    log.info("%s already ran in another process: not running it again", job)
+    return False
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,8 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
     7: ("ALTER TABLE alert ADD COLUMN expires_at VARCHAR",  # the outbox never gives up: it expires, by a rule
         "ALTER TABLE alert ADD COLUMN unsure_since VARCHAR"),  # a send whose answer was lost: look before re-sending
     8: ("ALTER TABLE lead_action ADD COLUMN note VARCHAR",),  # a rep's words with a verdict ("not a fit: students")
+    # the outbox's lease (and new tables for several server processes: seen_request, job_run, target_pause)
+    9: ("ALTER TABLE alert ADD COLUMN claimed_at TIMESTAMP",),
 }
 
 

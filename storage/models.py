@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.derived import triggers
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 # JSON on SQLite; JSONB on PostgreSQL, whose plain json cannot be compared, so cannot sit in a natural key
@@ -226,10 +226,42 @@ class Alert(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, index=True)  # also holds quiet hours back
     expires_at: datetime | None = None  # not sent by then: expired (a live-demo alert once its demo is over)
     unsure_since: datetime | None = None  # an attempt whose answer was lost: check the channel before re-sending
+    claimed_at: datetime | None = None  # when a process took it to send: a lease, taken back once it runs out
     last_error: str | None = None
     target: str | None = None  # Slack channel or user id, or the WhatsApp number
     external_ref: str | None = Field(default=None, index=True)  # Slack message ts or Twilio message SID
     payload: dict[str, Any] = _json()
+
+
+class TargetPause(SQLModel, table=True):
+    """A channel's target that asked to wait (a 429's Retry-After), until when: shared by every server process,
+    so that none posts to it meanwhile and its alerts keep their order."""
+
+    __tablename__ = "target_pause"
+
+    channel: str = Field(primary_key=True)
+    target: str = Field(primary_key=True)
+    until: datetime
+
+
+class SeenRequest(SQLModel, table=True):
+    """A request already handled (a Slack event id, a button's trigger id), shared by every server process, so
+    that Slack's retries and replays are answered once whichever process they reach."""
+
+    __tablename__ = "seen_request"
+
+    key: str = Field(primary_key=True)
+    seen_at: datetime = Field(index=True)
+
+
+class JobRun(SQLModel, table=True):
+    """When each scheduled job last ran, in any server process: a run claims its slot here first, so that the
+    digest and retraining run once per schedule however many processes keep the schedule."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(primary_key=True)
+    ran_at: datetime
 
 
 class DeliveryEvent(SQLModel, table=True):

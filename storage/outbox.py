@@ -1,5 +1,10 @@
 """The outbox's SQL: alerts queued, claimed, paced, retried, expired and recorded as sent, one statement each.
 
+Several server processes may share one outbox: a claim is a compare-and-set (`status = 'queued'` to
+`'sending'`, so one process wins each alert), a target with an alert being sent is left to the process sending it
+(one alert at a time per target, in order), and `claimed_at` is a lease: a claim older than the lease belongs to
+a process that died, and goes back to the queue.
+
 An alert moves queued -> sending -> sent, or to failed (refused for good), expired (too late to matter, see
 `expires_at`) or superseded (a newer alert says more). `attempts` counts failures, never a rate limit;
 `unsure_since` is set when an attempt's answer was lost (a timeout): before sending again the channel is checked
@@ -11,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from storage.db import json_dumps, json_loads
 from storage.history import stamp, utc
@@ -51,21 +56,31 @@ def expire_due(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
 
 def claim_due(conn: Connection, *, channel: str, now: datetime, busy: set[str]) -> list[dict[str, Any]]:
     """Claim the oldest due alert of each target of `channel` (one per target: each target is paced on its own),
-    skipping the targets in `busy` (paced or rate-limited for now)."""
+    skipping the targets in `busy` (paced or rate-limited for now), those with an alert being sent and those
+    paused (by any process)."""
     due = conn.execute(text(
         "SELECT min(id) AS id, target FROM alert WHERE status = 'queued' AND channel = :channel AND "
-        "(next_attempt_at IS NULL OR next_attempt_at <= :now) GROUP BY target"),
+        "(next_attempt_at IS NULL OR next_attempt_at <= :now) AND coalesce(target, '') NOT IN "
+        "(SELECT coalesce(target, '') FROM alert WHERE status = 'sending' AND channel = :channel) AND "
+        "coalesce(target, '') NOT IN (SELECT target FROM target_pause WHERE channel = :channel AND until > :now) "
+        "GROUP BY target"),
         {"channel": channel, "now": stamp(now)}).all()
     ids = [row.id for row in due if (row.target or "") not in busy]
     if not ids:
         return []
-    marks = ", ".join(f":id{i}" for i in range(len(ids)))
-    return _rows(conn.execute(text(
-        f"UPDATE alert SET status = 'sending' WHERE status = 'queued' AND id IN ({marks}) RETURNING {CLAIMED}"),
-        {f"id{i}": id_ for i, id_ in enumerate(ids)}))
+    return _claim(conn, ids, now)
 
 
-def claim_probe(conn: Connection, *, channel: str, busy: set[str]) -> tuple[bool, dict[str, Any] | None]:
+def _claim(conn: Connection, ids: list[int], now: datetime) -> list[dict[str, Any]]:
+    """Take these alerts for sending, those still queued (another process may have taken some first)."""
+    statement = text(f"UPDATE alert SET status = 'sending', claimed_at = :now WHERE status = 'queued' AND id IN :ids "
+                     f"RETURNING {CLAIMED}").bindparams(bindparam("ids", expanding=True))
+    return _rows(conn.execute(statement, {"ids": ids, "now": stamp(now)}))
+
+
+def claim_probe(
+    conn: Connection, *, channel: str, busy: set[str], now: datetime,
+) -> tuple[bool, dict[str, Any] | None]:
     """Claim the oldest alert of `channel` waiting after a failed attempt, due or not (a probe of a failing
     service): (whether the channel has one at all, the alert claimed: None when its target is busy)."""
     found = conn.execute(text(
@@ -75,9 +90,7 @@ def claim_probe(conn: Connection, *, channel: str, busy: set[str]) -> tuple[bool
         return False, None
     if (found.target or "") in busy:
         return True, None
-    rows = _rows(conn.execute(text(
-        f"UPDATE alert SET status = 'sending' WHERE id = :id AND status = 'queued' RETURNING {CLAIMED}"),
-        {"id": found.id}))
+    rows = _claim(conn, [found.id], now)
     return True, (rows[0] if rows else None)
 
 
@@ -124,20 +137,35 @@ def release_channel(conn: Connection, *, channel: str) -> int:
         {"channel": channel}).rowcount)
 
 
-def recover_sending(conn: Connection, *, now: datetime) -> int:
-    """At start-up: alerts a stopped process was sending go back to the queue, unsure (the send may have
-    reached the service before the process died)."""
+def recover_sending(conn: Connection, *, now: datetime, claimed_before: datetime) -> int:
+    """Alerts claimed before `claimed_before` and still sending belong to a process that stopped: back to the
+    queue, unsure since their claim (the send may have reached the service before the process died)."""
     return int(conn.execute(text(
-        "UPDATE alert SET status = 'queued', unsure_since = coalesce(unsure_since, :now) WHERE status = 'sending'"),
-        {"now": stamp(now)}).rowcount)
+        "UPDATE alert SET status = 'queued', unsure_since = coalesce(unsure_since, claimed_at, :now) "
+        "WHERE status = 'sending' AND (claimed_at IS NULL OR claimed_at < :before)"),
+        {"now": stamp(now), "before": stamp(claimed_before)}
+    ).rowcount)
 
 
 def due_by_target(conn: Connection, *, channel: str) -> dict[str, datetime]:
-    """When each target of `channel` has a queued alert due (its earliest), as UTC datetimes."""
+    """When each target of `channel` has a queued alert due (its earliest, or the end of its pause), as UTC
+    datetimes."""
     rows = conn.execute(text(
         "SELECT target, min(coalesce(next_attempt_at, created_at)) AS due FROM alert WHERE status = 'queued' "
         "AND channel = :channel GROUP BY target"), {"channel": channel}).all()
-    return {str(row.target or ""): utc(row.due) for row in rows}
+    paused = {str(row.target): utc(row.until) for row in conn.execute(text(
+        "SELECT target, until FROM target_pause WHERE channel = :channel"), {"channel": channel})}
+    due = {str(row.target or ""): utc(row.due) for row in rows}
+    return {target: max(at, paused.get(target, at)) for target, at in due.items()}
+
+
+def pause_target(conn: Connection, *, channel: str, target: str, until: datetime) -> None:
+    """No process posts to this target of `channel` before `until` (a later pause already set stays)."""
+    conn.execute(text(
+        "INSERT INTO target_pause (channel, target, until) VALUES (:channel, :target, :until) "
+        "ON CONFLICT (channel, target) DO UPDATE SET until = CASE WHEN excluded.until > target_pause.until "
+        "THEN excluded.until ELSE target_pause.until END"),
+        {"channel": channel, "target": target, "until": stamp(until)})
 
 
 def queued_count(conn: Connection) -> int:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
@@ -28,13 +28,15 @@ from bot.replies import MORE, Reply, clip, split_message
 from bot.router import Deps, IncomingMessage, dispatch
 from bot.ttl import fresh_for
 from storage.history import RepRow, find_rep
+from storage.seen import first_sighting, forget_sightings
 
 log = logging.getLogger(__name__)
 SECTION_LIMIT = 3000  # Slack refuses section text over 3,000 characters
 FALLBACK_LIMIT = 3000  # the notification text beside the blocks
 MAX_BLOCKS = 50  # Slack refuses a message with more
 BUTTON_LIMIT = 75
-SEEN_EVENTS = 10_000
+REMEMBERED = timedelta(days=1)  # Slack retries within minutes; a signed request is good for five
+PRUNE_EVERY = timedelta(minutes=10)
 REPS_FRESH_S = 30.0  # a rep added or changed is recognised in Slack within this long
 REFUSAL = "Sorry, I only answer registered reps. Ask your Hotlead admin to add you (`hotlead import reps`)."
 ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}"}
@@ -87,22 +89,24 @@ def message(reply: Reply) -> dict[str, Any]:
 
 
 class SeenEvents:
-    """Event ids already handled, so that Slack's retries of a slow ack are answered once."""
+    """Requests already handled, kept in the database so that every server process shares them: Slack retries a
+    slow ack (X-Slack-Retry-Num) and a load balancer may hand the retry to another process."""
 
-    def __init__(self, size: int = SEEN_EVENTS) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._pruned_at: datetime | None = None
 
-    def first_time(self, event_id: str) -> bool:
-        """True the first time an id is seen."""
-        with self._lock:
-            if event_id in self._seen:
-                return False
-            self._seen[event_id] = None
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-            return True
+    def first_time(self, key: str) -> bool:
+        """True the first time a key is seen, by any process."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                forget_sightings(conn=conn, before=now - REMEMBERED)
+                self._pruned_at = now
+            # stored as a digest: an id is the sender's text (a lone surrogate, a NUL byte), a digest always fits
+            digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+            return first_sighting(conn=conn, key=digest, now=now)
 
 
 def _rep(deps: Deps, user: str | None) -> RepRow | None:
@@ -182,7 +186,7 @@ def slack_app(settings: Settings, deps: Deps) -> App:
         client=slack_client(settings), token_verification_enabled=False,
         request_verification_enabled=False,  # starlette_endpoint checks it first; Socket Mode needs none
         raise_error_for_unhandled_request=False)
-    seen = SeenEvents()
+    seen = SeenEvents(deps.engine)
 
     @app.middleware
     def once(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002

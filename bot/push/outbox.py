@@ -38,6 +38,8 @@ PROBE_S = 5.0  # while a channel fails, its oldest queued alert is tried this of
 EXPIRES_AFTER = timedelta(days=7)  # an alert that could not be sent for a week is old news: expired
 RATE_LIMITED_S = 1.0  # a 429 without Retry-After
 IDLE_S = 5.0  # the longest a worker sleeps: alerts another process queued are seen this soon
+LEASE_S = 300.0  # a claim older than this belongs to a process that died: its alert is queued again (every send
+# gives up long before: the Slack and Twilio clients time out within a minute)
 
 
 class SendError(Exception):
@@ -109,12 +111,14 @@ class Outbox:
 
     def __init__(self, engine: Engine, senders: dict[str, Sender], *,
                  backoff_s: Callable[[int], float] = backoff, clock: Callable[[], datetime] | None = None,
-                 probe_s: float = PROBE_S) -> None:
+                 probe_s: float = PROBE_S, lease_s: float = LEASE_S) -> None:
         self.engine = engine
         self.channels = {name: s if isinstance(s, Channel) else Channel(s) for name, s in senders.items()}
         self.backoff_s = backoff_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self.probe_s = probe_s
+        self.lease_s = lease_s
+        self._recovered_at: datetime | None = None
         self._probe_at: dict[str, datetime] = {}  # failing channels: when to try one of their alerts again
         self._free_at: dict[tuple[str, str], datetime] = {}  # (channel, target): not before then (pace, 429)
         self._locks = {name: threading.Lock() for name in self.channels}  # one pass per channel at a time
@@ -147,10 +151,16 @@ class Outbox:
         self._threads = []
 
     def recover(self) -> int:
-        """Put back alerts a stopped process was sending (at start-up): they are sent again rather than lost, once
-        the channel has been checked for them."""
+        """Put back alerts a stopped process was sending (claimed longer than the lease ago, by this process before
+        a restart or by another one): they are sent again rather than lost, once the channel has been checked for
+        them. Runs at start-up and then every quarter lease."""
+        now = self.clock()
+        self._recovered_at = now
         with self.engine.begin() as conn:
-            return store.recover_sending(conn, now=self.clock())
+            found = store.recover_sending(conn, now=now, claimed_before=now - timedelta(seconds=self.lease_s))
+        if found:
+            log.warning("%s alerts were left sending by a stopped process: queued again", found)
+        return found
 
     def _run(self, channel: str) -> None:
         wake = self._wakes[channel]
@@ -190,6 +200,8 @@ class Outbox:
 
     def _pass(self, channel: str) -> int:
         now = self.clock()
+        if self._recovered_at is None or now - self._recovered_at >= timedelta(seconds=self.lease_s / 4):
+            self.recover()
         busy = self._busy(channel, now)
         with self.engine.begin() as conn:  # claimed rows are this pass's: nothing is sent twice
             for alert in store.expire_due(conn, now=now):
@@ -198,7 +210,7 @@ class Outbox:
             rows = store.claim_due(conn, channel=channel, now=now, busy=busy)
             probe_at = self._probe_at.get(channel)
             if not rows and probe_at is not None and probe_at <= now:
-                waiting, probe = store.claim_probe(conn, channel=channel, busy=busy)
+                waiting, probe = store.claim_probe(conn, channel=channel, busy=busy, now=now)
                 if not waiting:
                     del self._probe_at[channel]  # nothing of it is queued any more
                 elif probe is not None:
@@ -253,6 +265,7 @@ class Outbox:
             if exc.rate_limited:  # pacing: the target waits as long as asked, and the alert loses no attempt
                 wait = timedelta(seconds=exc.retry_after if exc.retry_after is not None else RATE_LIMITED_S)
                 self._free_at[(channel, target)] = now + wait
+                store.pause_target(conn, channel=channel, target=target, until=now + wait)  # for every process
                 store.mark_retry(conn, alert_id=row["id"], attempts=row["attempts"], error=str(exc),
                                  next_at=now + wait)
                 log.info("alert %s: %s asks to wait %.0f s before posting to %s", row["id"], channel,

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from bot.config import Settings
 from bot.fakes.slack import FakeSlack
 from bot.fakes.twilio import FakeTwilio
-from bot.push.outbox import Channel, Outbox, enqueue
+from bot.push.outbox import LEASE_S, Channel, Outbox, enqueue
 from bot.push.senders import slack_sender, whatsapp_sender
 from storage import outbox as store
 from tests.conftest import run_sql
@@ -192,16 +192,47 @@ def test_a_restart_mid_outage_sends_each_alert_once(engine: Engine) -> None:
         ids = queue(engine, clock, 6)
         run(first, clock, 30)
         slack.down = False
+        clock.advance(3600)  # every alert due again
         with engine.begin() as conn:  # a process claims two alerts, posts one, and is killed before recording
-            claimed = store.claim_due(conn, channel="slack", now=clock() + timedelta(hours=1), busy=set())
+            claimed = store.claim_due(conn, channel="slack", now=clock(), busy=set())
         assert len(claimed) == 1
         WebClient(token=TOKEN, base_url=slack.url).chat_postMessage(
             channel=CHANNEL, text="a alert 0",
             metadata={"event_type": "hotlead_alert", "event_payload": {"alert": claimed[0]["id"]}})
         second = Outbox(engine, {"slack": slack_channel(slack)}, clock=clock)
+        clock.advance(LEASE_S - 1)
+        assert second.recover() == 0  # the claim may still be a live process's: its lease has not run out
+        clock.advance(2)
         assert second.recover() == 1  # back in the queue, unsure: the channel is checked before re-posting
         clock.advance(600)
         run(second, clock, 20)
         assert sorted(alert_ids_posted(slack, CHANNEL)) == ids  # each exactly once
     assert statuses(engine) == {"sent": 6}
     assert json.loads(json.dumps(sorted(ids))) == ids
+
+
+def test_two_processes_on_one_database_send_each_alert_once_and_in_order(engine: Engine) -> None:
+    """Two outboxes, each with its own engine (as two `hotlead serve` processes behind a load balancer), pass
+    over one queue at the same moments: every alert is posted once, each channel's in the order queued."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storage.db import make_engine
+
+    clock = Clock()
+    channels = [CHANNEL, OTHER, "C0APAC", "C0AMER"]
+    url = engine.url.render_as_string(hide_password=False)
+    engines = [make_engine(url), make_engine(url)]
+    with FakeSlack(token=TOKEN, channels=channels, clock=clock.epoch) as slack:
+        slack.pace(per_second=1.0, burst=2)
+        queued = {channel: queue(engine, clock, 12, target=channel) for channel in channels}
+        outboxes = [Outbox(own, {"slack": slack_channel(slack)}, clock=clock) for own in engines]
+        with ThreadPoolExecutor(2) as pool:
+            for _ in range(int(60 / 0.25)):  # a minute of the injected clock, both passing at each step
+                sent = list(pool.map(lambda outbox: outbox.deliver_due(), outboxes))
+                assert all(count >= 0 for count in sent)
+                clock.advance(0.25)
+        for channel in channels:
+            assert alert_ids_posted(slack, channel) == queued[channel]  # once each, in order
+    for own in engines:
+        own.dispose()
+    assert statuses(engine) == {"sent": 48}

@@ -135,6 +135,28 @@ def test_a_retried_event_is_answered_once(server: str, slack: FakeSlack, rep_id:
     assert sum("Top 3" in c.params["text"] for c in calls) == 1 and len(calls) == 2
 
 
+def test_a_retry_that_reaches_another_server_process_is_answered_once(demo_engine: Engine, rep_id: str) -> None:
+    """Two `hotlead serve` apps on one database (each its own engine, as two processes behind a load balancer):
+    Slack's retry of a slow ack lands on the other one, which knows the event was answered."""
+    from storage.db import make_engine
+
+    other_engine = make_engine(demo_engine.url.render_as_string(hide_password=False))
+    with FakeSlack(token=TOKEN, channels=["C0SALES"]) as slack:
+        settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.url)
+        with BackgroundServer(create_app(settings, whatsapp=False, engine=demo_engine)) as one, \
+                BackgroundServer(create_app(settings, whatsapp=False, engine=other_engine)) as two:
+            body = mention("top 3 leads", rep_id, event_id="Ev0ACROSS01")
+            first = send(one.url, body, slack_headers(SECRET, body))
+            retry = send(two.url, body, {**slack_headers(SECRET, body), "X-Slack-Retry-Num": "1",
+                                         "X-Slack-Retry-Reason": "http_timeout"})
+            assert first.status_code == retry.status_code == 200
+            later = mention("help", rep_id, event_id="Ev0ACROSS02")  # proves the retry was not just slow
+            send(two.url, later, slack_headers(SECRET, later))
+            calls = slack.wait_for("chat.postMessage", count=2)
+            assert sum("Top 3" in c.params["text"] for c in calls) == 1 and len(calls) == 2
+    other_engine.dispose()
+
+
 def test_a_replayed_slash_command_runs_once(server: str, slack: FakeSlack, rep_id: str,
                                            caplog: pytest.LogCaptureFixture) -> None:
     body = slash_command_body("top 3 leads", rep_id, channel_id="C0SALES", response_url=slack.response_url("r"))

@@ -56,7 +56,10 @@ def version_5_file(url: str) -> str:
     create_schema(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE delivery_event")
-        for column in ("delivery", "expires_at", "unsure_since"):
+        conn.exec_driver_sql("DROP TABLE seen_request")
+        conn.exec_driver_sql("DROP TABLE job_run")
+        conn.exec_driver_sql("DROP TABLE target_pause")
+        for column in ("delivery", "expires_at", "unsure_since", "claimed_at"):
             conn.exec_driver_sql(f"ALTER TABLE alert DROP COLUMN {column}")
         conn.exec_driver_sql("ALTER TABLE lead_action DROP COLUMN note")
         conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
@@ -71,7 +74,8 @@ def version_5_file(url: str) -> str:
 
 def test_an_older_schema_is_refused_with_the_way_to_upgrade_it(db_url: str) -> None:
     engine = make_engine(version_5_file(db_url))
-    with pytest.raises(SchemaError, match="schema version 5; this Hotlead needs 8; run `hotlead init` to upgrade it"):
+    needs = f"schema version 5; this Hotlead needs {models.SCHEMA_VERSION}; run `hotlead init` to upgrade it"
+    with pytest.raises(SchemaError, match=needs):
         check_schema(engine)
 
 
@@ -83,7 +87,8 @@ def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(db_url: str
     url = version_5_file(db_url)
     result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
     assert result.exit_code == 0, result.output
-    assert "Upgraded the Hotlead schema" in result.output and "from version 5 to 8" in result.output
+    assert "Upgraded the Hotlead schema" in result.output
+    assert f"from version 5 to {models.SCHEMA_VERSION}" in result.output
     engine = make_engine(url)
     check_schema(engine)
     with engine.connect() as conn:
@@ -91,8 +96,9 @@ def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(db_url: str
         assert conn.exec_driver_sql("SELECT count(*) FROM delivery_event").scalar_one() == 0
     assert [tuple(r) for r in rows] == [("a", "sent", "read"), ("b", "queued", None), ("c", "failed", None),
                                         ("d", "sent", "sending"), ("e", "sent", "undelivered")]
-    with engine.connect() as conn:  # schema 8: a rep's words with a verdict
-        assert "note" in {c["name"] for c in inspect(engine).get_columns("lead_action")}
+    assert "note" in {c["name"] for c in inspect(engine).get_columns("lead_action")}  # schema 8: a rep's words
+    assert "claimed_at" in {c["name"] for c in inspect(engine).get_columns("alert")}  # schema 9: the outbox's lease
+    assert inspect(engine).has_table("seen_request")
     again = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
     assert again.exit_code == 0 and "Checked the Hotlead schema" in again.output
 
