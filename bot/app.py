@@ -70,7 +70,7 @@ def create_app(
     engine = engine or make_engine(settings.hotlead_database_url)
     check_schema(engine)
     deps = Deps(engine, settings)
-    outbox = outbox or Outbox(engine, senders(settings, engine))
+    outbox = outbox or Outbox(engine, senders(settings, engine), lease_s=settings.hotlead_outbox_lease_s)
     pipeline = LivePipeline(engine, settings, outbox)
     parts = Hotlead(settings, engine, deps, outbox, pipeline)
     spooled = spool_path(engine)
@@ -108,7 +108,7 @@ def create_app(
         if chat_workers:
             deps.pool = chat_pool(settings, chat_workers)
         jobs = None
-        if scheduler:  # one process runs the weekly digest and retraining (their job store is the database)
+        if scheduler:  # the digest and retraining schedule (in the database; each run is claimed once: job_run)
             from bot.jobs import start_scheduler
 
             jobs = start_scheduler(settings)

@@ -59,6 +59,7 @@ class Settings:
     hotlead_whatsapp_template: str | None = None  # approved template (Content SID) outside the 24-hour window
     hotlead_share: str = "all"  # all | reps (registered reps only, also in Slack) | owned (own + unassigned)
     hotlead_retrain_days: int = 30  # days between scheduled retrainings
+    hotlead_outbox_lease_s: int = 300  # an alert claimed longer ago by a process that died is sent by another
     hotlead_quiet_hours: str = "off"  # e.g. 20:00-08:00: owner DMs wait until the end, in each rep's time zone
     hotlead_routing: str = DEFAULT_ROUTING  # who is suggested for an unassigned lead, by band: roles in order
 
@@ -68,6 +69,10 @@ class Settings:
         if not days.isdecimal() or int(days) < 1:
             raise SettingError(f"HOTLEAD_RETRAIN_DAYS must be a whole number of days (1 or more), not {days!r}")
         object.__setattr__(self, "hotlead_retrain_days", int(days))
+        lease = str(self.hotlead_outbox_lease_s).strip()
+        if not lease.isdecimal() or int(lease) < 1:
+            raise SettingError(f"HOTLEAD_OUTBOX_LEASE_S must be a whole number of seconds (1 or more), not {lease!r}")
+        object.__setattr__(self, "hotlead_outbox_lease_s", int(lease))
         self.quiet_hours()  # these two refuse an unusable value at start-up
         self.routes()
         for name, allowed in CHOICES.items():

@@ -3,7 +3,8 @@
 
 `pytest --engine postgresql` runs every test's database (`db_url`, `engine`, `run`, the demo copies) on the
 PostgreSQL server instead of SQLite files; `make test` runs the suite both ways. Tests about SQLite itself (its
-files, pragmas, the import staging file) are marked `sqlite_only` and are not collected on PostgreSQL.
+files, pragmas, the import staging file) are marked `sqlite_only` and are not collected on PostgreSQL; tests of
+several server processes on one database are marked `postgresql_only`.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: a test about SQLite itself, not run with --engine postgresql")
+    config.addinivalue_line("markers", "postgresql_only: a test of what needs a server (several processes on one "
+                                       "database), run with --engine postgresql only")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--engine") != "sqlite":
-        kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    other = "sqlite_only" if config.getoption("--engine") != "sqlite" else "postgresql_only"
+    kept = [item for item in items if item.get_closest_marker(other) is None]
+    if len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept
 

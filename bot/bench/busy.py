@@ -110,7 +110,7 @@ def measure(engine: Engine, export: Path, rate: float = 20.0, askers: int = 2, s
         threads = [threading.Thread(target=ask, args=(i,)) for i in range(askers)]
         for thread in threads:
             thread.start()
-        environment = {**os.environ, "HOTLEAD_DATABASE_URL": str(engine.url)}
+        environment = {**os.environ, "HOTLEAD_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
         began = time.monotonic()
         importer = subprocess.Popen([sys.executable, "-m", "bot.cli", "import", "activities", str(export)],
                                     env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -22,7 +22,7 @@ def served(engine: Engine, env: dict[str, str], *args: str) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    environment = {**os.environ, "HOTLEAD_DATABASE_URL": str(engine.url), **env}
+    environment = {**os.environ, "HOTLEAD_DATABASE_URL": engine.url.render_as_string(hide_password=False), **env}
     # the server's log goes to a file, not a pipe: a chatty server never blocks on a full pipe
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", *args, "--no-scheduler", "--port",

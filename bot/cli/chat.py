@@ -98,7 +98,8 @@ def reps(app: AppContext, as_json: bool) -> None:
 @click.option("--whatsapp/--no-whatsapp", default=True, show_default=True,
               help="Answer WhatsApp (needs TWILIO_AUTH_TOKEN and HOTLEAD_PUBLIC_URL).")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
-              help="Run the weekly digest and the retraining here (only one server should).")
+              help="Keep the schedule of the weekly digest and the retraining here (several servers on one "
+                   "database may: each run happens once).")
 @click.option("--chat-workers", type=click.IntRange(0, 64),
               help="Processes that answer chat questions (default: one less than the CPUs, at least 1; 0: answer "
                    "in the server process).")
