@@ -210,6 +210,16 @@ def get_meta(*, session: Session, key: str) -> str | None:
     return row.value if row else None
 
 
+def database_origin(engine: Engine) -> str | None:
+    """What made this database ("demo" for `hotlead demo`, "bench" for a bench's build), or None (not said, or
+    not a Hotlead database at all)."""
+    try:
+        with Session(engine) as session:
+            return get_meta(session=session, key="origin")
+    except Exception:  # noqa: BLE001 - not a Hotlead database at all: treat it as someone else's data
+        return None
+
+
 def set_meta(*, session: Session, key: str, value: str) -> None:
     """Record one fact about the database (caller commits)."""
     row = session.get(models.Meta, key)

@@ -34,7 +34,7 @@ def build(folder: Path, leads: int, seed: int) -> Engine:
     from scoring.signals import analyze_pending
     from scoring.training import train
 
-    engine = build_demo(folder, leads, seed)
+    engine, _imported = build_demo(folder, leads, seed)
     analyze_pending(engine, mode="rules")
     train(engine)
     rescore(engine)

@@ -16,22 +16,42 @@ from sqlalchemy import Engine
 from scoring.leads import explain_lead
 from scoring.rescore import active_cutoffs, rescore, score_leads, top_reasons
 from scoring.training import train
-from storage.db import create_schema, make_engine
+from storage.db import (
+    create_schema,
+    database_origin,
+    drop_schema,
+    has_tables,
+    make_engine,
+    session_scope,
+    set_meta,
+)
 from storage.demo import generate
 from storage.demo.load import load_demo
+from storage.errors import StorageError
 from storage.push import lead_count
 from storage.samples import clear_scores, lead_external_ids
 
 WHY_SAMPLES = 200
 
 
-def build(folder: Path, leads: int, seed: int) -> Engine:
-    """A fresh demo database of `leads` leads under `folder`."""
-    engine = make_engine(f"sqlite:///{folder / 'speed.db'}")
+def build(folder: Path, leads: int, seed: int, url: str | None = None) -> tuple[Engine, dict[str, Any]]:
+    """A fresh demo database of `leads` leads (a SQLite file under `folder`, or at `url`, whose Hotlead tables
+    are replaced), and how fast its files were imported."""
+    engine = make_engine(url or f"sqlite:///{folder / 'speed.db'}")
+    if url is not None and has_tables(engine):
+        if database_origin(engine) not in ("demo", "bench"):
+            raise StorageError(f"{engine.url} holds data that is not a demo or a bench's: give the bench a "
+                               "database of its own")
+        drop_schema(engine)
     create_schema(engine)
+    with session_scope(engine) as session:
+        set_meta(session=session, key="origin", value="bench")
     pipeline = generate(folder / "files", leads=leads, seed=seed, today=date(2026, 11, 23))
-    list(load_demo(engine, pipeline, lambda _label: nullcontext(lambda _d, _t: None)))
-    return engine
+    started = time.perf_counter()
+    results = list(load_demo(engine, pipeline, lambda _label: nullcontext(lambda _d, _t: None)))
+    seconds = time.perf_counter() - started
+    rows = sum(r.counts.inserted + r.counts.updated + r.counts.unchanged for r in results)
+    return engine, {"import_rows": rows, "import_s": round(seconds, 2), "import_rows_per_s": round(rows / seconds)}
 
 
 def measure(engine: Engine, seed: int = 7) -> dict[str, Any]:
@@ -72,14 +92,16 @@ def measure(engine: Engine, seed: int = 7) -> dict[str, Any]:
     }
 
 
-def run(leads: int = 100_000, seed: int = 7, database: Path | None = None) -> dict[str, Any]:
+def run(leads: int = 100_000, seed: int = 7, database: Path | None = None, url: str | None = None) -> dict[str, Any]:
     """Measure on `database` (a copy is not made: its model registry and score history change) or on a
-    freshly built demo database of `leads` leads."""
+    freshly built demo database of `leads` leads: a temporary SQLite file, or the database at `url` (SQLite or
+    PostgreSQL; its Hotlead tables are replaced)."""
     if database is not None:
-        return measure(make_engine(f"sqlite:///{database}"), seed)
+        engine = make_engine(f"sqlite:///{database}")
+        return {"engine": engine.dialect.name, **measure(engine, seed)}
     with tempfile.TemporaryDirectory(prefix="hotlead-speed-") as tmp:
-        engine = build(Path(tmp), leads, seed)
+        engine, imported = build(Path(tmp), leads, seed, url)
         try:
-            return measure(engine, seed)
+            return {"engine": engine.dialect.name, **imported, **measure(engine, seed)}
         finally:
             engine.dispose()

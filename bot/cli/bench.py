@@ -89,13 +89,20 @@ def bench_quality(folds: int, home: Path | None, export: Path | None, label: str
 @click.option("--leads", default=100_000, show_default=True, type=click.IntRange(1000), help="Demo leads to build.")
 @click.option("--database", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Measure on this existing SQLite file instead (its models and score history change).")
+@click.option("--db", "url", metavar="URL",
+              help="Build the demo in this database instead of a temporary SQLite file (SQLite or PostgreSQL, e.g. "
+                   "postgresql+psycopg://…): its Hotlead tables are replaced, so give it a database of its own.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench_speed(leads: int, database: Path | None, as_json: bool) -> None:
-    """Rescore, explain-all and `why` speed on a demo database, and training time."""
+def bench_speed(leads: int, database: Path | None, url: str | None, as_json: bool) -> None:
+    """Import, rescore, explain-all and `why` speed on a demo database, and training time; `engine` says which
+    database engine the figures are for."""
     from bot.bench import speed
 
-    _show(speed.run(leads, database=database), as_json, lambda r: (
-        f"{r['leads']:,} leads ({r['active_leads']:,} active): rescore {r['rescore_leads_per_s']:,} leads/s, "
+    if database is not None and url is not None:
+        raise click.UsageError("--database and --db name the same thing: give one")
+    _show(speed.run(leads, database=database, url=url), as_json, lambda r: (
+        f"{r['engine']}: {r['leads']:,} leads ({r['active_leads']:,} active): "
+        f"rescore {r['rescore_leads_per_s']:,} leads/s, "
         f"reasons {r['explain_leads_per_s']:,} leads/s, why p99 {r['why_p99_ms']} ms, training {r['train_s']} s"))
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from bot.cli import AppContext, cli, emit_json, pass_app
@@ -20,8 +19,8 @@ from bot.progress import progress_bar
 from scoring.errors import NotEnoughOutcomesError
 from storage.db import (
     create_schema,
+    database_origin,
     drop_schema,
-    get_meta,
     has_tables,
     make_engine,
     repair_indexes,
@@ -300,7 +299,7 @@ def _reset_demo_database(url: str, force: bool) -> None:
     try:
         if not sqlite and not has_tables(engine):
             return
-        if not force and _origin(engine) != "demo":
+        if not force and database_origin(engine) != "demo":
             where = path if sqlite else parsed.render_as_string(hide_password=True)
             raise StorageError(f"{where} holds data that is not a demo: pass --force to replace it, or point "
                                "HOTLEAD_DATABASE_URL at another database")
@@ -311,15 +310,6 @@ def _reset_demo_database(url: str, force: bool) -> None:
     if sqlite:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def _origin(engine: Engine) -> str | None:
-    """What made this database ("demo" for `hotlead demo`), or None (not Hotlead's, or not said)."""
-    try:
-        with session_scope(engine) as session:
-            return get_meta(session=session, key="origin")
-    except Exception:  # noqa: BLE001 - not a Hotlead database at all: treat as foreign data
-        return None
 
 
 def _demo_summary(
