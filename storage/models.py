@@ -277,6 +277,13 @@ class DeliveryEvent(SQLModel, table=True):
     received_at: datetime
 
 
+# PostgreSQL: transcripts find their earlier versions by a range of source_ref in byte order (storage/importers/
+# transcripts.py); the unique index is in the database's collation, so the range needs its own (SQLite compares
+# bytes already).
+event.listen(Message.__table__, "after_create", DDL(  # type: ignore[attr-defined]
+    'CREATE INDEX IF NOT EXISTS ix_message_ref_bytes ON message (source_ref COLLATE "C")'
+).execute_if(dialect="postgresql"))
+
 for _table in (Activity.__table__, Message.__table__):  # type: ignore[attr-defined]
     for _dialect in ("sqlite", "postgresql"):
         for _statement in triggers(_table.name, _dialect):

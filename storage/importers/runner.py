@@ -24,7 +24,7 @@ from storage.errors import ImportFileError, RowError
 from storage.importers import cells
 from storage.importers.reading import Row, RowSource
 from storage.importers.tables import APPEND_ONLY_KINDS, Column, ExtrasEncoder, References, TableSpec, spec_for
-from storage.importers.writer import AppendWriter, Counts, StagedRows, UpsertWriter, insert_ignoring_conflicts
+from storage.importers.writer import AppendWriter, Counts, StagedRows, UpsertWriter, copy_ignoring_conflicts
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 PROGRESS_EVERY = 5000
@@ -143,7 +143,8 @@ def _import_staged(
 
 def _write_staged(conn: Connection, spec: TableSpec, staged: StagedRows, path: Path, counts: Counts) -> None:
     """Write the staged rows to the store in one transaction: on SQLite one INSERT … SELECT from the attached
-    scratch file in the key's order (about a second for 200,000 rows), elsewhere in batches."""
+    scratch file in the key's order (about a second for 200,000 rows); on PostgreSQL COPY into a temporary table
+    and one INSERT … SELECT from it."""
     names = ", ".join(staged.columns)
     staged.sort()
     if conn.dialect.name == "sqlite":
@@ -160,10 +161,8 @@ def _write_staged(conn: Connection, spec: TableSpec, staged: StagedRows, path: P
             conn.exec_driver_sql("DETACH DATABASE staged")
             conn.commit()
     else:
-        new = 0
         with conn.begin():
-            for batch in staged.batches():
-                new += insert_ignoring_conflicts(conn, spec.table, staged.columns, batch)
+            new = copy_ignoring_conflicts(conn, spec.table, staged.columns, staged.batches())
     counts.inserted += new
     counts.unchanged += staged.count - new
 

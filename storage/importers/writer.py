@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -48,6 +48,25 @@ def insert_ignoring_conflicts(conn: Connection, table: str, columns: Sequence[st
     else:
         sql = f"INSERT INTO {table} ({names}) VALUES ({marks(conn, len(columns))}) ON CONFLICT DO NOTHING"
     result = conn.exec_driver_sql(sql, rows)
+    return max(result.rowcount, 0)
+
+
+def copy_ignoring_conflicts(
+    conn: Connection, table: str, columns: Sequence[str], batches: Iterable[list[tuple]],
+) -> int:
+    """PostgreSQL's bulk path: COPY every row into a temporary table (dropped at commit), then one INSERT …
+    SELECT that skips rows whose natural key exists already; returns how many were new. Inside the caller's
+    transaction: a failure or a kill leaves nothing written."""
+    names = ", ".join(columns)
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE hl_staged ON COMMIT DROP AS SELECT {names} FROM {table} "
+                         "WITH NO DATA")
+    raw: Any = conn.connection.dbapi_connection  # psycopg's connection: its cursor has copy()
+    with raw.cursor() as cursor, cursor.copy(f"COPY hl_staged ({names}) FROM STDIN") as copy:
+        for batch in batches:
+            for row in batch:
+                copy.write_row(row)
+    result = conn.exec_driver_sql(f"INSERT INTO {table} ({names}) SELECT {names} FROM hl_staged "
+                                  "ON CONFLICT DO NOTHING")
     return max(result.rowcount, 0)
 
 

@@ -219,14 +219,14 @@ def stop(*_):
     signal.pause()
 
 reading = sys.argv[3] == "reading"
-if not reading and not sys.argv[1].startswith("sqlite"):  # stop after the first batch is written, uncommitted
-    insert = runner.insert_ignoring_conflicts
+if not reading and not sys.argv[1].startswith("sqlite"):  # stop after every row is written, uncommitted
+    copy = runner.copy_ignoring_conflicts
 
-    def inserted(*args, **kwargs):
-        insert(*args, **kwargs)
+    def copied(*args, **kwargs):
+        copy(*args, **kwargs)
         stop()
 
-    runner.insert_ignoring_conflicts = inserted
+    runner.copy_ignoring_conflicts = copied
 elif not reading:  # stop inside the write transaction: every row written, the indexes dropped, not committed
     built_after = runner._indexes_built_after
 
