@@ -185,7 +185,7 @@ class RepRow(NamedTuple):
     slack_user_id: str | None
     whatsapp: str | None
     timezone: str
-    whatsapp_seen_at: str | None
+    whatsapp_seen_at: str | datetime | None  # a stamp on SQLite, a datetime on PostgreSQL
 
 
 REP_KEYS = ("slack_user_id", "whatsapp", "name", "id")

@@ -102,15 +102,6 @@ def inbound_said(*, conn: Connection, message_ids: Collection[int]) -> dict[int,
     return {r[0]: (r[1], r[2] or 0.0, json_loads(r[3]) or {}) for r in rows}
 
 
-def whatsapp_seen_at(*, conn: Connection, rep_id: int) -> datetime | None:
-    """When the rep last wrote to the bot on WhatsApp (UTC, naive), if ever."""
-    seen = conn.execute(text("SELECT whatsapp_seen_at FROM rep WHERE id = :id"), {"id": rep_id}).scalar()
-    if not seen:
-        return None
-    moment = seen if isinstance(seen, datetime) else datetime.fromisoformat(str(seen))
-    return moment.replace(tzinfo=None)
-
-
 def mark_whatsapp_seen(*, conn: Connection, now: datetime, rep_id: int | None = None) -> None:
     """Record that the rep (every rep when `rep_id` is None) wrote on WhatsApp at `now`."""
     if rep_id is None:

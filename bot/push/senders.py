@@ -17,8 +17,7 @@ from twilio.rest import Client
 from bot.config import Settings
 from bot.push.outbox import Channel, SendError
 from storage.db import json_dumps
-from storage.history import utc
-from storage.push import whatsapp_seen_at
+from storage.history import find_rep, utc
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)  # WhatsApp: free-form text only this long after the rep's last message to us
@@ -141,5 +140,6 @@ def _in_window(engine: Engine, rep_id: int | None) -> bool:
     if rep_id is None:
         return False
     with engine.connect() as conn:
-        seen = whatsapp_seen_at(conn=conn, rep_id=rep_id)
-    return seen is not None and datetime.now(UTC) - seen.replace(tzinfo=UTC) < WINDOW
+        rep = find_rep(conn=conn, key="id", value=rep_id)
+    return rep is not None and rep.whatsapp_seen_at is not None and \
+        datetime.now(UTC) - utc(rep.whatsapp_seen_at) < WINDOW
