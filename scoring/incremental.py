@@ -15,7 +15,7 @@ from scoring.rescore import EPSILON, score_leads, top_reasons
 from scoring.stops import GROUP
 from storage.db import json_dumps
 from storage.history import insert_scores, latest_scores, stamp
-from storage.queries import open_among
+from storage.queries import open_lead_ids
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def rescore_leads(engine: Engine, lead_ids: list[int], now: datetime | None = No
     """Score these open leads now and append a history row for each one that moved (as `hotlead score`)."""
     moment = now or datetime.now(UTC)
     with engine.connect() as conn:
-        open_ids = open_among(conn=conn, lead_ids=lead_ids)
+        open_ids = open_lead_ids(conn=conn, among=lead_ids)
         if not open_ids:
             return []
         latest = {lead: (row.probability, row.percentile, row.band, row.reasons)

@@ -37,18 +37,14 @@ def scope_leads(*, conn: Connection, lead_ids: Iterable[int]) -> None:
                              [(int(i),) for i in json.loads(ids)])
 
 
-def open_lead_ids(*, conn: Connection) -> list[int]:
-    """Every lead still in play (no outcome, not won or lost), by id."""
+def open_lead_ids(*, conn: Connection, among: Sequence[int] | None = None) -> list[int]:
+    """Every lead still in play (no outcome, not won or lost), or those of `among`, by id."""
     sql = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
-           "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost') ORDER BY l.id")
-    return [row[0] for row in _fetch(conn, sql)]
-
-
-def open_among(*, conn: Connection, lead_ids: Sequence[int]) -> list[int]:
-    """Those of these leads still in play (no outcome, not won or lost), by id."""
-    sql = text("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.id IN :ids AND o.id IS NULL "
-               "AND l.status NOT IN ('won', 'lost') ORDER BY l.id").bindparams(bindparam("ids", expanding=True))
-    return [int(row[0]) for row in conn.execute(sql, {"ids": list(lead_ids)})]
+           "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost')")
+    if among is None:
+        return [row[0] for row in _fetch(conn, sql + " ORDER BY l.id")]
+    statement = text(sql + " AND l.id IN :ids ORDER BY l.id").bindparams(bindparam("ids", expanding=True))
+    return [int(row[0]) for row in conn.execute(statement, {"ids": list(among)})]
 
 
 def lead_ids_open_at(*, conn: Connection, moment: str) -> list[int]:

@@ -57,6 +57,11 @@ def demo_files(tmp_path: Path, leads: int) -> Path:
     return files
 
 
+def both_engines(tmp_path: Path, postgres_url: str) -> tuple[tuple[str, str], ...]:
+    """(name, URL) of a fresh SQLite file and of the PostgreSQL test database: the same files go into each."""
+    return ("sqlite", f"sqlite:///{tmp_path / 'same.db'}"), ("postgresql", postgres_url)
+
+
 def test_the_same_files_give_the_same_training_features_on_sqlite_and_postgresql(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -70,7 +75,7 @@ def test_the_same_files_give_the_same_training_features_on_sqlite_and_postgresql
 
     files = demo_files(tmp_path, 500)
     built = {}
-    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'same.db'}"), ("postgresql", postgres_url)):
+    for name, url in both_engines(tmp_path, postgres_url):
         engine = make_engine(url)
         create_schema(engine)
         for kind in ("reps", "accounts", "leads", "activities", "messages", "outcomes"):
@@ -97,7 +102,7 @@ def test_train_score_top_and_why_give_the_same_answers_on_postgresql_as_on_sqlit
 
     files = demo_files(tmp_path, 2000)
     answers = {}
-    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'same.db'}"), ("postgresql", postgres_url)):
+    for name, url in both_engines(tmp_path, postgres_url):
         def run(*args: str, url: str = url) -> str:
             result = CliRunner().invoke(cli, list(args), env={"HOTLEAD_DATABASE_URL": url, "HOTLEAD_NLP": "rules"})
             assert result.exit_code == 0, (url, args, result.output)
