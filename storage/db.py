@@ -1,4 +1,4 @@
-"""The engine: SQLite in WAL mode with foreign keys on; schema creation and its version."""
+"""The engine: SQLite in WAL mode with foreign keys on; the schema, made new or upgraded by its migrations."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event, inspect
 from sqlmodel import Session, SQLModel, create_engine, select
 
-from storage import models
+from storage import migrations, models
 from storage.derived import julian_sql
 from storage.errors import SchemaError
 
@@ -108,18 +108,20 @@ def _without_row_values(context: Any) -> Exception | None:
     return scrubbed  # type: ignore[no-any-return]
 
 
-# Each step takes a database from the version before it to its own, in one transaction.
+# Before migrations: each step took a database from the version before it to its own (all in one transaction),
+# up to version 9, the migrations' baseline (storage/migrations). Later changes are migrations.
 _UPGRADES: dict[int, tuple[str, ...]] = {
     6: ("ALTER TABLE alert ADD COLUMN delivery VARCHAR",  # the carrier's status, apart from the outbox's
         # schema 5 wrote Twilio's callbacks into status: a row with the carrier's id was sent, whatever it says
         "UPDATE alert SET delivery = status, status = 'sent' WHERE external_ref IS NOT NULL "
         "AND status NOT IN ('sent', 'superseded')"),
-    7: ("ALTER TABLE alert ADD COLUMN expires_at VARCHAR",  # the outbox never gives up: it expires, by a rule
-        "ALTER TABLE alert ADD COLUMN unsure_since VARCHAR"),  # a send whose answer was lost: look before re-sending
+    7: ("ALTER TABLE alert ADD COLUMN expires_at {moment}",  # the outbox never gives up: it expires, by a rule
+        "ALTER TABLE alert ADD COLUMN unsure_since {moment}"),  # a send whose answer was lost: look before re-sending
     8: ("ALTER TABLE lead_action ADD COLUMN note VARCHAR",),  # a rep's words with a verdict ("not a fit: students")
     # the outbox's lease (and new tables for several server processes: seen_request, job_run, target_pause)
-    9: ("ALTER TABLE alert ADD COLUMN claimed_at TIMESTAMP",),
+    9: ("ALTER TABLE alert ADD COLUMN claimed_at {moment}",),
 }
+_MOMENT = {"sqlite": "DATETIME", "postgresql": "TIMESTAMP WITH TIME ZONE"}  # what the models' times are made as
 
 
 def begin_now(conn: Connection, *, immediate: bool = False) -> None:
@@ -139,20 +141,42 @@ def has_tables(engine: Engine) -> bool:
 def drop_schema(engine: Engine) -> None:
     """Drop Hotlead's tables and everything in them (only those: other tables in the database are left alone)."""
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
 def create_schema(engine: Engine) -> bool:
-    """Create every table that is missing, upgrade an older Hotlead schema in place, and record the schema
-    version; True when the database was new."""
-    existed = inspect(engine).has_table("meta")
-    upgrade(engine)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as session:
-        if session.get(models.Meta, "schema_version") is None:
-            session.add(models.Meta(key="schema_version", value=str(models.SCHEMA_VERSION)))
-            session.commit()
-    check_schema(engine)
-    return not existed
+    """Make a new database's schema, or upgrade an older Hotlead schema in place; True when the database was
+    new. A new one is made from the models in one transaction and stamped with the newest migration."""
+    if inspect(engine).has_table("meta"):
+        upgrade(engine)
+        check_schema(engine)
+        return False
+    with engine.begin() as conn:
+        begin_now(conn)
+        SQLModel.metadata.create_all(conn)
+        conn.execute(models.Meta.__table__.insert().values(  # type: ignore[attr-defined]
+            key="schema_version", value=str(models.SCHEMA_VERSION)))
+        migrate(conn, "stamp", migrations.HEAD)
+    return True
+
+
+def migrate(conn: Connection, command: str, revision: str) -> None:
+    """Run Alembic's `command` (upgrade, stamp) to `revision` on this connection, inside its transaction."""
+    from alembic import command as commands
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations.FOLDER))
+    config.attributes["connection"] = conn
+    getattr(commands, command)(config, revision)
+
+
+def revision(conn: Connection) -> str | None:
+    """The database's Alembic revision, or None when it has none (new, or made before migrations)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def repair_indexes(engine: Engine) -> list[str]:
@@ -171,37 +195,55 @@ def repair_indexes(engine: Engine) -> list[str]:
     return [str(index.name) for index in missing]
 
 
-def upgrade(engine: Engine) -> int | None:
-    """Bring a database of an older schema version up to this one (new tables come from `create_all`);
-    returns the version it had, or None when there was nothing to upgrade."""
+def upgrade(engine: Engine) -> str | None:
+    """Bring an older Hotlead database up to the newest migration, all in one transaction; returns what it had
+    ("schema version 7" from before migrations, or "revision 0001"), or None when there was nothing to do (new
+    to Hotlead, current already, or one check_schema refuses: too old, or newer than this Hotlead)."""
     if not inspect(engine).has_table("meta"):
         return None
     with engine.begin() as conn:
-        found = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
-        if found is None or not found.isdigit() or int(found) >= models.SCHEMA_VERSION:
+        begin_now(conn)
+        found = revision(conn)
+        if found is None:
+            version = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
+            if version is None or not version.isdigit() or int(version) > models.SCHEMA_VERSION:
+                return None
+            if int(version) < models.SCHEMA_VERSION and int(version) + 1 not in _UPGRADES:
+                return None  # too old to upgrade: check_schema says so
+            for step in range(int(version) + 1, models.SCHEMA_VERSION + 1):
+                for statement in _UPGRADES[step]:
+                    conn.exec_driver_sql(statement.format(moment=_MOMENT[conn.dialect.name]))
+            conn.execute(models.Meta.__table__.update().where(  # type: ignore[attr-defined]
+                models.Meta.key == "schema_version").values(value=str(models.SCHEMA_VERSION)))
+            had = f"schema version {version}"
+        elif found == migrations.HEAD or found not in migrations.REVISIONS:
             return None
-        if int(found) + 1 not in _UPGRADES:
-            return None  # too old to upgrade: check_schema says so
-        for version in range(int(found) + 1, models.SCHEMA_VERSION + 1):
-            for statement in _UPGRADES[version]:
-                conn.exec_driver_sql(statement)
-        conn.execute(models.Meta.__table__.update().where(  # type: ignore[attr-defined]
-            models.Meta.key == "schema_version").values(value=str(models.SCHEMA_VERSION)))
-    return int(found)
+        else:
+            had = f"revision {found}"
+        migrate(conn, "upgrade", migrations.HEAD)  # from none: the baseline makes the tables they lacked
+    return had
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise SchemaError unless the database holds this version of the Hotlead schema."""
+    """Raise SchemaError unless the database holds the newest Hotlead schema (the migrations' head)."""
     if not inspect(engine).has_table("meta"):
         raise SchemaError(f"{_where(engine)} has no Hotlead schema yet: run `hotlead init`")
-    with Session(engine) as session:
-        row = session.get(models.Meta, "schema_version")
-    if row is None or row.value != str(models.SCHEMA_VERSION):
-        found = row.value if row else "none"
-        hint = "; run `hotlead init` to upgrade it" if found.isdigit() and int(found) + 1 in _UPGRADES else ""
-        raise SchemaError(
-            f"{_where(engine)} has schema version {found}; this Hotlead needs {models.SCHEMA_VERSION}{hint}"
-        )
+    with engine.connect() as conn:
+        found = revision(conn)
+        version = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
+    if found == migrations.HEAD:
+        return
+    if found in migrations.REVISIONS:
+        raise SchemaError(f"{_where(engine)} is at schema revision {found}; this Hotlead needs "
+                          f"{migrations.HEAD}: run `hotlead init` to upgrade it")
+    if found is not None:
+        raise SchemaError(f"{_where(engine)} is at schema revision {found}, which this Hotlead does not know "
+                          f"(its newest is {migrations.HEAD}): a newer Hotlead made it; upgrade Hotlead")
+    version = version or "none"
+    upgradable = version.isdigit() and (int(version) == models.SCHEMA_VERSION or int(version) + 1 in _UPGRADES)
+    hint = "; run `hotlead init` to upgrade it" if upgradable else ""
+    raise SchemaError(f"{_where(engine)} has schema version {version} (from before migrations); this Hotlead "
+                      f"needs revision {migrations.HEAD}{hint}")
 
 
 def get_meta(*, session: Session, key: str) -> str | None:

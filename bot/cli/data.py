@@ -35,7 +35,7 @@ from storage.importers import TABLE_KINDS, ImportResult, import_table
 from storage.importers.crm import NoLabelError, import_crm
 from storage.importers.tables import References, spec_for
 from storage.importers.transcripts import import_transcripts
-from storage.models import SCHEMA_VERSION
+from storage.migrations import HEAD
 
 IMPORT_KINDS = (*TABLE_KINDS, "transcripts", "crm")
 HISTORY_WEEKS = 8  # the demo's score history: one rescoring a week as of then, so every surface shows movement
@@ -44,7 +44,10 @@ HISTORY_WEEKS = 8  # the demo's score history: one rescoring a week as of then, 
 @cli.command()
 @pass_app
 def init(app: AppContext) -> None:
-    """Create the database schema, or upgrade an older one in place (safe to run again: nothing is dropped)."""
+    """Create the database schema, or upgrade an older one in place (safe to run again: nothing is dropped).
+
+    An upgrade runs the schema's migrations (storage/migrations) in one transaction: it completes, or the
+    database is left as it was."""
     engine = app.engine(check=False)
     upgraded = upgrade(engine)
     repaired = repair_indexes(engine)
@@ -53,7 +56,7 @@ def init(app: AppContext) -> None:
     if repaired:
         click.echo(f"Rebuilt missing indexes: {', '.join(repaired)}")
     if upgraded is not None:
-        click.echo(f"Upgraded the Hotlead schema in {where} from version {upgraded} to {SCHEMA_VERSION}")
+        click.echo(f"Upgraded the Hotlead schema in {where} from {upgraded} to revision {HEAD}")
         return
     click.echo(f"{'Created' if created else 'Checked'} the Hotlead schema in {where}")
 

@@ -49,60 +49,6 @@ def test_a_foreign_key_violation_is_refused(engine: Engine) -> None:
         )
 
 
-def version_5_file(url: str) -> str:
-    """A database as Hotlead 0.1 with schema 5 left it: no alert.delivery, no delivery_event, no lead_action.note,
-    and the carrier's status written into alert.status."""
-    engine = make_engine(url)
-    create_schema(engine)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE delivery_event")
-        conn.exec_driver_sql("DROP TABLE seen_request")
-        conn.exec_driver_sql("DROP TABLE job_run")
-        conn.exec_driver_sql("DROP TABLE target_pause")
-        for column in ("delivery", "expires_at", "unsure_since", "claimed_at"):
-            conn.exec_driver_sql(f"ALTER TABLE alert DROP COLUMN {column}")
-        conn.exec_driver_sql("ALTER TABLE lead_action DROP COLUMN note")
-        conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
-        for key, status, sid in (("a", "read", "SMa"), ("b", "queued", None), ("c", "failed", None),
-                                 ("d", "sending", "SMd"), ("e", "undelivered", "SMe")):  # d, e: sent, then called back
-            conn.execute(text("INSERT INTO alert (kind, channel, dedupe_key, created_at, status, attempts, payload, "
-                              "external_ref) VALUES ('demo', 'whatsapp', :key, '2026-11-30 10:00:00', :status, 1, "
-                              "'{}', :sid)"), {"key": key, "status": status, "sid": sid})
-    engine.dispose()
-    return url
-
-
-def test_an_older_schema_is_refused_with_the_way_to_upgrade_it(db_url: str) -> None:
-    engine = make_engine(version_5_file(db_url))
-    needs = f"schema version 5; this Hotlead needs {models.SCHEMA_VERSION}; run `hotlead init` to upgrade it"
-    with pytest.raises(SchemaError, match=needs):
-        check_schema(engine)
-
-
-def test_hotlead_init_upgrades_schema_5_in_place_keeping_every_alert(db_url: str) -> None:
-    from click.testing import CliRunner
-
-    from bot.cli import cli
-
-    url = version_5_file(db_url)
-    result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
-    assert result.exit_code == 0, result.output
-    assert "Upgraded the Hotlead schema" in result.output
-    assert f"from version 5 to {models.SCHEMA_VERSION}" in result.output
-    engine = make_engine(url)
-    check_schema(engine)
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT dedupe_key, status, delivery FROM alert ORDER BY dedupe_key").all()
-        assert conn.exec_driver_sql("SELECT count(*) FROM delivery_event").scalar_one() == 0
-    assert [tuple(r) for r in rows] == [("a", "sent", "read"), ("b", "queued", None), ("c", "failed", None),
-                                        ("d", "sent", "sending"), ("e", "sent", "undelivered")]
-    assert "note" in {c["name"] for c in inspect(engine).get_columns("lead_action")}  # schema 8: a rep's words
-    assert "claimed_at" in {c["name"] for c in inspect(engine).get_columns("alert")}  # schema 9: the outbox's lease
-    assert inspect(engine).has_table("seen_request")
-    again = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": url})
-    assert again.exit_code == 0 and "Checked the Hotlead schema" in again.output
-
-
 def test_hotlead_init_rebuilds_an_index_an_older_import_lost(db_url: str) -> None:
     from click.testing import CliRunner
 
@@ -121,7 +67,6 @@ def test_hotlead_init_rebuilds_an_index_an_older_import_lost(db_url: str) -> Non
 
 
 def test_an_sql_error_never_carries_the_rows_values(engine: Engine) -> None:
-    from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError) as raised, engine.begin() as conn:
