@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -11,7 +12,6 @@ from typing import Literal
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import Engine
 
-from bot.ttl import fresh_for
 from storage.history import (
     AccountName,
     LeadName,
@@ -27,7 +27,6 @@ CLOSE = 75  # matches this good are offered as choices
 HINT = 50  # below this a name is not even suggested
 MAX_CHOICES = 5  # choices shown to a rep
 MAX_CANDIDATES = 30  # candidates kept for the commands to choose among (by score, band) before showing
-NAMES_FRESH_S = 2.0  # a lead added this long ago can be asked about by name
 _AT = re.compile(r"^(?P<person>.+?)\s+(?:at|from|@)\s+(?P<company>.+)$", re.IGNORECASE)
 _NOISE = re.compile(r"^(?:the\s+)|(?:'s|’s)$|^[\"'“”‘’]+|[\"'“”‘’?!.,]+$", re.IGNORECASE)
 
@@ -188,23 +187,20 @@ class NameIndex:
         return Resolution(phrase, None, tuple(ranked[:3]))
 
 
-_cache: dict[int, tuple[tuple[object, ...], NameIndex]] = {}
+# per engine object, not id(engine): an id is reused once an engine is gone, perhaps by one on another database
+_cache: weakref.WeakKeyDictionary[Engine, tuple[tuple[object, ...], NameIndex]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def name_index(engine: Engine) -> NameIndex:
-    """The engine's name index, rebuilt when leads or accounts were added (checked every NAMES_FRESH_S)."""
-    version = _version(engine)
-    cached = _cache.get(id(engine))
+    """The engine's name index, rebuilt when leads or accounts changed in any process: the database's name version
+    (index lookups only, see storage.history.name_version) is read on every call, the names only when it moved."""
+    with engine.connect() as conn:
+        version = name_version(conn=conn)  # read before the names: a change in between is caught next time
+    cached = _cache.get(engine)
     if cached and cached[0] == version:
         return cached[1]
     with _lock, engine.connect() as conn:
         index = NameIndex(lead_names(conn=conn), account_names(conn=conn))
-        _cache[id(engine)] = (version, index)
+        _cache[engine] = (version, index)
     return index
-
-
-@fresh_for(NAMES_FRESH_S)
-def _version(engine: Engine) -> tuple[object, ...]:
-    with engine.connect() as conn:
-        return name_version(conn=conn)

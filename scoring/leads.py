@@ -36,14 +36,15 @@ def _lookup(engine: Engine, key: str) -> tuple[int, str, str, str | None, float]
 
 
 def population(engine: Engine) -> np.ndarray | None:
-    """Latest probabilities of the active leads (what a percentile is among), cached until scores change."""
+    """Latest probabilities of the open leads (what a percentile is among), cached until a score is written or an
+    outcome recorded, by this process or another."""
     with engine.connect() as conn:
-        last = queries.last_score_id(conn=conn)
-    return _population_at(engine, last)
+        version = queries.population_version(conn=conn)
+    return _population_at(engine, version)
 
 
 @lru_cache(maxsize=4)
-def _population_at(engine: Engine, _last_score_id: int | None) -> np.ndarray | None:
+def _population_at(engine: Engine, _version: tuple[Any, ...]) -> np.ndarray | None:
     with engine.connect() as conn:
         values = queries.open_latest_probabilities(conn=conn)
     return np.asarray(values) if values else None

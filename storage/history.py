@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -54,12 +55,24 @@ def utc(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+NAMES_CHANGED = "names_changed"  # meta key: a new token each time an import writes leads or accounts
+
+
 def name_version(*, conn: Connection) -> tuple[Any, ...]:
-    """Changes whenever a lead or account is added or renamed away (cheap: two index lookups each)."""
+    """Changes whenever leads or accounts change, in any process (index lookups only): every import of leads,
+    accounts or a CRM export writes a new NAMES_CHANGED token as it commits (a rename or an owner changed in place
+    included), and the newest ids show rows added by any other writer."""
     return tuple(conn.execute(text(
-        "SELECT (SELECT max(id) FROM lead), (SELECT count(*) FROM lead), "
-        "(SELECT max(id) FROM account), (SELECT count(*) FROM account)"
-    )).one())
+        "SELECT (SELECT value FROM meta WHERE key = :key), (SELECT max(id) FROM lead), (SELECT max(id) FROM account)"
+    ), {"key": NAMES_CHANGED}).one())
+
+
+def names_changed(*, conn: Connection) -> None:
+    """Record, in the writer's transaction, that leads or accounts changed (see name_version); run it last before
+    the commit, so that the meta row is locked (PostgreSQL) for no longer than the commit takes."""
+    conn.execute(text(
+        "INSERT INTO meta (key, value) VALUES (:key, :token) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    ), {"key": NAMES_CHANGED, "token": uuid.uuid4().hex})
 
 
 def lead_names(*, conn: Connection) -> list[LeadName]:

@@ -231,9 +231,12 @@ def lead_keys(*, conn: Connection) -> list[str]:
     return [row[0] for row in conn.execute(text("SELECT external_id FROM lead UNION ALL SELECT name FROM lead"))]
 
 
-def last_score_id(*, conn: Connection) -> int | None:
-    """The newest score row's id (changes whenever a score is written)."""
-    return conn.execute(text("SELECT max(id) FROM score")).scalar()
+def population_version(*, conn: Connection) -> tuple[Any, ...]:
+    """Changes whenever a score is written or an outcome recorded or removed, by any process: the newest score id
+    (an index lookup) and the outcomes' newest id and count (what decides which leads are still open)."""
+    return tuple(conn.execute(text(
+        "SELECT (SELECT max(id) FROM score), (SELECT max(id) FROM outcome), (SELECT count(*) FROM outcome)"
+    )).one())
 
 
 def open_latest_probabilities(*, conn: Connection) -> list[float]:

@@ -26,7 +26,6 @@ from bot.clients import slack_client
 from bot.config import Settings
 from bot.replies import MORE, Reply, clip, split_message
 from bot.router import Deps, IncomingMessage, dispatch
-from bot.ttl import fresh_for
 from storage.history import RepRow, find_rep
 from storage.seen import first_sighting, forget_sightings
 
@@ -37,7 +36,6 @@ MAX_BLOCKS = 50  # Slack refuses a message with more
 BUTTON_LIMIT = 75
 REMEMBERED = timedelta(days=1)  # Slack retries within minutes; a signed request is good for five
 PRUNE_EVERY = timedelta(minutes=10)
-REPS_FRESH_S = 30.0  # a rep added or changed is recognised in Slack within this long
 REFUSAL = "Sorry, I only answer registered reps. Ask your Hotlead admin to add you (`hotlead import reps`)."
 ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}"}
 QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}  # a DM with a file attached is still a question
@@ -110,12 +108,11 @@ class SeenEvents:
 
 
 def _rep(deps: Deps, user: str | None) -> RepRow | None:
-    return _rep_by_slack_id(deps.engine, user) if user else None
-
-
-@fresh_for(REPS_FRESH_S)
-def _rep_by_slack_id(engine: Engine, user: str) -> RepRow | None:
-    with engine.connect() as conn:
+    """Who asks, read for every question (one index lookup): a rep added, or a role changed, by any process
+    counts at once."""
+    if not user:
+        return None
+    with deps.engine.connect() as conn:
         return find_rep(conn=conn, key="slack_user_id", value=user)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine
 
 from bot.commands import Command, patterns
 from bot.commands.common import Scored, best_lead, find, lead_actions, score_line, scored
@@ -13,7 +12,6 @@ from bot.commands.words import WHAT_IS
 from bot.names import MAX_CHOICES, SURE, likely_lead, name_index
 from bot.replies import Reply, Section
 from bot.router import Query
-from bot.ttl import fresh_for
 from scoring import registry
 from scoring.evidence import evidence
 from scoring.explain import format_effect, moves_the_score
@@ -21,7 +19,6 @@ from scoring.leads import explain_lead
 from scoring.stops import GROUP
 
 ASK = "why is {} hot?"
-MODEL_FRESH_S = 5.0
 _NOT = r"(?:isn't|isn’t|aren't|aren’t|wasn't|wasn’t|doesn't|doesn’t|didn't|didn’t)"
 _SCORE_WORDS = (rf"(?:(?P<nt>{_NOT})\s+|(?:is|are|was|does|did|still)\s+)?(?P<negated>not\s+|n't\s+|no\s+longer\s+)?"
                 r"(?:so\s+|that\s+|this\s+|still\s+|yet\s+)?"
@@ -87,7 +84,7 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
 def _stored(query: Query, item: Scored) -> dict[str, Any] | None:
     """The facts of a lead's latest score with quotes behind its reasons, or None when another model wrote it."""
     engine = query.deps.engine
-    if item.now.model_version_id != active_version(engine):
+    if item.now.model_version_id != registry.active_version_id(engine):  # read per question: a promotion counts at once
         return None
     stop = next((r["text"] for r in item.now.reasons if r.get("group") == GROUP), None)
     reasons = [r for r in item.now.reasons if r.get("group") != GROUP]
@@ -104,12 +101,6 @@ def _stored(query: Query, item: Scored) -> dict[str, Any] | None:
             "scored_at": item.now.scored_at, "stop": stop,
             "for": [shown(r) for r in reasons if r["contribution"] > 0],
             "against": [shown(r) for r in reasons if r["contribution"] <= 0]}
-
-
-@fresh_for(MODEL_FRESH_S)
-def active_version(engine: Engine) -> int | None:
-    """The active model version's id (a promotion shows in chat within MODEL_FRESH_S)."""
-    return registry.active_version_id(engine)
 
 
 def _line(reason: dict[str, float | str], probability: float) -> str:

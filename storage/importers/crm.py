@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from storage import queries
 from storage.db import json_dumps, marks
 from storage.errors import ImportFileError, RowError, StorageError
+from storage.history import names_changed
 from storage.importers import cells
 from storage.importers.reading import Row, RowSource
 from storage.importers.runner import ImportResult, Progress, RowChecker
@@ -494,6 +495,7 @@ def import_crm(
         meta = UpsertWriter(conn, "meta", "key", ["key", "value"], Counts())
         meta.add({"key": DECISION_ORDER, "value": plan.decision_order})
         meta.flush()
+        names_changed(conn=conn)  # last: every process's name index follows (see storage.history.name_version)
     return ImportResult("crm", source.name, lead_counts, time.perf_counter() - started,
                         notes=_notes(source.name, plan, stages, outcome_counts, run.reopened))
 

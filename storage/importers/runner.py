@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 from storage import models  # noqa: F401  (the tables' indexes are read from the models)
 from storage.db import begin_now
 from storage.errors import ImportFileError, RowError
+from storage.history import names_changed
 from storage.importers import cells
 from storage.importers.reading import Row, RowSource
 from storage.importers.tables import APPEND_ONLY_KINDS, Column, ExtrasEncoder, References, TableSpec, spec_for
@@ -184,6 +185,7 @@ def _references_checked_here(conn: Connection, kind: str) -> Iterator[None]:
             conn.commit()
 
 
+NAMED_TABLES = ("lead", "account")  # what the chat's name index is built from
 BYTES_PER_ROW = 60  # a rough size of an activity row in an export, to guess a file's rows from its size
 
 
@@ -246,6 +248,8 @@ def _stream_rows(
         checker.raise_if_any()
         if into is not None:
             into.flush()
+        if writer is None and spec.table in NAMED_TABLES:
+            names_changed(conn=conn)  # every process's name index follows (renames, owners changed in place)
     finally:
         if into is not None and writer is None:
             into.close()
