@@ -32,9 +32,10 @@ def scope_leads(*, conn: Connection, lead_ids: Iterable[int]) -> None:
     ids = "[" + ",".join(map(str, map(int, lead_ids))) + "]"
     if conn.dialect.name == "sqlite":  # one JSON text instead of a bound parameter per lead
         conn.exec_driver_sql(f"INSERT OR IGNORE INTO hl_scope (id) SELECT value FROM json_each({mark(conn)})", (ids,))
-    else:
-        conn.exec_driver_sql(f"INSERT INTO hl_scope (id) VALUES ({mark(conn)}) ON CONFLICT DO NOTHING",
-                             [(int(i),) for i in json.loads(ids)])
+    else:  # one array; then statistics, without which the planner guesses 2,550 rows and hashes whole tables
+        conn.exec_driver_sql("INSERT INTO hl_scope (id) SELECT DISTINCT unnest(%s::int[])",
+                             ([int(i) for i in json.loads(ids)],))
+        conn.exec_driver_sql("ANALYZE hl_scope")
 
 
 def open_lead_ids(*, conn: Connection, among: Sequence[int] | None = None) -> list[int]:
