@@ -8,7 +8,7 @@ from collections.abc import Callable
 from click.testing import Result
 
 KEYS = {"engine", "leads", "active_leads", "import_rows_per_s", "rescore_leads_per_s", "explain_leads_per_s",
-        "why_p50_ms", "why_p99_ms", "train_s", "train_auc"}
+        "why_p50_ms", "why_p99_ms", "train_s", "train_auc", "nlp", "nlp_messages", "nlp_s"}
 
 
 def test_bench_speed_builds_the_demo_in_the_given_database_and_names_its_engine(
@@ -20,6 +20,7 @@ def test_bench_speed_builds_the_demo_in_the_given_database_and_names_its_engine(
     assert report.keys() >= KEYS and report["engine"] == engine_name
     assert report["leads"] == 1000 and report["import_rows"] > 1000 and 0.5 < report["train_auc"] <= 1.0
     assert report["why_p50_ms"] <= report["why_p99_ms"]
+    assert report["nlp_messages"] > 100 and report["nlp"]  # conversations read, as `hotlead demo` reads them
     again = run("bench", "speed", "--leads", "1000", "--db", db_url, "--json")  # its own tables replaced
     assert again.exit_code == 0 and json.loads(again.output)["leads"] == 1000, again.output
 

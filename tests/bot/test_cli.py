@@ -114,3 +114,5 @@ def test_bench_import_reports_the_contract_keys(run: Callable[..., Result]) -> N
     assert data["rows"] == 4000
     assert data["rows_per_s"] > 0 and data["seconds"] > 0 and data["peak_rss_mb"] > 0
     assert abs(data["rows"] / data["seconds"] - data["rows_per_s"]) / data["rows_per_s"] < 0.01
+    # a quarter more, later activities, into the table that holds the 4,000 already: all new rows
+    assert data["into_full_rows"] == 1000 and data["into_full_inserted"] == 1000 and data["into_full_rows_per_s"] > 0
