@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, JSON, Column, Index, LargeBinary, UniqueConstraint, event
+from sqlalchemy import DDL, JSON, Column, Float, Index, LargeBinary, Unicode, UniqueConstraint, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -262,6 +262,17 @@ class JobRun(SQLModel, table=True):
 
     job: str = Field(primary_key=True)
     ran_at: datetime
+
+
+class SchedulerJob(SQLModel, table=True):
+    """APScheduler's job store (bot/jobs.py), in APScheduler's own shape: made with the schema (revision 0002), so
+    that servers starting together find it there instead of each creating it (one of them would fail)."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: str = Field(sa_column=Column(Unicode(191), primary_key=True))
+    next_run_time: float | None = Field(default=None, sa_column=Column(Float(25), index=True))
+    job_state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class DeliveryEvent(SQLModel, table=True):

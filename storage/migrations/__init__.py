@@ -8,6 +8,5 @@ checking a database's version needs no Alembic import (a test holds it equal to 
 from pathlib import Path
 
 FOLDER = Path(__file__).parent
-BASELINE = "0001"  # the schema as it stood when migrations began (Hotlead's schema version 9)
-REVISIONS = ("0001",)  # oldest first
+REVISIONS = ("0001", "0002")  # oldest first
 HEAD = REVISIONS[-1]

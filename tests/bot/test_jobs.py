@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from click.testing import CliRunner
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from bot.cli import cli
 from bot.config import SettingError, Settings
@@ -78,6 +78,23 @@ def test_a_changed_schedule_replaces_the_stored_job(settings: Settings) -> None:
         moved = scheduled(replace(settings, hotlead_timezone="America/New_York", hotlead_retrain_days=7))
     assert moved[WEEKLY_DIGEST] == datetime(2026, 11, 23, 13, 0, tzinfo=UTC) != first[WEEKLY_DIGEST]
     assert moved[RETRAIN] == SUNDAY_NOON + timedelta(days=7)
+
+
+def test_a_starting_scheduler_makes_no_table_so_that_servers_can_start_together(engine: Engine, db_url: str) -> None:
+    """Its job store is part of the schema (revision 0002): two servers starting at once used to both create it,
+    and on PostgreSQL the second one failed."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        start_scheduler(Settings(hotlead_database_url=db_url, hotlead_timezone="UTC")).shutdown(wait=False)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert any("apscheduler_jobs" in s for s in statements)  # it did use its table
+    assert [s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER", "DROP"))] == []
 
 
 def test_next_runs_reads_what_a_scheduler_stored(settings: Settings) -> None:

@@ -215,3 +215,51 @@ def test_a_database_a_newer_hotlead_made_is_refused_by_name_and_left_alone(db_ur
     assert result.exit_code != 0 and "a newer Hotlead made it" in result.output
     assert shape(engine) == before
     engine.dispose()
+
+
+def at_revision(url: str, target: str) -> Engine:
+    """A database made by the migrations up to `target` only (as an older Hotlead left it)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        begin_now(conn)
+        migrate(conn, "upgrade", target)
+        conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('schema_version', '9')")
+    return engine
+
+
+def test_init_upgrades_revision_0001_to_the_head(db_url: str, other_db_url: str) -> None:
+    engine = at_revision(db_url, "0001")
+    with pytest.raises(SchemaError, match=f"at schema revision 0001; this Hotlead needs {migrations.HEAD}: run "
+                                          "`hotlead init` to upgrade it"):
+        check_schema(engine)
+    result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": db_url})
+    assert result.exit_code == 0, result.output
+    assert f"from revision 0001 to revision {migrations.HEAD}" in result.output
+    fresh = make_engine(other_db_url)
+    create_schema(fresh)
+    assert structure(engine) == structure(fresh)
+    engine.dispose()
+    fresh.dispose()
+
+
+def test_the_job_store_a_running_server_made_is_kept_with_its_jobs(db_url: str, other_db_url: str) -> None:
+    """Before revision 0002 APScheduler made its table when a server first started: the upgrade keeps it and
+    its jobs, and APScheduler's shape is the schema's own."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    engine = at_revision(db_url, "0001")
+    store = SQLAlchemyJobStore(engine=engine)
+    store.start(BackgroundScheduler(), "default")  # APScheduler creates its table, as `hotlead serve` did
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO apscheduler_jobs (id, next_run_time, job_state) VALUES ('weekly-digest', "
+                          "1.5, :state)"), {"state": b"\x80\x05job"})
+    result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": db_url})
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT id, next_run_time FROM apscheduler_jobs").all() == [("weekly-digest", 1.5)]
+    fresh = make_engine(other_db_url)
+    create_schema(fresh)
+    assert structure(engine) == structure(fresh)
+    engine.dispose()
+    fresh.dispose()
