@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from storage import queries
+from storage.db import json_dumps
 from storage.derived import activity_code, julian_day, julian_sql, page_type_from_url
 from storage.importers import import_table
 
@@ -138,3 +139,31 @@ def test_a_url_only_page_view_counts_as_its_page_but_keeps_its_page_type_as_give
         page_type, code = conn.exec_driver_sql("SELECT page_type, code FROM activity").one()
     assert (page_type, code) == ("", activity_code("page_view", "pricing"))
     assert import_table(engine, "activities", file).counts.inserted == 0  # the same file again: nothing new
+
+
+def test_message_entities_returns_exactly_the_inbound_messages_whose_signal_found_a_span(engine: Engine) -> None:
+    """The same messages on both engines: braces inside a span's text or label count once, empty lists are no
+    span, outbound lines are not the prospect's."""
+    spans = {
+        "none": {"budget": [], "timeline": [], "question": False, "engine": "rules"},
+        "one span": {"budget": [{"text": "$40k", "label": "amount", "start": 0, "end": 4}], "timeline": []},
+        "braces in its text": {"timeline": [{"text": "{by} Q3 }{", "label": "{", "start": 1, "end": 9}]},
+        "outbound span": {"next_steps": [{"text": "loop in", "label": "loop_in", "start": 0, "end": 7}]},
+    }
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO lead (id, external_id, name, created_at, status, attributes) "
+                             "VALUES (1, 'L1', 'Li', '2026-01-01 00:00:00.000000', 'open', '{}')")
+        for number, (name, entities) in enumerate(spans.items(), start=1):
+            conn.execute(text("INSERT INTO message (id, lead_id, channel, direction, text, occurred_at, source_ref) "
+                              "VALUES (:id, 1, 'chat', :direction, :text, :at, :ref)"),
+                         {"id": number, "text": name, "ref": f"m{number}", "at": f"2026-03-0{number} 10:00:00",
+                          "direction": "outbound" if name.startswith("outbound") else "inbound"})
+            conn.execute(text("INSERT INTO signal (message_id, nlp_version, sentiment, sentiment_label, urgency, "
+                              "entities, analyzed_at) VALUES (:id, 'v', 0, 'neutral', 0, :entities, "
+                              "'2026-03-09 00:00:00')"), {"id": number, "entities": json_dumps(entities)})
+    with engine.connect() as conn:
+        queries.scope_leads(conn=conn, lead_ids=[1])
+        found = queries.message_entities(conn=conn)
+    days = sorted(day for _lead, day, _entities in found)
+    assert [lead for lead, _day, _entities in found] == [1, 1]
+    assert days == [julian_day("2026-03-02 10:00:00"), julian_day("2026-03-03 10:00:00")]
