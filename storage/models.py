@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, JSON, Column, Float, Index, LargeBinary, Unicode, UniqueConstraint, event
+from sqlalchemy import DDL, JSON, Column, Float, Index, LargeBinary, Unicode, UniqueConstraint, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -209,8 +209,17 @@ class DemoSession(SQLModel, table=True):
     source: str = "cli"  # cli | slack | calendar
 
 
+# The outbox's waiting rows (queued or being sent): a few among every alert ever sent, found by every poll of
+# every server process. Partial, so it stays that small; covering (id and due time) on PostgreSQL.
+PENDING = "status = 'queued' OR status = 'sending'"
+
+
 class Alert(SQLModel, table=True):
     """The outbox: an alert is written here before it is sent."""
+
+    __table_args__ = (Index("ix_alert_pending", "status", "channel", "target", "next_attempt_at",
+                            sqlite_where=text(PENDING), postgresql_where=text(PENDING),
+                            postgresql_include=["id"]),)
 
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int | None = Field(default=None, foreign_key="lead.id")

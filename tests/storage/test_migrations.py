@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from bot.cli import cli
 from storage import migrations
@@ -56,13 +56,19 @@ def shape(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
                 for part, sql in queries.items()}
 
 
+def before_migrations(conn: Connection) -> None:
+    """Take away what the revisions after the baseline added, and the revision itself."""
+    for statement in ("DROP TABLE alembic_version", "DROP TABLE apscheduler_jobs", "DROP INDEX ix_alert_pending"):
+        conn.exec_driver_sql(statement)
+
+
 def version_5_file(url: str) -> str:
     """A database as Hotlead 0.1 with schema 5 left it: no alert.delivery, no delivery_event, no lead_action.note,
     the carrier's status written into alert.status, and no migrations' revision."""
     engine = make_engine(url)
     create_schema(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE alembic_version")
+        before_migrations(conn)
         conn.exec_driver_sql("DROP TABLE delivery_event")
         conn.exec_driver_sql("DROP TABLE seen_request")
         conn.exec_driver_sql("DROP TABLE job_run")
@@ -159,7 +165,7 @@ def test_a_database_from_just_before_migrations_is_upgraded_by_init_keeping_its_
     engine = make_engine(db_url)
     create_schema(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE alembic_version")  # schema 9 as Hotlead made it before migrations
+        before_migrations(conn)  # schema 9 as Hotlead made it before migrations
         conn.exec_driver_sql("INSERT INTO rep (name, role, timezone) VALUES ('Ann', 'rep', 'UTC')")
     with pytest.raises(SchemaError, match=r"schema version 9 \(from before migrations\).*run `hotlead init`"):
         check_schema(engine)
