@@ -62,6 +62,7 @@ class Settings:
     hotlead_outbox_lease_s: int = 300  # an alert claimed longer ago by a process that died is sent by another
     hotlead_quiet_hours: str = "off"  # e.g. 20:00-08:00: owner DMs wait until the end, in each rep's time zone
     hotlead_routing: str = DEFAULT_ROUTING  # who is suggested for an unassigned lead, by band: roles in order
+    hotlead_holdout_share: float = 0.0  # a random, stable share of new leads whose alerts ignore the model
 
     def __post_init__(self) -> None:
         # from_env passes text; a number that is not one must fail at start-up, naming its variable
@@ -73,6 +74,14 @@ class Settings:
         if not lease.isdecimal() or int(lease) < 1:
             raise SettingError(f"HOTLEAD_OUTBOX_LEASE_S must be a whole number of seconds (1 or more), not {lease!r}")
         object.__setattr__(self, "hotlead_outbox_lease_s", int(lease))
+        share = str(self.hotlead_holdout_share).strip()
+        try:
+            holdout = float(share)
+        except ValueError:
+            holdout = -1.0
+        if not 0.0 <= holdout <= 0.5:
+            raise SettingError(f"HOTLEAD_HOLDOUT_SHARE must be a share from 0 (off) to 0.5, such as 0.2, not {share!r}")
+        object.__setattr__(self, "hotlead_holdout_share", holdout)
         self.quiet_hours()  # these two refuse an unusable value at start-up
         self.routes()
         for name, allowed in CHOICES.items():

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 
 from storage.db import json_loads
-from storage.history import stamp
+from storage.history import stamp, utc
 
 
 def _expanding(sql: str, *names: str) -> Any:
@@ -19,12 +19,16 @@ def _expanding(sql: str, *names: str) -> Any:
 
 
 def alert_facts(*, conn: Connection, lead_id: int) -> dict[str, Any]:
-    """What an alert about a lead says: its external id, name, account, and its owner (id, name, Slack, zone)."""
+    """What an alert about a lead says: its external id, name, account, and its owner (id, name, Slack, zone);
+    and when the lead was created."""
     row = conn.execute(text(
-        "SELECT l.external_id, l.name, a.name, l.owner_id, r.name, r.slack_user_id, r.timezone FROM lead l "
-        "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN rep r ON r.id = l.owner_id WHERE l.id = :id"
+        "SELECT l.external_id, l.name, a.name, l.owner_id, r.name, r.slack_user_id, r.timezone, l.created_at "
+        "FROM lead l LEFT JOIN account a ON a.id = l.account_id LEFT JOIN rep r ON r.id = l.owner_id WHERE l.id = :id"
     ), {"id": lead_id}).one()
-    return dict(zip(("lead", "name", "account", "owner_id", "owner", "owner_slack", "owner_zone"), row, strict=True))
+    facts = dict(zip(("lead", "name", "account", "owner_id", "owner", "owner_slack", "owner_zone", "created_at"), row,
+                     strict=True))
+    facts["created_at"] = utc(facts["created_at"])
+    return facts
 
 
 def least_loaded_rep(*, conn: Connection, role: str) -> tuple[int, str, str | None, str] | None:

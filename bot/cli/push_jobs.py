@@ -47,7 +47,7 @@ def digest(app: AppContext, send_now: bool, dry_run: bool, chart: Path | None, a
     if dry_run:
         from bot.push.digest import build_digest
 
-        built = build_digest(app.engine(), now)
+        built = build_digest(app.engine(), now, app.settings.hotlead_holdout_share)
         if chart is not None:
             chart.write_bytes(built.chart)
         if as_json:

@@ -1,4 +1,4 @@
-"""Commands that use the model: train, score, top, why, model."""
+"""Commands that use the model: train, score, top, why, model, experiment."""
 
 from __future__ import annotations
 
@@ -274,3 +274,34 @@ def rollback(app: AppContext) -> None:
 
     chosen = registry.rollback(app.engine())
     click.echo(f"Rolled back: {chosen.version} is active again.")
+
+
+@cli.command()
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+              help="Count the leads created from this day (default: since the experiment started, when leads were "
+                   "first held out; every lead when none was yet).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_app
+def experiment(app: AppContext, since: Any, as_json: bool) -> None:
+    """Does scoring help? Conversion and time to first contact of the model's arm against the control arm.
+
+    With HOTLEAD_HOLDOUT_SHARE (say 0.2), that share of new leads, picked at random and stably by their id, is a
+    control arm: alerts and routing ignore the model for them. This compares the arms as assigned (every lead
+    counts, open ones as not converted yet) with 95% Wilson intervals and Fisher's exact test, and says plainly
+    when there is not enough data for a verdict yet."""
+    from scoring.experiment import measure
+    from storage.history import stamp
+
+    share = app.settings.hotlead_holdout_share
+    result = measure(app.engine(), share, stamp(since) if since else None)
+    if as_json:
+        emit_json(result)
+        return
+    since_text = f"leads created since {result['since'][:10]}" if result["since"] else "every lead"
+    click.echo(f"Holdout share {share:.0%}, {since_text} ({result['protocol']}):")
+    for arm in result["arms"]:
+        rate = "–" if arm["rate"] is None else f"{arm['rate']:.1%} ({arm['ci_low']:.1%}–{arm['ci_high']:.1%})"
+        contact = ("" if arm["first_contact_hours_median"] is None
+                   else f"; first contact after {arm['first_contact_hours_median']:.1f} h (median)")
+        click.echo(f"  {arm['arm']:>7}: {arm['leads']:,} leads, {arm['converted']:,} converted, {rate}{contact}")
+    click.echo(result["verdict"])

@@ -18,6 +18,7 @@ from bot.channels.slack import fallback
 from bot.channels.slack import sections as mrkdwn_sections
 from bot.config import Settings
 from bot.push.health import ModelHealth, model_health
+from scoring.experiment import measure
 from scoring.features import NOT_ENGAGEMENT
 from storage.history import all_reps, lead_names, stamp
 from storage.push import last_heard, scores_at
@@ -69,6 +70,7 @@ class Digest:
     quiet_total: int
     health: ModelHealth
     chart: bytes = field(default=b"", repr=False)
+    experiment: dict[str, Any] | None = None  # the controlled experiment's report, in the month's first digest
 
     @property
     def title(self) -> str:
@@ -94,7 +96,14 @@ class Digest:
             (f"Hot leads gone quiet ({self.quiet_total}): no activity or message in {PERIOD.days} days",
              quiet or ["None: every hot lead was active this week."]),
             ("Model health", [self.health.summary()]),
-        ]
+        ] + ([("Does scoring help? The controlled experiment", self._experiment_lines())] if self.experiment else [])
+
+    def _experiment_lines(self) -> list[str]:
+        assert self.experiment is not None
+        arms = [f"{arm['arm'].capitalize()} arm: {arm['converted']:,} of {arm['leads']:,} leads converted"
+                + ("" if arm["rate"] is None else f" ({arm['rate']:.1%}, {arm['ci_low']:.1%}–{arm['ci_high']:.1%})")
+                for arm in self.experiment["arms"]]
+        return [*arms, str(self.experiment["verdict"])]
 
     @property
     def text(self) -> str:
@@ -122,7 +131,7 @@ class Digest:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "risers": lines(self.risers),
                 "fallers": lines(self.fallers), "new_hot": lines(self.new_hot), "new_hot_total": self.new_hot_total,
                 "quiet": lines(self.quiet), "quiet_total": self.quiet_total, "health": self.health.as_dict(),
-                "text": self.text}
+                "experiment": self.experiment, "text": self.text}
 
 
 def _pct(probability: float | None) -> str:
@@ -144,8 +153,9 @@ def _reason_moved(before: list[dict[str, Any]], after: list[dict[str, Any]], ris
     return best[1] if best is not None and best[0] > 0 else None
 
 
-def build_digest(engine: Engine, now: datetime) -> Digest:
-    """The digest of the `PERIOD` ending at `now` (an aware datetime)."""
+def build_digest(engine: Engine, now: datetime, holdout_share: float = 0.0) -> Digest:
+    """The digest of the `PERIOD` ending at `now` (an aware datetime); the month's first one (a date in its
+    first week) carries the controlled experiment's report when one runs (`holdout_share` above 0)."""
     start = now - PERIOD
     with engine.connect() as conn:
         open_ids = set(open_lead_ids(conn=conn))
@@ -171,7 +181,8 @@ def build_digest(engine: Engine, now: datetime) -> Digest:
     fallers = sorted((m for m in movers if m.movement < 0), key=lambda m: m.movement)[:MOVERS]
     quiet_lines = [replace(lines[i], last_heard=heard[i][:10] if i in heard else None) for i in quiet[:LISTED]]
     digest = Digest(start, now, risers, fallers, [lines[i] for i in new_hot[:LISTED]], len(new_hot), quiet_lines,
-                    len(quiet), model_health(engine, now))
+                    len(quiet), model_health(engine, now),
+                    experiment=measure(engine, holdout_share) if holdout_share > 0 and now.day <= 7 else None)
     digest.chart = chart(digest)
     return digest
 
@@ -236,7 +247,7 @@ def deliver(digest: Digest, client: WebClient, target: str) -> Delivery:
 def send_digest(settings: Settings, engine: Engine, client: WebClient, now: datetime) -> tuple[Digest, list[Delivery]]:
     """Build the digest and send it to every manager and the digest channel; a recipient that fails is
     logged and reported, and does not stop the others."""
-    digest = build_digest(engine, now)
+    digest = build_digest(engine, now, settings.hotlead_holdout_share)
     sent = []
     for target in recipients(engine, settings):
         try:

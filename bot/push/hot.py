@@ -1,5 +1,6 @@
 """Hot-lead alerts: a lead that turned hot (or jumped) is posted to the alert channel and sent to its owner,
-or to a suggested owner when it has none; one alert per lead and kind per cooldown; DMs wait out quiet hours."""
+or to a suggested owner when it has none; one alert per lead and kind per cooldown; DMs wait out quiet hours.
+New leads in the experiment's control arm (HOTLEAD_HOLDOUT_SHARE, scoring/experiment.py) get neither."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.commands.common import lead_actions, score_line
 from bot.config import Settings
 from bot.push.outbox import enqueue
 from bot.replies import Reply, Section
+from scoring.experiment import held_out
 from scoring.incremental import Moved
 from storage import push as store
 
@@ -68,15 +70,19 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
     moment = now or datetime.now(UTC)
     queued: list[int] = []
     quiet = settings.quiet_hours()
+    share = settings.hotlead_holdout_share
     for moved in moves:
         kind = kind_of(moved)
         with engine.begin() as conn:
             if kind is None or store.alerted_since(conn=conn, lead_id=moved.lead_id, kind=kind,
                                                    since=moment - COOLDOWN):
                 continue
+            facts = store.alert_facts(conn=conn, lead_id=moved.lead_id)
+            if share and held_out(conn, external_id=str(facts["lead"]), created_at=facts["created_at"], share=share,
+                                  now=moment):
+                continue  # the experiment's control arm: no alert or routing comes from the model
             if kind == "hot":  # a lead that turns hot while its jump alert still waits gets one alert: the hot one
                 store.supersede_queued_jumps(conn=conn, lead_id=moved.lead_id)
-            facts = store.alert_facts(conn=conn, lead_id=moved.lead_id)
         owner = (facts["owner_id"], facts["owner"], facts["owner_slack"], facts["owner_zone"])
         suggested = None
         if facts["owner_id"] is None:

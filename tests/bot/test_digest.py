@@ -191,3 +191,15 @@ def test_names_that_look_like_math_are_drawn_as_text(demo_engine: Engine) -> Non
     digest = build_digest(demo_engine, now)
     assert {r"$\frac{$ Evil", "Acme $5 & $10 deal"} <= {line.name for line in digest.risers}
     assert png_size(digest.chart)
+
+
+def test_the_months_first_digest_carries_the_experiment_and_the_others_do_not(demo_engine: Engine) -> None:
+    first_monday, second_monday = datetime(2026, 12, 7, 8, tzinfo=UTC), datetime(2026, 12, 14, 8, tzinfo=UTC)
+    monthly = build_digest(demo_engine, first_monday, holdout_share=0.2)
+    assert monthly.experiment is not None and {a["arm"] for a in monthly.experiment["arms"]} == {"model", "control"}
+    assert "Does scoring help? The controlled experiment" in monthly.text
+    assert monthly.experiment["verdict"] in monthly.text and "Control arm:" in monthly.text
+    assert monthly.as_dict()["experiment"]["p_value"] == monthly.experiment["p_value"]
+    assert any("controlled experiment" in str(block) for block in monthly.blocks)
+    assert build_digest(demo_engine, second_monday, holdout_share=0.2).experiment is None
+    assert build_digest(demo_engine, first_monday).experiment is None  # no experiment running
