@@ -12,9 +12,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from scoring.errors import NoModelError
 from scoring.evidence import evidence
 from scoring.explain import all_reasons, compare_reasons, missing_value, reasons
-from scoring.rescore import Scored, score_leads
+from scoring.features import build_features
+from scoring.model import LeadScorer
+from scoring.rescore import Scored, active_scorer, score_leads
 from storage import queries
 from storage.db import json_loads
 from storage.errors import NotFoundError
@@ -96,8 +99,12 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
         text = f"{reason.text}; {quotes[reason.group]}" if reason.group in quotes else reason.text
         return {"text": text, "contribution": reason.contribution}
 
+    value = getattr(scored.scorer, "value_", None)
+    amount = float(value.amounts(scored.scorer, scored.encoded)[0]) if value is not None else None
     return {
         **head, "stop": scored.stopped[0], "base_value": base, "margin": float(scored.margin[0]),
+        **({"expected_amount": round(amount, 2), "expected_value": round(head["probability"] * amount, 2)}
+           if amount is not None else {}),
         "contributions": contributions,
         "reasons": [{"text": r.text, "contribution": r.contribution, "group": r.group}
                     for r in all_reasons(contributions, values, presence)],
@@ -125,19 +132,50 @@ def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) 
             "reasons": [{"text": r.text, "contribution": r.contribution} for r in found]}
 
 
-def top_leads(engine: Engine, *, band: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
-    """Active leads by their latest score, best first, with movement since the score before."""
+def top_leads(engine: Engine, *, band: str | None = None, limit: int = 10, by: str = "probability"
+              ) -> list[dict[str, Any]]:
+    """Active leads by their latest score (or `by` "value": by expected value, probability × expected amount),
+    best first, with movement since the score before; with `expected_amount` and `expected_value` when the
+    active model has a deal-value model."""
+    scorer = _value_scorer(engine)
+    if by == "value" and scorer is None:
+        raise NoModelError("no deal-value model yet: train with won deals' amounts (`hotlead train --value`)")
     with engine.connect() as conn:
-        rows = queries.latest_open_scores(conn=conn, band=band, limit=limit)
+        rows = queries.latest_open_scores(conn=conn, band=band, limit=None if by == "value" else limit)
+    amounts = expected_amounts(engine, scorer, [row[8] for row in rows]) if scorer is not None else {}
+    if by == "value":
+        rows.sort(key=lambda row: (-row[3] * amounts[row[8]], row[8]))
+        rows = rows[:limit]
     result = []
-    for external_id, name, account, p, percentile, band_, stored, previous in rows:
+    for external_id, name, account, p, percentile, band_, stored, previous, lead_id in rows:
         found = (json_loads(stored) if isinstance(stored, str) else stored) or []
         result.append({
             "lead": external_id, "name": name, "account": account, "probability": p, "percentile": percentile,
             "band": band_, "movement": 0.0 if previous is None else p - previous,
             "top_reason": found[0]["text"] if found else "",
+            **({"expected_amount": round(amounts[lead_id], 2), "expected_value": round(p * amounts[lead_id], 2)}
+               if lead_id in amounts else {}),
         })
     return result
+
+
+def _value_scorer(engine: Engine) -> LeadScorer | None:
+    """The active model when it has a deal-value model, else None."""
+    try:
+        scorer, _version = active_scorer(engine)
+    except NoModelError:
+        return None
+    return scorer if getattr(scorer, "value_", None) is not None else None
+
+
+def expected_amounts(engine: Engine, scorer: LeadScorer, lead_ids: list[int]) -> dict[int, float]:
+    """Lead id → the amount each open lead is expected to bring if won, from its features now."""
+    if not lead_ids:
+        return {}
+    cutoffs = pd.Series(pd.Timestamp.now(tz="UTC").to_julian_date(), index=lead_ids, dtype=float)
+    features = build_features(engine, cutoffs)
+    amounts = scorer.value_.amounts(scorer, scorer.encode(features))
+    return {int(i): float(a) for i, a in zip(features.index, amounts, strict=True)}
 
 
 def top_accounts(engine: Engine, *, limit: int = 10) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from scoring.errors import NotEnoughOutcomesError
 from scoring.linear import LinearPart
 from scoring.tournament import PREFERRED_FIRST, choose
 from scoring.treeshap import Forest, compile_booster, forest_from_bytes, forest_to_bytes
+from scoring.value import DealValue
 
 MIN_CLASS = 50
 STACKED_DEPTH = 2  # trees boosted from the linear margin correct what a line misses: pairwise interactions
@@ -331,8 +332,11 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                  "contestants": getattr(self, "contestants_", {}), "half_life": getattr(self, "half_life_", None),
                  "linear": linear.to_state() if linear is not None else None,
                  "presence": getattr(self, "presence_", {})}
+        value: DealValue | None = getattr(self, "value_", None)  # the deal-value model, when trained with one
+        value_raw = bytes(value.booster.save_raw("ubj")) if value is not None else b""
+        state["value"] = value.header(len(value_raw)) if value is not None else None
         header = json.dumps(state, default=str).encode()
-        return len(header).to_bytes(8, "big") + header + tables + bytes(self.booster_.save_raw("ubj"))
+        return len(header).to_bytes(8, "big") + header + tables + value_raw + bytes(self.booster_.save_raw("ubj"))
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> LeadScorer:
@@ -344,10 +348,13 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         params["candidates"] = tuple(params.get("candidates", PREFERRED_FIRST))
         params["half_lives"] = tuple(params.get("half_lives", ()))  # saved before recency weights: none
         scorer = cls(**params)
-        start = 8 + size + state.get("tables_size", 0)  # artifacts saved before the tables have none
+        tables_end = 8 + size + state.get("tables_size", 0)  # artifacts saved before the tables have none
+        value = state.get("value")  # and those saved before deal values, no value model
+        start = tables_end + (value["size"] if value else 0)
         scorer.booster_ = xgb.Booster(model_file=bytearray(blob[start:]))
+        scorer.value_ = DealValue.load(value, blob[tables_end:start]) if value else None
         if state.get("tables_size"):
-            scorer._tables, scorer._tables_of = forest_from_bytes(blob[8 + size : start]), scorer.booster_
+            scorer._tables, scorer._tables_of = forest_from_bytes(blob[8 + size : tables_end]), scorer.booster_
         scorer.feature_names_in_ = np.asarray(state["features"], dtype=object)
         scorer.categories_ = state["categories"]
         scorer.calibration_ = tuple(state["calibration"])

@@ -40,8 +40,9 @@ from scoring.evaluate import (
 from scoring.features import build_features
 from scoring.model import LeadScorer
 from scoring.rules import rule_points
+from scoring.value import MIN_WON, fit_value
 from storage.db import get_meta
-from storage.queries import decisions
+from storage.queries import decisions, won_amounts
 
 log = logging.getLogger(__name__)
 HOLDOUT_FRACTION = 0.2
@@ -61,6 +62,7 @@ class TrainingData:
     external_ids: list[str]
     decided: np.ndarray  # julian day of each decision (NaN when unknown)
     order: str = "time"  # time | ordered | random: how the holdout is drawn (see the module's text)
+    amounts: np.ndarray | None = None  # each won deal's amount (NaN: lost, or won without one)
 
     def split(self, fraction: float = HOLDOUT_FRACTION, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Row positions of the training part and of the holdout: the newest `fraction` when the rows are in time
@@ -103,16 +105,22 @@ class TrainingReport:
     shares: tuple[float, float] = (HOT_SHARE, WARM_SHARE)  # the model's hot and warm band shares
 
 
-def training_data(engine: Engine) -> TrainingData:
-    """Decided leads in decision order; cutoffs are decision times (now, when a decision has no time)."""
+def training_data(engine: Engine, min_amount: float | None = None) -> TrainingData:
+    """Decided leads in decision order; cutoffs are decision times (now, when a decision has no time). With
+    `min_amount`, only a deal won with at least that amount counts as converted."""
     now = pd.Timestamp.now(tz="UTC").to_julian_date()
     with engine.connect() as conn:
         rows = decisions(conn=conn)
+        won = won_amounts(conn=conn)
     decided = np.array([r[3] if r[3] is not None else np.nan for r in rows], dtype=float)
     cutoffs = pd.Series(np.where(np.isnan(decided), now, decided), index=[r[0] for r in rows])
     features = build_features(engine, cutoffs)
-    return TrainingData(features, np.array([r[2] for r in rows], dtype=int), [r[1] for r in rows], decided,
-                        decision_order(engine, decided))
+    amounts = np.array([won.get(r[0], np.nan) for r in rows], dtype=float)
+    labels = np.array([r[2] for r in rows], dtype=int)
+    if min_amount is not None:
+        labels = (labels == 1) & (np.nan_to_num(amounts, nan=0.0) >= min_amount)
+    return TrainingData(features, labels.astype(int), [r[1] for r in rows], decided, decision_order(engine, decided),
+                        amounts)
 
 
 def decision_order(engine: Engine, decided: np.ndarray) -> str:
@@ -137,17 +145,24 @@ def _window(decided: np.ndarray) -> tuple[datetime | None, datetime | None]:
 def train(
     engine: Engine, *, plots: Path | None = None, scorer: LeadScorer | None = None,
     shares: tuple[float | None, float | None] = (None, None), force: bool = False, keep: tuple[str, ...] = (),
+    value: bool | None = None, min_amount: float | None = None,
 ) -> TrainingReport:
     """Fit a candidate on the training part, judge it on the holdout, fit it again on every decision and register
     that; promote it when it has signal and wins. Its band `shares` (hot, warm) default to the active model's, so
     that a retraining keeps the team's bands. `force` promotes a model that looks too good to be true. A column
-    that alone ranks the training outcomes almost perfectly is left out (a leak) unless named in `keep`."""
+    that alone ranks the training outcomes almost perfectly is left out (a leak) unless named in `keep`.
+    A deal-value model is fitted too when `value` (by default whenever MIN_WON won deals have amounts; True
+    insists); `min_amount` makes the target "won with at least this amount"."""
     if scorer is None:
         hot, warm = _shares(engine, shares)
         scorer = LeadScorer(hot_share=hot, warm_share=warm)
     check_shares(scorer.hot_share, scorer.warm_share)  # before the slow part
     started = time.perf_counter()
-    data = training_data(engine)
+    data = training_data(engine, min_amount)
+    with_amounts = int(np.count_nonzero(np.nan_to_num(data.amounts, nan=0.0) > 0)) if data.amounts is not None else 0
+    if value and with_amounts < MIN_WON:
+        raise NotEnoughOutcomesError(f"{with_amounts} won deals have an amount: a value model needs {MIN_WON} at "
+                                     "least (the outcomes file's amount column)")
     if data.order == "random":  # rows with no time have no newest to weigh more
         scorer = clone(scorer).set_params(half_lives=())
     train_rows, hold_rows = data.split()
@@ -190,6 +205,11 @@ def train(
     deployed.band_thresholds_ = thresholds(deployed.predict_proba(data.features)[:, 1], deployed.hot_share,
                                            deployed.warm_share)  # the bands of a small pipeline
     metrics["deployed_on"] = len(everything)
+    if min_amount is not None:
+        metrics["target"] = f"won with an amount of at least {min_amount:g}"
+    if value is not False and data.amounts is not None:
+        deployed.value_ = fit_value(deployed, data.features, data.amounts, in_time_order=data.order != "random")
+        metrics["value"] = deployed.value_.metrics if deployed.value_ is not None else None
     # The holdout judged the whole procedure, tournament included; run again on every decision, its tournament
     # is judged on the newest of them, which may crown another contestant: the deployed one is reported.
     metrics["contestants"], metrics["winner"] = deployed.contestants_, deployed.winner_

@@ -204,6 +204,12 @@ def decisions(*, conn: Connection) -> list[tuple[int, str, int, float | None]]:
         "JOIN lead l ON l.id = o.lead_id ORDER BY o.closed_at IS NULL, o.closed_at, l.id"))]
 
 
+def won_amounts(*, conn: Connection) -> dict[int, float]:
+    """Lead id → amount of every won deal with an amount above zero."""
+    return {int(lead): float(amount) for lead, amount in conn.execute(text(
+        "SELECT lead_id, amount FROM outcome WHERE converted = 1 AND amount > 0"))}
+
+
 def latest_with_lead_reason(*, conn: Connection, group: str) -> list[tuple[int, float, str, str | None]]:
     """(lead id, probability, band, text of its first reason when that reason is of `group`, else None) of every
     lead's latest score. Only the few rows that lead with such a reason have their reasons read."""
@@ -253,7 +259,7 @@ _LATEST_OPEN = (
     "WITH ranked AS (SELECT id, lead_id, probability, percentile, band, reasons, "
     "ROW_NUMBER() OVER (PARTITION BY lead_id ORDER BY id DESC) AS rn FROM score) "
     "SELECT l.external_id, l.name, a.name, cur.probability, cur.percentile, cur.band, cur.reasons, "
-    "prev.probability FROM ranked cur JOIN lead l ON l.id = cur.lead_id "
+    "prev.probability, l.id FROM ranked cur JOIN lead l ON l.id = cur.lead_id "
     "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN ranked prev ON prev.lead_id = cur.lead_id AND prev.rn = 2 "
     "LEFT JOIN outcome o ON o.lead_id = l.id WHERE cur.rn = 1 AND o.id IS NULL AND l.status NOT IN ('won', 'lost')"
 )
@@ -261,9 +267,10 @@ _LATEST_OPEN = (
 
 def latest_open_scores(*, conn: Connection, band: str | None = None, limit: int | None = None,
                        with_account: bool = False) -> list[tuple[Any, ...]]:
-    """(external id, name, account, probability, percentile, band, reasons, previous probability) of the open
-    leads' latest scores, best first; of one band, only leads with an account, or the first `limit`, if asked."""
+    """(external id, name, account, probability, percentile, band, reasons, previous probability, lead id) of the
+    open leads' latest scores, best first; of one band, only leads with an account, or the first `limit`, if
+    asked."""
     sql = _LATEST_OPEN + (" AND cur.band = :band" if band else "") + (" AND a.name IS NOT NULL" if with_account else "")
-    sql += " ORDER BY cur.probability DESC" + (" LIMIT :limit" if limit is not None else "")
+    sql += " ORDER BY cur.probability DESC, l.id" + (" LIMIT :limit" if limit is not None else "")
     return [tuple(row) for row in conn.execute(text(sql), {"band": band, "limit": limit})]
 

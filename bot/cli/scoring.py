@@ -24,10 +24,15 @@ from bot.cli import AppContext, cli, emit_json, pass_app
 @click.option("--force", is_flag=True, help="Promote a model that looks too good to be true (holdout AUC ≥ 0.99).")
 @click.option("--keep", multiple=True, metavar="COLUMN",
               help="Keep this column even though it alone predicts the outcome almost perfectly (a leak otherwise).")
+@click.option("--value/--no-value", default=None,
+              help="Also fit a deal-value model on the won deals' amounts, for `top --by value` (default: whenever "
+                   "30 won deals have an amount; --value insists, --no-value skips it).")
+@click.option("--target-min-amount", type=click.FloatRange(0, min_open=True), metavar="AMOUNT",
+              help="Count a lead as converted only when won with at least this amount (say 10000).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_share: float | None, force: bool,
-          keep: tuple[str, ...], as_json: bool) -> None:
+          keep: tuple[str, ...], value: bool | None, target_min_amount: float | None, as_json: bool) -> None:
     """Train a model on your won and lost leads and compare it with rule-based points and a logistic regression.
 
     20% of decisions are held out: the newest when every decision is dated or the export was imported with
@@ -49,7 +54,8 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     from scoring.training import train as train_model
 
     analyze_messages(app)
-    report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share), force=force, keep=keep)
+    report = train_model(app.engine(), plots=plots, shares=(hot_share, warm_share), force=force, keep=keep,
+                         value=value, min_amount=target_min_amount)
     m = report.metrics
     rescored = None
     if report.promoted:  # the new model scores the open leads now: `top` and `why` agree from the next question
@@ -66,6 +72,7 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                    "seconds_per_10k_leads": m["seconds_per_10k_leads"],
                    "refused": m["refused"], "rescored": rescored.leads if rescored else 0, "left_out": m["left_out"],
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
+                   "value": m.get("value"), "target": m.get("target", "won"),
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
                    "plots": [str(p) for p in report.plots]})
         return
@@ -99,6 +106,13 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                f"training on {m['train_leads']:,} ({m['train_seconds']} s); then fitted on all "
                f"{m['deployed_on']:,} decisions ({m['seconds']} s in all). Its bands: the top "
                f"{report.shares[0]:.0%} of open leads hot, the next {report.shares[1]:.0%} warm.")
+    if m.get("target"):
+        click.echo(f"Target: {m['target']}.")
+    if m.get("value"):
+        v = m["value"]
+        click.echo(f"Deal value, learnt from {v['won_deals']:,} won deals' amounts: on the {v['holdout']} "
+                   f"({v['holdout_deals']:,}), mean error {v['mae']:,.0f} against {v['median_baseline_mae']:,.0f} for "
+                   f"the median amount ({v['median_amount']:,.0f}); rank correlation {v['spearman']}.")
     if rescored is not None:
         click.echo(f"Rescored {rescored.leads:,} active leads with it ({rescored.written:,} scores moved).")
     for path in report.plots:
@@ -126,15 +140,21 @@ def score(app: AppContext, as_json: bool) -> None:
 @click.option("--band", type=click.Choice(["hot", "warm", "cold"]), help="Only leads in this band.")
 @click.option("--accounts", is_flag=True, help="Rank accounts by their buying committee instead of leads.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100_000), help="How many to list.")
+@click.option("--by", type=click.Choice(["probability", "value"]), default="probability", show_default=True,
+              help="Rank by the chance to convert, or by expected value: probability × the amount the lead is "
+                   "expected to bring if won (needs a model trained with won deals' amounts).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, best first.")
 @pass_app
-def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: bool) -> None:
-    """The best leads (or accounts) now, with score, band, movement and the top reason."""
+def top(app: AppContext, band: str | None, accounts: bool, limit: int, by: str, as_json: bool) -> None:
+    """The best leads (or accounts) now, with score, band, movement and the top reason; with the expected value
+    (probability × expected amount) when the model has learnt deal values."""
     from scoring.leads import top_accounts, top_leads
 
+    if accounts and by == "value":
+        raise click.UsageError("--by value ranks leads: it does not go with --accounts")
     engine = app.engine()
     rows: list[dict[str, Any]] = top_accounts(engine, limit=limit) if accounts else top_leads(
-        engine, band=band, limit=limit)
+        engine, band=band, limit=limit, by=by)
     if as_json:
         emit_json(rows)
         return
@@ -147,8 +167,9 @@ def top(app: AppContext, band: str | None, accounts: bool, limit: int, as_json: 
                        f"best: {row['best_lead']} ({row['best_probability']:.0%})")
         else:
             move = f"{row['movement']:+.0%}" if row["movement"] else "  —"
+            worth = f" {row['expected_value']:>9,.0f}" if "expected_value" in row else ""
             click.echo(f"{rank:>3}. {row['name']:<22} {row['lead']:<12} {row['account'] or '':<22} "
-                       f"{row['probability']:>4.0%} {row['band']:<4} {move:>5}  {row['top_reason']}")
+                       f"{row['probability']:>4.0%}{worth} {row['band']:<4} {move:>5}  {row['top_reason']}")
 
 
 @cli.command()
@@ -186,6 +207,9 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
                f"{result['band']}, percentile {result['percentile']:.0f}")
     if result["stop"]:
         click.echo(f"Do not call: {result['stop']} (its band is capped at cold)")
+    if "expected_value" in result:
+        click.echo(f"Expected value {result['expected_value']:,.0f}: a {result['probability']:.0%} chance of a deal "
+                   f"worth {result['expected_amount']:,.0f} if won (learnt from your won deals' amounts)")
     for title, key in (("For", "for"), ("Against", "against")):
         shown = [r for r in result[key] if moves_the_score(r["contribution"], result["probability"])]
         if shown:  # a reason under one point either way is neutral: said in --json, not here
