@@ -136,6 +136,15 @@ def structure(engine: Engine) -> dict[str, object]:
     return {"tables": tables, "definitions": sorted(definitions)}
 
 
+def assert_like_a_new_one(engine: Engine, fresh_url: str) -> None:
+    """The upgraded database's schema is the one a new database gets (then both engines are let go)."""
+    fresh = make_engine(fresh_url)
+    create_schema(fresh)
+    assert structure(engine) == structure(fresh)
+    engine.dispose()
+    fresh.dispose()
+
+
 def test_head_is_the_scripts_head_and_the_revisions_their_order() -> None:
     scripts = ScriptDirectory(str(migrations.FOLDER))
     assert scripts.get_current_head() == migrations.HEAD
@@ -175,22 +184,14 @@ def test_a_database_from_just_before_migrations_is_upgraded_by_init_keeping_its_
     check_schema(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT name FROM rep").scalars().all() == ["Ann"]
-    fresh = make_engine(other_db_url)
-    create_schema(fresh)
-    assert structure(engine) == structure(fresh)
-    engine.dispose()
-    fresh.dispose()
+    assert_like_a_new_one(engine, other_db_url)
 
 
 def test_a_schema_5_database_upgraded_by_init_has_the_schema_a_new_one_has(db_url: str, other_db_url: str) -> None:
     engine = make_engine(version_5_file(db_url))
     result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": db_url})
     assert result.exit_code == 0, result.output
-    fresh = make_engine(other_db_url)
-    create_schema(fresh)
-    assert structure(engine) == structure(fresh)
-    engine.dispose()
-    fresh.dispose()
+    assert_like_a_new_one(engine, other_db_url)
 
 
 def test_an_upgrade_that_fails_leaves_the_database_as_it_was(db_url: str) -> None:
@@ -241,11 +242,7 @@ def test_init_upgrades_revision_0001_to_the_head(db_url: str, other_db_url: str)
     result = CliRunner().invoke(cli, ["init"], env={"HOTLEAD_DATABASE_URL": db_url})
     assert result.exit_code == 0, result.output
     assert f"from revision 0001 to revision {migrations.HEAD}" in result.output
-    fresh = make_engine(other_db_url)
-    create_schema(fresh)
-    assert structure(engine) == structure(fresh)
-    engine.dispose()
-    fresh.dispose()
+    assert_like_a_new_one(engine, other_db_url)
 
 
 def test_the_job_store_a_running_server_made_is_kept_with_its_jobs(db_url: str, other_db_url: str) -> None:
@@ -264,8 +261,4 @@ def test_the_job_store_a_running_server_made_is_kept_with_its_jobs(db_url: str, 
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT id, next_run_time FROM apscheduler_jobs").all() == [("weekly-digest", 1.5)]
-    fresh = make_engine(other_db_url)
-    create_schema(fresh)
-    assert structure(engine) == structure(fresh)
-    engine.dispose()
-    fresh.dispose()
+    assert_like_a_new_one(engine, other_db_url)
