@@ -40,6 +40,7 @@ from scoring.evaluate import (
 from scoring.features import build_features
 from scoring.model import LeadScorer
 from scoring.rules import rule_points
+from scoring.segments import fit_segments
 from scoring.value import MIN_WON, fit_value
 from storage.db import get_meta
 from storage.queries import decisions, won_amounts
@@ -207,6 +208,7 @@ def train(
     metrics["deployed_on"] = len(everything)
     if min_amount is not None:
         metrics["target"] = f"won with an amount of at least {min_amount:g}"
+    metrics["segments"] = fit_segments(data.features, data.labels)  # refreshed with every retraining
     if value is not False and data.amounts is not None:
         deployed.value_ = fit_value(deployed, data.features, data.amounts, in_time_order=data.order != "random")
         metrics["value"] = deployed.value_.metrics if deployed.value_ is not None else None

@@ -1,4 +1,4 @@
-"""Commands that use the model: train, score, top, why, model, experiment."""
+"""Commands that use the model: train, score, top, why, model, experiment, segments."""
 
 from __future__ import annotations
 
@@ -329,3 +329,31 @@ def experiment(app: AppContext, since: Any, as_json: bool) -> None:
                    else f"; first contact after {arm['first_contact_hours_median']:.1f} h (median)")
         click.echo(f"  {arm['arm']:>7}: {arm['leads']:,} leads, {arm['converted']:,} converted, {rate}{contact}")
     click.echo(result["verdict"])
+
+
+@cli.command()
+@click.option("--leads", "listed", default=5, show_default=True, type=click.IntRange(0, 1000),
+              help="Open leads to list per segment, likeliest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the segments as a JSON list.")
+@pass_app
+def segments(app: AppContext, listed: int, as_json: bool) -> None:
+    """Segments nobody defined: groups of leads found in the data (k-means over the scoring features of the
+    decided leads, refreshed with every training), each described by what sets it apart, with its conversion rate
+    against the base rate (95% Wilson interval) and its open leads."""
+    from scoring.segments import segments_now
+
+    found = segments_now(app.engine(), listed)
+    if found is None:
+        raise click.ClickException("no segments yet: they are found when a model is trained (`hotlead train`)")
+    if as_json:
+        emit_json(found["segments"])
+        return
+    click.echo(f"{len(found['segments'])} segments of {found['decided_leads']:,} decided leads (model "
+               f"{found['version']}); base conversion rate {found['base_rate']:.1%}:")
+    for segment in found["segments"]:
+        click.echo(f"\nSegment {segment['segment']}: {segment['size']:,} decided leads, "
+                   f"{segment['conversion_rate']:.1%} converted ({segment['ci_low']:.1%}–{segment['ci_high']:.1%}), "
+                   f"{segment['lift']}× the base rate; {segment['open_leads']:,} open leads now")
+        click.echo(f"  {segment['description']}")
+        if segment["leads"]:
+            click.echo(f"  Likeliest open leads: {', '.join(segment['leads'])}")

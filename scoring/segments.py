@@ -1,0 +1,180 @@
+"""Segments nobody defined: k-means over the scoring features of the decided leads, each segment described by what
+sets it apart (in the reason sentences `why` uses), with its conversion rate against the base rate.
+
+The features are made comparable first: counts and amounts (never negative, long-tailed) through log1p, every
+column standardised, constant ones dropped, and the columns of one reason group scaled down together so that each
+group weighs as one feature; categories stay out (distances between labels mean nothing). k runs
+from 2 to MAX_K and the one with the best silhouette (on a sample) wins. A segment is described by the reason groups
+whose features differ most from the other leads' (in standard deviations), each sentence written with the
+segment's median lead. The fitted model (columns, transforms, centres) is kept with the model version, so that open
+leads are placed in the segment of the nearest centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import skew
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sqlalchemy import Engine
+
+from scoring import registry
+from scoring.experiment import wilson
+from scoring.explain import describe, group_of
+from scoring.features import build_features
+from scoring.rescore import active_cutoffs
+from storage import queries
+
+MAX_K = 8
+SAMPLE = 4000  # rows the silhouette is measured on
+FIT_ROWS = 10_000  # rows k-means is fitted on (a random sample of the decided leads)
+DESCRIBED_BY = 3  # reason groups in a segment's description
+MIN_ROWS = 200  # decided leads, before segments are looked for
+
+
+@dataclass(frozen=True)
+class SegmentSpace:
+    """How leads are placed: the columns, their transforms and scales, and the segments' centres."""
+
+    columns: list[str]
+    logged: list[bool]
+    means: list[float]
+    scales: list[float]
+    centres: list[list[float]]
+
+    def matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The leads' standardised coordinates (a missing value sits at the mean)."""
+        values = features.reindex(columns=self.columns).apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float,
+                                                                                                     copy=True)
+        logged = np.asarray(self.logged)
+        values[:, logged] = np.log1p(np.clip(values[:, logged], 0.0, None))
+        z = (values - np.asarray(self.means)) / np.asarray(self.scales)
+        return np.nan_to_num(z, nan=0.0)
+
+    def assign(self, features: pd.DataFrame) -> np.ndarray:
+        """Each lead's segment number (1-based): that of the nearest centre."""
+        z = self.matrix(features)
+        centres = np.asarray(self.centres)
+        distances = ((z[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        return distances.argmin(axis=1) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "logged": self.logged, "means": self.means, "scales": self.scales,
+                "centres": self.centres}
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> SegmentSpace:
+        return cls(list(stored["columns"]), list(stored["logged"]), list(stored["means"]), list(stored["scales"]),
+                   [list(c) for c in stored["centres"]])
+
+
+def _space(features: pd.DataFrame) -> tuple[list[str], list[bool], np.ndarray]:
+    """The numeric columns that vary, whether each is logged, and the transformed values."""
+    numeric = [str(c) for c in features.columns
+               if not isinstance(features[c].dtype, pd.CategoricalDtype) and pd.api.types.is_numeric_dtype(features[c])]
+    values = features[numeric].to_numpy(dtype=float)
+    columns, logged, kept = [], [], []
+    for j, name in enumerate(numeric):
+        column = values[:, j]
+        known = column[~np.isnan(column)]
+        if len(known) < 2 or np.nanstd(column) == 0:
+            continue
+        log = bool(known.min() >= 0 and skew(known) > 1.0)  # long-tailed counts and sizes
+        columns.append(name)
+        logged.append(log)
+        kept.append(np.log1p(column) if log else column)
+    return columns, logged, np.column_stack(kept) if kept else np.empty((len(features), 0))
+
+
+def fit_segments(features: pd.DataFrame, labels: np.ndarray, seed: int = 0) -> dict[str, Any] | None:
+    """Segments of the decided leads (features as of each decision, labels converted or not), the best k by
+    silhouette; None with fewer than MIN_ROWS leads or nothing that varies."""
+    if len(features) < MIN_ROWS:
+        return None
+    columns, logged, values = _space(features)
+    if not columns:
+        return None
+    means = np.nanmean(values, axis=0)
+    # each reason group weighs as one feature: the six windows of page views must not outvote company size
+    sizes = pd.Series([group_of(c) for c in columns]).value_counts()
+    scales = np.nanstd(values, axis=0) * np.sqrt([sizes[group_of(c)] for c in columns])
+    z = np.nan_to_num((values - means) / scales, nan=0.0)
+    rng = np.random.default_rng(seed)
+    fitted_on = z[rng.choice(len(z), size=min(FIT_ROWS, len(z)), replace=False)]  # every lead is placed after
+    sample = rng.choice(len(fitted_on), size=min(SAMPLE, len(fitted_on)), replace=False)
+    best: tuple[float, int, KMeans] | None = None
+    silhouettes = {}
+    for k in range(2, MAX_K + 1):
+        fitted = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(fitted_on)
+        score = float(silhouette_score(fitted_on[sample], fitted.labels_[sample], random_state=seed))
+        silhouettes[k] = round(score, 4)
+        if best is None or score > best[0]:
+            best = (score, k, fitted)
+    assert best is not None
+    _score, k, fitted = best
+    space = SegmentSpace(columns, logged, means.tolist(), scales.tolist(), fitted.cluster_centers_.tolist())
+    numbers = fitted.predict(z) + 1
+    base = float(labels.mean())
+    segments = [_segment(n, features, z, numbers, labels, base, columns) for n in range(1, k + 1)]
+    segments.sort(key=lambda s: -s["conversion_rate"])
+    return {"space": space.as_dict(), "k": k, "silhouettes": silhouettes, "base_rate": round(base, 6),
+            "segments": segments, "leads": int(len(features))}
+
+
+def _segment(number: int, features: pd.DataFrame, z: np.ndarray, numbers: np.ndarray, labels: np.ndarray,
+             base: float, columns: list[str]) -> dict[str, Any]:
+    inside = numbers == number
+    converted, size = int(labels[inside].sum()), int(inside.sum())
+    low, high = wilson(converted, size)
+    gaps = z[inside].mean(axis=0) - z[~inside].mean(axis=0)  # in standard deviations of all leads
+    groups: dict[str, float] = {}
+    for name, gap in zip(columns, gaps, strict=True):
+        group = group_of(name)
+        if abs(gap) > abs(groups.get(group, 0.0)):
+            groups[group] = float(gap)
+    top = sorted(groups.items(), key=lambda item: -abs(item[1]))[:DESCRIBED_BY]
+    typical = features[inside].median(numeric_only=True).to_dict()
+    sentences = [describe(group, typical) for group, _gap in top]
+    return {"segment": number, "size": size, "converted": converted, "conversion_rate": round(converted / size, 6),
+            "base_rate": round(base, 6), "ci_low": round(low, 6), "ci_high": round(high, 6),
+            "lift": round(converted / size / base, 3) if base else None,
+            "description": "; ".join(sentences), "apart": [{"group": g, "gap_sd": round(v, 3)} for g, v in top]}
+
+
+def open_segments(stored: dict[str, Any], features: pd.DataFrame, probabilities: dict[int, float],
+                  listed: int = 5) -> list[dict[str, Any]]:
+    """The stored segments with the open leads placed in them (`features` indexed by lead id): each segment's
+    count of open leads and its `listed` likeliest (lead ids, by `probabilities`)."""
+    numbers = SegmentSpace.from_dict(stored["space"]).assign(features) if len(features) else np.array([], int)
+    placed: dict[int, list[int]] = {}
+    for lead_id, number in zip(features.index, numbers, strict=True):
+        placed.setdefault(int(number), []).append(int(lead_id))
+    result = []
+    for segment in stored["segments"]:
+        members = sorted(placed.get(segment["segment"], []), key=lambda i: -probabilities.get(i, 0.0))
+        result.append({**segment, "open_leads": len(members), "leads": members[:listed]})
+    return result
+
+
+def segments_now(engine: Engine, listed: int = 5) -> dict[str, Any] | None:
+    """The active model's segments with today's open leads placed in them (each segment's `leads`: the external
+    ids of its `listed` likeliest open leads); None when the active model has none (or there is no model)."""
+    version = registry.active_version(engine)
+    stored = version.metrics.get("segments") if version is not None else None
+    if version is None or not stored:
+        return None
+    with engine.connect() as conn:
+        rows = queries.latest_open_scores(conn=conn)
+    probabilities = {int(row[8]): float(row[3]) for row in rows}
+    external = {int(row[8]): str(row[0]) for row in rows}
+    cutoffs = active_cutoffs(engine)
+    features = build_features(engine, cutoffs) if len(cutoffs) else pd.DataFrame(index=cutoffs.index)
+    found = open_segments(stored, features, probabilities, listed)
+    for segment in found:
+        segment["leads"] = [external[i] for i in segment["leads"] if i in external]
+    return {"version": version.version, "k": stored["k"], "base_rate": stored["base_rate"],
+            "decided_leads": stored["leads"], "segments": found}
