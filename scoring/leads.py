@@ -135,8 +135,8 @@ def explain_pair(engine: Engine, a: str, b: str, *, higher_first: bool = False) 
 def top_leads(engine: Engine, *, band: str | None = None, limit: int = 10, by: str = "probability"
               ) -> list[dict[str, Any]]:
     """Active leads by their latest score (or `by` "value": by expected value, probability × expected amount),
-    best first, with movement since the score before; with `expected_amount` and `expected_value` when the
-    active model has a deal-value model."""
+    best first, with movement since the score before; with `expected_value` when the active model has a
+    deal-value model (`why` gives its two parts)."""
     scorer = _value_scorer(engine)
     if by == "value" and scorer is None:
         raise NoModelError("no deal-value model yet: train with won deals' amounts (`hotlead train --value`)")
@@ -153,8 +153,7 @@ def top_leads(engine: Engine, *, band: str | None = None, limit: int = 10, by: s
             "lead": external_id, "name": name, "account": account, "probability": p, "percentile": percentile,
             "band": band_, "movement": 0.0 if previous is None else p - previous,
             "top_reason": found[0]["text"] if found else "",
-            **({"expected_amount": round(amounts[lead_id], 2), "expected_value": round(p * amounts[lead_id], 2)}
-               if lead_id in amounts else {}),
+            **({"expected_value": round(p * amounts[lead_id], 2)} if lead_id in amounts else {}),
         })
     return result
 
