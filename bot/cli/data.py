@@ -183,7 +183,8 @@ def _report(result: ImportResult, as_json: bool) -> None:
               help="How many leads to generate.")
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same pipeline.")
 @click.option("--truth", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write each lead's true conversion probability here (CSV: external_id,probability).")
+              help="Write each lead's true conversion probability, hidden segment and expected value here (CSV: "
+                   "external_id,probability,segment,expected_value).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="The demo's 'today' (default: today).")
 @click.option("--keep-files", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the generated CSV files and transcripts in this folder.")
@@ -225,8 +226,9 @@ def demo(
     if truth:
         with truth.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["external_id", "probability"])
-            writer.writerows((lead_id, f"{p:.6f}") for lead_id, p in pipeline.truth)
+            writer.writerow(["external_id", "probability", "segment", "expected_value"])
+            writer.writerows((lead_id, f"{p:.6f}", pipeline.segments[lead_id], f"{pipeline.values[lead_id]:.2f}")
+                             for lead_id, p in pipeline.truth)
     model = _train(app, quiet=as_json, history_weeks=history_weeks) if train else None
     _demo_summary(app, results, pipeline.counts, truth, keep_files, as_json, model)
     if model and not as_json:

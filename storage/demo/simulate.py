@@ -12,23 +12,36 @@ from pathlib import Path
 
 from storage.demo import phrases
 from storage.demo.people import Company, Person, make_companies, make_people, make_reps
-from storage.demo.truth import SMALL_COMPANY, TARGET_VERTICALS, TruthInputs, true_probability
+from storage.demo.truth import (
+    SMALL_COMPANY,
+    TARGET_VERTICALS,
+    TruthInputs,
+    hidden_segment,
+    true_probability,
+)
 
 INBOUND_KINDS = ("page_view", "email_open", "email_click", "webinar", "form_submit", "demo_request", "trial_event")
 INBOUND_WEIGHTS = (0.70, 0.12, 0.06, 0.03, 0.03, 0.02, 0.04)
 PAGE_TYPES = ("pricing", "demo", "docs", "case_study", "blog", "home", "careers")
 NOT_ENGAGEMENT = frozenset({"email_sent", "email_bounce", "unsubscribe"})
 CAMPAIGNS = ("nurture-q3", "product-launch", "webinar-invite", "case-study-digest")
+CONTENT_PAGES, CONTENT_WEIGHTS = ("docs", "case_study", "blog"), (0.5, 0.3, 0.2)
+READER_SHARE = 0.08  # people who read everything and never talk to sales (the hidden segment's source)
+READER_RATE = 0.35  # their extra content views per day
+AMOUNT_PER_EMPLOYEE = (40, 90)  # a won deal's amount: employees times a uniform draw in this range
 
 
 @dataclass
 class DemoPipeline:
-    """Where the generated files are, each lead's true probability, and how much was made."""
+    """Where the generated files are, each lead's true probability, true segment ("" or READERS) and true
+    expected value (probability times the mean amount of a deal at its company), and how much was made."""
 
     directory: Path
     files: dict[str, Path]
     truth: list[tuple[str, float]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    segments: dict[str, str] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +88,10 @@ def generate(
     try:
         for index, person in enumerate(people):
             owner = rng.choice(sellers)
-            _simulate(rng, person, owner.name, anchor, writer, pipeline, calls)
+            # a reader's own draws come from a generator of their own: everyone else's data stays as it was
+            own = random.Random(f"{seed}:reader:{person.external_id}")
+            reader = own if own.random() < READER_SHARE else None
+            _simulate(rng, person, owner.name, anchor, writer, pipeline, calls, reader)
             if progress and index % 1000 == 0:
                 progress(index, leads)
     finally:
@@ -117,7 +133,7 @@ def _when(anchor: datetime, days: float) -> str:
 
 def _simulate(
     rng: random.Random, person: Person, owner: str, anchor: datetime, out: _Writers, pipeline: DemoPipeline,
-    calls: Path,
+    calls: Path, reader: random.Random | None = None,
 ) -> None:
     company = person.company
     z = person.intent
@@ -127,9 +143,14 @@ def _simulate(
     cutoff = decision if closed else 0.0
     events = _behaviour(rng, z, created, cutoff)
     conversation = _conversation(rng, z, created, cutoff)
+    if reader is not None:  # reads everything, never replies, never talks to sales
+        events = [e for e in events if e.kind != "email_reply"] + _reading(reader, created, cutoff)
+        conversation = None
     inputs = _truth_inputs(person, company, events, conversation, cutoff)
     probability = true_probability(inputs)
     pipeline.truth.append((person.external_id, probability))
+    pipeline.segments[person.external_id] = hidden_segment(inputs)
+    pipeline.values[person.external_id] = probability * company.employees * sum(AMOUNT_PER_EMPLOYEE) / 2
     converted = closed and rng.random() < probability
     if converted:  # after a win the customer keeps using the product: must never leak into training
         for _ in range(rng.randint(2, 5)):
@@ -153,7 +174,7 @@ def _simulate(
     if conversation:
         _write_conversation(rng, person, owner, anchor, conversation, out, calls)
     if closed:
-        amount = round(company.employees * rng.uniform(40, 90), -2) if converted else ""
+        amount = round(company.employees * rng.uniform(*AMOUNT_PER_EMPLOYEE), -2) if converted else ""
         out.rows["outcomes"].writerow([person.external_id, int(converted), amount, _when(anchor, decision)])
         out.counts["outcomes"] += 1
 
@@ -164,7 +185,9 @@ def _behaviour(rng: random.Random, z: float, created: float, cutoff: float) -> l
     rate = 0.16 * math.exp(0.55 * z)
     heating = rng.random() < _sigmoid(1.2 * z)
     shape = rng.random()
-    page_weights = (0.1 * math.exp(0.6 * z), 0.05 * math.exp(0.4 * z), 0.15, 0.08, 0.35, 0.2, 0.04)
+    # keen buyers read the docs and case studies too: heavy reading alone does not pick out the hidden segment
+    keen = math.exp(0.5 * z)
+    page_weights = (0.1 * math.exp(0.6 * z), 0.05 * math.exp(0.4 * z), 0.15 * keen, 0.08 * keen, 0.35, 0.2, 0.04)
     for _ in range(_poisson(rng, rate * span)):
         u = rng.random()
         position = u if shape < 0.3 else (u ** (1 / 2.5) if heating else 1 - u ** (1 / 2.5))
@@ -194,6 +217,13 @@ def _behaviour(rng: random.Random, z: float, created: float, cutoff: float) -> l
             break
         at += rng.uniform(4.0, 9.0)
     return [e for e in events if e.at < cutoff]
+
+
+def _reading(rng: random.Random, created: float, cutoff: float) -> list[_Event]:
+    """A reader's extra docs, case-study and blog views, spread over their time in the pipeline."""
+    span = max(cutoff - created, 0.5)
+    return [_Event("page_view", created + span * rng.random(), rng.choices(CONTENT_PAGES, CONTENT_WEIGHTS)[0])
+            for _ in range(_poisson(rng, READER_RATE * span))]
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -282,6 +312,8 @@ def _truth_inputs(
         demo_30d=within(30, frozenset({"page_view"}), "demo") + within(30, frozenset({"demo_request"})),
         replies_90d=within(90, frozenset({"email_reply"})),
         small_target=company.employees < SMALL_COMPANY and company.industry in TARGET_VERTICALS,
+        content_30d=sum(within(30, frozenset({"page_view"}), page) for page in CONTENT_PAGES),
+        talked=talk is not None,
         days_since_activity=(cutoff - last) if last is not None else 90.0,
         count_7d=within(7, engaged_kinds),
         count_28d=within(28, engaged_kinds),

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 TARGET_VERTICALS = frozenset({"fintech", "software", "healthcare"})
 SMALL_COMPANY = 200
+READERS = "heavy readers who never talk to sales"  # the hidden segment: no single feature defines it
+READER_CONTENT = 6  # docs, case-study and blog views in 30 days, with no reply and no conversation
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,13 @@ class TruthInputs:
     urgency_said: bool
     budget_said: bool
     strong_objection: bool
+    content_30d: int = 0  # docs, case-study and blog page views
+    talked: bool = False  # any conversation (chat, WhatsApp, call) before the cutoff
+
+
+def hidden_segment(x: TruthInputs) -> str:
+    """READERS for a lead who reads a lot and never talks to sales (no reply, no conversation), else ""."""
+    return READERS if x.content_30d >= READER_CONTENT and x.replies_90d == 0 and not x.talked else ""
 
 
 _SENIORITY = {"c_level": 0.35, "vp": 0.3, "director": 0.15, "manager": 0.0, "individual": -0.25}
@@ -54,6 +63,8 @@ def logit(x: TruthInputs) -> float:
     value -= 0.9 * x.bounced + 0.75 * x.no_reply_21d
     value += _SENIORITY.get(x.seniority, 0.0) + _SOURCE.get(x.source, 0.0)
     value += 0.9 * x.urgency_said + 0.7 * x.budget_said - 1.2 * x.strong_objection
+    # The segment rule-based points and a single feature miss: they read everything, never reply, and still buy.
+    value += 2.6 * bool(hidden_segment(x))
     return value
 
 

@@ -78,7 +78,7 @@ def test_demo_builds_a_database_without_a_terminal_and_writes_the_truth(
     assert result.exit_code == 0, result.output
     assert "Demo database ready" in result.output and "Try next" in result.output
     header, *lines = truth.read_text().splitlines()
-    assert header == "external_id,probability" and len(lines) == 300
+    assert header == "external_id,probability,segment,expected_value" and len(lines) == 300
     engine = create_engine(db_url)
     with engine.connect() as conn:
         assert run_sql(conn, "SELECT count(*) FROM lead").scalar_one() == 300
