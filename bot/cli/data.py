@@ -302,13 +302,12 @@ def _reset_demo_database(url: str, force: bool) -> None:
         return
     engine = make_engine(url)
     try:
-        if not sqlite and not has_tables(engine):
-            return
-        if not force and database_origin(engine) != "demo":
+        empty = not has_tables(engine)  # nothing in it to lose: an empty file, a new server database
+        if not empty and not force and database_origin(engine) != "demo":
             where = path if sqlite else parsed.render_as_string(hide_password=True)
             raise StorageError(f"{where} holds data that is not a demo: pass --force to replace it, or point "
                                "HOTLEAD_DATABASE_URL at another database")
-        if not sqlite:
+        if not sqlite and not empty:
             drop_schema(engine)
     finally:
         engine.dispose()

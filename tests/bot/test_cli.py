@@ -1,4 +1,5 @@
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,10 +97,14 @@ def test_demo_replaces_its_own_database_but_not_someone_elses(
     assert run("demo", "--leads", "120").exit_code == 0
     run("init")
     other = write("other.db", "")
+    with sqlite3.connect(other) as conn:  # someone else's data
+        conn.execute("CREATE TABLE customers (name TEXT)")
     refused = run("demo", "--leads", "100", env={"HOTLEAD_DATABASE_URL": f"sqlite:///{other}"})
     assert refused.exit_code == 1 and "--force" in refused.output
     forced = run("demo", "--leads", "100", "--force", env={"HOTLEAD_DATABASE_URL": f"sqlite:///{other}"})
     assert forced.exit_code == 0, forced.output
+    empty = write("empty.db", "")  # a file with no table in it holds nothing to lose
+    assert run("demo", "--leads", "100", env={"HOTLEAD_DATABASE_URL": f"sqlite:///{empty}"}).exit_code == 0
 
 
 def test_commands_on_an_empty_database_never_show_a_traceback(run: Callable[..., Result], tmp_path: Path) -> None:
