@@ -205,11 +205,9 @@ def upgrade(engine: Engine) -> str | None:
         begin_now(conn)
         found = revision(conn)
         if found is None:
-            version = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
-            if version is None or not version.isdigit() or int(version) > models.SCHEMA_VERSION:
-                return None
-            if int(version) < models.SCHEMA_VERSION and int(version) + 1 not in _UPGRADES:
-                return None  # too old to upgrade: check_schema says so
+            version = _schema_version(conn)
+            if version is None or not _upgradable(version):
+                return None  # too old, or not Hotlead's: check_schema says so
             for step in range(int(version) + 1, models.SCHEMA_VERSION + 1):
                 for statement in _UPGRADES[step]:
                     conn.exec_driver_sql(statement.format(moment=_MOMENT[conn.dialect.name]))
@@ -230,7 +228,7 @@ def check_schema(engine: Engine) -> None:
         raise SchemaError(f"{_where(engine)} has no Hotlead schema yet: run `hotlead init`")
     with engine.connect() as conn:
         found = revision(conn)
-        version = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
+        version = _schema_version(conn)
     if found == migrations.HEAD:
         return
     if found in migrations.REVISIONS:
@@ -239,11 +237,20 @@ def check_schema(engine: Engine) -> None:
     if found is not None:
         raise SchemaError(f"{_where(engine)} is at schema revision {found}, which this Hotlead does not know "
                           f"(its newest is {migrations.HEAD}): a newer Hotlead made it; upgrade Hotlead")
-    version = version or "none"
-    upgradable = version.isdigit() and (int(version) == models.SCHEMA_VERSION or int(version) + 1 in _UPGRADES)
-    hint = "; run `hotlead init` to upgrade it" if upgradable else ""
-    raise SchemaError(f"{_where(engine)} has schema version {version} (from before migrations); this Hotlead "
-                      f"needs revision {migrations.HEAD}{hint}")
+    hint = "; run `hotlead init` to upgrade it" if version is not None and _upgradable(version) else ""
+    raise SchemaError(f"{_where(engine)} has schema version {version or 'none'} (from before migrations); this "
+                      f"Hotlead needs revision {migrations.HEAD}{hint}")
+
+
+def _schema_version(conn: Connection) -> str | None:
+    """The pre-migration schema version recorded in `meta`, if any."""
+    return conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
+
+
+def _upgradable(version: str) -> bool:
+    """Whether the old steps bring a pre-migration schema version to the migrations' baseline (it is that
+    version already, or one a step starts from)."""
+    return version.isdigit() and (int(version) == models.SCHEMA_VERSION or int(version) + 1 in _UPGRADES)
 
 
 def get_meta(*, session: Session, key: str) -> str | None:
