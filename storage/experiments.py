@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from storage.db import julian
-from storage.derived import ACTIVITY_KINDS, PAGE_BITS
+from storage.derived import PAGE_BITS
+from storage.queries import kind_codes
 
 TOUCHES = ("email_sent", "call", "meeting")  # the team reaching out, as activities record it
 
@@ -16,10 +17,10 @@ def experiment_rows(*, conn: Connection, since: str | None) -> list[tuple[Any, .
     """(external_id, julian day created, converted: 1/0/None while open, julian day of the first contact or None)
     of every lead created at or after `since` (a stamp; None: every lead), by id. The first contact is the
     earliest of an outbound email, call or meeting activity, an outbound message, or a rep marking it contacted."""
-    codes = ", ".join(str(ACTIVITY_KINDS.index(kind)) for kind in TOUCHES)
     sql = (
         f"SELECT l.external_id, {julian(conn, 'l.created_at')}, o.converted, "
-        f"(SELECT min(a.day) FROM activity a WHERE a.lead_id = l.id AND a.code >> {PAGE_BITS} IN ({codes})), "
+        f"(SELECT min(a.day) FROM activity a WHERE a.lead_id = l.id "
+        f"AND a.code >> {PAGE_BITS} IN ({kind_codes(TOUCHES)})), "
         "(SELECT min(m.day) FROM message m WHERE m.lead_id = l.id AND m.inbound = 0), "
         f"(SELECT min({julian(conn, 'c.created_at')}) FROM lead_action c WHERE c.lead_id = l.id "
         "AND c.action = 'contacted') "

@@ -110,7 +110,7 @@ def activity_records(*, conn: Connection) -> np.ndarray:
     return np.frombuffer(bytes.fromhex(text or ""), dtype=ACTIVITY_RECORD)
 
 
-def _kind_codes(kinds: Sequence[str]) -> str:
+def kind_codes(kinds: Sequence[str]) -> str:
     """A SQL list of the kind codes of `kinds` (names from a fixed vocabulary, never user input)."""
     return ", ".join(str(ACTIVITY_KINDS.index(k)) for k in kinds)
 
@@ -124,7 +124,7 @@ def engagement_rows(
     sql = (
         f"SELECT l.account_id, l.id, {level_sql}, a.day FROM lead l "
         f"JOIN activity a {_indexed(conn, 'ix_activity_lead_day')} ON a.lead_id = l.id AND a.day >= {mark(conn)} "
-        f"AND a.code >> {PAGE_BITS} NOT IN ({_kind_codes(skip)}) "
+        f"AND a.code >> {PAGE_BITS} NOT IN ({kind_codes(skip)}) "
         f"WHERE l.account_id IN (SELECT DISTINCT account_id FROM lead WHERE id {SCOPE})"
     )
     return _fetch(conn, sql, (*level_params, since))
@@ -146,7 +146,7 @@ def account_summary_rows(
         f"{_count_if(conn, f'a.day >= {one}')} AS four_weeks "
         f"FROM activity a {_indexed(conn, 'ix_activity_lead_day')} WHERE a.lead_id IN (SELECT id FROM lead "
         f"WHERE account_id IN (SELECT account_id FROM lead WHERE id {SCOPE})) AND a.day >= {one} AND a.day < {one} "
-        f"AND a.code >> {PAGE_BITS} NOT IN ({_kind_codes(skip)}) GROUP BY a.lead_id"
+        f"AND a.code >> {PAGE_BITS} NOT IN ({kind_codes(skip)}) GROUP BY a.lead_id"
         f") x JOIN lead l ON l.id = x.lead_id GROUP BY l.account_id"
     )
     return _fetch(conn, sql, (*level_params, week, four_weeks, month, until))
