@@ -17,7 +17,7 @@ from scoring.evidence import evidence
 from scoring.explain import all_reasons, compare_reasons, missing_value, reasons
 from scoring.features import build_features
 from scoring.model import LeadScorer
-from scoring.rescore import Scored, active_scorer, score_leads
+from scoring.rescore import Scored, active_cutoffs, active_scorer, score_leads
 from storage import queries
 from storage.db import json_loads
 from storage.errors import NotFoundError
@@ -171,8 +171,7 @@ def expected_amounts(engine: Engine, scorer: LeadScorer, lead_ids: list[int]) ->
     """Lead id → the amount each open lead is expected to bring if won, from its features now."""
     if not lead_ids:
         return {}
-    cutoffs = pd.Series(pd.Timestamp.now(tz="UTC").to_julian_date(), index=lead_ids, dtype=float)
-    features = build_features(engine, cutoffs)
+    features = build_features(engine, active_cutoffs(engine, among=lead_ids))
     amounts = scorer.value_.amounts(scorer, scorer.encode(features))
     return {int(i): float(a) for i, a in zip(features.index, amounts, strict=True)}
 

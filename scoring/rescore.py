@@ -89,11 +89,11 @@ def active_scorer(engine: Engine) -> tuple[LeadScorer, int]:
     return registry.cached_scorer(engine, version_id), version_id
 
 
-def active_cutoffs(engine: Engine, now: float | None = None) -> pd.Series:
-    """Every lead still in play (no outcome, not closed), with `now` as its cutoff."""
+def active_cutoffs(engine: Engine, now: float | None = None, among: Sequence[int] | None = None) -> pd.Series:
+    """Every lead still in play (no outcome, not closed), or those of `among`, with `now` as its cutoff."""
     moment = now if now is not None else pd.Timestamp.now(tz="UTC").to_julian_date()
     with engine.connect() as conn:
-        ids = queries.open_lead_ids(conn=conn)
+        ids = queries.open_lead_ids(conn=conn, among=among)
     return pd.Series(moment, index=ids, dtype=float)
 
 
