@@ -3,11 +3,13 @@ sets it apart (in the reason sentences `why` uses), with its conversion rate aga
 
 The features are made comparable first: counts and amounts (never negative, long-tailed) through log1p, every
 column standardised, constant ones dropped, and the columns of one reason group scaled down together so that each
-group weighs as one feature; categories stay out (distances between labels mean nothing). k runs
-from 2 to MAX_K and the one with the best silhouette (on a sample) wins. A segment is described by the reason groups
-whose features differ most from the other leads' (in standard deviations), each sentence written with the
-segment's median lead. The fitted model (columns, transforms, centres) is kept with the model version, so that open
-leads are placed in the segment of the nearest centre.
+group weighs as one feature; categories stay out (distances between labels mean nothing). k runs from 2 to MAX_K
+and is judged forward in time (see fit_segments): the silhouette, tried first, preferred two segments on the demo
+and merged its hidden one into "engaged leads". A segment is described by the reason groups whose features differ
+most from the other leads' (in standard deviations): up to DESCRIBED_BY it has more of, then up to LACKING_BY it
+clearly lacks ("No email replies in 90 days"), each sentence written with the segment's median lead. The fitted
+model (columns, transforms, centres) is kept with the model version, so that open leads are placed in the segment
+of the nearest centre.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import skew
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 from sqlalchemy import Engine
 
 from scoring import registry
@@ -29,10 +30,15 @@ from scoring.features import build_features
 from scoring.rescore import active_cutoffs
 from storage import queries
 
-MAX_K = 8
-SAMPLE = 4000  # rows the silhouette is measured on
+MAX_K = 10
+HELD_OUT = 0.3  # the newest share of the fitted rows that judges each k
+PRIOR = 2.0  # leads' worth of the base rate added to each segment's rate when judging k
+N_INIT = 8  # k-means starts per k
 FIT_ROWS = 10_000  # rows k-means is fitted on (a random sample of the decided leads)
-DESCRIBED_BY = 3  # reason groups in a segment's description
+DESCRIBED_BY = 3  # reason groups a segment has more of, in its description
+LACKING_BY = 2  # and those it has less of
+MORE_AT = 0.25  # standard deviations above the other leads, before a difference is worth saying
+LACKING_AT = 0.5  # and below them, before a lack is
 MIN_ROWS = 200  # decided leads, before segments are looked for
 
 
@@ -90,9 +96,16 @@ def _space(features: pd.DataFrame) -> tuple[list[str], list[bool], np.ndarray]:
     return columns, logged, np.column_stack(kept) if kept else np.empty((len(features), 0))
 
 
-def fit_segments(features: pd.DataFrame, labels: np.ndarray, seed: int = 0) -> dict[str, Any] | None:
-    """Segments of the decided leads (features as of each decision, labels converted or not), the best k by
-    silhouette; None with fewer than MIN_ROWS leads or nothing that varies."""
+def fit_segments(features: pd.DataFrame, labels: np.ndarray, seed: int = 0,
+                 in_time_order: bool = True) -> dict[str, Any] | None:
+    """Segments of the decided leads (features as of each decision, oldest first when `in_time_order`; labels
+    converted or not); None with fewer than MIN_ROWS leads or nothing that varies.
+
+    k is chosen as the product is used, forward in time: k-means with each k is fitted on the older rows, each
+    segment's conversion rate learnt there predicts the newest HELD_OUT share, and the smallest k whose log-loss
+    is within one standard error of the best k's wins (the one-standard-error rule of Breiman et al., as in
+    Hastie, Tibshirani and Friedman §7.10): more segments only when they tell conversion apart better. The
+    segments are then fitted on all the rows."""
     if len(features) < MIN_ROWS:
         return None
     columns, logged, values = _space(features)
@@ -101,28 +114,43 @@ def fit_segments(features: pd.DataFrame, labels: np.ndarray, seed: int = 0) -> d
     means = np.nanmean(values, axis=0)
     # each reason group weighs as one feature: the six windows of page views must not outvote company size
     sizes = pd.Series([group_of(c) for c in columns]).value_counts()
-    scales = np.nanstd(values, axis=0) * np.sqrt([sizes[group_of(c)] for c in columns])
+    shares = np.sqrt([sizes[group_of(c)] for c in columns])
+    scales = np.nanstd(values, axis=0) * shares
     z = np.nan_to_num((values - means) / scales, nan=0.0)
     rng = np.random.default_rng(seed)
-    fitted_on = z[rng.choice(len(z), size=min(FIT_ROWS, len(z)), replace=False)]  # every lead is placed after
-    sample = rng.choice(len(fitted_on), size=min(SAMPLE, len(fitted_on)), replace=False)
-    best: tuple[float, int, KMeans] | None = None
-    silhouettes = {}
-    for k in range(2, MAX_K + 1):
-        fitted = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(fitted_on)
-        score = float(silhouette_score(fitted_on[sample], fitted.labels_[sample], random_state=seed))
-        silhouettes[k] = round(score, 4)
-        if best is None or score > best[0]:
-            best = (score, k, fitted)
-    assert best is not None
-    _score, k, fitted = best
+    rows = np.sort(rng.choice(len(z), size=min(FIT_ROWS, len(z)), replace=False))  # every lead is placed after
+    if not in_time_order:
+        rows = rng.permutation(rows)
+    losses = _held_out_losses(z[rows], labels[rows], int(len(rows) * (1 - HELD_OUT)), seed)
+    best = min(losses, key=lambda k: losses[k][0])
+    k = min(k for k, (loss, _se) in losses.items() if loss <= losses[best][0] + losses[best][1])
+    fitted = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(z[rows])
     space = SegmentSpace(columns, logged, means.tolist(), scales.tolist(), fitted.cluster_centers_.tolist())
     numbers = fitted.predict(z) + 1
     base = float(labels.mean())
-    segments = [_segment(n, features, z, numbers, labels, base, columns) for n in range(1, k + 1)]
+    standard = z * shares  # each column in standard deviations of all leads, for the descriptions
+    segments = [_segment(n, features, standard, numbers, labels, base, columns) for n in range(1, k + 1)]
     segments.sort(key=lambda s: -s["conversion_rate"])
-    return {"space": space.as_dict(), "k": k, "silhouettes": silhouettes, "base_rate": round(base, 6),
-            "segments": segments, "leads": int(len(features))}
+    return {"space": space.as_dict(), "k": k, "base_rate": round(base, 6), "segments": segments,
+            "leads": int(len(features)),
+            "held_out_log_loss": {str(k): {"mean": round(loss, 5), "se": round(se, 5)}
+                                  for k, (loss, se) in losses.items()}}
+
+
+def _held_out_losses(z: np.ndarray, labels: np.ndarray, cut: int, seed: int) -> dict[int, tuple[float, float]]:
+    """For each k: the mean log-loss (and its standard error) on z[cut:] of the conversion rates of k segments
+    learnt on z[:cut] (each rate drawn towards the older rows' base rate by PRIOR leads)."""
+    older, newer = labels[:cut], labels[cut:]
+    base = float(older.mean())
+    losses = {}
+    for k in range(2, MAX_K + 1):
+        fitted = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(z[:cut])
+        sizes = np.bincount(fitted.labels_, minlength=k)
+        converted = np.bincount(fitted.labels_, weights=older, minlength=k)
+        rates = np.clip((converted + PRIOR * base) / (sizes + PRIOR), 1e-6, 1 - 1e-6)[fitted.predict(z[cut:])]
+        loss = -(newer * np.log(rates) + (1 - newer) * np.log(1 - rates))
+        losses[k] = (float(loss.mean()), float(loss.std(ddof=1) / np.sqrt(len(loss))))
+    return losses
 
 
 def _segment(number: int, features: pd.DataFrame, z: np.ndarray, numbers: np.ndarray, labels: np.ndarray,
@@ -131,13 +159,17 @@ def _segment(number: int, features: pd.DataFrame, z: np.ndarray, numbers: np.nda
     converted, size = int(labels[inside].sum()), int(inside.sum())
     low, high = wilson(converted, size)
     gaps = z[inside].mean(axis=0) - z[~inside].mean(axis=0)  # in standard deviations of all leads
-    groups: dict[str, float] = {}
+    furthest: dict[str, tuple[tuple[bool, float], float]] = {}  # group -> (rank, gap) of its furthest column
     for name, gap in zip(columns, gaps, strict=True):
+        rank = (not name.startswith("time."), abs(float(gap)))  # counts before days-since columns (more is less)
         group = group_of(name)
-        if abs(gap) > abs(groups.get(group, 0.0)):
-            groups[group] = float(gap)
-    top = sorted(groups.items(), key=lambda item: -abs(item[1]))[:DESCRIBED_BY]
-    typical = features[inside].median(numeric_only=True).to_dict()
+        if group not in furthest or rank > furthest[group][0]:
+            furthest[group] = (rank, float(gap))
+    ranked = sorted(((g, gap) for g, (_rank, gap) in furthest.items()), key=lambda item: -abs(item[1]))
+    more = [item for item in ranked if item[1] >= MORE_AT][:DESCRIBED_BY]
+    less = [item for item in ranked if item[1] <= -LACKING_AT][:LACKING_BY]
+    top = more + less or ranked[:DESCRIBED_BY]
+    typical = features[inside].quantile(0.5, interpolation="lower", numeric_only=True).to_dict()  # no 158.5 employees
     sentences = [describe(group, typical) for group, _gap in top]
     return {"segment": number, "size": size, "converted": converted, "conversion_rate": round(converted / size, 6),
             "base_rate": round(base, 6), "ci_low": round(low, 6), "ci_high": round(high, 6),

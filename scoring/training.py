@@ -208,7 +208,7 @@ def train(
     metrics["deployed_on"] = len(everything)
     if min_amount is not None:
         metrics["target"] = f"won with an amount of at least {min_amount:g}"
-    metrics["segments"] = fit_segments(data.features, data.labels)  # refreshed with every retraining
+    metrics["segments"] = fit_segments(data.features, data.labels, in_time_order=data.order != "random")
     if value is not False and data.amounts is not None:
         deployed.value_ = fit_value(deployed, data.features, data.amounts, in_time_order=data.order != "random")
         metrics["value"] = deployed.value_.metrics if deployed.value_ is not None else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scoring.segments import MIN_ROWS, SegmentSpace, fit_segments, open_segments
+from scoring.segments import MAX_K, MIN_ROWS, SegmentSpace, fit_segments, open_segments
 
 
 def planted(rows: int = 3000, seed: int = 5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -33,11 +33,28 @@ def test_planted_segments_are_found_whole_with_their_conversion_and_what_sets_th
     readers = next(s for s in found["segments"] if np.mean(kind[numbers == s["segment"]] == 0) > 0.9)
     assert readers["apart"][0]["group"] == "doc visits" and readers["apart"][0]["gap_sd"] > 0
     assert readers["description"].startswith("Read the docs")
+    assert readers["description"].endswith("No email replies in 90 days")  # what it lacks is said too
+    assert all(a["group"] != "company size" for s in found["segments"] for a in s["apart"])  # it says nothing
     assert readers["conversion_rate"] > 1.5 * found["base_rate"] and readers["ci_low"] < readers["conversion_rate"]
     assert sum(s["size"] for s in found["segments"]) == len(features)
     assert sum(s["converted"] for s in found["segments"]) == labels.sum()
     assert [s["conversion_rate"] for s in found["segments"]] == sorted((s["conversion_rate"] for s in
                                                                         found["segments"]), reverse=True)
+
+
+def test_k_is_the_fewest_segments_that_predict_the_newest_leads_within_one_standard_error_of_the_best() -> None:
+    features, labels, _kind = planted()
+    found = fit_segments(features, labels)
+    assert found is not None
+    losses = found["held_out_log_loss"]
+    assert set(losses) == {str(k) for k in range(2, MAX_K + 1)}
+    best = min(losses.values(), key=lambda loss: loss["mean"])
+    assert found["k"] == min(int(k) for k, loss in losses.items() if loss["mean"] <= best["mean"] + best["se"])
+    assert losses["2"]["mean"] > best["mean"] + best["se"]  # merging talkers into the rest predicts worse
+    # a wide feature that says nothing about conversion does not earn segments of its own
+    noisy = features.assign(**{"firm.revenue": np.random.default_rng(1).lognormal(8, 2, len(features))})
+    again = fit_segments(noisy, labels)
+    assert again is not None and again["k"] == 3
 
 
 def test_open_leads_are_placed_and_listed_likeliest_first() -> None:
