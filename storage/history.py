@@ -132,7 +132,9 @@ def account_leads(*, conn: Connection, account_id: int) -> list[LeadName]:
     return [LeadName(*row) for row in rows]
 
 
-VERDICTS = ("not_fit", "fit")  # a rep's judgement of a lead; the latest one stands
+# a rep's judgement of a lead, the latest one standing: not a fit (a stop), a fit after all (back to the model),
+# hotter than its score and "talked: no budget" (each pins the band until its `until`)
+VERDICTS = ("not_fit", "fit", "hotter", "no_budget")
 
 
 def record_action(
@@ -154,23 +156,27 @@ def record_action(
 
 
 class Verdict(NamedTuple):
-    """A rep's judgement of a lead: `action` one of VERDICTS, by whom (None: not a registered rep), when, why."""
+    """A rep's judgement of a lead: `action` one of VERDICTS, by whom (None: not a registered rep), when, why, and
+    until when it pins the band (None: no end, or no pin)."""
 
     lead_id: int
     action: str
     created_at: datetime
     rep: str | None
     note: str | None
+    until: datetime | None = None
 
 
-def verdicts(*, conn: Connection) -> list[Verdict]:
-    """Every verdict reps gave, oldest first (a few per rep and week: read whole)."""
+def verdicts(*, conn: Connection, lead_id: int | None = None) -> list[Verdict]:
+    """Every verdict reps gave (or those on one lead), oldest first (a few per rep and week: read whole)."""
     statement = text(
-        "SELECT a.lead_id, a.action, a.created_at, r.name, a.note FROM lead_action a "
-        "LEFT JOIN rep r ON r.id = a.rep_id WHERE a.action IN :actions ORDER BY a.created_at, a.id"
+        "SELECT a.lead_id, a.action, a.created_at, r.name, a.note, a.until FROM lead_action a "
+        "LEFT JOIN rep r ON r.id = a.rep_id WHERE a.action IN :actions "
+        + ("AND a.lead_id = :lead " if lead_id is not None else "") + "ORDER BY a.created_at, a.id"
     ).bindparams(bindparam("actions", expanding=True))
-    return [Verdict(lead, action, utc(at), rep, note) for lead, action, at, rep, note
-            in conn.execute(statement, {"actions": list(VERDICTS)})]
+    return [Verdict(lead, action, utc(at), rep, note, utc(until) if until is not None else None)
+            for lead, action, at, rep, note, until
+            in conn.execute(statement, {"actions": list(VERDICTS), "lead": lead_id})]
 
 
 def activity_counts(*, conn: Connection, lead_ids: Sequence[int], since: datetime) -> dict[str, int]:
