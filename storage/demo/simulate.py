@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from storage.demo import phrases
+from storage.demo.feedback import FEEDBACK_SHARE, HEADER, give_feedback
 from storage.demo.people import Company, Person, make_companies, make_people, make_reps
 from storage.demo.truth import (
     SMALL_COMPANY,
@@ -63,14 +64,16 @@ def generate(
     seed: int = 7,
     today: date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    feedback_share: float = FEEDBACK_SHARE,
 ) -> DemoPipeline:
-    """Write accounts, reps, leads, activities, messages, outcomes and call transcripts under `directory`."""
+    """Write accounts, reps, leads, activities, messages, outcomes, call transcripts and the owners' feedback on
+    `feedback_share` of the leads they talked to under `directory`."""
     rng = random.Random(seed)
     anchor = datetime.combine(today or datetime.now(UTC).date(), datetime.min.time())
     directory.mkdir(parents=True, exist_ok=True)
     calls = directory / "calls"
     calls.mkdir(exist_ok=True)
-    tables = ("reps", "accounts", "leads", "activities", "messages", "outcomes")
+    tables = ("reps", "accounts", "leads", "activities", "messages", "outcomes", "feedback")
     files = {kind: directory / f"{kind}.csv" for kind in tables}
     files["transcripts"] = calls
     reps = make_reps()
@@ -91,7 +94,10 @@ def generate(
             # a reader's own draws come from a generator of their own: everyone else's data stays as it was
             own = random.Random(f"{seed}:reader:{person.external_id}")
             reader = own if own.random() < READER_SHARE else None
-            _simulate(rng, person, owner.name, anchor, writer, pipeline, calls, reader)
+            # and so do a rep's verdicts: the pipeline is the same whichever share of leads gets one
+            voice = random.Random(f"{seed}:feedback:{person.external_id}")
+            critic = voice if voice.random() < feedback_share else None
+            _simulate(rng, person, owner.name, anchor, writer, pipeline, calls, reader, critic)
             if progress and index % 1000 == 0:
                 progress(index, leads)
     finally:
@@ -112,6 +118,7 @@ class _Writers:
         "activities": ["lead", "kind", "occurred_at", "page_type", "url", "campaign"],
         "messages": ["lead", "channel", "direction", "speaker", "text", "occurred_at", "source_ref"],
         "outcomes": ["lead", "converted", "amount", "closed_at"],
+        "feedback": HEADER,
     }
 
     def __init__(self, files: dict[str, Path]) -> None:
@@ -133,7 +140,7 @@ def _when(anchor: datetime, days: float) -> str:
 
 def _simulate(
     rng: random.Random, person: Person, owner: str, anchor: datetime, out: _Writers, pipeline: DemoPipeline,
-    calls: Path, reader: random.Random | None = None,
+    calls: Path, reader: random.Random | None = None, critic: random.Random | None = None,
 ) -> None:
     company = person.company
     z = person.intent
@@ -177,6 +184,14 @@ def _simulate(
         amount = round(company.employees * rng.uniform(*AMOUNT_PER_EMPLOYEE), -2) if converted else ""
         out.rows["outcomes"].writerow([person.external_id, int(converted), amount, _when(anchor, decision)])
         out.counts["outcomes"] += 1
+    if conversation and critic is not None:  # an open lead's verdict is right about where it is heading
+        converts = converted if closed else critic.random() < probability
+        said = give_feedback(critic, converts=converts, after=conversation.lines[-1][0], before=cutoff)
+        until = _when(anchor + timedelta(days=said.pin), said.at) if said.pin is not None else ""  # to the second
+        out.rows["feedback"].writerow(
+            [person.external_id, owner, said.action, _when(anchor, said.at), until, said.note]
+        )
+        out.counts["feedback"] += 1
 
 
 def _behaviour(rng: random.Random, z: float, created: float, cutoff: float) -> list[_Event]:
