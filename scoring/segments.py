@@ -210,3 +210,21 @@ def segments_now(engine: Engine, listed: int = 5) -> dict[str, Any] | None:
         segment["leads"] = [external[i] for i in segment["leads"] if i in external]
     return {"version": version.version, "k": stored["k"], "base_rate": stored["base_rate"],
             "decided_leads": stored["leads"], "segments": found}
+
+
+def segment_of(engine: Engine, lead_id: int) -> dict[str, Any] | None:
+    """The active model's segment of one lead, placed as `segments_now` places the open leads (its features now,
+    the nearest centre): that segment's stored facts with the model's `version`, `k` and `base_rate`, and `open`.
+    A lead no longer in play gets `segment` None (decided leads are what the segments were found in, each as of
+    its decision, not as of now); None when the active model has no segments (or there is no model)."""
+    version = registry.active_version(engine)
+    stored = version.metrics.get("segments") if version is not None else None
+    if version is None or not stored:
+        return None
+    head = {"version": version.version, "k": stored["k"], "base_rate": stored["base_rate"]}
+    cutoffs = active_cutoffs(engine, among=[lead_id])
+    if not len(cutoffs):
+        return {**head, "segment": None, "open": False}
+    number = int(SegmentSpace.from_dict(stored["space"]).assign(build_features(engine, cutoffs))[0])
+    segment = next(s for s in stored["segments"] if s["segment"] == number)
+    return {**segment, **head, "open": True}

@@ -26,10 +26,10 @@ def patterns(*sources: str) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(source + r"\s*[?.!]*$", re.IGNORECASE) for source in sources)
 
 
-from bot.commands import account, actions, call, changed, compare, demo, guide, movers, top, verdict, why  # noqa: E402
+from bot.commands import account, actions, call, changed, compare, demo, guide, movers, segments, top, verdict, why  # noqa: E402,E501
 
 COMMANDS: tuple[Command, ...] = (
     guide.COMMAND, verdict.COMMAND, actions.COMMAND, compare.COMMAND, changed.COMMAND, movers.COMMAND, top.COMMAND,
-    call.COMMAND, account.COMMAND, demo.COMMAND, why.COMMAND,
+    call.COMMAND, account.COMMAND, demo.COMMAND, segments.COMMAND, why.COMMAND,
 )
 fallback = why.fallback
