@@ -316,6 +316,15 @@ _SOURCE = {"organic": "Came from organic search", "paid search": "Came from paid
            "webinar": "Came from a webinar", "referral": "Came from a referral",
            "outbound": "Came from outbound prospecting", "event": "Came from an event",
            "partner": "Came from a partner"}
+def _feedback(values: Mapping[str, Any]) -> _Phrase:
+    sign = _num(values, "rep.feedback")
+    if sign is None:
+        return _Phrase("No rep feedback", "", "rep.feedback")
+    said = ("A rep marked it hotter than its score" if sign > 0 else
+            "A rep marked it not a fit or said it has no budget" if sign < 0 else "A rep said it is a fit after all")
+    return _Phrase(said, "", "rep.feedback")
+
+
 _DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], _Phrase]] = {
     **{g: partial(_windowed, prefix=f"beh.{kind}", verb=v, none=z) for kind, (g, v, z) in _BEH.items()},
     **{g: partial(_mentions, key=f"conv.{name}", verb=v, none=z) for name, (g, v, z) in _MENTIONS.items()},
@@ -325,7 +334,7 @@ _DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], _Phrase]] = {
     "seniority": partial(_category, key="firm.seniority", label="Seniority", phrases=_SENIORITY),
     "lead source": partial(_category, key="firm.source", label="Lead source", phrases=_SOURCE),
     "company size": _size, "lead age": _age, "sentiment": _sentiment, "urgency": _urgency, "talk": _talk,
-    "account engagement": _account,
+    "account engagement": _account, "rep feedback": _feedback,
 }
 _FIXED = {
     "firm.industry": "industry", "firm.employees": "company size", "firm.seniority": "seniority",
@@ -336,7 +345,8 @@ _FIXED = {
     **dict.fromkeys(("conv.sentiment_mean", "conv.sentiment_7d", "conv.sentiment_trend"), "sentiment"),
     **dict.fromkeys(("conv.inbound_30d", "conv.outbound_30d", "conv.talk_ratio", "conv.questions_30d"), "talk"),
     "conv.urgency_max_7d": "urgency",
-    "conv.urgency_max_30d": "urgency", **{f"conv.{name}": group for name, (group, _, _) in _MENTIONS.items()},
+    "conv.urgency_max_30d": "urgency", "rep.feedback": "rep feedback",
+    **{f"conv.{name}": group for name, (group, _, _) in _MENTIONS.items()},
 }
 _SPECIAL_BEH = {"email_reply": "email replies", "email_sent": "unanswered outreach"}
 

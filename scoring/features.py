@@ -1,7 +1,8 @@
 """Point-in-time features: each lead as it looked just before its cutoff (its decision, or now).
 
 Only events strictly before a lead's cutoff count, so a model trained on past decisions never sees what
-happened after them. Names follow `family.name` (firm, attr, beh, time, neg, conv, acct); reasons group on them.
+happened after them. Names follow `family.name` (firm, attr, beh, time, neg, conv, acct, rep); reasons group on
+them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from scoring.committee import (
     threads_allowed,
 )
 from scoring.conversation import conversation_features
+from scoring.feedback import COLUMN as FEEDBACK
+from scoring.feedback import feedback_column
 from storage import queries
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS, PAGE_TYPES
+from storage.history import verdicts
 
 WINDOWS = (7, 30, 90)
 PARALLEL_FROM = 2000  # leads: below this, second connections cost more than they save (`why` asks for one)
@@ -81,6 +85,7 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
             entities = queries.message_entities(conn=conn)
             activities = queries.activity_records(conn=conn) if events_later is None else None
             committee = committee_rows(conn, cutoffs) if later is None else None
+            judged = verdicts(conn=conn)
             conn.rollback()
         if events_later is not None:
             activities = events_later.result()
@@ -90,6 +95,8 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
             committee = later.result()
     assert committee is not None
     committee_features(frame, leads, cutoffs, committee)
+    if judged:  # a team whose reps never judged a lead gets no column (and the same models as before)
+        frame[FEEDBACK] = feedback_column(judged, cutoffs)
     return pd.DataFrame(dict(frame), index=index)
 
 

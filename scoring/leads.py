@@ -16,6 +16,7 @@ from scoring.errors import NoModelError
 from scoring.evidence import evidence
 from scoring.explain import all_reasons, compare_reasons, missing_value, reasons
 from scoring.features import build_features
+from scoring.feedback import lead_feedback
 from scoring.model import LeadScorer
 from scoring.rescore import Scored, active_cutoffs, active_scorer, score_leads
 from storage import queries
@@ -93,7 +94,8 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
     values = _values(scored)
     presence = getattr(scored.scorer, "presence_", {})
     pro, con = reasons(contributions, values, top=3, presence=presence)
-    quotes = evidence(engine, head.pop("lead_id"), head.pop("cutoff"), [(r.group, r.contribution) for r in pro + con])
+    lead_id, cutoff = head.pop("lead_id"), head.pop("cutoff")
+    quotes = evidence(engine, lead_id, cutoff, [(r.group, r.contribution) for r in pro + con])
 
     def shown(reason: Any) -> dict[str, Any]:
         text = f"{reason.text}; {quotes[reason.group]}" if reason.group in quotes else reason.text
@@ -101,8 +103,11 @@ def explain_lead(engine: Engine, key: str) -> dict[str, Any]:
 
     value = getattr(scored.scorer, "value_", None)
     amount = float(value.amounts(scored.scorer, scored.encoded)[0]) if value is not None else None
+    now = pd.to_datetime(cutoff, unit="D", origin="julian", utc=True).round("ms").to_pydatetime()
+    pinned = scored.pinned[0] if scored.pinned is not None else None
     return {
-        **head, "stop": scored.stopped[0], "base_value": base, "margin": float(scored.margin[0]),
+        **head, "stop": scored.stopped[0], "pinned": pinned, "feedback": lead_feedback(engine, lead_id, now),
+        "base_value": base, "margin": float(scored.margin[0]),
         **({"expected_amount": round(amount, 2), "expected_value": round(head["probability"] * amount, 2)}
            if amount is not None else {}),
         "contributions": contributions,

@@ -79,9 +79,10 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
             return self.n_jobs
         return 2 if rows >= 20_000 else 1
 
-    def fit(self, X: pd.DataFrame, y: Any) -> LeadScorer:
+    def fit(self, X: pd.DataFrame, y: Any, sample_weight: np.ndarray | None = None) -> LeadScorer:
         """Train on rows in time order: the newest `validation_fraction` stop the boosting, judge the contestants
-        and calibrate."""
+        and calibrate. `sample_weight` weighs rows in the trees' training (the validation rows judge unweighted,
+        as the leads scored next will be)."""
         check_shares(self.hot_share, self.warm_share)
         labels = np.asarray(y, dtype=float)
         positives = int(labels.sum())
@@ -103,6 +104,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
                     f"the {name} {share} of the training decisions are all "
                     f"{'conversions' if part[0] else 'non-conversions'}: the rows are not in time order (sorted "
                     "by outcome?); import without --ordered to have the holdout drawn at random")
+        self._weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         encoded = self.encode(X)  # once: every contestant and the refit read the same matrix
         self.__dict__.pop("booster_", None)  # a scorer fitted again chooses afresh
         grid = [self.max_depth] if self.max_depth else list(self.depth_grid)
@@ -119,6 +121,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         if self.refit:
             self._refit(encoded, labels)
         self.presence_ = presence(X, labels)
+        del self._weight  # not part of the model: never saved
         self.classes_ = np.array([0, 1])  # TreeSHAP tables wait for the first explanation or save (`_compile`)
         return self
 
@@ -130,7 +133,9 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         margin). Shallow trees suit additive signals and explain fastest: deeper ones must be clearly better.
         `base` is a margin each row starts from (the linear part's, for the trees stacked on it), included in the
         validation margin returned."""
-        train = self._dmatrix(encoded[:split], labels[:split], None if base is None else base[:split])
+        weight = getattr(self, "_weight", None)
+        train = self._dmatrix(encoded[:split], labels[:split], None if base is None else base[:split],
+                              None if weight is None else weight[:split])
         valid = self._dmatrix(encoded[split:], labels[split:], None if base is None else base[split:])
         best: tuple[float, xgb.Booster, int, np.ndarray] | None = None
         for depth in sorted(grid):
@@ -213,7 +218,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             self.booster_ = xgb.train(self._params(self.depth_, len(encoded), stacked=stacked),
-                                      self._dmatrix(encoded, labels, base),
+                                      self._dmatrix(encoded, labels, base, getattr(self, "_weight", None)),
                                       num_boost_round=int((self.best_iteration_ + 1) * 1.1))
 
     def _compile(self) -> Forest | None:
@@ -226,6 +231,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
 
     def _dmatrix(
         self, encoded: np.ndarray, y: np.ndarray | None = None, base: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
     ) -> xgb.DMatrix:
         names = [str(n) for n in self.feature_names_in_]
         types = ["c" if n in self.categories_ else "q" for n in names]
@@ -233,7 +239,7 @@ class LeadScorer(ClassifierMixin, BaseEstimator):
         if hasattr(self, "booster_"):
             self.booster_.set_param({"nthread": threads})
         return xgb.DMatrix(encoded, label=y, feature_names=names, feature_types=types,
-                           enable_categorical=True, nthread=threads, base_margin=base)
+                           enable_categorical=True, nthread=threads, base_margin=base, weight=weight)
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
         """A float matrix in training column order; categories become their training codes (unknown: missing).

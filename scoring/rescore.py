@@ -19,6 +19,7 @@ from scoring import registry, stored_reasons
 from scoring.bands import bands_of
 from scoring.errors import NoModelError
 from scoring.features import build_features
+from scoring.feedback import pins
 from scoring.model import LeadScorer
 from scoring.stops import CAP, GROUP, judgements, stop_reason, stops
 from storage import queries
@@ -44,6 +45,7 @@ class Scored:
     version_id: int
     scorer: LeadScorer
     stopped: np.ndarray  # per lead, the sentence of the stop that caps its band (see scoring.stops), or None
+    pinned: np.ndarray | None = None  # per lead, the band a rep's verdict pins (see scoring.feedback), or None
 
     def contributions(self, rows: np.ndarray | None = None) -> pd.DataFrame:
         """Exact contributions (plus `bias`) of the given rows (default: all) in the probability's log-odds,
@@ -110,10 +112,12 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     band = bands_of(probability, percentile, len(reference), scorer.hot_share, scorer.warm_share,
                     getattr(scorer, "band_thresholds_", None))  # artifacts older than these get the defaults
     with engine.connect() as conn:
-        judged = judgements(verdicts(conn=conn), cutoffs)
-    stopped = stops(features, judged)
+        said = verdicts(conn=conn)
+    pinned = pins(said, cutoffs)
+    band = np.where(pd.isna(pinned), band, pinned)  # a rep's "hotter" or "no budget" holds until its date
+    stopped = stops(features, judgements(said, cutoffs))
     band = np.where(pd.isna(stopped), band, CAP)  # a signal that must win caps the band, whatever the model says
-    return Scored(features, encoded, probability, percentile, band, margin, version_id, scorer, stopped)
+    return Scored(features, encoded, probability, percentile, band, margin, version_id, scorer, stopped, pinned)
 
 
 def _stop_first(stop: str, reasons: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scoring.feedback import sentence, standing
 from storage.history import Verdict
 
 CAP = "cold"
@@ -83,16 +84,10 @@ def stops(features: pd.DataFrame, judged: np.ndarray | None = None) -> np.ndarra
 def judgements(verdicts: Sequence[Verdict], leads: pd.Series) -> np.ndarray:
     """Per lead of `leads` (lead id → cutoff, a julian day), the sentence of the rep's verdict standing at its
     cutoff when it is "not a fit" ("Jordan Lee marked it not a fit on 3 Dec: student project"), else None."""
-    standing: dict[int, Verdict] = {}
-    cutoffs = leads.to_dict()
-    for verdict in verdicts:  # oldest first: the latest made by each lead's cutoff stands
-        at = pd.Timestamp(verdict.created_at.replace(tzinfo=None)).to_julian_date()
-        if verdict.lead_id in cutoffs and at <= cutoffs[verdict.lead_id]:
-            standing[verdict.lead_id] = verdict
+    judged = standing(verdicts, leads)
     out = np.full(len(leads), None, dtype=object)
     for row, lead in enumerate(leads.index):
-        judged = standing.get(lead)
-        if judged is not None and judged.action == "not_fit":
-            out[row] = (f"{judged.rep or 'A rep'} marked it not a fit on {judged.created_at:%-d %b}"
-                        + (f": {judged.note}" if judged.note else ""))
+        verdict = judged.get(lead)
+        if verdict is not None and verdict.action == "not_fit":
+            out[row] = sentence(verdict)
     return out

@@ -38,11 +38,14 @@ from scoring.evaluate import (
     save_plots,
 )
 from scoring.features import build_features
+from scoring.feedback import COLUMN as FEEDBACK
+from scoring.feedback import FEEDBACK_WEIGHT
 from scoring.model import LeadScorer
 from scoring.rules import rule_points
 from scoring.segments import fit_segments
 from scoring.value import MIN_WON, fit_value
 from storage.db import get_meta
+from storage.history import verdicts
 from storage.queries import decisions, won_amounts
 
 log = logging.getLogger(__name__)
@@ -174,8 +177,9 @@ def train(
     data.features = data.features.drop(columns=list(leaks))
     train_x, hold_x = data.features.iloc[train_rows], data.features.iloc[hold_rows]
     train_y, hold_y = data.labels[train_rows], data.labels[hold_rows]
+    weights = feedback_weights(data.features)
     fit_started = time.perf_counter()
-    model = scorer.fit(train_x, train_y)
+    model = scorer.fit(train_x, train_y, None if weights is None else weights[train_rows])
     seconds = time.perf_counter() - fit_started
     probability = model.predict_proba(hold_x)[:, 1]
     points = rule_points(hold_x)
@@ -194,6 +198,11 @@ def train(
         "without_conversation_auc": _auc_without(model, train_x, train_y, hold_x, hold_y, "conv."),
         "left_out": leaks,
     }
+    metrics["feedback"] = _feedback_effect(model, probability, train_x, train_y, hold_x, hold_y)
+    with engine.connect() as conn:  # judged leads not decided yet: they teach a later training
+        waiting = len({v.lead_id for v in verdicts(conn=conn)} - set(data.features.index))
+    if waiting:
+        metrics["feedback"] = {**(metrics["feedback"] or {"leads": 0}), "waiting": waiting}
     metrics["drift_reference"] = drift_reference(model, train_x, probability)
     refused = _refusal(metrics, force)
     active = registry.active_version(engine)
@@ -202,7 +211,8 @@ def train(
         promoted = _beats(active, model, metrics, data, hold_rows)
     everything = data.everything()
     deployed = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(
-        data.features.iloc[everything], data.labels[everything])  # the newest decisions teach it too
+        data.features.iloc[everything], data.labels[everything],
+        None if weights is None else weights[everything])  # the newest decisions teach it too
     deployed.band_thresholds_ = thresholds(deployed.predict_proba(data.features)[:, 1], deployed.hot_share,
                                            deployed.warm_share)  # the bands of a small pipeline
     metrics["deployed_on"] = len(everything)
@@ -333,6 +343,35 @@ def _auc_without(
     keep = [c for c in train_x.columns if not c.startswith(prefix)]
     dropped = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(train_x[keep], train_y)
     return float(roc_auc_score(hold_y, dropped.predict_proba(hold_x[keep])[:, 1]))
+
+
+def feedback_weights(features: pd.DataFrame) -> np.ndarray | None:
+    """Each decision's weight in the trees' training: FEEDBACK_WEIGHT where a rep had judged the lead by then,
+    else 1; None when no rep judged any (the model is trained as it always was)."""
+    if FEEDBACK not in features or not features[FEEDBACK].notna().any():
+        return None
+    return np.where(features[FEEDBACK].notna().to_numpy(), FEEDBACK_WEIGHT, 1.0)
+
+
+def _feedback_effect(model: LeadScorer, probability: np.ndarray, train_x: pd.DataFrame, train_y: np.ndarray,
+                     hold_x: pd.DataFrame, hold_y: np.ndarray) -> dict[str, Any] | None:
+    """What reps' feedback did to the model, on the same holdout: its AUC against the same model trained
+    without the feedback feature or weights, how far the holdout's probabilities moved, and how often the
+    verdicts agreed with what happened (hotter: converted; no budget or not a fit: did not). None without any."""
+    if FEEDBACK not in train_x or not train_x[FEEDBACK].notna().any():
+        return None
+    keep = [c for c in train_x.columns if c != FEEDBACK]
+    without = LeadScorer(**{**model.get_params(), "max_depth": model.depth_}).fit(train_x[keep], train_y)
+    before = without.predict_proba(hold_x[keep])[:, 1]
+    signs = np.concatenate([train_x[FEEDBACK].to_numpy(dtype=float), hold_x[FEEDBACK].to_numpy(dtype=float)])
+    outcomes = np.concatenate([train_y, hold_y])
+    judged = ~np.isnan(signs) & (signs != 0)
+    agreed = (signs[judged] > 0) == (outcomes[judged] == 1)
+    auc, auc_without = float(roc_auc_score(hold_y, probability)), float(roc_auc_score(hold_y, before))
+    return {"leads": int(judged.sum()), "holdout_leads": int(hold_x[FEEDBACK].notna().sum()),
+            "agreed": round(float(agreed.mean()), 4) if judged.any() else None, "weight": FEEDBACK_WEIGHT,
+            "auc": round(auc, 4), "auc_without": round(auc_without, 4), "auc_change": round(auc - auc_without, 4),
+            "holdout_mean_move_pts": round(float(np.abs(probability - before).mean()) * 100, 2)}
 
 
 def drift_reference(model: LeadScorer, train_x: pd.DataFrame, holdout_probability: np.ndarray) -> dict[str, Any]:

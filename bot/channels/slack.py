@@ -37,7 +37,9 @@ BUTTON_LIMIT = 75
 REMEMBERED = timedelta(days=1)  # Slack retries within minutes; a signed request is good for five
 PRUNE_EVERY = timedelta(minutes=10)
 REFUSAL = "Sorry, I only answer registered reps. Ask your Hotlead admin to add you (`hotlead import reps`)."
-ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}"}
+ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}",
+                    "hotter": "{} is hotter than this", "not_fit": "{} is not a fit",
+                    "no_budget": "talked to {}: no budget"}  # the buttons' questions, as a rep would type them
 QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}  # a DM with a file attached is still a question
 
 
@@ -224,7 +226,7 @@ def slack_app(settings: Settings, deps: Deps) -> App:
         channel = (body.get("channel") or {}).get("id") or context.channel_id
         _deliver(client, respond, channel, reply)
 
-    app.action(re.compile(r"^hl_(choose_\d+|why|snooze|contacted)$"))(ack=ack_command, lazy=[run_action])
+    app.action(re.compile(r"^hl_(choose_\d+|" + "|".join(ACTION_QUESTIONS) + ")$"))(ack=ack_command, lazy=[run_action])
     return app
 
 

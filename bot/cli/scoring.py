@@ -72,7 +72,7 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
                    "seconds_per_10k_leads": m["seconds_per_10k_leads"],
                    "refused": m["refused"], "rescored": rescored.leads if rescored else 0, "left_out": m["left_out"],
                    "hot_share": report.shares[0], "warm_share": report.shares[1],
-                   "value": m.get("value"), "target": m.get("target", "won"),
+                   "value": m.get("value"), "target": m.get("target", "won"), "feedback": m.get("feedback"),
                    "metrics": m, "lift": report.lift, "holdout_ids": report.holdout_ids,
                    "plots": [str(p) for p in report.plots]})
         return
@@ -81,6 +81,8 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
     if m.get("without_conversation_auc") is not None and m["without_conversation_auc"] != m["auc"]:
         click.echo(f"\nHoldout AUC without conversation features: {m['without_conversation_auc']:.3f} "
                    f"(with: {m['auc']:.3f})")
+    if m.get("feedback"):
+        click.echo(feedback_line(m["feedback"]))
     for name, why in m["left_out"].items():
         click.echo(f"Left out {name}: {why} (--keep {name.removeprefix('attr.')!r} to use it anyway)")
     contest = ", ".join(f"{name} {auc:.3f}" for name, auc in m["contestants"].items())
@@ -207,6 +209,10 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
                f"{result['band']}, percentile {result['percentile']:.0f}")
     if result["stop"]:
         click.echo(f"Do not call: {result['stop']} (its band is capped at cold)")
+    if result["pinned"]:
+        click.echo(f"Band pinned {result['pinned']} by a rep's feedback (the model's probability stands)")
+    for said in result["feedback"]:
+        click.echo(f"Rep feedback: {said['text']}")
     if "expected_value" in result:
         click.echo(f"Expected value {result['expected_value']:,.0f}: a {result['probability']:.0%} chance of a deal "
                    f"worth {result['expected_amount']:,.0f} if won (learnt from your won deals' amounts)")
@@ -218,6 +224,21 @@ def why(app: AppContext, lead: str, other: str | None, as_json: bool) -> None:
                 effect = format_effect(reason["contribution"], result["probability"])
                 click.echo(f"  {effect:<17} {reason['text']}  ({format_contribution(reason['contribution'])} "
                            "log-odds)")
+
+
+def feedback_line(effect: dict[str, Any]) -> str:
+    """What reps' feedback did to the model, in words (the training report's `feedback`)."""
+    said = []
+    if effect.get("auc") is not None:
+        agreed = f", agreeing with the outcome {effect['agreed']:.0%} of the time" if effect.get("agreed") else ""
+        said.append(
+            f"Rep feedback: {effect['leads']:,} decided leads judged by reps{agreed}, weighted {effect['weight']:g}×: "
+            f"holdout AUC {effect['auc']:.3f} vs {effect['auc_without']:.3f} without it ({effect['auc_change']:+.3f}); "
+            f"holdout probabilities moved {effect['holdout_mean_move_pts']:.1f} pts on average.")
+    if effect.get("waiting"):
+        said.append(f"{effect['waiting']:,} judged leads are still open: their feedback teaches the model once "
+                    "they are decided.")
+    return "\n" + " ".join(said)
 
 
 def _lead_key(engine: Engine, given: str) -> str:

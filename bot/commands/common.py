@@ -154,8 +154,11 @@ def ranked_lines(items: list[Scored]) -> tuple[str, ...]:
 
 
 def lead_actions(external_id: str, why: bool = False) -> tuple[Action, ...]:
-    """The buttons under a lead: Why?, Snooze 7 days, Mark contacted."""
-    buttons = (Action("Snooze 7 days", "snooze", external_id), Action("Mark contacted", "contacted", external_id))
+    """The buttons under a lead: Why?, Snooze 7 days, Mark contacted, and a rep's feedback (Hotter than this, Not a
+    fit, Talked: no budget; see commands/verdict.py)."""
+    buttons = (Action("Snooze 7 days", "snooze", external_id), Action("Mark contacted", "contacted", external_id),
+               Action("Hotter than this", "hotter", external_id), Action("Not a fit", "not_fit", external_id),
+               Action("Talked: no budget", "no_budget", external_id))
     return ((Action("Why?", "why", external_id),) if why else ()) + buttons
 
 

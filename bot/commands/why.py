@@ -15,6 +15,7 @@ from bot.router import Query
 from scoring import registry
 from scoring.evidence import evidence
 from scoring.explain import format_effect, moves_the_score
+from scoring.feedback import lead_feedback
 from scoring.leads import explain_lead
 from scoring.stops import GROUP
 
@@ -66,6 +67,9 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
     sections = []
     if facts.get("stop"):
         sections.append(Section("Do not call", (f"⛔ {facts['stop']} (band capped at cold)",)))
+    feedback = lead_feedback(query.deps.engine, lead.id, query.deps.clock()) if lead else facts.get("feedback", [])
+    if feedback:
+        sections.append(Section("Rep feedback", tuple(f"🗣 {said['text']}" for said in feedback)))
     if note:
         sections.append(Section("", (note,)))
     p = facts["probability"]
@@ -75,6 +79,7 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
     if down:
         sections.append(Section("Holding it back", tuple(_line(r, p) for r in down)))
     data = {key_: facts[key_] for key_ in ("lead", "name", "account", "probability", "percentile", "band", "stop")}
+    data["feedback"] = feedback
     shown = facts["for"] + facts["against"]
     data.update(score=round(100 * facts["probability"]), movement=movement, scored_at=facts.get("scored_at"),
                 reasons=[{"text": r["text"], "contribution": r["contribution"]} for r in shown])

@@ -34,7 +34,7 @@ def test_why_names_the_lead_its_score_and_reasons(deps: Deps) -> None:
     assert answer["score"] == round(100 * answer["probability"])
     assert len(answer["reasons"]) >= 3
     assert lead["name"] in answer["text"] and str(answer["score"]) in answer["text"]
-    assert {a.name for a in answer["reply"].actions} == {"snooze", "contacted"}
+    assert {a.name for a in answer["reply"].actions} == {"snooze", "contacted", "hotter", "not_fit", "no_budget"}
 
 
 def test_an_account_name_with_a_typo_explains_its_best_lead(deps: Deps) -> None:
@@ -214,7 +214,7 @@ def test_only_a_registered_rep_may_snooze_a_lead(deps: Deps, a_rep: object, chan
     lead = best(deps.engine)["lead"]
     stranger = dispatch(IncomingMessage(f"snooze {lead} 7 days", channel, "U0STRANGER", None), deps)
     with deps.engine.connect() as conn:
-        actions = run_sql(conn, "SELECT count(*) FROM lead_action").scalar_one()
+        actions = run_sql(conn, "SELECT count(*) FROM lead_action WHERE action = 'snooze'").scalar_one()
     assert "Only registered reps" in stranger.text and actions == 0
     rep = dispatch(IncomingMessage(f"snooze {lead} 7 days", channel, "U0HL00003", a_rep), deps)  # type: ignore[arg-type]
     assert rep.data["action"] == "snooze"

@@ -72,8 +72,10 @@ def test_stop_rules(row: dict[str, Any], expected: str | None) -> None:
 
 def test_a_rep_marking_a_hot_lead_not_a_fit_stops_it_at_once_until_they_take_it_back(db: Db) -> None:
     from bot.router import Deps, IncomingMessage, dispatch
+    from scoring.leads import top_leads
     from storage.db import make_engine
-    from storage.history import all_reps
+    from storage.history import all_reps, verdicts
+    from storage.queries import lead_ids_by_external_id
 
     engine = make_engine(db.url)
     with engine.connect() as conn:
@@ -83,9 +85,13 @@ def test_a_rep_marking_a_hot_lead_not_a_fit_stops_it_at_once_until_they_take_it_
     def ask(question: str) -> Any:
         return dispatch(IncomingMessage(question, "slack", rep.slack_user_id or "U1", rep), deps)
 
-    hot = ask("who should I call today?").data["leads"][0]
+    with engine.connect() as conn:
+        judged = {v.lead_id for v in verdicts(conn=conn)}  # the demo's reps judged some leads (a pin, a stop)
+        ids = lead_ids_by_external_id(conn=conn, external_ids=[x["lead"] for x in top_leads(engine, limit=200)])
+    hot = next(x for x in top_leads(engine, limit=200) if x["band"] == "hot" and ids[x["lead"]] not in judged)
     marked = ask(f"{hot['lead']} is not a fit: student project, no budget")
-    assert marked.data == {"lead": hot["lead"], "action": "not_fit", "note": "student project, no budget"}
+    assert marked.data == {"lead": hot["lead"], "action": "not_fit", "note": "student project, no budget",
+                           "until": None}
     stop = f"{rep.name} marked it not a fit on {datetime.now(UTC):%-d %b}: student project, no budget"
     why = db.json("why", hot["lead"])  # no `score` run in between: the verdict is scored as it is given
     assert why["stop"] == stop and why["band"] == "cold"

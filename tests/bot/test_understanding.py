@@ -126,6 +126,12 @@ QUESTIONS = [
     ("not a fit: jane doe", "fit", {"who": "jane doe"}), ("mark jane doe as not a fit", "fit", {"who": "jane doe"}),
     ("jane doe is a fit after all", "fit", {"who": "jane doe", "action": "a fit"}),
     ("Jane Doe is nto a fit - students", "fit", {"who": "Jane Doe", "note": "students"}),
+    # segments the model found
+    ("what segments do we have?", "segments", {}), ("segments", "segments", {}), ("show segments", "segments", {}),
+    ("list segments", "segments", {}), ("shwo me the segments", "segments", {}),
+    ("which segment is Acme in?", "segments", {"who": "Acme"}),
+    ("what segment is Jane Doe in?", "segments", {"who": "Jane Doe"}),
+    ("segment of jane doe", "segments", {"who": "jane doe"}),
     # live demos
     ("demo Acme 45m", "demo", {"who": "Acme", "minutes": "45"}), ("start a demo with acme", "demo", {"who": "acme"}),
     ("demo with jane doe for 30 minutes", "demo", {"who": "jane doe", "minutes": "30"}),
