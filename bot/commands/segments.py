@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.commands import Command, patterns
-from bot.commands.common import best_lead, find, lead_label
+from bot.commands.common import lead_label
+from bot.commands.why import lead_named
 from bot.commands.words import LEADS, WHAT_IS
-from bot.names import MAX_CHOICES, likely_lead, name_index
+from bot.names import name_index
 from bot.replies import Choice, Reply, Section
 from bot.router import Query
 from scoring import registry
@@ -53,26 +54,10 @@ def _line(segment: dict[str, Any], base: float, leads: list[LeadName]) -> str:
 
 def _placed(query: Query, phrase: str) -> Reply:
     """The segment of the lead `phrase` names (an account: its best-scored open lead), found as `why` finds it."""
-    resolution = name_index(query.deps.engine).resolve(phrase, visible=query.visible)
-    note = None
-    likely = likely_lead(query.deps.engine, resolution.candidates) if resolution.ambiguous else None
-    if likely is not None:
-        others = [c.label for c in resolution.candidates if c != likely]
-        more = f" and {len(others) - MAX_CHOICES} more" if len(others) > MAX_CHOICES else ""
-        note = f"Also called “{resolution.phrase}”: {', '.join(others[:MAX_CHOICES])}{more}."
-        key = likely.key
-    else:
-        found = find(query, phrase, ASK)
-        if isinstance(found, Reply):
-            return found
-        if found.kind == "account":
-            best = best_lead(query, found.id)
-            if best is None:
-                return Reply(f"*{found.key}* has no open lead with a score.", data={"account": found.key, "leads": []})
-            key = best.lead.external_id
-            note = f"{best.lead.name} is the best-scored open lead at {found.key}."
-        else:
-            key = found.key
+    named = lead_named(query, phrase, ASK)
+    if isinstance(named, Reply):
+        return named
+    key, note = named
     lead = name_index(query.deps.engine).lead(key)
     assert lead is not None  # found among the index's own leads
     placed = segment_of(query.deps.engine, lead.id)

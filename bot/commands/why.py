@@ -29,28 +29,32 @@ _SCORE = r"(?:(?:'s|’s)?\s+(?:score|band|rating|ranking))"
 
 def handle(query: Query) -> Reply:
     """Explain the lead the question names."""
-    resolution = name_index(query.deps.engine).resolve(query.parts["who"], visible=query.visible)
+    negated = any(query.parts.get(part) for part in ("negated", "isnt", "nt"))  # "not hot": any band but that one
+    named = lead_named(query, query.parts["who"], ASK, query.parts.get("band"), negated)
+    return named if isinstance(named, Reply) else explain(query, *named)
+
+
+def lead_named(query: Query, phrase: str, ask: str, band: str | None = None, negated: bool = False
+               ) -> tuple[str, str | None] | Reply:
+    """The external id of the lead `phrase` names, with a note to say with the answer, or the reply to send
+    instead: of several leads with that name, the likeliest (in `band`, or not in it when `negated`); an
+    account's best-scored open lead; else the choices (`ask` is the question each choice asks again)."""
+    resolution = name_index(query.deps.engine).resolve(phrase, visible=query.visible)
     if resolution.ambiguous:
-        negated = any(query.parts.get(part) for part in ("negated", "isnt", "nt"))  # "not hot": any band but that one
-        likely = likely_lead(query.deps.engine, resolution.candidates, query.parts.get("band"), negated=negated)
+        likely = likely_lead(query.deps.engine, resolution.candidates, band, negated=negated)
         if likely is not None:
             others = [c.label for c in resolution.candidates if c != likely]
             more = f" and {len(others) - MAX_CHOICES} more" if len(others) > MAX_CHOICES else ""
-            return explain(query, likely.key,
-                           f"Also called “{resolution.phrase}”: {', '.join(others[:MAX_CHOICES])}{more}.")
-    found = find(query, query.parts["who"], ASK)
+            return likely.key, f"Also called “{resolution.phrase}”: {', '.join(others[:MAX_CHOICES])}{more}."
+    found = find(query, phrase, ask)
     if isinstance(found, Reply):
         return found
-    account_note = None
-    if found.kind == "account":
-        best = best_lead(query, found.id)
-        if best is None:
-            return Reply(f"*{found.key}* has no open lead with a score.", data={"account": found.key, "leads": []})
-        key = best.lead.external_id
-        account_note = f"{best.lead.name} is the best-scored open lead at {found.key}."
-    else:
-        key = found.key
-    return explain(query, key, account_note)
+    if found.kind != "account":
+        return found.key, None
+    best = best_lead(query, found.id)
+    if best is None:
+        return Reply(f"*{found.key}* has no open lead with a score.", data={"account": found.key, "leads": []})
+    return best.lead.external_id, f"{best.lead.name} is the best-scored open lead at {found.key}."
 
 
 def explain(query: Query, key: str, note: str | None = None) -> Reply:
