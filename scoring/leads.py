@@ -172,11 +172,21 @@ def _value_scorer(engine: Engine) -> LeadScorer | None:
     return scorer if getattr(scorer, "value_", None) is not None else None
 
 
+def deal_amounts(engine: Engine, lead_ids: list[int]) -> dict[int, float] | None:
+    """Lead id → the amount each open lead is expected to bring if won; None when the active model has no
+    deal-value model."""
+    scorer = _value_scorer(engine)
+    return None if scorer is None else expected_amounts(engine, scorer, lead_ids)
+
+
 def expected_amounts(engine: Engine, scorer: LeadScorer, lead_ids: list[int]) -> dict[int, float]:
     """Lead id → the amount each open lead is expected to bring if won, from its features now."""
     if not lead_ids:
         return {}
-    features = build_features(engine, active_cutoffs(engine, among=lead_ids))
+    cutoffs = active_cutoffs(engine, among=lead_ids)
+    if cutoffs.empty:  # none of them open any more
+        return {}
+    features = build_features(engine, cutoffs)
     amounts = scorer.value_.amounts(scorer, scorer.encode(features))
     return {int(i): float(a) for i, a in zip(features.index, amounts, strict=True)}
 

@@ -16,7 +16,7 @@ from scoring import registry
 from scoring.evidence import evidence
 from scoring.explain import format_effect, moves_the_score
 from scoring.feedback import lead_feedback
-from scoring.leads import explain_lead
+from scoring.leads import deal_amounts, explain_lead
 from scoring.stops import GROUP
 
 ASK = "why is {} hot?"
@@ -68,6 +68,10 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
     movement = history[0].movement if history else None
     head = (f"*{facts['name']}*" + (f" ({facts['account']})" if facts["account"] else "") + f" · {facts['lead']}\n"
             + score_line(facts["probability"], facts["percentile"], facts["band"], movement))
+    amount = (deal_amounts(query.deps.engine, [lead.id]) or {}).get(lead.id) if lead else None
+    if amount is not None:  # an open lead, and the active model has a deal-value model
+        head += (f"\n💰 Expected value *{facts['probability'] * amount:,.0f}*: a {facts['probability']:.0%} chance of "
+                 f"a deal worth about {amount:,.0f} if won")
     sections = []
     if facts.get("stop"):
         sections.append(Section("Do not call", (f"⛔ {facts['stop']} (band capped at cold)",)))
@@ -84,6 +88,8 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
         sections.append(Section("Holding it back", tuple(_line(r, p) for r in down)))
     data = {key_: facts[key_] for key_ in ("lead", "name", "account", "probability", "percentile", "band", "stop")}
     data["feedback"] = feedback
+    if amount is not None:
+        data.update(expected_amount=round(amount, 2), expected_value=round(facts["probability"] * amount, 2))
     shown = facts["for"] + facts["against"]
     data.update(score=round(100 * facts["probability"]), movement=movement, scored_at=facts.get("scored_at"),
                 reasons=[{"text": r["text"], "contribution": r["contribution"]} for r in shown])

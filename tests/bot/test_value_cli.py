@@ -4,6 +4,7 @@ and the target can be "won with at least an amount"."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from click.testing import CliRunner, Result
 from scipy.stats import spearmanr
@@ -72,3 +73,23 @@ def test_the_target_can_be_a_won_deal_of_at_least_an_amount(demo_url: str, demo_
         won = run_sql(conn, "SELECT count(*) FROM outcome WHERE converted = 1").scalar_one()
     assert 0 < big < won
     assert report["metrics"]["holdout_leads"] + report["metrics"]["train_leads"] > big
+
+
+def test_chat_ranks_by_expected_value_and_why_says_both_parts(demo_url: str, demo_engine: Engine) -> None:
+    from bot.router import Deps, IncomingMessage, dispatch
+
+    deps = Deps(demo_engine)
+
+    def ask(question: str) -> Any:
+        return dispatch(IncomingMessage(question, "console", "admin", None), deps)
+
+    cli_rows = json.loads(hotlead(demo_url, "top", "--by", "value", "--limit", "5", "--json").output)
+    for question in ("top 5 leads by value", "most valuable 5 leads", "show me 5 leads by expected value"):
+        answer = ask(question)
+        assert [row["lead"] for row in answer.data["leads"]] == [row["lead"] for row in cli_rows], question
+        assert "expected value" in answer.plain()
+    first = ask("top 5 leads by value").data["leads"][0]
+    assert abs(first["expected_value"] - first["probability"] * first["expected_amount"]) <= 0.01
+    why = ask(f"why is {first['lead']} hot?")
+    assert why.data["expected_value"] == first["expected_value"]
+    assert f"Expected value *{first['expected_value']:,.0f}*: a {first['probability']:.0%} chance" in why.plain()
