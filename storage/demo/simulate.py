@@ -14,10 +14,13 @@ from storage.demo import phrases
 from storage.demo.feedback import FEEDBACK_SHARE, HEADER, give_feedback
 from storage.demo.people import Company, Person, make_companies, make_people, make_reps
 from storage.demo.truth import (
+    PLAN_ODDS,
+    PLANS,
     SMALL_COMPANY,
     TARGET_VERTICALS,
     TruthInputs,
     hidden_segment,
+    plan_factor,
     true_probability,
 )
 
@@ -35,7 +38,8 @@ AMOUNT_PER_EMPLOYEE = (40, 90)  # a won deal's amount: employees times a uniform
 @dataclass
 class DemoPipeline:
     """Where the generated files are, each lead's true probability, true segment ("" or READERS) and true
-    expected value (probability times the mean amount of a deal at its company), and how much was made."""
+    expected value (probability times the mean amount of a deal at its company with a buyer of its seniority),
+    and how much was made."""
 
     directory: Path
     files: dict[str, Path]
@@ -97,7 +101,9 @@ def generate(
             # and so do a rep's verdicts: the pipeline is the same whichever share of leads gets one
             voice = random.Random(f"{seed}:feedback:{person.external_id}")
             critic = voice if voice.random() < feedback_share else None
-            _simulate(rng, person, owner.name, anchor, writer, pipeline, calls, reader, critic)
+            plan = random.Random(f"{seed}:plan:{person.external_id}").choices(
+                tuple(PLANS), PLAN_ODDS[person.seniority])[0]  # drawn apart too: the main stream stays as it was
+            _simulate(rng, person, owner.name, anchor, writer, pipeline, calls, reader, critic, plan)
             if progress and index % 1000 == 0:
                 progress(index, leads)
     finally:
@@ -140,7 +146,7 @@ def _when(anchor: datetime, days: float) -> str:
 
 def _simulate(
     rng: random.Random, person: Person, owner: str, anchor: datetime, out: _Writers, pipeline: DemoPipeline,
-    calls: Path, reader: random.Random | None = None, critic: random.Random | None = None,
+    calls: Path, reader: random.Random | None = None, critic: random.Random | None = None, plan: str = "growth",
 ) -> None:
     company = person.company
     z = person.intent
@@ -157,7 +163,8 @@ def _simulate(
     probability = true_probability(inputs)
     pipeline.truth.append((person.external_id, probability))
     pipeline.segments[person.external_id] = hidden_segment(inputs)
-    pipeline.values[person.external_id] = probability * company.employees * sum(AMOUNT_PER_EMPLOYEE) / 2
+    pipeline.values[person.external_id] = (probability * company.employees * sum(AMOUNT_PER_EMPLOYEE) / 2
+                                           * plan_factor(person.seniority))
     converted = closed and rng.random() < probability
     if converted:  # after a win the customer keeps using the product: must never leak into training
         for _ in range(rng.randint(2, 5)):
@@ -181,7 +188,7 @@ def _simulate(
     if conversation:
         _write_conversation(rng, person, owner, anchor, conversation, out, calls)
     if closed:
-        amount = round(company.employees * rng.uniform(*AMOUNT_PER_EMPLOYEE), -2) if converted else ""
+        amount = round(company.employees * rng.uniform(*AMOUNT_PER_EMPLOYEE) * PLANS[plan], -2) if converted else ""
         out.rows["outcomes"].writerow([person.external_id, int(converted), amount, _when(anchor, decision)])
         out.counts["outcomes"] += 1
     if conversation and critic is not None:  # an open lead's verdict is right about where it is heading

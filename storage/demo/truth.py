@@ -71,3 +71,16 @@ def logit(x: TruthInputs) -> float:
 def true_probability(x: TruthInputs) -> float:
     """The probability of converting."""
     return 1.0 / (1.0 + math.exp(-logit(x)))
+
+
+# A won deal's size: employees × a price per employee × its plan's factor. Senior buyers take bigger plans (the
+# scorer's own features see seniority, so a value model can learn it); the plan itself is known only once won.
+PLANS = {"starter": 0.5, "growth": 1.0, "enterprise": 2.5}
+PLAN_ODDS = {"c_level": (0.2, 0.4, 0.4), "vp": (0.2, 0.4, 0.4), "director": (0.3, 0.5, 0.2),
+             "manager": (0.3, 0.5, 0.2), "individual": (0.6, 0.35, 0.05)}
+
+
+def plan_factor(seniority: str) -> float:
+    """The mean plan factor of a deal with a buyer of this seniority."""
+    return sum(odds * factor for odds, factor in zip(PLAN_ODDS[seniority], PLANS.values(), strict=True))
+

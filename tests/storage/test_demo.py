@@ -2,10 +2,12 @@ import csv
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from storage.demo import TruthInputs, generate, true_probability
 from storage.demo.simulate import DemoPipeline
+from storage.demo.truth import PLANS, plan_factor
 
 TODAY = date(2026, 11, 23)
 
@@ -124,6 +126,21 @@ def test_the_true_expected_value_is_the_probability_times_the_mean_deal_at_the_c
     pipeline: DemoPipeline,
 ) -> None:
     employees = {row["name"]: int(row["employees"]) for row in rows(pipeline.files["accounts"])}
-    account = {row["external_id"]: row["account"] for row in rows(pipeline.files["leads"])}
+    leads = {row["external_id"]: row for row in rows(pipeline.files["leads"])}
     for lead, probability in pipeline.truth[:200]:
-        assert pipeline.values[lead] == pytest.approx(probability * employees[account[lead]] * 65)
+        expected = probability * employees[leads[lead]["account"]] * 65 * plan_factor(leads[lead]["seniority"])
+        assert pipeline.values[lead] == pytest.approx(expected)
+
+
+def test_deal_amounts_depend_on_company_size_and_on_the_plan_senior_buyers_take(pipeline: DemoPipeline) -> None:
+    employees = {row["name"]: int(row["employees"]) for row in rows(pipeline.files["accounts"])}
+    leads = {row["external_id"]: row for row in rows(pipeline.files["leads"])}
+    per_employee: dict[str, list[float]] = {}
+    for row in rows(pipeline.files["outcomes"]):
+        if row["amount"]:
+            lead = leads[row["lead"]]
+            per_employee.setdefault(lead["seniority"], []).append(float(row["amount"]) / employees[lead["account"]])
+    every = [x for values in per_employee.values() for x in values]
+    assert min(every) >= 40 * min(PLANS.values()) * 0.9 and max(every) <= 90 * max(PLANS.values()) * 1.1
+    senior = np.mean(per_employee["c_level"] + per_employee["vp"])
+    assert senior > 1.5 * np.mean(per_employee["individual"])  # plan_factor: 1.5 against 0.775
