@@ -166,11 +166,13 @@ def _segment(number: int, features: pd.DataFrame, z: np.ndarray, numbers: np.nda
         if group not in furthest or rank > furthest[group][0]:
             furthest[group] = (rank, float(gap))
     ranked = sorted(((g, gap) for g, (_rank, gap) in furthest.items()), key=lambda item: -abs(item[1]))
-    more = [item for item in ranked if item[1] >= MORE_AT][:DESCRIBED_BY]
+    typical = features[inside].quantile(0.5, interpolation="lower", numeric_only=True).to_dict()  # no 158.5 employees
+    said = {group: describe(group, typical) for group, _gap in ranked}
+    # more of it, yet its median lead has none ("No unsubscribes"): a few leads set the mean, not the segment
+    more = [item for item in ranked if item[1] >= MORE_AT and not said[item[0]].startswith("No ")][:DESCRIBED_BY]
     less = [item for item in ranked if item[1] <= -LACKING_AT][:LACKING_BY]
     top = more + less or ranked[:DESCRIBED_BY]
-    typical = features[inside].quantile(0.5, interpolation="lower", numeric_only=True).to_dict()  # no 158.5 employees
-    sentences = [describe(group, typical) for group, _gap in top]
+    sentences = [said[group] for group, _gap in top]
     return {"segment": number, "size": size, "converted": converted, "conversion_rate": round(converted / size, 6),
             "base_rate": round(base, 6), "ci_low": round(low, 6), "ci_high": round(high, 6),
             "lift": round(converted / size / base, 3) if base else None,

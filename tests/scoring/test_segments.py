@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scoring.segments import MAX_K, MIN_ROWS, SegmentSpace, fit_segments, open_segments
+from scoring.segments import MAX_K, MIN_ROWS, SegmentSpace, _segment, fit_segments, open_segments
 
 
 def planted(rows: int = 3000, seed: int = 5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -72,3 +72,15 @@ def test_open_leads_are_placed_and_listed_likeliest_first() -> None:
 def test_too_few_decided_leads_give_no_segments() -> None:
     features, labels, _kind = planted(rows=MIN_ROWS - 1)
     assert fit_segments(features, labels) is None
+
+
+def test_a_segment_is_not_described_by_what_its_typical_lead_has_none_of() -> None:
+    rng = np.random.default_rng(2)
+    numbers = np.repeat([1, 2], 500)
+    docs = np.where(numbers == 1, rng.poisson(12, 1000), rng.poisson(1, 1000)).astype(float)
+    unsubscribed = ((numbers == 1) & (rng.random(1000) < 0.2)).astype(float)  # more than elsewhere, median none
+    features = pd.DataFrame({"beh.page_docs_30d": docs, "beh.unsubscribe_90d": unsubscribed})
+    z = ((features - features.mean()) / features.std(ddof=0)).to_numpy()
+    described = _segment(1, features, z, numbers, (rng.random(1000) < 0.3).astype(int), 0.3, list(features.columns))
+    assert [a["group"] for a in described["apart"]] == ["doc visits"]
+    assert described["description"] == "Read the docs 12× in the last 30 days"
