@@ -23,13 +23,23 @@ class Choice:
     question: str
 
 
+ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}",
+                    "hotter": "{} is hotter than this", "not_fit": "{} is not a fit",
+                    "no_budget": "talked to {}: no budget"}  # each button's question, as a rep would type it
+
+
 @dataclass(frozen=True)
 class Action:
-    """A button on a lead: `name` is why | snooze | contacted, `lead` its external id."""
+    """A button on a lead: `name` one of ACTION_QUESTIONS, `lead` its external id."""
 
     label: str
     name: str
     lead: str
+
+    @property
+    def question(self) -> str:
+        """What pressing it asks."""
+        return ACTION_QUESTIONS[self.name].format(self.lead)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from bot.channels.mrkdwn import escape, from_slack, shorten
 from bot.clients import slack_client
 from bot.config import Settings
-from bot.replies import MORE, Reply, clip, split_message
+from bot.replies import ACTION_QUESTIONS, MORE, Action, Reply, clip, split_message
 from bot.router import Deps, IncomingMessage, dispatch
 from storage.history import RepRow, find_rep
 from storage.seen import first_sighting, forget_sightings
@@ -37,9 +37,6 @@ BUTTON_LIMIT = 75
 REMEMBERED = timedelta(days=1)  # Slack retries within minutes; a signed request is good for five
 PRUNE_EVERY = timedelta(minutes=10)
 REFUSAL = "Sorry, I only answer registered reps. Ask your Hotlead admin to add you (`hotlead import reps`)."
-ACTION_QUESTIONS = {"why": "why is {} hot?", "snooze": "snooze {} 7 days", "contacted": "contacted {}",
-                    "hotter": "{} is hotter than this", "not_fit": "{} is not a fit",
-                    "no_budget": "talked to {}: no budget"}  # the buttons' questions, as a rep would type them
 QUESTION_SUBTYPES = {None, "file_share", "thread_broadcast"}  # a DM with a file attached is still a question
 
 
@@ -221,7 +218,7 @@ def slack_app(settings: Settings, deps: Deps) -> App:
     def run_action(body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
         action = body["actions"][0]
         name = action["action_id"].removeprefix("hl_")
-        question = action["value"] if name.startswith("choose") else ACTION_QUESTIONS[name].format(action["value"])
+        question = action["value"] if name.startswith("choose") else Action("", name, action["value"]).question
         reply = _answer(deps, question, (body.get("user") or {}).get("id"))
         channel = (body.get("channel") or {}).get("id") or context.channel_id
         _deliver(client, respond, channel, reply)

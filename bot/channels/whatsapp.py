@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,7 +18,7 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.config import Settings
-from bot.replies import Reply, split_message
+from bot.replies import Choice, Reply, split_message
 from bot.router import Deps, IncomingMessage, dispatch
 from storage.history import find_rep
 from storage.push import mark_whatsapp_seen
@@ -56,7 +57,11 @@ def answer(deps: Deps, sender: str, body: str) -> str:
         return twiml([REFUSAL])
     with deps.engine.begin() as conn:  # opens the 24-hour window for free-form alerts to this rep
         mark_whatsapp_seen(conn=conn, rep_id=rep.id, now=datetime.now(UTC))
-    reply = dispatch(IncomingMessage(body, "whatsapp", number(sender), rep), deps)
+    message = IncomingMessage(body, "whatsapp", number(sender), rep)
+    reply = dispatch(message, deps)
+    if reply.actions and not reply.choices:  # WhatsApp has no buttons: a lead's actions become numbered choices
+        reply = replace(reply, choices=tuple(Choice(a.label, a.question) for a in reply.actions))
+        deps.memory.offer(message, reply.choices)
     return twiml(split_message(whatsapp_text(reply), BODY_LIMIT))
 
 

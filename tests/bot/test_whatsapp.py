@@ -85,3 +85,20 @@ def test_long_answers_are_split_under_whatsapp_limit(server: str, rep_number: st
     pieces = messages(send(server, rep_number, "top 25 leads"))
     assert all(len(piece) <= 1600 for piece in pieces)
     assert "25." in "\n".join(pieces)
+
+
+def test_a_leads_buttons_are_numbered_choices_and_a_number_gives_the_feedback(
+        server: str, rep_number: str, demo_engine: Engine) -> None:
+    from storage.history import verdicts
+    from storage.queries import lead_ids_by_external_id
+
+    lead = top_leads(demo_engine, limit=1)[0]
+    asked = "\n".join(messages(send(server, rep_number, f"why is {lead['lead']} hot?")))
+    listed = [line for line in asked.splitlines() if line[:1].isdigit() and ". " in line]
+    labels = [line.split(". ", 1)[1] for line in listed]
+    assert labels == ["Snooze 7 days", "Mark contacted", "Hotter than this", "Not a fit", "Talked: no budget"]
+    picked = "\n".join(messages(send(server, rep_number, str(labels.index("Hotter than this") + 1))))
+    assert "hotter than its score" in picked and "pinned hot" in picked
+    with demo_engine.connect() as conn:
+        lead_id = lead_ids_by_external_id(conn=conn, external_ids=[lead["lead"]])[lead["lead"]]
+        assert verdicts(conn=conn, lead_id=lead_id)[-1].action == "hotter"
