@@ -1,0 +1,96 @@
+"""What a CRM connector hands the sync: each CRM's records in Hotlead's terms, whatever the CRM calls them.
+
+A connector (bot/crm/hubspot.py, bot/crm/salesforce.py) pages through one object kind modified since a cursor and
+yields `Page`s of these records, in last-modified order, with the cursor to store once the page is written. A
+record it cannot read (a required field missing, a date that is not one) is a `Refused` with its CRM id and why:
+the sync reports and skips it, the rest of the page is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+OBJECTS = ("owners", "companies", "contacts", "deals", "engagements")  # the order a sync pulls them in
+Kind = Literal["owners", "companies", "contacts", "deals", "engagements"]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A CRM user who owns records: becomes (or updates) a Hotlead rep, matched by email."""
+
+    crm_id: str
+    name: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Company:
+    """A HubSpot company or Salesforce Account: a Hotlead account (by name; the CRM id kept in its extra JSON)."""
+
+    crm_id: str
+    name: str
+    domain: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A HubSpot contact or Salesforce Lead/Contact: a Hotlead lead whose external_id is `crm_id`."""
+
+    crm_id: str
+    name: str
+    created_at: datetime
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    source: str | None = None
+    company_id: str | None = None  # the CRM id of its company / account
+    owner_id: str | None = None  # the CRM id of its owner
+
+
+@dataclass(frozen=True)
+class Deal:
+    """A HubSpot deal or Salesforce Opportunity: its stage decides the lead's outcome (won, lost, or still open)."""
+
+    crm_id: str
+    contact_ids: tuple[str, ...]  # the leads it is about (HubSpot associations; Salesforce's contact roles)
+    stage: str
+    amount: float | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """An email, meeting, call or note: an activity of a lead, with its text a message when it has one."""
+
+    crm_id: str
+    contact_id: str
+    kind: Literal["email", "meeting", "call", "note"]
+    occurred_at: datetime
+    direction: Literal["inbound", "outbound"] = "outbound"
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A record the connector could not read, with why (one line, naming the field)."""
+
+    crm_id: str
+    why: str
+
+
+Record = Owner | Company | Contact | Deal | Engagement | Refused
+
+
+@dataclass
+class Page:
+    """One page of one object kind, and the cursor to store once it is written (the last record's modified time,
+    as the CRM writes it)."""
+
+    kind: Kind
+    records: list[Record] = field(default_factory=list)
+    cursor: str | None = None
