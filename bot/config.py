@@ -63,6 +63,20 @@ class Settings:
     hotlead_quiet_hours: str = "off"  # e.g. 20:00-08:00: owner DMs wait until the end, in each rep's time zone
     hotlead_routing: str = DEFAULT_ROUTING  # who is suggested for an unassigned lead, by band: roles in order
     hotlead_holdout_share: float = 0.0  # a random, stable share of new leads whose alerts ignore the model
+    # CRM connectors (`hotlead connect`, `hotlead sync`): a HubSpot private app's token; Salesforce OAuth (a
+    # connected app's client id and secret, with a username + password + security token, or alone for the
+    # client-credentials flow)
+    hubspot_access_token: str | None = None
+    hubspot_api_url: str = "https://api.hubapi.com"
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: str | None = None
+    salesforce_username: str | None = None
+    salesforce_password: str | None = None
+    salesforce_security_token: str | None = None
+    hotlead_crm_won_stages: str = "closedwon,Closed Won"  # deal stages that are a won outcome (comma-separated)
+    hotlead_crm_lost_stages: str = "closedlost,Closed Lost"  # and a lost one; any other stage stays open
+    hotlead_sync_minutes: int = 15  # `serve` pulls from the connected CRM this often (0: never)
 
     def __post_init__(self) -> None:
         # from_env passes text; a number that is not one must fail at start-up, naming its variable
@@ -74,6 +88,10 @@ class Settings:
         if not lease.isdecimal() or int(lease) < 1:
             raise SettingError(f"HOTLEAD_OUTBOX_LEASE_S must be a whole number of seconds (1 or more), not {lease!r}")
         object.__setattr__(self, "hotlead_outbox_lease_s", int(lease))
+        minutes = str(self.hotlead_sync_minutes).strip()
+        if not minutes.isdecimal():
+            raise SettingError(f"HOTLEAD_SYNC_MINUTES must be a whole number of minutes (0: never), not {minutes!r}")
+        object.__setattr__(self, "hotlead_sync_minutes", int(minutes))
         share = str(self.hotlead_holdout_share).strip()
         try:
             holdout = float(share)
@@ -165,4 +183,4 @@ def _shown(name: str, value: object) -> object:
 
 
 def _is_secret(name: str) -> bool:
-    return any(part in name for part in ("token", "secret", "auth"))
+    return any(part in name for part in ("token", "secret", "auth", "password"))
