@@ -284,6 +284,30 @@ class SchedulerJob(SQLModel, table=True):
     job_state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class CrmCursor(SQLModel, table=True):
+    """How far a CRM sync has read each object kind: the last modified time it wrote (as the CRM writes it)."""
+
+    __tablename__ = "crm_cursor"
+
+    crm: str = Field(primary_key=True)  # hubspot | salesforce
+    kind: str = Field(primary_key=True)  # owners | companies | contacts | deals | engagements
+    cursor: str
+    synced_at: datetime
+
+
+class CrmLink(SQLModel, table=True):
+    """A CRM record and the Hotlead row it became (a rep, account, lead or outcome), both ways: a sync finds the
+    row of a record it pulled before, a write-back the record of a lead."""
+
+    __tablename__ = "crm_link"
+    __table_args__ = (Index("ix_crm_link_local", "crm", "kind", "local_id"),)
+
+    crm: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    crm_id: str = Field(primary_key=True)
+    local_id: int
+
+
 class DeliveryEvent(SQLModel, table=True):
     """One delivery callback as the carrier sent it (repeated, late and out of order ones included)."""
 

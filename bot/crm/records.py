@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-OBJECTS = ("owners", "companies", "contacts", "deals", "engagements")  # the order a sync pulls them in
 Kind = Literal["owners", "companies", "contacts", "deals", "engagements"]
+OBJECTS: tuple[Kind, ...] = ("owners", "companies", "contacts", "deals", "engagements")  # the order a sync pulls
 
 
 @dataclass(frozen=True)

@@ -8,5 +8,5 @@ checking a database's version needs no Alembic import (a test holds it equal to 
 from pathlib import Path
 
 FOLDER = Path(__file__).parent
-REVISIONS = ("0001", "0002", "0003")  # oldest first
+REVISIONS = ("0001", "0002", "0003", "0004")  # oldest first
 HEAD = REVISIONS[-1]

@@ -1,0 +1,173 @@
+"""`hotlead sync`: pull what changed in the connected CRM since the last sync, object kind by object kind (owners,
+companies, contacts, deals, engagements: each needs the ones before it), page by page.
+
+Each page is written in one transaction with its cursor, so a sync cut short resumes after the last page it wrote
+and a page is never half-written; the same records twice change nothing (counted `unchanged`). A record the
+connector could not read, or one naming a contact that was never synced, is `refused` with its CRM id and why,
+and skipped: the rest of its page is written (one bad contact must not hold back a team's whole pipeline).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from bot.config import Settings
+from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from storage import crm_sync
+from storage.history import names_changed
+from storage.live import store
+
+log = logging.getLogger(__name__)
+REFUSALS_KEPT = 20  # per object kind, in the report (every one is logged)
+ACTIVITY_OF = {"email": None, "meeting": "meeting", "call": "call", "note": None}  # email: by its direction
+CHANNEL_OF = {"email": "email", "meeting": "call", "call": "call", "note": "chat"}
+ORDER = {"unchanged": 0, "updated": 1, "created": 2}
+
+
+class Connector(Protocol):
+    """What the sync needs of a CRM (bot/crm/hubspot.py, bot/crm/salesforce.py)."""
+
+    name: str
+
+    def check(self) -> str: ...
+
+    def pages(self, kind: Kind, since: str | None) -> Iterator[Page]: ...
+
+
+@dataclass
+class Counts:
+    """What a sync did with one object kind's records."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: int = 0
+    refusals: list[dict[str, str]] = field(default_factory=list)  # the first REFUSALS_KEPT: {crm_id, why}
+
+    def add(self, status: str) -> None:
+        setattr(self, status, getattr(self, status) + 1)
+
+    def refuse(self, crm_id: str, why: str) -> None:
+        self.refused += 1
+        if len(self.refusals) < REFUSALS_KEPT:
+            self.refusals.append({"crm_id": crm_id, "why": why})
+
+
+@dataclass
+class Stages:
+    """Which deal stages are won and lost (HOTLEAD_CRM_WON_STAGES / _LOST_STAGES); any other stays open."""
+
+    won: frozenset[str]
+    lost: frozenset[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Stages:
+        def read(value: str) -> frozenset[str]:
+            return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+
+        return cls(read(settings.hotlead_crm_won_stages), read(settings.hotlead_crm_lost_stages))
+
+
+def sync(engine: Engine, connector: Connector, stages: Stages, *, now: Callable[[], datetime] | None = None,
+         progress: Callable[[Kind, Counts], None] | None = None) -> dict[str, Any]:
+    """Pull every object kind since its cursor; the report `hotlead sync --json` prints."""
+    clock = now or (lambda: datetime.now(UTC))
+    started = time.perf_counter()
+    objects: dict[str, Counts] = {}
+    for kind in OBJECTS:
+        counts = objects[kind] = Counts()
+        with engine.connect() as conn:
+            since = crm_sync.cursor(conn=conn, crm=connector.name, kind=kind)
+        for page in connector.pages(kind, since):
+            with engine.begin() as conn:
+                for record in page.records:
+                    counts.read += 1
+                    _write(conn, connector.name, record, stages, counts)
+                if page.cursor:
+                    crm_sync.save_cursor(conn=conn, crm=connector.name, kind=kind, value=page.cursor, now=clock())
+                if kind in ("owners", "companies", "contacts"):
+                    names_changed(conn=conn)  # chat's name index reads it
+            if progress:
+                progress(kind, counts)
+        for refusal in counts.refusals:
+            log.warning("%s %s %s refused: %s", connector.name, kind, refusal["crm_id"], refusal["why"])
+    return {"crm": connector.name, "objects": {kind: asdict(counts) for kind, counts in objects.items()},
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _write(conn: Connection, crm: str, record: Record, stages: Stages, counts: Counts) -> None:
+    if isinstance(record, Refused):
+        counts.refuse(record.crm_id, record.why)
+    elif isinstance(record, Owner):
+        counts.add(crm_sync.upsert_rep(conn=conn, crm=crm, crm_id=record.crm_id, name=record.name,
+                                       email=record.email)[1])
+    elif isinstance(record, Company):
+        values = {"name": record.name, "domain": record.domain, "industry": record.industry,
+                  "employees": record.employees, "country": record.country}
+        counts.add(crm_sync.upsert_account(conn=conn, crm=crm, crm_id=record.crm_id, values=values)[1])
+    elif isinstance(record, Contact):
+        counts.add(_contact(conn, crm, record))
+    elif isinstance(record, Deal):
+        _deal(conn, crm, record, stages, counts)
+    else:
+        _engagement(conn, crm, record, counts)
+
+
+def _contact(conn: Connection, crm: str, record: Contact) -> str:
+    account = crm_sync.linked(conn=conn, crm=crm, kind="companies", crm_id=record.company_id) \
+        if record.company_id else None
+    owner = crm_sync.linked(conn=conn, crm=crm, kind="owners", crm_id=record.owner_id) if record.owner_id else None
+    values = {"name": record.name, "email": record.email, "phone": record.phone, "title": record.title,
+              "source": record.source.lower() if record.source else None, "account_id": account,
+              "owner_id": owner, "created_at": record.created_at}
+    return crm_sync.upsert_lead(conn=conn, crm=crm, external_id=record.crm_id, values=values)[1]
+
+
+def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, counts: Counts) -> None:
+    """A won or lost deal is each of its contacts' outcome; a deal back in an open stage takes it away."""
+    if not record.contact_ids:
+        counts.refuse(record.crm_id, "no associated contact: nothing to score")
+        return
+    stage = record.stage.strip().lower()
+    seen = crm_sync.linked(conn=conn, crm=crm, kind="deals", crm_id=record.crm_id) is not None
+    statuses = []
+    for contact in record.contact_ids:
+        lead = crm_sync.lead_id_of(conn=conn, external_id=contact)
+        if lead is None:
+            counts.refuse(record.crm_id, f"its contact {contact} was not synced")
+            return
+        if stage in stages.won or stage in stages.lost:
+            statuses.append(crm_sync.set_outcome(conn=conn, lead_id=lead, converted=stage in stages.won,
+                                                 amount=record.amount, closed_at=record.closed_at))
+        else:
+            statuses.append(crm_sync.reopen(conn=conn, lead_id=lead))
+        crm_sync.link(conn=conn, crm=crm, kind="deals", crm_id=record.crm_id, local_id=lead)
+    changed = max(statuses, key=ORDER.__getitem__) != "unchanged"
+    counts.add("updated" if seen and changed else "unchanged" if seen else "created")  # as the CRM's record
+
+
+def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts) -> None:
+    """An email, meeting or call is an activity of its lead; its text (and a note's) a message the NLP reads."""
+    if crm_sync.lead_id_of(conn=conn, external_id=record.contact_id) is None:
+        counts.refuse(record.crm_id, f"its contact {record.contact_id} was not synced")
+        return
+    new = False
+    kind = ACTIVITY_OF[record.kind] or ("email_reply" if record.direction == "inbound" else "email_sent")
+    if record.kind != "note":
+        event = {"lead": record.contact_id, "kind": kind, "occurred_at": record.occurred_at.isoformat(),
+                 "detail": {"crm": crm, "crm_id": record.crm_id}}
+        new |= store(conn, "events", event)[0].new
+    if record.text and record.text.strip():
+        line = {"lead": record.contact_id, "channel": CHANNEL_OF[record.kind], "direction": record.direction,
+                "speaker": "CRM note" if record.kind == "note" else None, "text": record.text.strip(),
+                "occurred_at": record.occurred_at.isoformat(), "source_ref": f"{crm}:{record.kind}:{record.crm_id}"}
+        new |= store(conn, "messages", line)[0].new
+    counts.add("created" if new else "unchanged")

@@ -1,0 +1,169 @@
+"""The CRM sync's SQL: each pulled record written where a file import would put it, saying whether it was
+created, updated or unchanged; the link from each CRM record to its row; and each object kind's cursor.
+
+Leads keep the CRM's id as their external id (the id a CRM export carries too, so that a sync after a CSV import
+updates the same leads); accounts and reps are found by their link, else by name (and a rep by email), so that
+the team's existing rows are reused rather than doubled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, bindparam, text
+
+from storage.history import stamp, utc
+
+Status = Literal["created", "updated", "unchanged"]
+ACCOUNT_FIELDS = ("name", "domain", "industry", "employees", "country")
+LEAD_FIELDS = ("name", "email", "phone", "title", "source", "account_id", "owner_id", "created_at")
+
+
+def cursor(*, conn: Connection, crm: str, kind: str) -> str | None:
+    """How far a sync of `crm` has read `kind` (None: never synced)."""
+    return conn.execute(text("SELECT cursor FROM crm_cursor WHERE crm = :crm AND kind = :kind"),
+                        {"crm": crm, "kind": kind}).scalar()
+
+
+def save_cursor(*, conn: Connection, crm: str, kind: str, value: str, now: datetime) -> None:
+    conn.execute(text(
+        "INSERT INTO crm_cursor (crm, kind, cursor, synced_at) VALUES (:crm, :kind, :cursor, :now) "
+        "ON CONFLICT (crm, kind) DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at"
+    ), {"crm": crm, "kind": kind, "cursor": value, "now": stamp(now)})
+
+
+def linked(*, conn: Connection, crm: str, kind: str, crm_id: str) -> int | None:
+    """The Hotlead row a CRM record became, if it was pulled before."""
+    return conn.execute(text("SELECT local_id FROM crm_link WHERE crm = :crm AND kind = :kind AND crm_id = :id"),
+                        {"crm": crm, "kind": kind, "id": crm_id}).scalar()
+
+
+def crm_ids(*, conn: Connection, crm: str, kind: str, local_ids: list[int]) -> dict[int, str]:
+    """Row id → CRM id of the rows of `kind` that came from `crm` (what a write-back addresses)."""
+    if not local_ids:
+        return {}
+    statement = text("SELECT local_id, crm_id FROM crm_link WHERE crm = :crm AND kind = :kind AND local_id IN :ids"
+                     ).bindparams(bindparam("ids", expanding=True))
+    rows = conn.execute(statement, {"crm": crm, "kind": kind, "ids": [int(i) for i in local_ids]})
+    return {int(local): str(crm_id) for local, crm_id in rows}
+
+
+def link(*, conn: Connection, crm: str, kind: str, crm_id: str, local_id: int) -> None:
+    """Remember the row a CRM record became."""
+    conn.execute(text(
+        "INSERT INTO crm_link (crm, kind, crm_id, local_id) VALUES (:crm, :kind, :id, :local) "
+        "ON CONFLICT (crm, kind, crm_id) DO UPDATE SET local_id = excluded.local_id"
+    ), {"crm": crm, "kind": kind, "id": crm_id, "local": local_id})
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The values of `new` that differ from `old` (times compared as UTC moments)."""
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(b, datetime) and a is not None:
+            return utc(a) == utc(b)
+        return a == b or (a is not None and b is not None and str(a) == str(b))
+
+    return {k: v for k, v in new.items() if not same(old.get(k), v)}
+
+
+def _sql(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: stamp(v) if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def upsert_rep(*, conn: Connection, crm: str, crm_id: str, name: str, email: str | None) -> tuple[int, Status]:
+    """The rep a CRM owner is: linked before, else the rep with that email or name, else a new rep."""
+    found = linked(conn=conn, crm=crm, kind="owners", crm_id=crm_id)
+    if found is None and email:
+        found = conn.execute(text("SELECT id FROM rep WHERE lower(email) = lower(:email) ORDER BY id LIMIT 1"),
+                             {"email": email}).scalar()
+    if found is None:
+        found = conn.execute(text("SELECT id FROM rep WHERE name = :name"), {"name": name}).scalar()
+    if found is None:
+        found = conn.execute(text("INSERT INTO rep (name, role, email, timezone) VALUES (:name, 'rep', :email, "
+                                  "'UTC') RETURNING id"), {"name": name, "email": email}).scalar_one()
+        link(conn=conn, crm=crm, kind="owners", crm_id=crm_id, local_id=found)
+        return int(found), "created"
+    link(conn=conn, crm=crm, kind="owners", crm_id=crm_id, local_id=found)
+    old = dict(conn.execute(text("SELECT name, email FROM rep WHERE id = :id"), {"id": found}).one()._mapping)
+    changes = _changed(old, {"email": email} if email else {})
+    if changes:
+        conn.execute(text("UPDATE rep SET email = :email WHERE id = :id"), {"email": email, "id": found})
+    return int(found), "updated" if changes else "unchanged"
+
+
+def upsert_account(*, conn: Connection, crm: str, crm_id: str, values: dict[str, Any]) -> tuple[int, Status]:
+    """The account a CRM company is (linked before, else by name), created or brought up to date."""
+    found = linked(conn=conn, crm=crm, kind="companies", crm_id=crm_id)
+    if found is None:
+        found = conn.execute(text("SELECT id FROM account WHERE name = :name"), {"name": values["name"]}).scalar()
+    if found is None:
+        names = list(values)
+        found = conn.execute(text(
+            f"INSERT INTO account ({', '.join(names)}, extra) VALUES ({', '.join(':' + n for n in names)}, '{{}}') "
+            "RETURNING id"), _sql(values)).scalar_one()
+        link(conn=conn, crm=crm, kind="companies", crm_id=crm_id, local_id=found)
+        return int(found), "created"
+    link(conn=conn, crm=crm, kind="companies", crm_id=crm_id, local_id=found)
+    old = dict(conn.execute(text(f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM account WHERE id = :id"),
+                            {"id": found}).one()._mapping)
+    changes = _changed(old, {k: v for k, v in values.items() if v is not None})
+    if changes:
+        sets = ", ".join(f"{k} = :{k}" for k in changes)
+        conn.execute(text(f"UPDATE account SET {sets} WHERE id = :id"), {**_sql(changes), "id": found})
+    return int(found), "updated" if changes else "unchanged"
+
+
+def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[str, Any]) -> tuple[int, Status]:
+    """The lead whose external id is the CRM record's id, created or brought up to date (its owner too: a rep
+    reassigned in the CRM owns it here from this sync on)."""
+    row = conn.execute(text(f"SELECT id, {', '.join(LEAD_FIELDS)} FROM lead WHERE external_id = :key"),
+                       {"key": external_id}).first()
+    if row is None:
+        names = list(values)
+        found = conn.execute(text(
+            f"INSERT INTO lead (external_id, {', '.join(names)}, status, attributes) VALUES (:external_id, "
+            f"{', '.join(':' + n for n in names)}, 'open', '{{}}') RETURNING id"
+        ), {"external_id": external_id, **_sql(values)}).scalar_one()
+        link(conn=conn, crm=crm, kind="contacts", crm_id=external_id, local_id=found)
+        return int(found), "created"
+    old = dict(row._mapping)
+    lead_id = int(old.pop("id"))
+    link(conn=conn, crm=crm, kind="contacts", crm_id=external_id, local_id=lead_id)
+    changes = _changed(old, values)
+    if changes:
+        sets = ", ".join(f"{k} = :{k}" for k in changes)
+        conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**_sql(changes), "id": lead_id})
+    return lead_id, "updated" if changes else "unchanged"
+
+
+def lead_id_of(*, conn: Connection, external_id: str) -> int | None:
+    return conn.execute(text("SELECT id FROM lead WHERE external_id = :key"), {"key": external_id}).scalar()
+
+
+def set_outcome(*, conn: Connection, lead_id: int, converted: bool, amount: float | None,
+                closed_at: datetime | None) -> Status:
+    """A won or lost deal as the lead's outcome (created, or changed when the deal moved)."""
+    new = {"converted": int(converted), "amount": amount, "closed_at": closed_at}
+    row = conn.execute(text("SELECT converted, amount, closed_at FROM outcome WHERE lead_id = :lead"),
+                       {"lead": lead_id}).first()
+    conn.execute(text("UPDATE lead SET status = :status WHERE id = :lead"),
+                 {"status": "won" if converted else "lost", "lead": lead_id})
+    if row is None:
+        conn.execute(text("INSERT INTO outcome (lead_id, converted, amount, closed_at) VALUES (:lead, :converted, "
+                          ":amount, :closed_at)"), {"lead": lead_id, **_sql(new)})
+        return "created"
+    changes = _changed(dict(row._mapping), new)
+    if changes:
+        sets = ", ".join(f"{k} = :{k}" for k in changes)
+        conn.execute(text(f"UPDATE outcome SET {sets} WHERE lead_id = :lead"), {**_sql(changes), "lead": lead_id})
+    return "updated" if changes else "unchanged"
+
+
+def reopen(*, conn: Connection, lead_id: int) -> Status:
+    """A deal moved back to an open stage: the lead has no outcome any more (it is scored again)."""
+    gone = conn.execute(text("DELETE FROM outcome WHERE lead_id = :lead"), {"lead": lead_id}).rowcount
+    if gone:
+        conn.execute(text("UPDATE lead SET status = 'open' WHERE id = :lead AND status IN ('won', 'lost')"),
+                     {"lead": lead_id})
+    return "updated" if gone else "unchanged"

@@ -1,0 +1,143 @@
+"""The sync's writing side, on both engines, driven by a scripted connector (the connectors themselves are tested
+against local fakes of the CRMs' APIs with the official clients): created, updated, unchanged and refused per
+object, idempotent, atomic per page, resuming from its cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.sync import Stages, sync
+from tests.conftest import run_sql
+
+T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+STAGES = Stages(frozenset({"closedwon"}), frozenset({"closedlost"}))
+
+
+class Scripted:
+    """A connector whose records are set by the test, each with its modified time; pages of `size`."""
+
+    name = "hubspot"
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self.records: dict[Kind, list[tuple[datetime, Record]]] = {}
+        self.fail_after: int | None = None  # raise after this many pages (an outage mid-sync)
+
+    def put(self, kind: Kind, at: datetime, *records: Record) -> None:
+        kept = [(t, r) for t, r in self.records.get(kind, []) if r.crm_id not in {n.crm_id for n in records}]
+        self.records[kind] = sorted(kept + [(at, r) for r in records], key=lambda pair: (pair[0], pair[1].crm_id))
+
+    def check(self) -> str:
+        return "scripted"
+
+    def pages(self, kind: Kind, since: str | None) -> Iterator[Page]:
+        # the cursor is the last record's (modified time, id): records modified in the same second stay apart
+        due = [(t, r) for t, r in self.records.get(kind, [])
+               if since is None or f"{t.isoformat()}|{r.crm_id}" > since]
+        for start in range(0, len(due), self.size):
+            if self.fail_after is not None:
+                if self.fail_after == 0:
+                    raise ConnectionError("the CRM went away")
+                self.fail_after -= 1
+            chunk = due[start:start + self.size]
+            yield Page(kind, [r for _t, r in chunk], f"{chunk[-1][0].isoformat()}|{chunk[-1][1].crm_id}")
+
+
+def pipeline() -> Scripted:
+    crm = Scripted()
+    crm.put("owners", T0, Owner("o1", "Jordan Lee", "jordan@example.com"), Owner("o2", "Ana Ruiz", "ana@example.com"))
+    crm.put("companies", T0, Company("c1", "Acme Corp", "acme.com", "software", 120, "DE"),
+            Company("c2", "Globex", None, None, None, None))
+    crm.put("contacts", T0, *(Contact(f"h{i}", f"Person {i}", T0 - timedelta(days=30), email=f"p{i}@acme.com",
+                                      company_id="c1" if i % 2 else "c2", owner_id="o1") for i in range(5)))
+    crm.put("deals", T0, Deal("d1", ("h1",), "closedwon", 12_000.0, T0), Deal("d2", ("h2",), "appointmentscheduled"))
+    crm.put("engagements", T0,
+            Engagement("e1", "h1", "email", T0 - timedelta(days=3), "inbound", "We need this live before Q1."),
+            Engagement("e2", "h3", "call", T0 - timedelta(days=2), "outbound", "Discussed pricing."),
+            Engagement("e3", "h9", "note", T0 - timedelta(days=1), "outbound", "Unknown contact"))
+    return crm
+
+
+def counts(report: dict, kind: str) -> tuple[int, ...]:
+    c = report["objects"][kind]
+    return c["read"], c["created"], c["updated"], c["unchanged"], c["refused"]
+
+
+def test_a_first_sync_creates_everything_and_a_second_changes_nothing(engine: Engine) -> None:
+    crm = pipeline()
+    first = sync(engine, crm, STAGES)
+    assert first["crm"] == "hubspot" and set(first["objects"]) == {"owners", "companies", "contacts", "deals",
+                                                                   "engagements"}
+    assert counts(first, "contacts") == (5, 5, 0, 0, 0)
+    assert counts(first, "companies") == (2, 2, 0, 0, 0)
+    assert counts(first, "deals") == (2, 2, 0, 0, 0)
+    assert counts(first, "engagements") == (3, 2, 0, 0, 1)
+    assert first["objects"]["engagements"]["refusals"] == [{"crm_id": "e3", "why": "its contact h9 was not synced"}]
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT count(*) FROM lead").scalar_one() == 5
+        won = run_sql(conn, "SELECT o.converted, o.amount, l.status FROM outcome o JOIN lead l ON l.id = o.lead_id "
+                            "WHERE l.external_id = 'h1'").one()
+        assert tuple(won) == (1, 12_000.0, "won")
+        assert run_sql(conn, "SELECT count(*) FROM message").scalar_one() == 2
+        assert run_sql(conn, "SELECT kind FROM activity ORDER BY kind").scalars().all() == ["call", "email_reply"]
+    again = sync(engine, crm, STAGES)  # nothing modified since the cursors: nothing read
+    assert all(counts(again, kind)[0] == 0 for kind in again["objects"])
+    with engine.begin() as conn:  # every cursor forgotten: all read again, none changed
+        run_sql(conn, "DELETE FROM crm_cursor")
+    replay = sync(engine, crm, STAGES)
+    assert counts(replay, "contacts") == (5, 0, 0, 5, 0) and counts(replay, "engagements")[1] == 0
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT count(*) FROM message").scalar_one() == 2
+
+
+def test_changed_records_only_are_read_a_won_deal_is_an_outcome_and_a_reassigned_rep_the_owner(
+        engine: Engine) -> None:
+    crm = pipeline()
+    sync(engine, crm, STAGES)
+    later = T0 + timedelta(hours=1)
+    contact = next(r for _t, r in crm.records["contacts"] if r.crm_id == "h2")
+    assert isinstance(contact, Contact)
+    crm.put("contacts", later, replace(contact, owner_id="o2", title="CTO"))
+    crm.put("deals", later, Deal("d2", ("h2",), "closedwon", 5_000.0, later))
+    report = sync(engine, crm, STAGES)
+    assert counts(report, "contacts") == (1, 0, 1, 0, 0) and counts(report, "deals") == (1, 0, 1, 0, 0)
+    with engine.connect() as conn:
+        owner, title, status = run_sql(conn, "SELECT r.name, l.title, l.status FROM lead l JOIN rep r ON "
+                                             "r.id = l.owner_id WHERE l.external_id = 'h2'").one()
+        assert (owner, title, status) == ("Ana Ruiz", "CTO", "won")
+    crm.put("deals", later + timedelta(hours=1), Deal("d2", ("h2",), "qualifiedtobuy"))  # reopened
+    assert counts(sync(engine, crm, STAGES), "deals") == (1, 0, 1, 0, 0)
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT count(*) FROM outcome o JOIN lead l ON l.id = o.lead_id "
+                             "WHERE l.external_id = 'h2'").scalar_one() == 0
+
+
+def test_an_outage_mid_sync_keeps_the_pages_written_and_the_next_sync_resumes(engine: Engine) -> None:
+    crm = pipeline()
+    crm.fail_after = 3  # owners (1 page), companies (1 page), contacts' first page; then the CRM goes away
+    with pytest.raises(ConnectionError):
+        sync(engine, crm, STAGES)
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT count(*) FROM lead").scalar_one() == 2  # one whole page, nothing half-written
+        assert run_sql(conn, "SELECT kind FROM crm_cursor ORDER BY kind").scalars().all() == [
+            "companies", "contacts", "owners"]
+    crm.fail_after = None
+    resumed = sync(engine, crm, STAGES)
+    assert counts(resumed, "contacts") == (3, 3, 0, 0, 0) and counts(resumed, "owners")[0] == 0
+
+
+def test_records_the_connector_could_not_read_are_refused_with_their_id(engine: Engine) -> None:
+    crm = pipeline()
+    crm.put("contacts", T0, Refused("h7", "no name and no email"))
+    crm.put("deals", T0, Deal("d9", (), "closedwon"))
+    report = sync(engine, crm, STAGES)
+    assert report["objects"]["contacts"]["refusals"] == [{"crm_id": "h7", "why": "no name and no email"}]
+    assert report["objects"]["deals"]["refusals"] == [{"crm_id": "d9", "why": "no associated contact: nothing "
+                                                                               "to score"}]
+    assert counts(report, "contacts") == (6, 5, 0, 0, 1)
