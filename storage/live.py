@@ -56,6 +56,9 @@ def _values(spec_kind: str, refs: References, item: Any, where: str) -> dict[str
         detail = {}
     if not isinstance(detail, dict):
         raise FieldError(f"{where}detail", "expected a JSON object")
+    for name, value in item.items():  # PostgreSQL stores no NUL character, in text or JSON: refused on both engines
+        if _has_nul(name) or _has_nul(value):
+            raise FieldError(f"{where}{str(name).replace(chr(0), '')}", "contains a NUL character (\\u0000)")
     source = {**item, "page_type": item.get("page_type", detail.get("page_type"))}
     values: dict[str, Any] = {}
     for column in spec.columns:
@@ -79,6 +82,16 @@ def _values(spec_kind: str, refs: References, item: Any, where: str) -> dict[str
     if spec.derive:
         spec.derive(values)
     return values
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def store(conn: Connection, kind: str, body: Any) -> list[Stored]:

@@ -233,6 +233,12 @@ def test_intake_refuses_bad_tokens_bad_bodies_and_unknown_leads(running: Running
                         ).json()["field"] == "text"
     unknown = running.post("/api/events", [event, {**event, "lead": "NOBODY"}])
     assert unknown.status_code == 404
+    # PostgreSQL stores no NUL character in text or JSON (a fuzzed body found one reaching it: a 500); refused on
+    # both engines, naming the field
+    nul = running.post("/api/events", [event, {**event, "detail": {"W_\x00": 1}}])
+    assert nul.status_code == 422 and nul.json()["field"] == "[1].detail"
+    assert running.post("/api/messages", {"lead": "L000001", "channel": "chat", "occurred_at": "2026-11-23",
+                                          "text": "hi\x00", "source_ref": "nul-1"}).json()["field"] == "text"
     assert activities_of(running.engine, "L000001") == before  # nothing of the refused requests was stored
 
 
