@@ -71,6 +71,24 @@ def claim_due(conn: Connection, *, channel: str, now: datetime, busy: set[str]) 
     return _claim(conn, ids, now)
 
 
+def claim_batch(conn: Connection, *, channel: str, target: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Claim up to `limit` more due alerts of one target, oldest first: for a channel that sends many in one
+    request (a CRM's batch update), beside the one `claim_due` took."""
+    ids = [row.id for row in conn.execute(text(
+        "SELECT id FROM alert WHERE status = 'queued' AND channel = :channel AND target = :target AND "
+        "(next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY id LIMIT :limit"),
+        {"channel": channel, "target": target, "now": stamp(now), "limit": limit})]
+    return _claim(conn, ids, now) if ids else []
+
+
+def supersede_queued(conn: Connection, *, channel: str, kind: str, lead_id: int) -> int:
+    """Mark this lead's still-queued alerts of `kind` on `channel` superseded (a newer one says more)."""
+    return int(conn.execute(text(
+        "UPDATE alert SET status = 'superseded', next_attempt_at = NULL WHERE status = 'queued' AND "
+        "channel = :channel AND kind = :kind AND lead_id = :lead"),
+        {"channel": channel, "kind": kind, "lead": lead_id}).rowcount)
+
+
 def _claim(conn: Connection, ids: list[int], now: datetime) -> list[dict[str, Any]]:
     """Take these alerts for sending, those still queued (another process may have taken some first)."""
     statement = text(f"UPDATE alert SET status = 'sending', claimed_at = :now WHERE status = 'queued' AND id IN :ids "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -103,7 +103,15 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, now: Callable[
             "seconds": round(time.perf_counter() - started, 2)}
 
 
+def _clean(record: Record) -> Record:
+    """The record without NUL characters in its text (CRM data is typed by anyone; PostgreSQL stores none)."""
+    dirty = {f.name: getattr(record, f.name).replace("\x00", "") for f in fields(record)
+             if isinstance(getattr(record, f.name), str) and "\x00" in getattr(record, f.name)}
+    return replace(record, **dirty) if dirty else record
+
+
 def _write(conn: Connection, crm: str, record: Record, stages: Stages, counts: Counts) -> None:
+    record = _clean(record)
     if isinstance(record, Refused):
         counts.refuse(record.crm_id, record.why)
     elif isinstance(record, Owner):

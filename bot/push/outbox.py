@@ -60,17 +60,24 @@ class SendError(Exception):
 
 
 Send = Callable[[dict[str, Any]], str | None]  # sends one alert row; returns the provider's reference
+# sends several rows of one target in one request; per row id: the provider's reference, or the SendError that
+# row alone met (a record the service refused); raises SendError when the whole request failed
+SendBatch = Callable[[list[dict[str, Any]]], dict[int, "str | None | SendError"]]
 
 
 @dataclass(frozen=True)
 class Channel:
     """How alerts reach one channel: `send` posts one; `find` returns the reference of an alert already posted
     (None if it is not there), asked before re-sending an alert whose earlier answer was lost; `pace_s` is the
-    least time between two sends to one target."""
+    least time between two sends to one target. A channel with `send_batch` sends up to `batch` alerts of one
+    target in one request (a CRM's batch update): a write-back the CRM answered for is never written again, one
+    it refused fails alone, and a request that failed as a whole is retried as a whole."""
 
     send: Send
     find: Send | None = None
     pace_s: float = 0.0
+    send_batch: SendBatch | None = None
+    batch: int = 1
 
 
 Sender = Channel | Send
@@ -208,6 +215,10 @@ class Outbox:
                 log.warning("alert %s (%s to %s) expired before it could be sent", alert["id"], alert["kind"],
                             alert["channel"])
             rows = store.claim_due(conn, channel=channel, now=now, busy=busy)
+            way = self.channels[channel]
+            if way.send_batch is not None and way.batch > 1:
+                groups = [[row, *store.claim_batch(conn, channel=channel, target=str(row["target"]), now=now,
+                                                   limit=way.batch - 1)] for row in rows]
             probe_at = self._probe_at.get(channel)
             if not rows and probe_at is not None and probe_at <= now:
                 waiting, probe = store.claim_probe(conn, channel=channel, busy=busy, now=now)
@@ -215,7 +226,10 @@ class Outbox:
                     del self._probe_at[channel]  # nothing of it is queued any more
                 elif probe is not None:
                     rows = [{**probe, "probe": True}]
-        if len(rows) <= 1:
+                    groups = [rows]
+        if way.send_batch is not None and way.batch > 1:
+            results = [result for group in groups for result in self._deliver_batch(channel, group)]
+        elif len(rows) <= 1:
             results = [self._deliver(channel, row) for row in rows]
         else:
             with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix=f"hotlead-send-{channel}") as pool:
@@ -257,6 +271,26 @@ class Outbox:
         with self.engine.begin() as conn:
             store.mark_sent(conn, alert_id=row["id"], attempts=attempts, reference=reference, now=now)
         return _Result(sent=True)
+
+    def _deliver_batch(self, channel: str, rows: list[dict[str, Any]]) -> list[_Result]:
+        """Send claimed alerts of one target in one request and record what happened to each."""
+        way = self.channels[channel]
+        assert way.send_batch is not None
+        try:
+            answers = way.send_batch(rows)
+        except SendError as exc:  # the request as a whole: each row is retried (or paced) as it would be alone
+            return [self._failed(channel, row, row["attempts"] + 1, exc) for row in rows]
+        now = self.clock()
+        results = []
+        for row in rows:
+            answer = answers.get(row["id"], SendError("the batch's answer did not mention it", unsure=True))
+            if isinstance(answer, SendError):
+                results.append(self._failed(channel, row, row["attempts"] + 1, answer))
+                continue
+            with self.engine.begin() as conn:
+                store.mark_sent(conn, alert_id=row["id"], attempts=row["attempts"] + 1, reference=answer, now=now)
+            results.append(_Result(sent=True))
+        return results
 
     def _failed(self, channel: str, row: dict[str, Any], attempts: int, exc: SendError) -> _Result:
         now = self.clock()
