@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, text
 
+from storage.db import json_loads
 from storage.history import stamp, utc
 
 Status = Literal["created", "updated", "unchanged"]
@@ -167,3 +168,21 @@ def reopen(*, conn: Connection, lead_id: int) -> Status:
         conn.execute(text("UPDATE lead SET status = 'open' WHERE id = :lead AND status IN ('won', 'lost')"),
                      {"lead": lead_id})
     return "updated" if gone else "unchanged"
+
+
+def scores_to_write(*, conn: Connection, crm: str, after_id: int) -> tuple[list[dict[str, Any]], int]:
+    """The newest score of each lead from `crm` written after score id `after_id` (a score row is written only
+    when the probability moved or the band changed), with the lead's CRM id; and the newest score id of all."""
+    newest = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM score")).scalar_one())
+    rows = conn.execute(text(
+        "SELECT s.id, s.lead_id, k.crm_id, s.probability, s.band, s.reasons, s.scored_at FROM score s "
+        "JOIN crm_link k ON k.crm = :crm AND k.kind = 'contacts' AND k.local_id = s.lead_id "
+        "WHERE s.id IN (SELECT max(id) FROM score WHERE id > :after AND id <= :newest GROUP BY lead_id) "
+        "ORDER BY s.id"), {"crm": crm, "after": after_id, "newest": newest})
+    found = []
+    for row in rows:
+        item = dict(row._mapping)
+        item["reasons"] = json_loads(item["reasons"]) if isinstance(item["reasons"], str) else item["reasons"]
+        item["scored_at"] = utc(item["scored_at"])
+        found.append(item)
+    return found, newest

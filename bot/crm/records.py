@@ -94,3 +94,14 @@ class Page:
     kind: Kind
     records: list[Record] = field(default_factory=list)
     cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreUpdate:
+    """What a write-back puts into a CRM record: the score (0-100), band, top three reasons and score time."""
+
+    crm_id: str
+    score: int
+    band: str
+    reasons: str
+    scored_at: datetime
