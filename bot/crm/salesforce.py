@@ -1,0 +1,310 @@
+"""Salesforce connector: logs in with OAuth (a username, password and security token, or the connected app alone
+with the client-credentials flow) and pages through SOQL queries with simple-salesforce.
+
+What each kind reads: owners are Users (UserType Standard); companies are Accounts; contacts are the Leads not
+yet converted and the Contacts (a converted Lead lives on as its Contact, which Salesforce moves its activity to).
+A Lead has no Account, only a Company name: that name becomes a Company of its own (`lead-company:<name>`), in the
+page before the Lead. Deals are Opportunities with their contact roles (which name Contacts only); engagements are
+Tasks (email, call, else a note) and Events (meetings) about a Lead or Contact (their WhoId).
+
+Each kind is read oldest change first (SystemModstamp, then Id) after the cursor, the last record's SystemModstamp.
+A page is about one Salesforce batch (2,000 records) and never ends inside records changed at the same instant:
+the next pull starts after that instant, so the rest of a tie would be lost.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceGeneralError
+
+from bot.config import Settings
+from bot.crm.errors import CrmError
+from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Row = dict[str, Any]
+
+PAGE_SIZE = 2_000  # Salesforce's query batch
+RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds between tries while Salesforce answers 5xx or not at all
+TIMEOUT_S = 60.0
+# kind -> (object, fields besides SystemModstamp, a condition of its own)
+QUERIES: dict[Kind, tuple[tuple[str, str, str], ...]] = {
+    "owners": (("User", "Id, Name, Email", "UserType = 'Standard'"),),
+    "companies": (("Account", "Id, Name, Website, Industry, NumberOfEmployees, BillingCountry", ""),),
+    "contacts": (("Lead", "Id, Name, Email, Phone, Title, LeadSource, Company, OwnerId, CreatedDate",
+                  "IsConverted = FALSE"),
+                 ("Contact", "Id, Name, Email, Phone, Title, LeadSource, AccountId, OwnerId, CreatedDate", "")),
+    "deals": (("Opportunity", "Id, StageName, Amount, CloseDate, IsClosed, "
+                              "(SELECT ContactId FROM OpportunityContactRoles)", ""),),
+    "engagements": (("Task", "Id, WhoId, Description, TaskSubtype, Type, CallType, CreatedDate", ""),
+                    ("Event", "Id, WhoId, Description, StartDateTime", "")),
+}
+TASK_KINDS: dict[str, Literal["email", "call", "meeting"]] = {  # by TaskSubtype, else by Type
+    "Email": "email", "ListEmail": "email", "Call": "call", "Meeting": "meeting"}
+
+
+class _Unavailable(Exception):
+    """Salesforce answered 5xx or not at all: worth another try after a pause."""
+
+
+class SalesforceConnector:
+    """Pulls a Salesforce org's records for the sync (bot/crm/sync.py)."""
+
+    name = "salesforce"
+
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.sleep = sleep
+        self._api: Salesforce | None = None
+
+    def check(self) -> str:
+        """Log in and read one Lead: what `hotlead connect` prints."""
+        self._api = None
+        instance, usage = self._fetch(_test_query, "a test query")
+        who = self.settings.salesforce_username or "the connected app's Run As user"
+        used = f"; {usage.used:,} of {usage.total:,} API requests used in the last 24 hours" if usage else ""
+        return f"Salesforce: logged in at https://{instance} as {who}{used}"
+
+    def pages(self, kind: Kind, since: str | None) -> Iterator[Page]:
+        """The records of `kind` changed after `since` (an ISO time; None: all), oldest change first."""
+        streams = [self._rows(sobject, _soql(sobject, fields, condition, since))
+                   for sobject, fields, condition in QUERIES[kind]]
+        for rows in _batches(heapq.merge(*streams, key=lambda row: row["SystemModstamp"]), PAGE_SIZE):
+            yield Page(kind, _records(rows), rows[-1]["SystemModstamp"])
+
+    def _rows(self, sobject: str, soql: str) -> Iterator[Row]:
+        what = f"the {sobject} query"
+        answer = self._fetch(lambda api: api.query(soql, timeout=TIMEOUT_S), what)
+        yield from answer["records"]
+        while not answer["done"]:  # the next batch, through the query locator Salesforce handed out
+            answer = self._fetch(functools.partial(_more, answer["nextRecordsUrl"]), what)
+            yield from answer["records"]
+
+    def _fetch(self, request: Callable[[Salesforce], Any], what: str) -> Any:
+        """One REST call: a new login once if the session expired, pauses while Salesforce is unavailable."""
+        logged_in_again = False
+        while True:
+            api = self._api or self._login()
+            try:
+                return self._patiently(functools.partial(_answer, request, api, what))
+            except SalesforceExpiredSession as error:
+                if logged_in_again:
+                    raise CrmError("Salesforce refused the session it had just issued (INVALID_SESSION_ID): check "
+                                   "that the integration user's profile has API Enabled") from error
+                log.info("Salesforce session expired: logging in again")
+                logged_in_again, self._api = True, None
+
+    def _login(self) -> Salesforce:
+        settings = self.settings
+        app = "the Salesforce connected app"
+        needs = [("salesforce_client_id", f"{app} (its consumer key)"),
+                 ("salesforce_client_secret", f"{app} (its consumer secret)")]
+        if settings.salesforce_username:
+            needs.append(("salesforce_password", f"the Salesforce login of {settings.salesforce_username}"))
+        settings.require_all(needs)
+        form = {"grant_type": "client_credentials", "client_id": settings.salesforce_client_id,
+                "client_secret": settings.salesforce_client_secret}
+        if settings.salesforce_username:
+            form.update(grant_type="password", username=settings.salesforce_username,
+                        password=f"{settings.salesforce_password}{settings.salesforce_security_token or ''}")
+        url = f"{settings.salesforce_login_url.rstrip('/')}/services/oauth2/token"
+        token = self._patiently(lambda: _token(url, form))
+        self._api = Salesforce(instance_url=token["instance_url"], session_id=token["access_token"])
+        return self._api
+
+    def _patiently(self, attempt: Callable[[], T]) -> T:
+        delays = list(RETRY_DELAYS)
+        while True:
+            try:
+                return attempt()
+            except _Unavailable as error:
+                if not delays:
+                    raise CrmError(f"Salesforce is not answering ({error}), {len(RETRY_DELAYS) + 1} tries: try "
+                                   "again later (https://status.salesforce.com shows incidents)") from error
+                delay = delays.pop(0)
+                log.warning("Salesforce is not answering (%s): trying again in %ss", error, delay)
+                self.sleep(delay)
+
+
+def _test_query(api: Salesforce) -> tuple[str, Any]:
+    """Read one Lead: the instance that answered and the org's API usage it reported (Sforce-Limit-Info)."""
+    api.query("SELECT Id FROM Lead LIMIT 1", timeout=TIMEOUT_S)
+    return api.sf_instance, api.api_usage.get("api-usage")
+
+
+def _more(url: str, api: Salesforce) -> Any:
+    return api.query_more(url, identifier_is_url=True, timeout=TIMEOUT_S)
+
+
+def _token(url: str, form: dict[str, Any]) -> Row:
+    """The token endpoint's answer, or CrmError saying which setting to check."""
+    try:
+        answer = httpx.post(url, data=form, timeout=TIMEOUT_S)
+    except httpx.TransportError as error:
+        raise _Unavailable(f"{type(error).__name__} at {url}") from error
+    if answer.status_code >= 500:
+        raise _Unavailable(f"HTTP {answer.status_code} at {url}")
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if answer.status_code == 200 and isinstance(body, dict) and "access_token" in body:
+        return body
+    if not isinstance(body, dict) or "error" not in body:
+        raise CrmError(f"Salesforce refused the login (HTTP {answer.status_code} at {url}): check "
+                       "SALESFORCE_LOGIN_URL (https://login.salesforce.com, test.salesforce.com or your My Domain)")
+    code, description = body["error"], body.get("error_description", "")
+    raise CrmError(f"Salesforce refused the login ({code}: {description}): {_login_hint(code, description, form)}")
+
+
+def _login_hint(error: str, description: str, form: dict[str, Any]) -> str:
+    if error == "invalid_client_id":
+        return "check SALESFORCE_CLIENT_ID (the connected app's consumer key)"
+    if error == "invalid_client":
+        return "check SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET (the connected app's consumer key and secret)"
+    if form["grant_type"] == "password":
+        return ("check SALESFORCE_USERNAME, SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN; a new org also needs "
+                "'Allow OAuth Username-Password Flows' turned on")
+    if "domain" in description:
+        return ("the client-credentials flow is served only at your org's My Domain: set SALESFORCE_LOGIN_URL to it "
+                "(https://yourcompany.my.salesforce.com)")
+    return "check that the connected app enables the client-credentials flow with a Run As user"
+
+
+def _answer(request: Callable[[Salesforce], Any], api: Salesforce, what: str) -> Any:
+    """The call's answer; 5xx and network failures as _Unavailable, other refusals as CrmError (an expired session
+    passes through: the caller logs in again)."""
+    try:
+        return request(api)
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise _Unavailable(type(error).__name__) from error
+    except SalesforceExpiredSession:
+        raise
+    except SalesforceError as error:
+        if isinstance(error, SalesforceGeneralError) and error.status >= 500:
+            raise _Unavailable(f"HTTP {error.status}") from error
+        code, message = _problem(error)
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            raise CrmError(f"Salesforce refused {what}: the org's daily API request limit is used up ({code}); the "
+                           "sync goes on from where it stopped once Salesforce's rolling 24-hour count frees "
+                           "requests (Setup > Company Information shows the usage)") from error
+        hint = ": check the integration user may read it (object and field permissions)" \
+            if code in ("INVALID_TYPE", "INVALID_FIELD", "INSUFFICIENT_ACCESS") else ""
+        raise CrmError(f"Salesforce refused {what} ({code}: {message}){hint}") from error
+
+
+def _problem(error: SalesforceError) -> tuple[str, str]:
+    """(errorCode, message) from Salesforce's error body, on one line."""
+    content: Any = error.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode")), " ".join(str(content[0].get("message", "")).split())
+    return f"HTTP {error.status}", " ".join(str(content).split())[:200]
+
+
+def _soql(sobject: str, fields: str, condition: str, since: str | None) -> str:
+    conditions = [part for part in (condition, since and f"SystemModstamp > {_soql_time(since)}") if part]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {fields}, SystemModstamp FROM {sobject}{where} ORDER BY SystemModstamp ASC, Id ASC"
+
+
+def _soql_time(since: str) -> str:
+    """An ISO time (Salesforce's own 2026-01-02T03:04:05.000+0000 too) as a SOQL dateTime literal, in UTC."""
+    moment = datetime.fromisoformat(since)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    """Rows in lists of `size` or a little more: a list never ends between rows changed at the same instant."""
+    batch: list[Row] = []
+    for row in rows:
+        if len(batch) >= size and row["SystemModstamp"] != batch[-1]["SystemModstamp"]:
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch
+
+
+def _records(rows: list[Row]) -> list[Record]:
+    """A page's rows as records; a Lead's company first, once a page."""
+    records: list[Record] = []
+    companies: set[str] = set()
+    for row in rows:
+        sobject = row["attributes"]["type"]
+        company = _lead_company(row) if sobject == "Lead" else None
+        if company and company not in companies:
+            companies.add(company)
+            records.append(Company(company, company.removeprefix("lead-company:")))
+        records.append(READERS[sobject](row))
+    return records
+
+
+def _lead_company(row: Row) -> str | None:
+    """A Lead's Company name as the id of a company of its own (a Lead has no Account)."""
+    name = (row["Company"] or "").strip()
+    return f"lead-company:{name}" if name else None
+
+
+def _owner(row: Row) -> Record:
+    return Owner(row["Id"], row["Name"], row["Email"])
+
+
+def _company(row: Row) -> Record:
+    return Company(row["Id"], row["Name"], _domain(row["Website"]), row["Industry"], row["NumberOfEmployees"],
+                   row["BillingCountry"])
+
+
+def _contact(row: Row) -> Record:
+    company = row["AccountId"] if row["attributes"]["type"] == "Contact" else _lead_company(row)
+    return Contact(row["Id"], row["Name"], _when(row["CreatedDate"]), row["Email"], row["Phone"], row["Title"],
+                   row["LeadSource"], company, row["OwnerId"])
+
+
+def _deal(row: Row) -> Record:
+    roles = (row["OpportunityContactRoles"] or {"records": []})["records"]
+    contacts = tuple(dict.fromkeys(role["ContactId"] for role in roles))
+    closed = _when(row["CloseDate"]) if row["IsClosed"] else None  # an open deal's CloseDate is only expected
+    amount = float(row["Amount"]) if row["Amount"] is not None else None
+    return Deal(row["Id"], contacts, row["StageName"], amount, closed)
+
+
+def _engagement(row: Row) -> Record:
+    if not row["WhoId"]:
+        return Refused(row["Id"], "no WhoId (not about a lead or contact)")
+    if row["attributes"]["type"] == "Event":
+        return Engagement(row["Id"], row["WhoId"], "meeting", _when(row["StartDateTime"]), text=row["Description"])
+    kind = TASK_KINDS.get(row["TaskSubtype"]) or TASK_KINDS.get(row["Type"]) or "note"
+    direction: Literal["inbound", "outbound"] = "inbound" if row["CallType"] == "Inbound" else "outbound"
+    return Engagement(row["Id"], row["WhoId"], kind, _when(row["CreatedDate"]), direction, row["Description"])
+
+
+READERS: dict[str, Callable[[Row], Record]] = {
+    "User": _owner, "Account": _company, "Lead": _contact, "Contact": _contact, "Opportunity": _deal,
+    "Task": _engagement, "Event": _engagement}
+
+
+def _when(value: str) -> datetime:
+    """A Salesforce dateTime (2026-01-02T03:04:05.000+0000) or date (midnight UTC)."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _domain(website: str | None) -> str | None:
+    """acme.com from https://www.acme.com/about or www.acme.com."""
+    if not website or not website.strip():
+        return None
+    host = urlsplit(website.strip() if "//" in website else f"//{website.strip()}").hostname or ""
+    return host.removeprefix("www.") or None

@@ -1,0 +1,513 @@
+"""A local stand-in for Salesforce: its OAuth token endpoint and the REST query resource, over HTTPS, recording
+every request.
+
+HTTPS because simple-salesforce builds every instance URL as https://…; the certificate is made per fake, and
+`env()` holds the variables under which requests and httpx trust it. The login host is `localhost` (think
+login.salesforce.com) and the instance is `127.0.0.1` (the org's My Domain): both answer the password flow, and
+only the My Domain the client-credentials flow, as Salesforce does.
+
+As strict as Salesforce where a connector could go wrong: a bad login is `invalid_client_id`, `invalid_client` or
+`invalid_grant` (HTTP 400); a missing, bad or expired session is 401 INVALID_SESSION_ID; past the org's API
+limit, 403 REQUEST_LIMIT_EXCEEDED; each REST call with a session counts in the Sforce-Limit-Info header. Queries
+are paged in batches (2,000 by default) through nextRecordsUrl. Only this SOQL is understood, anything else is
+MALFORMED_QUERY (stricter than Salesforce: a connector cannot come to rely on SOQL the fake does not evaluate):
+`SELECT fields[, (SELECT fields FROM ChildRelationship)] FROM Object [WHERE Field op value [AND …]]
+[ORDER BY Field [ASC|DESC][, …]] [LIMIT n]`; an unknown object is INVALID_TYPE, an unknown field INVALID_FIELD,
+a value of the wrong type (a quoted dateTime) INVALID_QUERY_FILTER_OPERATOR.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import ipaddress
+import itertools
+import operator
+import re
+import secrets
+import ssl
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from bot.fakes._server import FakeServer, Reply, Request, decode_params
+
+Row = dict[str, Any]
+API_LIMIT = 100_000  # an Enterprise Edition org's daily allocation
+BATCH = 2_000  # Salesforce's default (and largest) query batch
+ORG_ID = "00D5g000004HoTLEAD"
+PREFIXES = {"User": "005", "Account": "001", "Lead": "00Q", "Contact": "003", "Opportunity": "006",
+            "OpportunityContactRole": "00K", "Task": "00T", "Event": "00U"}
+_ACTIVITY = {"WhoId": "reference", "WhatId": "reference", "Subject": "string", "Description": "string",
+             "ActivityDate": "date", "Type": "string", "OwnerId": "reference"}
+# object -> field -> type, besides Id, CreatedDate, LastModifiedDate and SystemModstamp
+FIELDS: dict[str, dict[str, str]] = {
+    "User": {"FirstName": "string", "LastName": "string", "Name": "string", "Email": "string", "Username": "string",
+             "IsActive": "boolean", "UserType": "string"},
+    "Account": {"Name": "string", "Website": "string", "Industry": "string", "NumberOfEmployees": "int",
+                "BillingCountry": "string", "OwnerId": "reference"},
+    "Lead": {"FirstName": "string", "LastName": "string", "Name": "string", "Company": "string", "Email": "string",
+             "Phone": "string", "Title": "string", "LeadSource": "string", "Status": "string", "OwnerId": "reference",
+             "IsConverted": "boolean"},
+    "Contact": {"FirstName": "string", "LastName": "string", "Name": "string", "AccountId": "reference",
+                "Email": "string", "Phone": "string", "Title": "string", "LeadSource": "string",
+                "OwnerId": "reference"},
+    "Opportunity": {"Name": "string", "AccountId": "reference", "StageName": "string", "Amount": "double",
+                    "CloseDate": "date", "IsClosed": "boolean", "IsWon": "boolean", "OwnerId": "reference"},
+    "OpportunityContactRole": {"OpportunityId": "reference", "ContactId": "reference", "Role": "string",
+                               "IsPrimary": "boolean"},
+    "Task": {**_ACTIVITY, "Status": "string", "TaskSubtype": "string", "CallType": "string"},
+    "Event": {**_ACTIVITY, "StartDateTime": "datetime", "EndDateTime": "datetime"},
+}
+REQUIRED = {"User": ("LastName", "Email", "Username"), "Account": ("Name",), "Lead": ("LastName", "Company"),
+            "Contact": ("LastName",), "Opportunity": ("Name", "StageName", "CloseDate"),
+            "OpportunityContactRole": ("OpportunityId", "ContactId"), "Task": (), "Event": ("StartDateTime",)}
+REFERS = {"OwnerId": ("User",), "AccountId": ("Account",), "ContactId": ("Contact",), "WhoId": ("Lead", "Contact"),
+          "OpportunityId": ("Opportunity",)}
+DERIVED = {"User": ("Name",), "Lead": ("Name",), "Contact": ("Name",), "Opportunity": ("IsClosed", "IsWon")}
+DEFAULTS: dict[str, Row] = {"User": {"IsActive": True, "UserType": "Standard"}, "Lead": {"IsConverted": False}}
+CHILDREN = {("Opportunity", "opportunitycontactroles"): ("OpportunityContactRoles", "OpportunityContactRole",
+                                                         "OpportunityId")}
+CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}  # the standard sales process's closed stages -> IsWon
+SYSTEM = {"Id": "id", "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}
+_TOKEN = re.compile(r"\s*(?:(?P<datetime>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))"
+                    r"|(?P<date>\d{4}-\d\d-\d\d)|(?P<number>\d+(?:\.\d+)?)|(?P<string>'(?:[^'\\]|\\.)*')"
+                    r"|(?P<name>[A-Za-z_]\w*)|(?P<symbol><=|>=|!=|[=<>(),]))")
+_QUERY = re.compile(r"/services/data/v(?P<version>\d+\.\d)/query/?(?:(?P<locator>01g\w+)-(?P<offset>\d+))?")
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {"=": operator.eq, "!=": operator.ne, "<": operator.lt,
+                                                     "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+class SoqlError(Exception):
+    """A query Salesforce would refuse: its errorCode and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed SOQL query: object, fields, child subqueries (relationship -> fields), filters, order and limit."""
+
+    object: str
+    fields: list[str]
+    children: dict[str, list[str]]
+    where: list[tuple[str, str, Any]]  # (field, operator, value): the value's (token kind, text) until checked
+    order: list[tuple[str, bool]]  # (field, descending)
+    limit: int | None
+
+
+class FakeSalesforce(FakeServer):
+    """Salesforce at `.login_url` (the token endpoint's host) and `.instance_url` (the org's My Domain)."""
+
+    def __init__(self, *, client_id: str, client_secret: str, username: str = "hotlead@example.com",
+                 password: str = "password", security_token: str | None = "token", batch_size: int = BATCH,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__()
+        self.client_id, self.client_secret = client_id, client_secret
+        self.username, self.password, self.security_token = username, password, security_token
+        self.batch_size = batch_size
+        self.clock = clock  # every record's CreatedDate, LastModifiedDate and SystemModstamp: inject one to order them
+        self.api_limit = API_LIMIT
+        self.api_usage = 0  # REST calls counted against the org's daily limit
+        port = self._server.server_address[1]
+        self.login_url = f"https://localhost:{port}"
+        self.instance_url = f"https://127.0.0.1:{port}"
+        self._tls = tempfile.TemporaryDirectory(prefix="fake-salesforce-")
+        self.ca_file, context = _tls_context(Path(self._tls.name))
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
+        self.records: dict[str, dict[str, Row]] = {name: {} for name in FIELDS}  # object -> Id -> fields
+        self._ids = itertools.count(1)
+        self._sessions: set[str] = set()
+        self._cursors: dict[str, list[Row]] = {}  # query locator -> the query's rows
+        self._failures: tuple[int, int] = (0, 503)
+        self._over_limit = 0
+
+    def stop(self) -> None:
+        """Stop serving and delete the certificate."""
+        super().stop()
+        self._tls.cleanup()
+
+    def env(self, flow: str = "password") -> dict[str, str]:
+        """The environment for Hotlead's settings and for trusting this fake's certificate; `flow` password (a
+        username, password and security token) or client_credentials (the connected app alone, at My Domain)."""
+        trust = {"REQUESTS_CA_BUNDLE": self.ca_file, "SSL_CERT_FILE": self.ca_file}
+        app = {"SALESFORCE_CLIENT_ID": self.client_id, "SALESFORCE_CLIENT_SECRET": self.client_secret}
+        if flow == "client_credentials":
+            return {**trust, **app, "SALESFORCE_LOGIN_URL": self.instance_url}
+        user = {"SALESFORCE_USERNAME": self.username, "SALESFORCE_PASSWORD": self.password,
+                "SALESFORCE_SECURITY_TOKEN": self.security_token or ""}
+        return {**trust, **app, **user, "SALESFORCE_LOGIN_URL": self.login_url}
+
+    def add(self, sobject: str, **fields: Any) -> str:
+        """Create a record as the API would (required fields, references to existing records); its 18-character Id."""
+        missing = [name for name in REQUIRED[sobject] if fields.get(name) in (None, "")]
+        if missing:
+            raise ValueError(f"REQUIRED_FIELD_MISSING: {sobject} needs {', '.join(missing)}")
+        now = self._now()
+        row: Row = {name: None for name in FIELDS[sobject]}
+        row.update(DEFAULTS.get(sobject, {}), Id=_with_checksum(f"{PREFIXES[sobject]}5g{next(self._ids):010d}"),
+                   CreatedDate=now)
+        self._write(sobject, row, fields, now)
+        return str(row["Id"])
+
+    def update(self, record_id: str, **fields: Any) -> None:
+        """Change a record (no fields: touch it), moving its LastModifiedDate and SystemModstamp to now."""
+        sobject = self._object_of(record_id)
+        self._write(sobject, self.records[sobject][record_id], fields, self._now())
+
+    def expire_session(self) -> None:
+        """End every session: the next REST call with one is 401 INVALID_SESSION_ID."""
+        with self._changed:
+            self._sessions.clear()
+
+    def exceed_api_limit(self, calls: int = 1) -> None:
+        """Answer the next `calls` REST calls 403 REQUEST_LIMIT_EXCEEDED, as an org past its daily limit does."""
+        with self._changed:
+            self._over_limit = calls
+
+    def fail_next(self, times: int, status: int = 503) -> None:
+        """Answer the next `times` requests (login included) with `status` (refused, not recorded)."""
+        with self._changed:
+            self._failures = (times, status)
+
+    def _now(self) -> datetime:
+        moment = self.clock().astimezone(UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # Salesforce keeps milliseconds
+
+    def _object_of(self, record_id: str) -> str:
+        found = [name for name, rows in self.records.items() if record_id in rows]
+        if not found:
+            raise ValueError(f"INVALID_CROSS_REFERENCE_KEY: no record {record_id}")
+        return found[0]
+
+    def _write(self, sobject: str, row: Row, fields: dict[str, Any], now: datetime) -> None:
+        for name, value in fields.items():
+            if name not in FIELDS[sobject] or name in DERIVED.get(sobject, ()):
+                raise ValueError(f"INVALID_FIELD: {sobject}.{name} cannot be written")
+            if value is not None and name in REFERS and self._object_of(value) not in REFERS[name]:
+                raise ValueError(f"FIELD_INTEGRITY_EXCEPTION: {sobject}.{name} cannot refer to {value}")
+        numbers = {name: float(value) for name, value in fields.items()
+                   if FIELDS[sobject][name] == "double" and value is not None}  # currency comes back as 1000.0
+        with self._changed:
+            row.update(fields, **numbers, LastModifiedDate=now, SystemModstamp=now)
+            if "Name" in DERIVED.get(sobject, ()):
+                row["Name"] = " ".join(filter(None, (row.get("FirstName"), row["LastName"])))
+            if sobject == "Opportunity":
+                row["IsClosed"] = row["StageName"] in CLOSED_STAGES
+                row["IsWon"] = CLOSED_STAGES.get(row["StageName"], False)
+            self.records[sobject][row["Id"]] = row
+
+    def _answer(self, request: Request) -> tuple[Reply, str | None, dict[str, Any]]:
+        with self._changed:
+            times, status = self._failures
+            if times > 0:
+                self._failures = (times - 1, status)
+                return _errors(status, "SERVER_UNAVAILABLE", "Injected failure"), None, {}
+        if request.path == "/services/oauth2/token" and request.verb == "POST":
+            params = decode_params(request, json_values=False)
+            return self._token(request, params), "token", params
+        found = _QUERY.fullmatch(request.path)
+        method = "other" if found is None else "queryMore" if found["locator"] else "query"
+        params = dict(request.query)
+        scheme, _, session = request.headers.get("authorization", "").partition(" ")
+        with self._changed:
+            if scheme not in ("Bearer", "OAuth") or session not in self._sessions:
+                return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid"), method, params
+            self.api_usage += 1
+            limited = self._over_limit > 0 or self.api_usage > self.api_limit
+            self._over_limit = max(self._over_limit - 1, 0)
+            usage = {"Sforce-Limit-Info": f"api-usage={self.api_usage}/{self.api_limit}"}
+        if limited:
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", usage), method, params
+        if found is None or request.verb != "GET":
+            return _errors(404, "NOT_FOUND", "The requested resource does not exist", usage), method, params
+        version = found["version"]
+        try:
+            if found["locator"]:
+                return self._batch(version, found["locator"], int(found["offset"]), usage), method, params
+            return self._query(version, str(params.get("q", "")), usage), method, params
+        except SoqlError as error:
+            return _errors(400, error.code, str(error), usage), method, params
+
+    def _token(self, request: Request, form: dict[str, Any]) -> Reply:
+        grant = form.get("grant_type")
+        if "x-www-form-urlencoded" not in request.headers.get("content-type", "") or \
+                grant not in ("password", "client_credentials"):
+            return _oauth_error("unsupported_grant_type", "grant type not supported")
+        if form.get("client_id") != self.client_id:
+            return _oauth_error("invalid_client_id", "client identifier invalid")
+        if form.get("client_secret") != self.client_secret:
+            return _oauth_error("invalid_client", "invalid client credentials")
+        if grant == "client_credentials" and request.headers.get("host") != self.instance_url.removeprefix("https://"):
+            return _oauth_error("invalid_grant", "request not supported on this domain")
+        if grant == "password" and (form.get("username") != self.username
+                                    or form.get("password") != self.password + (self.security_token or "")):
+            return _oauth_error("invalid_grant", "authentication failure")
+        session = f"{ORG_ID[:15]}!{secrets.token_urlsafe(48)}"
+        with self._changed:
+            self._sessions.add(session)
+        issued = str(int(self.clock().timestamp() * 1000))
+        return Reply.json({"access_token": session, "instance_url": self.instance_url,
+                           "id": f"{self.login_url}/id/{ORG_ID}/005000000000001AAA", "token_type": "Bearer",
+                           "issued_at": issued, "signature": base64.b64encode(secrets.token_bytes(32)).decode()})
+
+    def _query(self, version: str, soql: str, usage: dict[str, str]) -> Reply:
+        query = parse(soql)
+        with self._changed:
+            rows = [_project(query, row, version, self.records) for row in select(query, self.records)]
+            locator = _with_checksum(f"01g5g{next(self._ids):010d}")
+            self._cursors[locator] = rows
+        return self._batch(version, locator, 0, usage)
+
+    def _batch(self, version: str, locator: str, offset: int, usage: dict[str, str]) -> Reply:
+        with self._changed:
+            rows = self._cursors.get(locator)
+        if rows is None or offset > len(rows):
+            raise SoqlError("INVALID_QUERY_LOCATOR", "invalid query locator")
+        end = offset + self.batch_size
+        answer: Row = {"totalSize": len(rows), "done": end >= len(rows), "records": rows[offset:end]}
+        if end < len(rows):
+            answer["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
+        return Reply.json(answer, headers=usage)
+
+
+def parse(soql: str) -> Query:
+    """The query, or SoqlError as Salesforce would answer it."""
+    tokens = _tokens(soql)
+    position = 0
+
+    def peek() -> str:
+        return tokens[position][1].upper() if position < len(tokens) else ""
+
+    def token(*kinds: str) -> str:
+        """The next token, of one of `kinds` (any when none is given)."""
+        nonlocal position
+        kind, text = tokens[position] if position < len(tokens) else ("end", "<EOF>")
+        if kind == "end" or (kinds and kind not in kinds):
+            raise _malformed(soql, text)
+        position += 1
+        return text
+
+    def take(*words: str) -> str:
+        """The next token, which must be one of `words` (keywords, symbols)."""
+        if peek() not in words:
+            raise _malformed(soql, tokens[position][1] if position < len(tokens) else "<EOF>")
+        return token()
+
+    def listed(item: Callable[[], Any]) -> list[Any]:
+        items = [item()]
+        while peek() == ",":
+            take(",")
+            items.append(item())
+        return items
+
+    def field_or_child() -> str | tuple[str, list[str]]:
+        if peek() != "(":
+            return token("name")
+        take("(")
+        take("SELECT")
+        fields = listed(lambda: token("name"))
+        take("FROM")
+        relationship = token("name")
+        take(")")
+        return relationship, fields
+
+    def condition() -> tuple[str, str, tuple[str, str]]:
+        field, comparison = token("name"), take(*_OPERATORS)
+        kind = tokens[position][0] if position < len(tokens) else "end"
+        return field, comparison, (kind, token())
+
+    def ordering() -> tuple[str, bool]:
+        field = token("name")
+        return field, (take("ASC", "DESC").upper() == "DESC") if peek() in ("ASC", "DESC") else False
+
+    take("SELECT")
+    selected = listed(field_or_child)
+    take("FROM")
+    sobject = token("name")
+    where = []
+    if peek() == "WHERE":
+        take("WHERE")
+        where.append(condition())
+        while peek() == "AND":
+            take("AND")
+            where.append(condition())
+    order = []
+    if peek() == "ORDER":
+        take("ORDER")
+        take("BY")
+        order = listed(ordering)
+    limit = None
+    if peek() == "LIMIT":
+        take("LIMIT")
+        count = token("number")
+        if not count.isdecimal():
+            raise _malformed(soql, count)
+        limit = int(count)
+    if position < len(tokens):
+        take("<end of query>")
+    fields = [item for item in selected if isinstance(item, str)]
+    children: dict[str, list[str]] = dict(item for item in selected if isinstance(item, tuple))
+    return _checked(Query(sobject, fields, children, where, order, limit), soql)
+
+
+def select(query: Query, records: dict[str, dict[str, Row]]) -> list[Row]:
+    """The rows of a parsed query: filtered, ordered (nulls first) and limited."""
+    rows = [row for row in records[query.object].values()
+            if all(_holds(row[field], comparison, value) for field, comparison, value in query.where)]
+    for field, descending in reversed(query.order):  # stable sorts, last key first
+        rows.sort(key=functools.partial(_sort_key, field), reverse=descending)
+    return rows[:query.limit] if query.limit is not None else rows
+
+
+def _malformed(soql: str, text: str) -> SoqlError:
+    return SoqlError("MALFORMED_QUERY", f"\n{soql}\nERROR at Row:1\nunexpected token: '{text}'")
+
+
+def _sort_key(field: str, row: Row) -> tuple[bool, Any]:
+    return row[field] is not None, row[field] if row[field] is not None else 0
+
+
+def _holds(actual: Any, comparison: str, value: Any) -> bool:
+    """A filter as SOQL reads it: null equals only null and is neither less nor more than anything."""
+    if actual is None or value is None:
+        return (actual is value) == (comparison == "=") if comparison in ("=", "!=") else False
+    return _OPERATORS[comparison](actual, value)
+
+
+def _tokens(soql: str) -> list[tuple[str, str]]:
+    found, position = [], 0
+    while position < len(soql.rstrip()):
+        match = _TOKEN.match(soql, position)
+        if match is None or match.lastgroup is None:
+            raise _malformed(soql, soql[position:].split()[0])
+        found.append((match.lastgroup, match[match.lastgroup]))
+        position = match.end()
+    if not found:
+        raise SoqlError("MALFORMED_QUERY", "A query string has to be specified")
+    return found
+
+
+def _checked(query: Query, soql: str) -> Query:
+    """Names made canonical and values typed, or the INVALID_TYPE / INVALID_FIELD / INVALID_QUERY_FILTER_OPERATOR
+    Salesforce would answer."""
+    sobject = next((name for name in FIELDS if name.lower() == query.object.lower()), None)
+    if sobject is None:
+        raise SoqlError("INVALID_TYPE", f"\n{soql}\nsObject type '{query.object}' is not supported.")
+    children: dict[str, list[str]] = {}
+    for relationship, fields in query.children.items():
+        if (sobject, relationship.lower()) not in CHILDREN:
+            raise SoqlError("INVALID_TYPE", f"\n{soql}\nDidn't understand relationship '{relationship}' in FROM part "
+                                            "of query call.")
+        name, child, _parent = CHILDREN[(sobject, relationship.lower())]
+        children[name] = [_field(child, field, soql) for field in fields]
+    where = []
+    for field, comparison, (kind, text) in query.where:
+        name = _field(sobject, field, soql)
+        where.append((name, comparison, _value(sobject, name, kind, text, soql)))
+    order = [(_field(sobject, field, soql), descending) for field, descending in query.order]
+    fields = [_field(sobject, field, soql) for field in query.fields]
+    return Query(sobject, fields, children, where, order, query.limit)
+
+
+def _field(sobject: str, field: str, soql: str) -> str:
+    known = {**SYSTEM, **FIELDS[sobject]}
+    name = next((name for name in known if name.lower() == field.lower()), None)
+    if name is None:
+        raise SoqlError("INVALID_FIELD", f"\n{soql}\nNo such column '{field}' on entity '{sobject}'. If you are "
+                                         "attempting to use a custom field, be sure to append the '__c' after the "
+                                         "custom field name.")
+    return name
+
+
+def _value(sobject: str, field: str, kind: str, text: str, soql: str) -> Any:
+    expected = {**SYSTEM, **FIELDS[sobject]}[field]
+    shown = "dateTime" if expected == "datetime" else expected
+    if kind == "name" and text.upper() == "NULL":
+        return None
+    if expected == "datetime" and kind == "datetime":
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if expected == "date" and kind == "date":
+        return date.fromisoformat(text)
+    if expected == "boolean" and kind == "name" and text.upper() in ("TRUE", "FALSE"):
+        return text.upper() == "TRUE"
+    if expected in ("int", "double") and kind == "number":
+        return float(text)
+    if expected in ("string", "id", "reference") and kind == "string":
+        return text[1:-1].replace("\\'", "'")
+    quoting = "be enclosed in quotes" if expected in ("string", "id", "reference") else "not be enclosed in quotes"
+    raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"\n{soql}\nvalue of filter criterion for field '{field}' "
+                                                     f"must be of type {shown} and should {quoting}")
+
+
+def _project(query: Query, row: Row, version: str, records: dict[str, dict[str, Row]]) -> Row:
+    """A row as the REST API writes it: attributes, the selected fields, then each child relationship."""
+    shown: Row = {"attributes": {"type": query.object,
+                                 "url": f"/services/data/v{version}/sobjects/{query.object}/{row['Id']}"}}
+    shown.update((field, _json(row[field])) for field in query.fields)
+    for (parent, _key), (name, child, link) in CHILDREN.items():
+        if parent == query.object and name in query.children:
+            found = [{"attributes": {"type": child, "url": f"/services/data/v{version}/sobjects/{child}/{c['Id']}"},
+                      **{field: _json(c[field]) for field in query.children[name]}}
+                     for c in records[child].values() if c[link] == row["Id"]]
+            shown[name] = {"totalSize": len(found), "done": True, "records": found} if found else None
+    return shown
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _with_checksum(id15: str) -> str:
+    """The 18-character form of a 15-character Id: a letter per five characters, from where their capitals are."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+    return id15 + "".join(alphabet[sum(1 << i for i, c in enumerate(id15[start:start + 5]) if "A" <= c <= "Z")]
+                          for start in (0, 5, 10))
+
+
+def _errors(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return Reply.json([{"message": message, "errorCode": code}], status, headers)
+
+
+def _oauth_error(error: str, description: str) -> Reply:
+    return Reply.json({"error": error, "error_description": description}, 400)
+
+
+def _tls_context(directory: Path) -> tuple[str, ssl.SSLContext]:
+    """A self-signed certificate for localhost and 127.0.0.1 (its own CA file) and a server context serving it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake Salesforce")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return str(cert_file), context
