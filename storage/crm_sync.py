@@ -186,3 +186,21 @@ def scores_to_write(*, conn: Connection, crm: str, after_id: int) -> tuple[list[
         item["scored_at"] = utc(item["scored_at"])
         found.append(item)
     return found, newest
+
+
+CONNECTED = "crm_connected"  # meta key: the CRM `hotlead connect` set up, which `sync`, `score` and `serve` use
+
+
+def connected_crm(*, conn: Connection) -> str | None:
+    return conn.execute(text("SELECT value FROM meta WHERE key = :key"), {"key": CONNECTED}).scalar()
+
+
+def connect_crm(*, conn: Connection, crm: str) -> None:
+    conn.execute(text("INSERT INTO meta (key, value) VALUES (:key, :crm) ON CONFLICT (key) DO UPDATE SET "
+                      "value = excluded.value"), {"key": CONNECTED, "crm": crm})
+
+
+def waiting_writebacks(*, conn: Connection, crm: str, kind: str) -> int:
+    """Write-backs to `crm` still queued or being sent."""
+    return int(conn.execute(text("SELECT count(*) FROM alert WHERE channel = :crm AND kind = :kind AND status IN "
+                                 "('queued', 'sending')"), {"crm": crm, "kind": kind}).scalar_one())

@@ -24,7 +24,7 @@ COMMAND_MODULES = {
     "alerts": "push", "ask": "chat", "bench": "bench", "chat": "chat", "demo": "data", "demo-session": "push",
     "dev": "dev", "digest": "push_jobs", "import": "data", "init": "data", "model": "scoring", "nlp": "nlp",
     "reps": "chat", "score": "scoring", "serve": "chat", "top": "scoring", "train": "scoring", "why": "scoring",
-    "experiment": "scoring", "segments": "scoring",
+    "experiment": "scoring", "segments": "scoring", "connect": "crm", "sync": "crm",
 }
 
 

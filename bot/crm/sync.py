@@ -179,3 +179,14 @@ def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts) 
                 "occurred_at": record.occurred_at.isoformat(), "source_ref": f"{crm}:{record.kind}:{record.crm_id}"}
         new |= store(conn, "messages", line)[0].new
     counts.add("created" if new else "unchanged")
+
+
+def connector_for(name: str, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> Connector:
+    """The connector of `name` (hubspot | salesforce)."""
+    if name == "hubspot":
+        from bot.crm.hubspot import HubSpotConnector
+
+        return HubSpotConnector(settings, sleep=sleep)
+    from bot.crm.salesforce import SalesforceConnector
+
+    return SalesforceConnector(settings, sleep=sleep)

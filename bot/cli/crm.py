@@ -1,0 +1,123 @@
+"""CRM commands: `hotlead connect hubspot|salesforce` sets the connection up, `hotlead sync` pulls what changed and
+writes the moved scores back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bot.cli import AppContext, cli, emit_json, pass_app
+from bot.config import MissingSettingError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bot.crm.sync import Connector
+
+CRMS = ("hubspot", "salesforce")
+DRAIN_PASSES = 50  # outbox passes `sync` makes to send the write-backs it queued (each pass sends what is due)
+
+
+def _connector(app: AppContext, crm: str) -> tuple[Connector, str]:
+    """The CRM's connector, its credentials checked, and what it said about the account."""
+    from bot.crm.errors import CrmError
+    from bot.crm.sync import connector_for
+
+    connector = connector_for(crm, app.settings)
+    try:
+        return connector, connector.check()
+    except (MissingSettingError, CrmError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _connected(engine: Engine, given: str | None) -> str:
+    from storage.crm_sync import connected_crm
+
+    with engine.connect() as conn:
+        crm = given or connected_crm(conn=conn)
+    if crm is None:
+        raise click.ClickException("no CRM connected: run `hotlead connect hubspot` or `hotlead connect salesforce`")
+    return crm
+
+
+@cli.command()
+@click.argument("crm", type=click.Choice(CRMS))
+@click.option("--json", "as_json", is_flag=True, help="Print what was checked and set up as JSON.")
+@pass_app
+def connect(app: AppContext, crm: str, as_json: bool) -> None:
+    """Connect Hotlead to HubSpot or Salesforce: check the credentials (settings HUBSPOT_* or SALESFORCE_*),
+    create the score fields in the CRM when they are missing (or say how, where the API cannot), and remember
+    the CRM for `hotlead sync`, `hotlead score` and `hotlead serve`."""
+    from bot.crm.errors import CrmError
+    from storage.crm_sync import connect_crm
+
+    engine = app.engine()
+    connector, about = _connector(app, crm)
+    try:
+        fields: list[str] = connector.ensure_fields() if hasattr(connector, "ensure_fields") else []
+    except CrmError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with engine.begin() as conn:
+        connect_crm(conn=conn, crm=crm)
+    if as_json:
+        emit_json({"crm": crm, "account": about, "fields": fields})
+        return
+    click.echo(f"Connected to {about}.")
+    for line in fields:
+        click.echo(f"  {line}")
+    click.echo("Next: `hotlead sync` pulls your records; `hotlead serve` does it every HOTLEAD_SYNC_MINUTES.")
+
+
+@cli.command()
+@click.option("--crm", type=click.Choice(CRMS), help="The CRM to pull from (default: the one `connect` set up).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {crm, objects: {name: {read, created, updated, unchanged, refused}}, seconds} as JSON.")
+@pass_app
+def sync(app: AppContext, crm: str | None, as_json: bool) -> None:
+    """Pull what changed in the CRM since the last sync (owners, companies, contacts, deals and engagements, by
+    last-modified time), then write back every score that moved since the last write-back."""
+    from bot.crm.errors import CrmError
+    from bot.crm.sync import Stages
+    from bot.crm.sync import sync as pull
+
+    engine = app.engine()
+    name = _connected(engine, crm)
+    connector, _about = _connector(app, name)
+    try:
+        report = pull(engine, connector, Stages.from_settings(app.settings))
+    except CrmError as exc:
+        raise click.ClickException(f"{exc} (every page written before it is kept: run `hotlead sync` again)") from exc
+    report["written_back"] = write_back(engine, connector)
+    if as_json:
+        emit_json(report)
+        return
+    for kind, counts in report["objects"].items():
+        click.echo(f"{kind:<12} read {counts['read']:>7,}  created {counts['created']:>7,}  updated "
+                   f"{counts['updated']:>7,}  unchanged {counts['unchanged']:>7,}  refused {counts['refused']:>5,}")
+        for refusal in counts["refusals"]:
+            click.echo(f"  refused {refusal['crm_id']}: {refusal['why']}")
+    click.echo(f"{report['seconds']:.1f} s; {report['written_back']['sent']:,} scores written back to {name}"
+               + (f", {report['written_back']['waiting']:,} waiting (retried by `hotlead serve` or the next sync)"
+                  if report["written_back"]["waiting"] else ""))
+
+
+def write_back(engine: Engine, connector: Any) -> dict[str, int]:
+    """Queue the moved scores for the CRM and send what is due now; what could not go stays queued."""
+    from bot.crm.writeback import KIND, channel, queue_moved
+    from bot.push.outbox import Outbox
+    from storage.crm_sync import waiting_writebacks
+
+    if not hasattr(connector, "write_scores"):
+        return {"queued": 0, "sent": 0, "waiting": 0}
+    queued = queue_moved(engine, connector)
+    outbox = Outbox(engine, {connector.name: channel(connector)})
+    sent = 0
+    for _ in range(DRAIN_PASSES):
+        done = outbox.deliver_due(connector.name)
+        sent += done
+        if not done:
+            break
+    with engine.connect() as conn:
+        waiting = waiting_writebacks(conn=conn, crm=connector.name, kind=KIND)
+    return {"queued": queued, "sent": sent, "waiting": waiting}
