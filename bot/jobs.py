@@ -30,6 +30,7 @@ from storage.seen import claim_job_run
 log = logging.getLogger(__name__)
 WEEKLY_DIGEST = "weekly-digest"
 RETRAIN = "retrain"
+CRM_SYNC = "crm-sync"
 DIGEST_DAY, DIGEST_HOUR = "mon", 8
 MISFIRE_GRACE = timedelta(hours=6)  # a run missed by less than this (bot down, busy) still happens, once
 
@@ -70,6 +71,30 @@ def retrain() -> None:
         result = retrain_model(engine, now, nlp_mode=settings.hotlead_nlp)
         log.info("retrained %s (promoted: %s, %d scores moved); %d decay alerts queued", result.version,
                  result.promoted, result.rescored, len(result.alerts))
+    finally:
+        engine.dispose()
+
+
+def crm_sync() -> None:
+    """Job: pull what changed in the connected CRM and queue the moved scores for write-back (the server's outbox
+    sends them)."""
+    from bot.crm.sync import Stages, connector_for, sync
+    from bot.crm.writeback import queue_moved
+    from storage.crm_sync import connected_crm
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.hotlead_database_url)
+    try:
+        now = datetime.now(UTC)
+        with engine.connect() as conn:
+            crm = connected_crm(conn=conn)
+        if crm is None or not claimed(engine, CRM_SYNC, now, timedelta(minutes=settings.hotlead_sync_minutes / 2)):
+            return
+        connector = connector_for(crm, settings)
+        report = sync(engine, connector, Stages.from_settings(settings))
+        queued = queue_moved(engine, connector)  # type: ignore[arg-type]
+        log.info("synced %s in %.1f s (%s); %d moved scores queued for write-back", crm, report["seconds"],
+                 ", ".join(f"{k} {v['read']}" for k, v in report["objects"].items()), queued)
     finally:
         engine.dispose()
 
@@ -116,7 +141,9 @@ def job_specs(settings: Settings) -> list[JobSpec]:
                 weekly_trigger(settings)),
         JobSpec(RETRAIN, f"retrain every {days} days", retrain,
                 IntervalTrigger(days=days, timezone=time_zone(settings))),
-    ]
+    ] + ([JobSpec(CRM_SYNC, f"CRM sync every {settings.hotlead_sync_minutes} minutes", crm_sync,
+                  IntervalTrigger(minutes=settings.hotlead_sync_minutes, timezone=time_zone(settings)))]
+         if settings.hotlead_sync_minutes else [])
 
 
 def _store(settings: Settings) -> SQLAlchemyJobStore:

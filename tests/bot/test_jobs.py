@@ -50,7 +50,7 @@ def test_retrain_days_come_from_the_environment_as_a_number() -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(hotlead_database_url=f"sqlite:///{tmp_path / 'jobs.db'}", hotlead_timezone="Europe/Berlin",
-                    hotlead_retrain_days=30)
+                    hotlead_retrain_days=30, hotlead_sync_minutes=0)  # the CRM sync: its own test below
 
 
 def scheduled(settings: Settings) -> dict[str, datetime]:
@@ -70,6 +70,17 @@ def test_a_restart_keeps_one_job_each_with_the_same_next_run_times(settings: Set
     assert again == first
     assert first[WEEKLY_DIGEST] == datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     assert first[RETRAIN] == SUNDAY_NOON + timedelta(days=30)  # not pushed back by the restart
+
+
+def test_the_crm_sync_runs_every_hotlead_sync_minutes(settings: Settings) -> None:
+    from dataclasses import replace
+
+    from bot.jobs import CRM_SYNC
+
+    with time_machine.travel(SUNDAY_NOON, tick=False):
+        jobs = scheduled(replace(settings, hotlead_sync_minutes=15))
+    assert set(jobs) == {WEEKLY_DIGEST, RETRAIN, CRM_SYNC}
+    assert jobs[CRM_SYNC] == SUNDAY_NOON + timedelta(minutes=15)
 
 
 def test_a_changed_schedule_replaces_the_stored_job(settings: Settings) -> None:
