@@ -185,6 +185,8 @@ def wait_until(changed: threading.Condition, found: Callable[[], T | None], time
 def _handler_class(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: without this, each answer waits out the client's delayed ACK
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             self._serve("GET")

@@ -96,8 +96,6 @@ class FakeHubSpot(FakeServer):
     def __init__(self, token: str, *, scopes: Iterable[str] = READ_SCOPES, clock: Callable[[], float] = time.monotonic,
                  searches_per_second: int | None = 5) -> None:
         super().__init__()
-        # headers and body go out in two writes: without this, each answer waits out the client's delayed ACK (40 ms)
-        self._server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
         self.url = self.base_url
         self.token = token
         self.scopes = set(scopes)
