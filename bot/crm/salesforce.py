@@ -10,6 +10,16 @@ Tasks (email, call, else a note) and Events (meetings) about a Lead or Contact (
 Each kind is read oldest change first (SystemModstamp, then Id) after the cursor, the last record's SystemModstamp.
 A page is about one Salesforce batch (2,000 records) and never ends inside records changed at the same instant:
 the next pull starts after that instant, so the rest of a tie would be lost.
+
+Write-back puts each moved score into four custom fields of its Lead or Contact (the Id's key prefix says which),
+200 records a request (sObject Collections, Salesforce's limit): Hotlead_Score__c (Number 3,0), Hotlead_Band__c
+(Text 10), Hotlead_Reasons__c (Long Text Area) and Hotlead_Scored_At__c (Date/Time). `ensure_fields` (run by
+`hotlead connect`) creates the missing ones with the Tooling API, or says how to create them in Setup when the
+user lacks Customize Application. A new field is invisible to the API user until field-level security grants it
+(Salesforce grants none to a field the API creates): that step is the admin's, and `ensure_fields` says where.
+A record Salesforce refuses (deleted, converted) fails alone; a request that fails as a whole raises CrmError and
+the outbox retries it, never a pause here: 5xx and network failures at once, a refusal (the org's API limit
+used up, the score fields missing or hidden) as SalesforceRefused with `retry_after`, an hour.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import heapq
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -26,11 +37,17 @@ from urllib.parse import urlsplit
 import httpx
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceGeneralError
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
 
 from bot.config import Settings
 from bot.crm.errors import CrmError
-from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused, ScoreUpdate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,16 +70,55 @@ QUERIES: dict[Kind, tuple[tuple[str, str, str], ...]] = {
 }
 TASK_KINDS: dict[str, Literal["email", "call", "meeting"]] = {  # by TaskSubtype, else by Type
     "Email": "email", "ListEmail": "email", "Call": "call", "Meeting": "meeting"}
+WRITE_BATCH = 200  # records per sObject Collections request: Salesforce's limit
+REFUSED_WAIT_S = 3600.0  # a refused write-back waits this long: the API limit is a rolling 24 hours, a missing
+# field waits for an admin; meanwhile the outbox paces the target instead of probing it every few seconds
+WRITTEN = {"00Q": "Lead", "003": "Contact"}  # Id key prefix -> the sObject written back (and given fields)
+SETUP_CODES = frozenset({"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"})  # the score fields, not the record
+PASSING_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})  # a record another transaction holds: worth another try
+
+
+@dataclass(frozen=True)
+class ScoreField:
+    """A custom field write-back fills: API name, label, its Tooling API metadata and how Setup's wizard says it."""
+
+    name: str
+    label: str
+    metadata: dict[str, Any]
+    in_setup: str
+
+
+SCORE_FIELDS = (
+    ScoreField("Hotlead_Score__c", "Hotlead score", {"type": "Number", "precision": 3, "scale": 0},
+               "Number, Length 3, Decimal Places 0"),
+    ScoreField("Hotlead_Band__c", "Hotlead band", {"type": "Text", "length": 10}, "Text, Length 10"),
+    ScoreField("Hotlead_Reasons__c", "Hotlead reasons", {"type": "LongTextArea", "length": 32_768,
+                                                          "visibleLines": 3},
+               "Text Area (Long), Length 32768, 3 visible lines"),
+    ScoreField("Hotlead_Scored_At__c", "Hotlead scored at", {"type": "DateTime"}, "Date/Time"),
+)
+LENGTHS = {field.name: field.metadata.get("length") for field in SCORE_FIELDS}  # of the text fields
 
 
 class _Unavailable(Exception):
     """Salesforce answered 5xx or not at all: worth another try after a pause."""
 
 
+class SalesforceRefused(CrmError):
+    """Salesforce refused a request as a whole (not an outage); a write-back waits `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float = REFUSED_WAIT_S) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class SalesforceConnector:
-    """Pulls a Salesforce org's records for the sync (bot/crm/sync.py)."""
+    """Pulls a Salesforce org's records for the sync (bot/crm/sync.py) and writes the scores back
+    (bot/crm/writeback.py)."""
 
     name = "salesforce"
+    target = "Lead"  # the outbox's target: Leads and Contacts share one queue and one pace
+    batch = WRITE_BATCH
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
@@ -84,6 +140,47 @@ class SalesforceConnector:
         for rows in _batches(heapq.merge(*streams, key=lambda row: row["SystemModstamp"]), PAGE_SIZE):
             yield Page(kind, _records(rows), rows[-1]["SystemModstamp"])
 
+    def write_scores(self, updates: list[ScoreUpdate]) -> dict[str, str | None]:
+        """Each update into its Lead or Contact, a request per 200; per Id, None when written, else why Salesforce
+        refused that record (it alone). CrmError when a request failed as a whole: the outbox retries it."""
+        answers: dict[str, str | None] = {}
+        typed: list[tuple[str, ScoreUpdate]] = []
+        for update in updates:
+            sobject = WRITTEN.get(update.crm_id[:3])
+            if sobject is None:
+                answers[update.crm_id] = f"not a Lead or Contact Id: {update.crm_id}"
+            else:
+                typed.append((sobject, update))
+        typed.sort(key=lambda pair: pair[0])  # one chunk per object: Salesforce takes at most ten a request
+        for start in range(0, len(typed), WRITE_BATCH):
+            chunk = typed[start:start + WRITE_BATCH]
+            body = {"allOrNone": False, "records": [_score_record(sobject, update) for sobject, update in chunk]}
+            answers.update(_outcomes(chunk, self._fetch(functools.partial(_save, body), "the score write-back",
+                                                        patient=False)))
+        return answers
+
+    def ensure_fields(self) -> list[str]:
+        """Create the score fields on Lead and Contact where missing (Tooling API); a line per field: created,
+        exists, or what an admin must do in Setup."""
+        lines = []
+        for sobject in WRITTEN.values():
+            described = self._fetch(functools.partial(_describe, sobject), f"the {sobject} describe")
+            updateable = {str(field["name"]).lower(): field.get("updateable", True) for field in described["fields"]}
+            for field in SCORE_FIELDS:
+                if field.name.lower() in updateable:
+                    lines.append(_field_line(sobject, field, "exists" if updateable[field.name.lower()] else
+                                             "read-only"))
+                    continue
+                refusal = self._fetch(functools.partial(_create_field, sobject, field),
+                                      f"creating {sobject}.{field.name}")
+                if refusal is None:
+                    lines.append(_field_line(sobject, field, "created"))
+                elif refusal[0] == "DUPLICATE_DEVELOPER_NAME":  # there, but describe does not show it to this user
+                    lines.append(_field_line(sobject, field, "hidden"))
+                else:
+                    lines.append(_field_line(sobject, field, "refused", f"{refusal[0]}: {refusal[1]}"))
+        return lines
+
     def _rows(self, sobject: str, soql: str) -> Iterator[Row]:
         what = f"the {sobject} query"
         answer = self._fetch(lambda api: api.query(soql, timeout=TIMEOUT_S), what)
@@ -92,13 +189,15 @@ class SalesforceConnector:
             answer = self._fetch(functools.partial(_more, answer["nextRecordsUrl"]), what)
             yield from answer["records"]
 
-    def _fetch(self, request: Callable[[Salesforce], Any], what: str) -> Any:
-        """One REST call: a new login once if the session expired, pauses while Salesforce is unavailable."""
+    def _fetch(self, request: Callable[[Salesforce], Any], what: str, *, patient: bool = True) -> Any:
+        """One REST call: a new login once if the session expired; while Salesforce is unavailable, pauses
+        (patient) or a CrmError at once (a write-back: the outbox owns the retries)."""
+        persist = self._patiently if patient else _at_once
         logged_in_again = False
         while True:
-            api = self._api or self._login()
+            api = self._api or self._login(persist)
             try:
-                return self._patiently(functools.partial(_answer, request, api, what))
+                return persist(functools.partial(_answer, request, api, what))
             except SalesforceExpiredSession as error:
                 if logged_in_again:
                     raise CrmError("Salesforce refused the session it had just issued (INVALID_SESSION_ID): check "
@@ -106,7 +205,7 @@ class SalesforceConnector:
                 log.info("Salesforce session expired: logging in again")
                 logged_in_again, self._api = True, None
 
-    def _login(self) -> Salesforce:
+    def _login(self, persist: Callable[[Callable[[], Row]], Row]) -> Salesforce:
         settings = self.settings
         app = "the Salesforce connected app"
         needs = [("salesforce_client_id", f"{app} (its consumer key)"),
@@ -120,7 +219,7 @@ class SalesforceConnector:
             form.update(grant_type="password", username=settings.salesforce_username,
                         password=f"{settings.salesforce_password}{settings.salesforce_security_token or ''}")
         url = f"{settings.salesforce_login_url.rstrip('/')}/services/oauth2/token"
-        token = self._patiently(lambda: _token(url, form))
+        token = persist(lambda: _token(url, form))
         self._api = Salesforce(instance_url=token["instance_url"], session_id=token["access_token"])
         return self._api
 
@@ -136,6 +235,13 @@ class SalesforceConnector:
                 delay = delays.pop(0)
                 log.warning("Salesforce is not answering (%s): trying again in %ss", error, delay)
                 self.sleep(delay)
+
+
+def _at_once(attempt: Callable[[], T]) -> T:
+    try:
+        return attempt()
+    except _Unavailable as error:
+        raise CrmError(f"Salesforce is not answering ({error}): the write-back is tried again later") from error
 
 
 def _test_query(api: Salesforce) -> tuple[str, Any]:
@@ -197,12 +303,13 @@ def _answer(request: Callable[[Salesforce], Any], api: Salesforce, what: str) ->
             raise _Unavailable(f"HTTP {error.status}") from error
         code, message = _problem(error)
         if code == "REQUEST_LIMIT_EXCEEDED":
-            raise CrmError(f"Salesforce refused {what}: the org's daily API request limit is used up ({code}); the "
-                           "sync goes on from where it stopped once Salesforce's rolling 24-hour count frees "
-                           "requests (Setup > Company Information shows the usage)") from error
+            raise SalesforceRefused(f"Salesforce refused {what}: the org's daily API request limit is used up "
+                                    f"({code}); Hotlead goes on from where it stopped once Salesforce's rolling "
+                                    "24-hour count frees requests (Setup > Company Information shows the usage)"
+                                    ) from error
         hint = ": check the integration user may read it (object and field permissions)" \
             if code in ("INVALID_TYPE", "INVALID_FIELD", "INSUFFICIENT_ACCESS") else ""
-        raise CrmError(f"Salesforce refused {what} ({code}: {message}){hint}") from error
+        raise SalesforceRefused(f"Salesforce refused {what} ({code}: {message}){hint}") from error
 
 
 def _problem(error: SalesforceError) -> tuple[str, str]:
@@ -213,6 +320,95 @@ def _problem(error: SalesforceError) -> tuple[str, str]:
     return f"HTTP {error.status}", " ".join(str(content).split())[:200]
 
 
+def _score_record(sobject: str, update: ScoreUpdate) -> Row:
+    """An update as an sObject Collections record (text cut to its field's length: too long fails the record)."""
+    return {"attributes": {"type": sobject}, "id": update.crm_id, "Hotlead_Score__c": update.score,
+            "Hotlead_Band__c": update.band[:LENGTHS["Hotlead_Band__c"]],
+            "Hotlead_Reasons__c": update.reasons[:LENGTHS["Hotlead_Reasons__c"]],
+            "Hotlead_Scored_At__c": _utc(update.scored_at)}
+
+
+def _save(body: Row, api: Salesforce) -> Any:
+    """PATCH composite/sobjects: Salesforce's answer per record, in request order."""
+    try:
+        return api.restful("composite/sobjects", method="PATCH", json=body, timeout=TIMEOUT_S)
+    except SalesforceMalformedRequest as error:
+        code, message = _problem(error)
+        if code in SETUP_CODES:
+            raise SalesforceRefused(_setup_problem(code, message)) from error
+        raise
+
+
+def _outcomes(chunk: list[tuple[str, ScoreUpdate]], results: Any) -> dict[str, str | None]:
+    """Per Id: None when written, else Salesforce's reasons ("ENTITY_IS_DELETED: entity is deleted"). Matched by
+    position, not by id: a failed record's result may carry none. A refused score field is the org's setup, not
+    the record's: SalesforceRefused, so the write-back waits for an admin instead of failing for good; a locked
+    record is a CrmError, so the request is tried again (rewriting the others changes nothing)."""
+    if not isinstance(results, list) or len(results) != len(chunk):
+        raise CrmError(f"Salesforce answered the score write-back of {len(chunk)} records with "
+                       f"{len(results) if isinstance(results, list) else 'no'} results: it is tried again later")
+    answers: dict[str, str | None] = {}
+    for (_sobject, update), result in zip(chunk, results, strict=True):
+        if result.get("success"):
+            answers[update.crm_id] = None
+            continue
+        errors = [(str(e.get("statusCode")), " ".join(str(e.get("message", "")).split()))
+                  for e in result.get("errors") or []]
+        for code, message in errors:
+            if code in SETUP_CODES:
+                raise SalesforceRefused(_setup_problem(code, message))
+            if code in PASSING_CODES:
+                raise CrmError(f"Salesforce could not write {update.crm_id} now ({code}: {message}): the write-back "
+                               "is tried again later")
+        answers[update.crm_id] = "; ".join(f"{code}: {message}" for code, message in errors) or \
+            "refused without a reason"
+    return answers
+
+
+def _setup_problem(code: str, message: str) -> str:
+    return (f"Salesforce refused the score fields ({code}: {message}): run `hotlead connect salesforce` to create "
+            "them, and give the integration user Edit access to them (field-level security); the scores wait, "
+            f"tried again every {REFUSED_WAIT_S / 3600:.0f} hour")
+
+
+def _describe(sobject: str, api: Salesforce) -> Any:
+    return api.restful(f"sobjects/{sobject}/describe", timeout=TIMEOUT_S)
+
+
+def _create_field(sobject: str, field: ScoreField, api: Salesforce) -> tuple[str, str] | None:
+    """Create one custom field (Tooling API CustomField); None when created, else Salesforce's (errorCode,
+    message)."""
+    body = {"FullName": f"{sobject}.{field.name}",
+            "Metadata": {"label": field.label, "description": "Written by Hotlead's score write-back",
+                         **field.metadata}}
+    try:
+        api.restful("tooling/sobjects/CustomField", method="POST", json=body, timeout=TIMEOUT_S)
+    except (SalesforceMalformedRequest, SalesforceRefusedRequest) as error:
+        code, message = _problem(error)
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            raise
+        return code, message
+    return None
+
+
+def _field_line(sobject: str, field: ScoreField, state: str, refusal: str = "") -> str:
+    """What `hotlead connect` says of a field: exists, created, there but hidden or read-only (the field-level
+    security to grant), or how to create it by hand."""
+    name, fields = f"{sobject}.{field.name}", f"Setup > Object Manager > {sobject} > Fields & Relationships"
+    security = (f"{fields} > {field.label} > Set Field-Level Security: Visible, not Read-Only, for the integration "
+                "user's profile")
+    if state == "exists":
+        return f"{name}: exists"
+    if state == "created":
+        return f"{name}: created; Hotlead writes it once the integration user may see it: {security}"
+    if state in ("hidden", "read-only"):
+        may = "cannot see it" if state == "hidden" else "may only read it"
+        return f"{name}: exists, but the integration user {may}: {security}"
+    return (f"{name}: create it by hand ({refusal}; creating fields takes Customize Application): {fields} > New > "
+            f"{field.in_setup}, Field Label '{field.label}', Field Name {field.name.removesuffix('__c')}; at Establish "
+            "field-level security make it Visible for the integration user's profile")
+
+
 def _soql(sobject: str, fields: str, condition: str, since: str | None) -> str:
     conditions = [part for part in (condition, since and f"SystemModstamp > {_soql_time(since)}") if part]
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -221,7 +417,11 @@ def _soql(sobject: str, fields: str, condition: str, since: str | None) -> str:
 
 def _soql_time(since: str) -> str:
     """An ISO time (Salesforce's own 2026-01-02T03:04:05.000+0000 too) as a SOQL dateTime literal, in UTC."""
-    moment = datetime.fromisoformat(since)
+    return _utc(datetime.fromisoformat(since))
+
+
+def _utc(moment: datetime) -> str:
+    """A time (naive: UTC) as Salesforce's dateTime, 2026-01-02T03:04:05.000Z."""
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -14,6 +14,16 @@ MALFORMED_QUERY (stricter than Salesforce: a connector cannot come to rely on SO
 `SELECT fields[, (SELECT fields FROM ChildRelationship)] FROM Object [WHERE Field op value [AND …]]
 [ORDER BY Field [ASC|DESC][, …]] [LIMIT n]`; an unknown object is INVALID_TYPE, an unknown field INVALID_FIELD,
 a value of the wrong type (a quoted dateTime) INVALID_QUERY_FILTER_OPERATOR.
+
+The write side a score write-back needs: the sObject Collections update (PATCH composite/sobjects, up to 200
+records: a request Salesforce cannot read, an unknown object or a field the user cannot see fails whole with 400;
+a deleted, converted, locked (`locked`), unknown or wrong-type record, or a value too long or too large, fails
+that record alone, unless allOrNone rolls every record back), `describe`, and the Tooling API's CustomField create
+(a duplicate is DUPLICATE_DEVELOPER_NAME; `customize_application = False` refuses it as for a user without
+Customize Application). As in Salesforce, a custom field the API created is invisible to the API user (describe
+omits it, a write naming it is INVALID_FIELD) until field-level security grants it: `grant_field_access()`, the
+admin's step.
+Written values are kept on the records (`records[object][Id]`); `fail_next` and `down` apply to every request.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import base64
 import functools
 import ipaddress
 import itertools
+import json
 import operator
 import re
 import secrets
@@ -82,16 +93,31 @@ _TOKEN = re.compile(r"\s*(?:(?P<datetime>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)
                     r"|(?P<date>\d{4}-\d\d-\d\d)|(?P<number>\d+(?:\.\d+)?)|(?P<string>'(?:[^'\\]|\\.)*')"
                     r"|(?P<name>[A-Za-z_]\w*)|(?P<symbol><=|>=|!=|[=<>(),]))")
 _QUERY = re.compile(r"/services/data/v(?P<version>\d+\.\d)/query/?(?:(?P<locator>01g\w+)-(?P<offset>\d+))?")
+_COLLECTIONS = re.compile(r"/services/data/v\d+\.\d/composite/sobjects/?")
+_DESCRIBE = re.compile(r"/services/data/v\d+\.\d/sobjects/(?P<object>\w+)/describe/?")
+_CUSTOM_FIELD = re.compile(r"/services/data/v\d+\.\d/tooling/sobjects/CustomField/?")
+ROUTES = (("query", "GET", _QUERY), ("describe", "GET", _DESCRIBE), ("composite", "PATCH", _COLLECTIONS),
+          ("tooling", "POST", _CUSTOM_FIELD))  # recorded method, verb, path
+_FULL_NAME = re.compile(r"(?P<object>\w+)\.(?P<field>[A-Za-z](?:[A-Za-z0-9]|_(?!_))*__c)")
+_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+MAX_RECORDS = 200  # an sObject Collections request's limit
+CUSTOM_TYPES = {"Number": "double", "Text": "string", "LongTextArea": "textarea", "DateTime": "datetime"}
+SIZES = {"Number": {"precision", "scale"}, "Text": {"length"}, "LongTextArea": {"length", "visibleLines"},
+         "DateTime": set()}  # a custom field type's size settings: each required, no other allowed
+METADATA_KEYS = frozenset({"label", "type", "description", "inlineHelpText", "required", "unique", "externalId",
+                           "defaultValue", "precision", "scale", "length", "visibleLines"})
+ROLLED_BACK = "Record rolled back because not all records were valid and the request was using AllOrNone header"
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {"=": operator.eq, "!=": operator.ne, "<": operator.lt,
                                                      "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
-class SoqlError(Exception):
-    """A query Salesforce would refuse: its errorCode and message."""
+class Refusal(Exception):
+    """A request Salesforce would refuse as a whole: its errorCode, message and HTTP status."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -132,6 +158,13 @@ class FakeSalesforce(FakeServer):
         self._cursors: dict[str, list[Row]] = {}  # query locator -> the query's rows
         self._failures: tuple[int, int] = (0, 503)
         self._over_limit = 0
+        self.custom_fields: dict[str, dict[str, Row]] = {name: {} for name in FIELDS}  # object -> name -> metadata
+        self.visible: set[str] = set()  # custom fields ("Lead.Hotlead_Score__c") the API user has access to
+        self.customize_application = True  # False: the API user may not create fields
+        self.deleted: dict[str, str] = {}  # Id -> object, of deleted records
+        self.locked: set[str] = set()  # Ids another transaction holds: a write to one is UNABLE_TO_LOCK_ROW
+        # the shared server answers GET and POST; sObject Collections updates are PATCH
+        self._server.RequestHandlerClass = _with_patch(self._server.RequestHandlerClass)
 
     def stop(self) -> None:
         """Stop serving and delete the certificate."""
@@ -165,6 +198,20 @@ class FakeSalesforce(FakeServer):
         """Change a record (no fields: touch it), moving its LastModifiedDate and SystemModstamp to now."""
         sobject = self._object_of(record_id)
         self._write(sobject, self.records[sobject][record_id], fields, self._now())
+
+    def delete(self, record_id: str) -> None:
+        """Delete a record: queries no longer see it, a write to it is ENTITY_IS_DELETED."""
+        sobject = self._object_of(record_id)
+        with self._changed:
+            del self.records[sobject][record_id]
+            self.deleted[record_id] = sobject
+
+    def grant_field_access(self, *names: str) -> None:
+        """Grant the API user field-level security on custom fields ("Lead.Hotlead_Score__c"; none named: every
+        one), as an admin does in Setup."""
+        with self._changed:
+            self.visible.update(names or [f"{sobject}.{name}" for sobject, fields in self.custom_fields.items()
+                                          for name in fields])
 
     def expire_session(self) -> None:
         """End every session: the next REST call with one is 401 INVALID_SESSION_ID."""
@@ -217,9 +264,10 @@ class FakeSalesforce(FakeServer):
         if request.path == "/services/oauth2/token" and request.verb == "POST":
             params = decode_params(request, json_values=False)
             return self._token(request, params), "token", params
-        found = _QUERY.fullmatch(request.path)
-        method = "other" if found is None else "queryMore" if found["locator"] else "query"
+        method, verb, found = _route(request.path)
         params = dict(request.query)
+        if request.verb in ("PATCH", "POST"):
+            params.update(_body_params(request.raw))
         scheme, _, session = request.headers.get("authorization", "").partition(" ")
         with self._changed:
             if scheme not in ("Bearer", "OAuth") or session not in self._sessions:
@@ -230,15 +278,21 @@ class FakeSalesforce(FakeServer):
             usage = {"Sforce-Limit-Info": f"api-usage={self.api_usage}/{self.api_limit}"}
         if limited:
             return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", usage), method, params
-        if found is None or request.verb != "GET":
+        if found is None or request.verb != verb:
             return _errors(404, "NOT_FOUND", "The requested resource does not exist", usage), method, params
-        version = found["version"]
         try:
-            if found["locator"]:
-                return self._batch(version, found["locator"], int(found["offset"]), usage), method, params
-            return self._query(version, str(params.get("q", "")), usage), method, params
-        except SoqlError as error:
-            return _errors(400, error.code, str(error), usage), method, params
+            if method == "queryMore":
+                return self._batch(found["version"], found["locator"], int(found["offset"]), usage), method, params
+            if method == "query":
+                return self._query(found["version"], str(params.get("q", "")), usage), method, params
+            if method == "describe":
+                return self._describe(found["object"], usage), method, params
+            body = _json_body(request)
+            if method == "composite":
+                return self._update_records(body, usage), method, params
+            return self._create_field(body, usage), method, params
+        except Refusal as error:
+            return _errors(error.status, error.code, str(error), usage), method, params
 
     def _token(self, request: Request, form: dict[str, Any]) -> Reply:
         grant = form.get("grant_type")
@@ -274,7 +328,7 @@ class FakeSalesforce(FakeServer):
         with self._changed:
             rows = self._cursors.get(locator)
         if rows is None or offset > len(rows):
-            raise SoqlError("INVALID_QUERY_LOCATOR", "invalid query locator")
+            raise Refusal("INVALID_QUERY_LOCATOR", "invalid query locator")
         end = offset + self.batch_size
         answer: Row = {"totalSize": len(rows), "done": end >= len(rows), "records": rows[offset:end]}
         if end < len(rows):
@@ -282,8 +336,231 @@ class FakeSalesforce(FakeServer):
         return Reply.json(answer, headers=usage)
 
 
+    def _describe(self, name: str, usage: dict[str, str]) -> Reply:
+        """The object's fields the API user can see: the standard ones, and the custom ones granted to it."""
+        sobject = _object_named(name)
+        if sobject is None:
+            raise Refusal("NOT_FOUND", "The requested resource does not exist", 404)
+        fields: list[Row] = [{"name": field, "label": field, "type": kind, "custom": False,
+                              "updateable": field not in SYSTEM and field not in DERIVED.get(sobject, ())}
+                             for field, kind in {**SYSTEM, **FIELDS[sobject]}.items()]
+        with self._changed:
+            fields += [{"name": field, "label": meta["label"], "type": CUSTOM_TYPES[meta["type"]], "custom": True,
+                        "updateable": True, "length": meta.get("length", 0), "precision": meta.get("precision", 0),
+                        "scale": meta.get("scale", 0)}
+                       for field, meta in self.custom_fields[sobject].items() if f"{sobject}.{field}" in self.visible]
+        return Reply.json({"name": sobject, "updateable": True, "fields": fields}, headers=usage)
+
+    def _create_field(self, body: Any, usage: dict[str, str]) -> Reply:
+        """Tooling API: create a custom field from its FullName (Object.Name__c) and Metadata."""
+        if not self.customize_application:
+            raise Refusal("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
+        if not isinstance(body, dict) or set(body) - {"FullName", "Metadata"} or \
+                not isinstance(body.get("Metadata"), dict):
+            raise Refusal("JSON_PARSER_ERROR", "A CustomField is {\"FullName\": ..., \"Metadata\": {...}}")
+        found = _FULL_NAME.fullmatch(str(body.get("FullName", "")))
+        sobject = _object_named(found["object"]) if found else None
+        if found is None or sobject is None:
+            raise Refusal("FIELD_INTEGRITY_EXCEPTION", f"FullName {body.get('FullName')!r} is not Object.Field__c "
+                                                       "of an existing object")
+        problem = _metadata_problem(body["Metadata"])
+        if problem:
+            raise Refusal("FIELD_INTEGRITY_EXCEPTION", problem)
+        name = found["field"]
+        with self._changed:
+            if name.lower() in {field.lower() for field in self.custom_fields[sobject]}:
+                raise Refusal("DUPLICATE_DEVELOPER_NAME",
+                              f"There is already a field named {name.removesuffix('__c')} on {sobject}.")
+            self.custom_fields[sobject][name] = dict(body["Metadata"])
+            field_id = _with_checksum(f"00N5g{next(self._ids):010d}")
+        return Reply.json({"id": field_id, "success": True, "errors": [], "warnings": [], "infos": []}, 201, usage)
+
+    def _update_records(self, body: Any, usage: dict[str, str]) -> Reply:
+        """sObject Collections update: a result per record, in request order."""
+        if not isinstance(body, dict) or set(body) - {"allOrNone", "records"} or \
+                not isinstance(body.get("records"), list) or not isinstance(body.get("allOrNone", False), bool):
+            raise Refusal("JSON_PARSER_ERROR", "An update is {\"allOrNone\": boolean, \"records\": [...]}")
+        if len(body["records"]) > MAX_RECORDS:
+            raise Refusal("EXCEEDED_ID_LIMIT",
+                          f"record limit reached. cannot submit more than {MAX_RECORDS} records into this call")
+        with self._changed:
+            parsed = [self._parsed(record) for record in body["records"]]
+            refusals = [self._refusal(sobject, record_id, values) for sobject, record_id, values in parsed]
+            rolled_back = body.get("allOrNone", False) and any(refusals)
+            now = self._now()
+            results: list[Row] = []
+            for (sobject, record_id, values), refusal in zip(parsed, refusals, strict=True):
+                if refusal:
+                    results.append({"success": False, "errors": [refusal]})  # Salesforce names no id here
+                elif rolled_back:
+                    results.append({"success": False, "errors": [_error("ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                                                                        ROLLED_BACK)]})
+                else:
+                    full = str(_full_id(str(record_id)))
+                    self.records[sobject][full].update(values, LastModifiedDate=now, SystemModstamp=now)
+                    results.append({"id": full, "success": True, "errors": []})
+        return Reply.json(results, headers=usage)
+
+    def _parsed(self, record: Any) -> tuple[str, Any, Row]:
+        """A record to update: its object, Id and typed values; a Refusal of the whole request when it cannot be
+        read (no type, an unknown field or one the user cannot see, a value of the wrong JSON type)."""
+        if not isinstance(record, dict):
+            raise Refusal("JSON_PARSER_ERROR", "Each record is a JSON object")
+        attributes = record.get("attributes")
+        if not isinstance(attributes, dict) or not attributes.get("type"):
+            raise Refusal("INVALID_TYPE", "Must send a concrete entity type.")
+        sobject = _object_named(str(attributes["type"]))
+        if sobject is None:
+            raise Refusal("INVALID_TYPE", f"sObject type '{attributes['type']}' is not supported.")
+        visible = [name for name in self.custom_fields[sobject] if f"{sobject}.{name}" in self.visible]
+        known = {name.lower(): name for name in (*SYSTEM, *FIELDS[sobject], *visible)}
+        record_id, values = None, {}
+        for key, value in record.items():
+            name = known.get(key.lower()) if key != "attributes" else "attributes"
+            if name is None:
+                raise Refusal("INVALID_FIELD", f"No such column '{key}' on sobject of type {sobject}")
+            if name == "Id":
+                if not isinstance(value, str):
+                    raise Refusal("JSON_PARSER_ERROR", f"Cannot deserialize an id from {value!r}")
+                record_id = value
+            elif name != "attributes":
+                values[name] = _typed(self.custom_fields[sobject].get(name), value)
+        return sobject, record_id, values
+
+    def _refusal(self, sobject: str, record_id: str | None, values: Row) -> Row | None:
+        """Why Salesforce would refuse to update this one record (an error of its result), or None."""
+        if not record_id:
+            return _error("MISSING_ARGUMENT", "Id not specified in an update call")
+        full = _full_id(record_id)
+        if full is None:
+            return _error("MALFORMED_ID", f"malformed id {record_id}", ["Id"])
+        if not full.startswith(PREFIXES[sobject]):
+            return _error("MALFORMED_ID", f"{sobject} ID: id value of incorrect type: {record_id}", ["Id"])
+        if full in self.deleted:
+            return _error("ENTITY_IS_DELETED", "entity is deleted")
+        row = self.records[sobject].get(full)
+        if row is None:
+            return _error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if sobject == "Lead" and row["IsConverted"]:
+            return _error("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        if full in self.locked:
+            return _error("UNABLE_TO_LOCK_ROW",
+                          f"unable to obtain exclusive access to this record or 1 records: {full}")
+        readonly = [name for name in values if name in SYSTEM or name in DERIVED.get(sobject, ())]
+        if readonly:
+            return _error("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {', '.join(readonly)}. "
+                          "Please check the security settings of this field and verify that it is read/write for "
+                          "your profile or permission set.", readonly)
+        for name, value in values.items():
+            meta = self.custom_fields[sobject].get(name)
+            if meta is None or value is None:
+                continue
+            if meta["type"] in ("Text", "LongTextArea") and len(value) > meta["length"]:
+                return _error("STRING_TOO_LONG", f"{meta['label']}: data value too large: {value[:40]} (max "
+                                                 f"length={meta['length']})", [name])
+            if meta["type"] == "Number" and abs(value) >= 10 ** (meta["precision"] - meta["scale"]):
+                return _error("NUMBER_OUTSIDE_VALID_RANGE", f"{meta['label']}: value outside of valid range on "
+                                                            f"numeric field: {value}", [name])
+        return None
+
+
+def _with_patch(handler: Any) -> Any:
+    """The request handler, answering PATCH too."""
+
+    class Handler(handler):  # type: ignore[misc, valid-type]
+        def do_PATCH(self) -> None:
+            self._serve("PATCH")
+
+    return Handler
+
+
+def _route(path: str) -> tuple[str, str, re.Match[str] | None]:
+    """The method a path is recorded under, the verb it takes and its match; ("other", "", None) if unknown."""
+    for method, verb, pattern in ROUTES:
+        found = pattern.fullmatch(path)
+        if found:
+            return ("queryMore" if method == "query" and found["locator"] else method), verb, found
+    return "other", "", None
+
+
+def _json_body(request: Request) -> Any:
+    if "json" not in request.headers.get("content-type", ""):
+        raise Refusal("UNSUPPORTED_MEDIA_TYPE", "Content-Type header specified in HTTP request is not supported: "
+                                                f"{request.headers.get('content-type', '')}", 415)
+    try:
+        return json.loads(request.raw)
+    except ValueError as error:
+        raise Refusal("JSON_PARSER_ERROR", f"Unexpected character: {error}") from error
+
+
+def _body_params(raw: bytes) -> dict[str, Any]:
+    """A JSON object body, to record with the call ({} for anything else)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _object_named(name: str) -> str | None:
+    return next((sobject for sobject in FIELDS if sobject.lower() == name.lower()), None)
+
+
+def _full_id(record_id: str) -> str | None:
+    """The 18-character form of a 15- or 18-character Id; None when it is not one."""
+    if not _ID.fullmatch(record_id):
+        return None
+    full = _with_checksum(record_id[:15])
+    return full if len(record_id) == 15 or full == record_id else None
+
+
+def _metadata_problem(meta: Row) -> str | None:
+    """What Salesforce would say of a custom field's metadata (the types write-back uses), or None."""
+    unknown = set(meta) - METADATA_KEYS
+    kind = meta.get("type")
+    if unknown:
+        return f"Unknown CustomField metadata: {', '.join(sorted(unknown))}"
+    if not str(meta.get("label") or "").strip():
+        return "Field Label: You must enter a value"
+    if kind not in SIZES:
+        return f"Field type {kind!r} is not one of {', '.join(SIZES)}"
+    sizes = set(meta) & {size for sizes in SIZES.values() for size in sizes}
+    if sizes != SIZES[kind] or not all(isinstance(meta[size], int) and not isinstance(meta[size], bool)
+                                       for size in sizes):
+        return f"A {kind} field takes {', '.join(sorted(SIZES[kind])) or 'no size'} (whole numbers)"
+    bounds = {"Number": 1 <= meta.get("precision", 0) <= 18 and 0 <= meta.get("scale", 0) <= meta.get("precision", 0),
+              "Text": 1 <= meta.get("length", 0) <= 255,
+              "LongTextArea": 256 <= meta.get("length", 0) <= 131_072 and 2 <= meta.get("visibleLines", 0) <= 50,
+              "DateTime": True}
+    return None if bounds[kind] else f"{kind}: a size out of range ({', '.join(f'{s}={meta[s]}' for s in sizes)})"
+
+
+def _typed(meta: Row | None, value: Any) -> Any:
+    """A custom field's JSON value as stored (Number a float, DateTime a datetime); a standard field's as given;
+    a Refusal of the request for one of the wrong JSON type."""
+    if meta is None or value is None:
+        return value
+    kind = meta["type"]
+    if kind == "Number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind in ("Text", "LongTextArea") and isinstance(value, str):
+        return value
+    if kind == "DateTime" and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise Refusal("JSON_PARSER_ERROR", f"Cannot deserialize instance of {CUSTOM_TYPES[kind]} from {value!r}")
+
+
+def _error(code: str, message: str, fields: list[str] | None = None) -> Row:
+    return {"statusCode": code, "message": message, "fields": fields or []}
+
+
 def parse(soql: str) -> Query:
-    """The query, or SoqlError as Salesforce would answer it."""
+    """The query, or Refusal as Salesforce would answer it."""
     tokens = _tokens(soql)
     position = 0
 
@@ -371,8 +648,8 @@ def select(query: Query, records: dict[str, dict[str, Row]]) -> list[Row]:
     return rows[:query.limit] if query.limit is not None else rows
 
 
-def _malformed(soql: str, text: str) -> SoqlError:
-    return SoqlError("MALFORMED_QUERY", f"\n{soql}\nERROR at Row:1\nunexpected token: '{text}'")
+def _malformed(soql: str, text: str) -> Refusal:
+    return Refusal("MALFORMED_QUERY", f"\n{soql}\nERROR at Row:1\nunexpected token: '{text}'")
 
 
 def _sort_key(field: str, row: Row) -> tuple[bool, Any]:
@@ -395,7 +672,7 @@ def _tokens(soql: str) -> list[tuple[str, str]]:
         found.append((match.lastgroup, match[match.lastgroup]))
         position = match.end()
     if not found:
-        raise SoqlError("MALFORMED_QUERY", "A query string has to be specified")
+        raise Refusal("MALFORMED_QUERY", "A query string has to be specified")
     return found
 
 
@@ -404,11 +681,11 @@ def _checked(query: Query, soql: str) -> Query:
     Salesforce would answer."""
     sobject = next((name for name in FIELDS if name.lower() == query.object.lower()), None)
     if sobject is None:
-        raise SoqlError("INVALID_TYPE", f"\n{soql}\nsObject type '{query.object}' is not supported.")
+        raise Refusal("INVALID_TYPE", f"\n{soql}\nsObject type '{query.object}' is not supported.")
     children: dict[str, list[str]] = {}
     for relationship, fields in query.children.items():
         if (sobject, relationship.lower()) not in CHILDREN:
-            raise SoqlError("INVALID_TYPE", f"\n{soql}\nDidn't understand relationship '{relationship}' in FROM part "
+            raise Refusal("INVALID_TYPE", f"\n{soql}\nDidn't understand relationship '{relationship}' in FROM part "
                                             "of query call.")
         name, child, _parent = CHILDREN[(sobject, relationship.lower())]
         children[name] = [_field(child, field, soql) for field in fields]
@@ -425,7 +702,7 @@ def _field(sobject: str, field: str, soql: str) -> str:
     known = {**SYSTEM, **FIELDS[sobject]}
     name = next((name for name in known if name.lower() == field.lower()), None)
     if name is None:
-        raise SoqlError("INVALID_FIELD", f"\n{soql}\nNo such column '{field}' on entity '{sobject}'. If you are "
+        raise Refusal("INVALID_FIELD", f"\n{soql}\nNo such column '{field}' on entity '{sobject}'. If you are "
                                          "attempting to use a custom field, be sure to append the '__c' after the "
                                          "custom field name.")
     return name
@@ -447,7 +724,7 @@ def _value(sobject: str, field: str, kind: str, text: str, soql: str) -> Any:
     if expected in ("string", "id", "reference") and kind == "string":
         return text[1:-1].replace("\\'", "'")
     quoting = "be enclosed in quotes" if expected in ("string", "id", "reference") else "not be enclosed in quotes"
-    raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"\n{soql}\nvalue of filter criterion for field '{field}' "
+    raise Refusal("INVALID_QUERY_FILTER_OPERATOR", f"\n{soql}\nvalue of filter criterion for field '{field}' "
                                                      f"must be of type {shown} and should {quoting}")
 
 
