@@ -10,6 +10,16 @@ starts again from the last modified time seen, as HubSpot's own sample app itera
 never grows (a search cannot page past its 10,000th result) and a record modified meanwhile cannot shift another
 out of view; the records at that time already read come back once and are skipped. A page never ends inside
 records modified at the same instant: the next pull starts after that instant, so the rest of a tie would be lost.
+
+Write-back (`write_scores`) puts each moved score into four contact properties of the group "Hotlead"
+(`ensure_fields` creates them, or says how to by hand): hotlead_score (number 0-100), hotlead_band (hot, warm,
+cold), hotlead_reasons (the top three, a line each) and hotlead_scored_at, up to 100 contacts in one batch update,
+as HubSpot allows. One request per call, never retried or waited here: the outbox retries a failed request, and
+waits as long as a 429 asks (`HubSpotError.retry_after`). A contact HubSpot does not have is refused alone (its
+batch update answers 207 naming it; should it refuse the whole batch naming it, the rest is sent again without
+it). A write moves the contact's `lastmodifieddate`, as any property change does in HubSpot, so the next pull
+reads the contacts just written back: nothing the sync reads changed, so it counts them unchanged and scores
+nothing anew (a write-back never feeds itself).
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,15 +38,21 @@ from typing import Any, Literal
 
 import hubspot
 import urllib3
+from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate
 
 from bot.config import Settings
 from bot.crm.errors import CrmError
-from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused, ScoreUpdate
 
+log = logging.getLogger(__name__)
 Json = dict[str, Any]
 Found = tuple[datetime, Record]  # a record and its last-modified time
 
 PAGE = 100
+BATCH = 100  # most contacts one batch update takes
+WRITE_SCOPE, SCHEMA_SCOPE = "crm.objects.contacts.write", "crm.schemas.contacts.write"
+GROUP, GROUP_LABEL = "hotlead", "Hotlead"
 ATTEMPTS = 5  # tries of one request while HubSpot rate-limits it or answers 5xx or not at all
 TIMEOUT_S = 30  # the generated client would wait forever
 SCOPES = ("crm.objects.contacts.read", "crm.objects.companies.read", "crm.objects.deals.read",
@@ -46,6 +64,48 @@ BODY: dict[EngagementKind, tuple[str, ...]] = {"email": ("hs_email_text", "hs_em
                                                "note": ("hs_note_body",)}
 DIRECTION = {"email": "hs_email_direction", "call": "hs_call_direction"}  # meetings and notes have none
 INBOUND = {"INCOMING_EMAIL", "INBOUND"}
+
+
+class HubSpotError(CrmError):
+    """HubSpot refused a request (`status`, the JSON `body` it answered) or did not answer (status 0). On a 429,
+    `retry_after` is the seconds it asks to wait (None otherwise: the outbox paces a target on it)."""
+
+    def __init__(self, message: str, status: int = 0, body: Json | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.body, self.retry_after = status, body or {}, retry_after
+
+
+@dataclass(frozen=True)
+class Field:
+    """A contact property Hotlead writes, as the properties API creates it and as HubSpot's settings name it."""
+
+    name: str
+    label: str
+    type: str
+    field_type: str
+    description: str
+    by_hand: str  # its field type in Settings → Properties → Create property
+    options: tuple[str, ...] = ()
+
+    def create(self) -> PropertyCreate:
+        options = [OptionInput(label=option, value=option, display_order=n, hidden=False)
+                   for n, option in enumerate(self.options)]
+        return PropertyCreate(name=self.name, label=self.label, type=self.type, field_type=self.field_type,
+                              group_name=GROUP, description=self.description, options=options or None,
+                              form_field=False)
+
+
+FIELDS = (
+    Field("hotlead_score", "Hotlead score", "number", "number", "How likely Hotlead thinks the lead is to buy, 0-100.",
+          "Number"),
+    Field("hotlead_band", "Hotlead band", "enumeration", "select", "Hot, warm or cold, as Hotlead bands the score.",
+          "Dropdown select, with the options hot, warm and cold", ("hot", "warm", "cold")),
+    Field("hotlead_reasons", "Hotlead reasons", "string", "textarea", "The top three reasons for the score, a line "
+          "each.", "Multi-line text"),
+    Field("hotlead_scored_at", "Hotlead scored at", "datetime", "date", "When Hotlead scored the lead.",
+          "Date and time picker"),
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +124,12 @@ class Source:
 
 
 class HubSpotConnector:
-    """Pages of HubSpot records changed since a cursor (`pages`), after a cheap check of the token (`check`)."""
+    """Pages of HubSpot records changed since a cursor (`pages`), after a cheap check of the token (`check`); the
+    moved scores written back into the contacts (`write_scores`), once `ensure_fields` made their properties."""
 
     name = "hubspot"
+    target = "contacts"  # what write-back writes
+    batch = BATCH
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._settings = settings
@@ -104,6 +167,66 @@ class HubSpotConnector:
             page.append(item)
         if page:
             yield Page(kind, [record for _, record in page], _instant(page[-1][0]))
+
+    def write_scores(self, updates: list[ScoreUpdate]) -> dict[str, str | None]:
+        """Write each score into its contact, in one batch update (at most BATCH); per contact id, None when
+        written, else why HubSpot refused that contact. HubSpotError when the request failed as a whole (a 429
+        carries `retry_after`): nothing is retried or waited here, the outbox does both."""
+        if len(updates) > self.batch:
+            raise ValueError(f"a HubSpot batch update takes at most {self.batch} contacts, not {len(updates)}")
+        pending = {update.crm_id: update for update in updates}
+        answers: dict[str, str | None] = {}
+        while pending:
+            body = BatchInputSimplePublicObjectBatchInput(inputs=[
+                SimplePublicObjectBatchInput(id=update.crm_id, properties=_score_properties(update))
+                for update in pending.values()])
+            try:
+                answer = self._call("write the scores", functools.partial(
+                    self._api("batch").update, body, _preload_content=False, _request_timeout=TIMEOUT_S),
+                    attempts=1, scopes=(WRITE_SCOPE,))
+            except HubSpotError as error:
+                named = _refused_ids(error.body, pending, whole=True) if error.status in (400, 404) else {}
+                if not named:  # refused as a whole, for no contact of its own: the outbox tries again later
+                    raise HubSpotError(_write_refused(error), error.status, error.body, error.retry_after) from None
+                answers |= named  # a missing contact failed the whole batch: the rest again, without it
+                pending = {crm_id: update for crm_id, update in pending.items() if crm_id not in named}
+                continue
+            refused = _refused_ids(answer, pending)
+            answers |= {crm_id: refused.get(crm_id) for crm_id in pending}
+            pending = {}
+        return answers
+
+    def ensure_fields(self) -> list[str]:
+        """Create the property group "Hotlead" and the score properties a contact lacks; a line per property
+        (created, exists), or, when the token may not create properties, the steps to create them by hand."""
+        def listed(api: Any, what: str) -> dict[str, Json]:
+            answer = self._call(f"list the contact {what}", functools.partial(
+                api.get_all, "contacts", _preload_content=False, _request_timeout=TIMEOUT_S))
+            return {str(item["name"]): item for item in answer.get("results") or []}
+
+        groups, existing = listed(self._api("groups"), "property groups"), listed(self._api("properties"), "properties")
+        missing = [field for field in FIELDS if field.name not in existing]
+        created: list[Field] = []
+        try:
+            if missing and GROUP not in groups:
+                self._create(self._api("groups").create, PropertyGroupCreate(name=GROUP, label=GROUP_LABEL,
+                                                                             display_order=-1), f"group {GROUP}")
+            for field in missing:
+                self._create(self._api("properties").create, field.create(), field.name)
+                created.append(field)
+        except HubSpotError as error:
+            if error.status != 403:
+                raise
+            return _by_hand([field for field in missing if field not in created], groups)
+        return [_field_line(field, existing.get(field.name)) for field in FIELDS]
+
+    def _create(self, create: Callable[..., Any], body: Any, what: str) -> None:
+        try:
+            self._call(f"create the contact property {what}", functools.partial(
+                create, "contacts", body, _preload_content=False, _request_timeout=TIMEOUT_S), scopes=(SCHEMA_SCOPE,))
+        except HubSpotError as error:
+            if error.status != 409:  # 409: made meanwhile (another `connect`): it is there, as wanted
+                raise
 
     def _owners(self, after: int | None) -> Iterator[Found]:
         owners, cursor = [], None
@@ -180,14 +303,20 @@ class HubSpotConnector:
             crm = self._client.crm
             self._apis[name] = (crm.owners.owners_api if name == "owners" else
                                 crm.associations.v4.batch_api if name == "associations" else
+                                crm.contacts.batch_api if name == "batch" else
+                                crm.properties.core_api if name == "properties" else
+                                crm.properties.groups_api if name == "groups" else
                                 getattr(crm, name).search_api if name in SOURCES else
                                 getattr(crm.objects, name).search_api)
         return self._apis[name]
 
-    def _call(self, what: str, request: Callable[[], Any]) -> Json:
-        """One request's JSON answer: a 429 waited out (Retry-After), a 5xx or no answer retried with backoff."""
-        status, problem = 0, ""
-        for attempt in range(ATTEMPTS):
+    def _call(self, what: str, request: Callable[[], Any], *, attempts: int = ATTEMPTS,
+              scopes: tuple[str, ...] = SCOPES) -> Json:
+        """One request's JSON answer: a 429 waited out (Retry-After), a 5xx or no answer retried with backoff, up
+        to `attempts` tries in all; HubSpotError naming `scopes` when the token is refused."""
+        status, problem, wait = 0, "", 0.0
+        body: Json = {}
+        for attempt in range(attempts):
             backoff = 2.0 ** attempt
             try:
                 response = request()
@@ -196,22 +325,26 @@ class HubSpotConnector:
                 finally:
                     response.release_conn()
             except urllib3.exceptions.HTTPError as error:  # no answer at all
-                status, problem, wait = 0, f"no answer ({type(error).__name__})", backoff
+                status, problem, body, wait = 0, f"no answer ({type(error).__name__})", {}, backoff
             except Exception as error:  # each package of the generated client raises its own ApiException
                 if not isinstance(getattr(error, "status", None), int):
                     raise
                 status, body = error.status, _error_body(getattr(error, "body", None))  # type: ignore[attr-defined]
                 if status in (401, 403):
-                    raise CrmError(_refused_token(status, body)) from None
+                    raise HubSpotError(_refused_token(status, body, scopes), status, body) from None
                 if 0 < status < 500 and status != 429:
-                    raise CrmError(f"HubSpot refused to {what} ({status}): {body.get('message', '')}") from None
+                    raise HubSpotError(f"HubSpot refused to {what} ({status}): {body.get('message', '')}", status,
+                                       body) from None
                 problem = f"{status} {body.get('message') or getattr(error, 'reason', '')}".strip()
                 wait = _retry_after(getattr(error, "headers", None)) or backoff
-            if attempt + 1 < ATTEMPTS:
+            if attempt + 1 < attempts:
                 self._sleep(wait)
+        tries = f"{attempts} tries" if attempts > 1 else "one try"
         if status == 429:
-            raise CrmError(f"HubSpot kept rate-limiting the requests to {what} ({ATTEMPTS} tries): try again later")
-        raise CrmError(f"HubSpot is unavailable: {problem} ({ATTEMPTS} tries to {what})")
+            raise HubSpotError(f"HubSpot kept rate-limiting the requests to {what} ({tries}): try again later"
+                               if attempts > 1 else f"HubSpot rate-limited the request to {what}: it asks to wait "
+                               f"{wait:g} s", status, body, retry_after=wait)
+        raise HubSpotError(f"HubSpot is unavailable: {problem} ({tries} to {what})", status, body)
 
 
 def _filter(name: str, operator: str, value: int) -> Json:
@@ -238,12 +371,74 @@ def _error_body(raw: Any) -> Json:
     return body if isinstance(body, dict) else {}
 
 
-def _refused_token(status: int, body: Json) -> str:
+def _refused_token(status: int, body: Json, scopes: tuple[str, ...] = SCOPES) -> str:
     missing = [scope for error in body.get("errors") or [] if isinstance(error, dict)
                for scope in (error.get("context") or {}).get("requiredGranularScopes") or []]
     why = f"{status}, missing {', '.join(missing)}" if missing else str(status)
-    return (f"HubSpot refused the access token ({why}): check HUBSPOT_ACCESS_TOKEN and the private app's scopes "
-            f"{', '.join(SCOPES)}")
+    return (f"HubSpot refused the access token ({why}): check HUBSPOT_ACCESS_TOKEN and the private app's "
+            f"scope{'s' if len(scopes) > 1 else ''} {', '.join(scopes)}")
+
+
+def _score_properties(update: ScoreUpdate) -> dict[str, str]:
+    """A score as the contact's properties (a datetime property takes epoch milliseconds)."""
+    scored = update.scored_at if update.scored_at.tzinfo else update.scored_at.replace(tzinfo=UTC)
+    return {"hotlead_score": str(update.score), "hotlead_band": update.band, "hotlead_reasons": update.reasons,
+            "hotlead_scored_at": str(_milliseconds(scored))}
+
+
+def _refused_ids(answer: Json, sent: dict[str, ScoreUpdate], *, whole: bool = False) -> dict[str, str | None]:
+    """The contacts of `sent` an answer's errors name (in their `context.ids`, else in the message), with why: a
+    207's errors, or (`whole`) the error that failed a whole batch because of them."""
+    refused: dict[str, str | None] = {}
+    for error in [answer, *(answer.get("errors") or [])]:
+        if not isinstance(error, dict) or not error.get("message"):
+            continue
+        message = str(error["message"])
+        ids = [str(crm_id) for crm_id in (error.get("context") or {}).get("ids") or []]
+        if not ids and "propert" not in message.lower():  # a property's error names no contact (but a portal id)
+            ids = re.findall(r"\b\d+\b", message)
+        named = [crm_id for crm_id in ids if crm_id in sent]
+        why = f"HubSpot refused the contact ({error.get('category') or 'error'}): {message}"
+        refused |= dict.fromkeys(named, why)
+        if error is not answer and not named and not whole:
+            log.warning("HubSpot's answer to a batch update holds an error naming none of its contacts: %s", error)
+    return refused
+
+
+def _write_refused(error: HubSpotError) -> str:
+    """Why a batch update failed as a whole (each of the errors HubSpot listed), and what to do when the score
+    properties are missing."""
+    listed = [str(item["message"]) for item in error.body.get("errors") or [] if isinstance(item, dict)
+              and item.get("message")]
+    if not listed or error.status in (401, 403, 429) or error.status >= 500:
+        return str(error)
+    message = f"HubSpot refused to write the scores ({error.status}): {'; '.join(listed)}"
+    if "PROPERTY_DOESNT_EXIST" in json.dumps(error.body):
+        message += " (run `hotlead connect hubspot`: it creates the score properties)"
+    return message
+
+
+def _field_line(field: Field, found: Json | None) -> str:
+    if found is None:
+        return f"contacts.{field.name}: created"
+    if found.get("type") != field.type:
+        return (f"contacts.{field.name}: exists, but as a {found.get('type')} property (Hotlead writes a {field.type}:"
+                " change its type in HubSpot's settings)")
+    return f"contacts.{field.name}: exists"
+
+
+def _by_hand(missing: list[Field], groups: dict[str, Json]) -> list[str]:
+    """A line per property, and the steps to create the missing ones in HubSpot's settings (the private app may not
+    create properties)."""
+    lines = [f"contacts.{field.name}: missing: the private app lacks the scope {SCHEMA_SCOPE} (add it and run "
+             "`hotlead connect hubspot` again, or create the property by hand as below)" if field in missing else
+             f"contacts.{field.name}: exists" for field in FIELDS]
+    group = f'the group "{GROUP_LABEL}"' + ("" if GROUP in groups else " (Create group, the first time)")
+    lines.append(f"By hand, in HubSpot: Settings → Data Management → Properties → Contact properties → Create "
+                 f"property, once for each below, in {group}, with the internal name given (the </> button beside "
+                 "the label shows it):")
+    lines += [f"  {field.label}: field type {field.by_hand}; internal name {field.name}" for field in missing]
+    return lines
 
 
 def _moment(text: Any, name: str) -> datetime:

@@ -7,10 +7,19 @@ scope (403 MISSING_SCOPES naming it); a search pages by an offset `after`, at mo
 past its 10,000th result (400); searches are limited to 5 a second per account (429 "secondly limit", without
 Retry-After); lists take at most 100 a page; an association batch read at most 100 ids, answered 207 with a
 NO_ASSOCIATIONS_FOUND error for an object that has none; any other path is a 404.
+
+The write side a score write-back uses: batch updates (at most 100 inputs, scope crm.objects.{kind}.write; a
+property that does not exist, is read-only or gets a value its type refuses fails the whole batch 400
+VALIDATION_ERROR; an id that does not exist, or was archived, is answered as HubSpot documents it: 207 Multi-Status
+with an OBJECT_NOT_FOUND error naming it in `context.ids`, the others written; `missing_ids_fail_batch` answers 400
+naming it instead, nothing written). A write moves the record's last-modified time, as HubSpot's does (its
+`lastmodifieddate` is the time of any property change): a search after it finds the record again. Properties and
+property groups are listed, read and created (scope crm.schemas.{kind}.write; 409 for a name taken).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import re
@@ -31,6 +40,7 @@ SEARCH_PAGE = 200  # most results a search page holds
 LIST_PAGE = 100  # most records an object list page holds
 OWNERS_PAGE = 500
 ASSOCIATION_INPUTS = 100
+BATCH_INPUTS = 100  # most inputs a batch update takes
 DAILY_LIMIT, BURST_LIMIT, BURST_MS = 500_000, 190, 10_000  # a Professional account's private app
 START = datetime(2025, 1, 1, tzinfo=UTC)  # records added without a time are modified a second apart from here
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,16 +56,43 @@ DATES = {"createdate", "lastmodifieddate", "hs_createdate", "hs_lastmodifieddate
 NUMBERS = {"hs_object_id", "amount", "numberofemployees"}
 DEFAULT_PROPERTIES = {"contacts": ("email", "firstname", "lastname"), "companies": ("domain", "name"),
                       "deals": ("amount", "closedate", "dealname", "dealstage", "pipeline")}
+BISECT = {"GT", "GTE", "EQ", "LT", "LTE"}  # filters a search sorted on their property answers by bisection
 COMPARE: dict[str, Callable[[Any, Any], bool]] = {"EQ": lambda a, b: a == b, "NEQ": lambda a, b: a != b,
                                                   "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b,
                                                   "GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b}
 ROUTES = (  # verb, path, what the fake records the call as ({kind}: the object kind the path names)
     ("GET", re.compile(r"/crm/v3/objects/(?P<kind>[\w-]+)"), "{kind}.list"),
     ("POST", re.compile(r"/crm/v3/objects/(?P<kind>[\w-]+)/search"), "{kind}.search"),
+    ("POST", re.compile(r"/crm/v3/objects/(?P<kind>[\w-]+)/batch/update"), "{kind}.batch_update"),
+    ("GET", re.compile(r"/crm/v3/properties/(?P<kind>[\w-]+)/groups"), "{kind}.groups"),
+    ("POST", re.compile(r"/crm/v3/properties/(?P<kind>[\w-]+)/groups"), "{kind}.create_group"),
+    ("GET", re.compile(r"/crm/v3/properties/(?P<kind>[\w-]+)/groups/(?P<groupName>[\w-]+)"), "{kind}.group"),
+    ("GET", re.compile(r"/crm/v3/properties/(?P<kind>[\w-]+)"), "{kind}.properties"),
+    ("POST", re.compile(r"/crm/v3/properties/(?P<kind>[\w-]+)"), "{kind}.create_property"),
+    ("GET", re.compile(r"/crm/v3/properties/(?P<kind>[\w-]+)/(?P<propertyName>[\w-]+)"), "{kind}.property"),
     ("GET", re.compile(r"/crm/v3/owners/?"), "owners.list"),
     ("POST", re.compile(r"/crm/v4/associations/(?P<kind>[\w-]+)/(?P<to>[\w-]+)/batch/read"), "{kind}.associations"),
     ("GET", re.compile(r"/account-info/v3/details"), "account.details"),
 )
+FIELD_TYPES = {"bool": {"booleancheckbox", "calculation_equation"},  # each property type's valid fieldTypes
+               "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
+               "date": {"date"}, "datetime": {"date"}, "number": {"number", "calculation_equation"},
+               "string": {"file", "text", "textarea", "calculation_equation", "html", "phonenumber"}}
+BUILT_IN = {  # a few of HubSpot's own contact properties: name -> (type, fieldType, group, read-only)
+    "email": ("string", "text", "contactinformation", False),
+    "firstname": ("string", "text", "contactinformation", False),
+    "lastname": ("string", "text", "contactinformation", False),
+    "phone": ("string", "phonenumber", "contactinformation", False),
+    "jobtitle": ("string", "text", "contactinformation", False),
+    "hubspot_owner_id": ("enumeration", "select", "sales_properties", False),
+    "associatedcompanyid": ("number", "number", "contactinformation", False),
+    "hs_analytics_source": ("enumeration", "select", "analyticsinformation", True),
+    "createdate": ("datetime", "date", "contactinformation", False),
+    "lastmodifieddate": ("datetime", "date", "contactinformation", True),
+    "hs_object_id": ("number", "number", "contactinformation", True),
+}
+BUILT_IN_GROUPS = {"contactinformation": "Contact information", "sales_properties": "Sales properties",
+                   "analyticsinformation": "Web analytics history"}
 
 
 class Refusal(Exception):
@@ -91,7 +128,9 @@ class FakeHubSpot(FakeServer):
     """HubSpot's API at `.url` (the HUBSPOT_API_URL) for the private app `token` holding `scopes`.
 
     `clock` (seconds) paces the search rate limit: inject the clock a test's sleep moves. `records` holds what the
-    CRM holds, by kind and id; `down = True` is an outage (every request answered 503, counted in `refused`)."""
+    CRM holds, by kind and id (change them through `add`, `change`, `touch` and `archive`: searches keep them in
+    order), and `properties` / `groups` the contact property definitions and groups (HubSpot's own and those
+    created); `down = True` is an outage (every request answered 503, counted in `refused`)."""
 
     def __init__(self, token: str, *, scopes: Iterable[str] = READ_SCOPES, clock: Callable[[], float] = time.monotonic,
                  searches_per_second: int | None = 5) -> None:
@@ -102,6 +141,12 @@ class FakeHubSpot(FakeServer):
         self.clock = clock
         self.searches_per_second = searches_per_second  # None: unlimited
         self.records: dict[str, dict[str, Stored]] = {kind: {} for kind in [*OBJECT_TYPES, "owners"]}
+        self.properties: dict[str, Params] = {name: _built_in(name, *spec) for name, spec in BUILT_IN.items()}
+        self.groups: dict[str, Params] = {name: _group(name, label, n) for n, (name, label)
+                                          in enumerate(BUILT_IN_GROUPS.items())}
+        self.missing_ids_fail_batch = False  # True: a batch update naming an id that does not exist fails whole (400)
+        self._version = 0  # moved by every change of a record: the searches' ordered records are made again
+        self._orders: dict[tuple[str, str], tuple[int, list[Any], list[Stored]]] = {}
         self._ids = itertools.count(101)
         self._latest = START - timedelta(seconds=1)  # the latest modification so far
         self._received = 0
@@ -123,6 +168,7 @@ class FakeHubSpot(FakeServer):
                             datetime.fromisoformat(created) if isinstance(created, str) else created or moment, moment,
                             list(contacts))
             self.records[kind][record.id] = record
+            self._version += 1
             return record.id
 
     def add_contacts(self, count: int, *, at: datetime | None = None,
@@ -143,6 +189,23 @@ class FakeHubSpot(FakeServer):
         with self._changed:
             for record_id in ids:
                 self.records[kind][record_id].touch(self._moment(at))
+            self._version += 1
+
+    def change(self, kind: str, record_id: str, *, at: datetime | None = None, **properties: Any) -> None:
+        """Set these properties of one record (none: only touch it), modified `at` (default: a second after the
+        latest modification so far)."""
+        with self._changed:
+            record = self.records[kind][record_id]
+            record.properties.update({name: _text(value) for name, value in properties.items()})
+            record.touch(self._moment(at))
+            self._version += 1
+
+    def archive(self, kind: str, ids: Iterable[str]) -> None:
+        """Archive (delete) these records: they are found no more."""
+        with self._changed:
+            for record_id in ids:
+                del self.records[kind][record_id]
+            self._version += 1
 
     def rate_limit_at(self, n: int, retry_after: int = 1) -> None:
         """Answer the `n`th request from now 429 (the ten-secondly limit) with this Retry-After."""
@@ -159,10 +222,10 @@ class FakeHubSpot(FakeServer):
         with self._changed:
             self._received += 1
             retry_after = self._limited.pop(self._received, None)
-            name, kinds = _route(request)
+            name, kinds, named = _route(request)
             params: Params = {}
             try:
-                params = {**request.query, **_body(request)}
+                params = {**request.query, **_body(request), **named}
                 if retry_after is not None:
                     return _burst_limited(retry_after), name, params
                 return self._handle(request, name, kinds, params), name, params
@@ -181,14 +244,19 @@ class FakeHubSpot(FakeServer):
         if name == "account.details":
             return self._reply(_account())
         kind, route = name.split(".")
-        if SCOPES[kind] not in self.scopes:
+        required = _scopes(kind, route)
+        if not self.scopes & set(required):
             raise Refusal(403, "This app hasn't been granted all required scopes to make this call.",
                           "MISSING_SCOPES", errors=[{"message": "One or more of the following scopes are required.",
-                                                     "context": {"requiredGranularScopes": [SCOPES[kind]]}}])
+                                                     "context": {"requiredGranularScopes": required}}])
         if route == "search":
             return self._search(kind, params)
         if route == "associations":
             return self._associations(kind, kinds[-1], params)
+        if route == "batch_update":
+            return self._batch_update(kind, params)
+        if route in ("properties", "property", "create_property", "groups", "group", "create_group"):
+            return self._schema(kind, route, params)
         return self._reply(self._list(kind, params))
 
     def _reply(self, payload: Params, status: int = 200) -> Reply:
@@ -213,17 +281,46 @@ class FakeHubSpot(FakeServer):
         if offset + limit > SEARCH_CAP:
             raise Refusal(400, f"There was a problem with the request: a search pages through at most {SEARCH_CAP} "
                           f"results (after {offset} + limit {limit})", "VALIDATION_ERROR")
-        meets = _predicate(params.get("filterGroups") or [])
-        found = [record for record in self.records[kind].values() if meets(record)]
-        for sort in reversed(params.get("sorts") or []):  # found is in id order: ties keep it
-            name = sort["propertyName"]
-            found.sort(key=lambda record: _sortable(record, name), reverse=sort.get("direction") == "DESCENDING")
+        groups, sorts = params.get("filterGroups") or [], params.get("sorts") or []
+        meets = _predicate(groups)
+        found = self._in_order(kind, groups, sorts)
+        if found is None:
+            found = [record for record in self.records[kind].values() if meets(record)]
+            for sort in reversed(sorts):  # found is in id order: ties keep it
+                name = sort["propertyName"]
+                found.sort(key=lambda record: _sortable(record, name), reverse=sort.get("direction") == "DESCENDING")
         properties = params.get("properties") or DEFAULT_PROPERTIES.get(kind, ())
         answer: Params = {"total": len(found), "results": [_shown(r, properties) for r in found[offset:offset + limit]]}
         if offset + limit < len(found):
             answer["paging"] = {"next": {"after": str(offset + limit)}}
         return Reply.json(answer, 200, {"X-HubSpot-RateLimit-Daily": str(DAILY_LIMIT),
                                         "X-HubSpot-RateLimit-Daily-Remaining": str(DAILY_LIMIT - self._received)})
+
+    def _in_order(self, kind: str, groups: list[Params], sorts: list[Params]) -> list[Stored] | None:
+        """A search sorted ascending on one property, with at most one filter group, answered from the records
+        kept in that order: bounds on the sorted property found by bisection, other filters applied to what lies
+        between (None: another search, answered by filtering and sorting every record)."""
+        if len(sorts) != 1 or sorts[0].get("direction") == "DESCENDING" or len(groups) > 1:
+            return None
+        name = sorts[0]["propertyName"]
+        version, keys, ordered = self._orders.get((kind, name), (-1, [], []))
+        if version != self._version:
+            ordered = sorted(self.records[kind].values(), key=lambda record: (_sortable(record, name), int(record.id)))
+            keys = [_sortable(record, name) for record in ordered]
+            self._orders[(kind, name)] = (self._version, keys, ordered)
+        low, high, others = 0, len(ordered), []
+        for rule in (groups[0].get("filters") or []) if groups else []:
+            if rule["propertyName"] != name or rule.get("operator") not in BISECT:
+                others.append(rule)
+                continue
+            bound = (False, _comparable(name, rule.get("value")))
+            high = min(high, bisect.bisect_left(keys, (True,)))  # a record without the property meets no bound
+            if rule["operator"] in ("GT", "GTE", "EQ"):
+                low = max(low, (bisect.bisect_right if rule["operator"] == "GT" else bisect.bisect_left)(keys, bound))
+            if rule["operator"] in ("LT", "LTE", "EQ"):
+                high = min(high, (bisect.bisect_left if rule["operator"] == "LT" else bisect.bisect_right)(keys, bound))
+        meets = _predicate([{"filters": others}] if others else [])
+        return [record for record in ordered[low:high] if meets(record)]
 
     def _list(self, kind: str, params: Params) -> Params:
         limit = _whole(params.get("limit", 10 if kind != "owners" else 100), "limit")
@@ -267,17 +364,182 @@ class FakeHubSpot(FakeServer):
             answer |= {"numErrors": len(errors), "errors": errors}
         return self._reply(answer, 207 if errors else 200)
 
+    def _batch_update(self, kind: str, params: Params) -> Reply:
+        """Write the inputs' properties (the whole batch refused when one is invalid); an id that does not exist is
+        an error of its own (207), or the whole batch's (400) with `missing_ids_fail_batch`."""
+        inputs = params.get("inputs")
+        if not isinstance(inputs, list) or not 1 <= len(inputs) <= BATCH_INPUTS:
+            raise Refusal(400, f"inputs must hold 1 to {BATCH_INPUTS} records, not "
+                          f"{len(inputs) if isinstance(inputs, list) else 'none'}", "VALIDATION_ERROR")
+        ids = [str(item["id"]) for item in inputs]
+        if len(set(ids)) < len(ids):
+            twice = sorted({crm_id for crm_id in ids if ids.count(crm_id) > 1})
+            raise Refusal(400, f"Duplicate IDs found in batch input: {twice}. IDs must be unique", "VALIDATION_ERROR")
+        values = [self._valid(kind, item.get("properties")) for item in inputs]
+        missing = [crm_id for crm_id in ids if crm_id not in self.records[kind]]
+        object_name = kind[:-1].upper()
+        if missing and self.missing_ids_fail_batch:
+            raise Refusal(400, f"Could not update some {object_name} objects, they may be deleted or not exist: "
+                          f"{', '.join(missing)}", "VALIDATION_ERROR", context={"ids": missing})
+        moment = self._moment(None)  # a property written is a modification
+        self._version += 1
+        results = []
+        for crm_id, written in zip(ids, values, strict=True):
+            if crm_id in missing:
+                continue
+            record = self.records[kind][crm_id]
+            record.properties.update(written)
+            record.touch(moment)
+            results.append(_shown(record, written))
+        stamp = _instant(datetime.now(UTC))
+        answer: Params = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
+        if missing:
+            answer |= {"numErrors": 1, "errors": [{
+                "status": "error", "category": "OBJECT_NOT_FOUND", "context": {"ids": missing},
+                "message": f"Could not get some {object_name} objects, they may be deleted or not exist. Check that "
+                           "ids are valid."}]}
+        return self._reply(answer, 207 if missing else 200)
 
-def _route(request: Request) -> tuple[str, list[str]]:
-    """What the request is recorded as (`unknown` when HubSpot has no such path), and the object kinds it names."""
+    def _valid(self, kind: str, values: Any) -> dict[str, str | None]:
+        """One input's properties as stored; the whole batch refused (400) when one is not writable."""
+        if kind != "contacts" or not isinstance(values, dict):
+            raise Refusal(400, f"FakeHubSpot writes contacts' properties only, not those of {kind}", "VALIDATION_ERROR")
+        stored: dict[str, str | None] = {}
+        problems = []
+        for name, value in values.items():
+            definition = self.properties.get(name)
+            text = None if value is None else str(value)
+            problem = _invalid(definition, name, text)
+            if problem:
+                problems.append(problem)
+            elif definition is not None:
+                stored[name] = _stored(definition["type"], text)
+        if problems:
+            raise Refusal(400, f"Property values were not valid: {json.dumps(problems)}", "VALIDATION_ERROR",
+                          errors=[{"message": problem["message"], "code": problem["error"],
+                                   "context": {"propertyName": [problem["name"]]}} for problem in problems])
+        return stored
+
+    def _schema(self, kind: str, route: str, params: Params) -> Reply:
+        """Contact properties and property groups: listed, read by name, created (201; 409 for a name taken)."""
+        if kind != "contacts":
+            raise Refusal(400, f"FakeHubSpot keeps contacts' properties only, not those of {kind}", "VALIDATION_ERROR")
+        found = self.groups if "group" in route else self.properties
+        what = "group" if "group" in route else "property"
+        if route in ("properties", "groups"):
+            return self._reply({"results": list(found.values())})
+        if route in ("property", "group"):
+            name = params["groupName" if route == "group" else "propertyName"]
+            if name not in found:
+                raise Refusal(404, f"Unable to find {what} {name} for object type {OBJECT_TYPES[kind]}",
+                              "OBJECT_NOT_FOUND")
+            return self._reply(found[name])
+        name, label = params.get("name"), params.get("label")
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name) or not label:
+            raise Refusal(400, f"a {what} needs a name (lower case letters, digits and _) and a label",
+                          "VALIDATION_ERROR")
+        if name in found:
+            raise Refusal(409, f"A {what} named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
+        if route == "create_group":
+            found[name] = _group(name, str(label), int(params.get("displayOrder", -1)))
+        else:
+            found[name] = self._definition(params)
+        return self._reply(found[name], 201)
+
+    def _definition(self, params: Params) -> Params:
+        kind, field_type, group = params.get("type"), params.get("fieldType"), params.get("groupName")
+        if kind not in FIELD_TYPES or field_type not in FIELD_TYPES[kind]:
+            raise Refusal(400, f"{field_type!r} is not a valid fieldType for a property of type {kind!r}",
+                          "VALIDATION_ERROR")
+        if group not in self.groups:
+            raise Refusal(400, f"property group {group!r} does not exist", "VALIDATION_ERROR")
+        options = params.get("options") or []
+        if kind == "enumeration" and not options:
+            raise Refusal(400, "an enumeration property needs options", "VALIDATION_ERROR")
+        return _built_in(str(params["name"]), str(kind), str(field_type), str(group), False) | {
+            "label": params["label"], "description": params.get("description", ""), "hubspotDefined": False,
+            "options": [{"label": o["label"], "value": o["value"], "displayOrder": o.get("displayOrder", n),
+                         "hidden": bool(o.get("hidden", False))} for n, o in enumerate(options)],
+            "modificationMetadata": {"archivable": True, "readOnlyDefinition": False, "readOnlyValue": False}}
+
+
+def _scopes(kind: str, route: str) -> list[str]:
+    """The scopes of which a request needs one."""
+    if route == "batch_update":
+        return [f"crm.objects.{kind}.write"]
+    if route.startswith("create_"):
+        return [f"crm.schemas.{kind}.write"]
+    if route in ("properties", "property", "groups", "group"):
+        return [f"crm.schemas.{kind}.read", f"crm.schemas.{kind}.write", SCOPES[kind]]
+    return [SCOPES[kind]]
+
+
+def _built_in(name: str, kind: str, field_type: str, group: str, read_only: bool) -> Params:
+    """A property definition as HubSpot lists it."""
+    return {"name": name, "label": name, "type": kind, "fieldType": field_type, "groupName": group,
+            "description": "", "options": [], "displayOrder": -1, "calculated": False, "externalOptions": False,
+            "hasUniqueValue": False, "hidden": False, "hubspotDefined": True, "formField": False, "archived": False,
+            "createdAt": _instant(START), "updatedAt": _instant(START),
+            "modificationMetadata": {"archivable": False, "readOnlyDefinition": True, "readOnlyValue": read_only}}
+
+
+def _group(name: str, label: str, order: int) -> Params:
+    return {"name": name, "label": label, "displayOrder": order, "archived": False}
+
+
+def _invalid(definition: Params | None, name: str, value: str | None) -> Params | None:
+    """Why HubSpot would refuse this value for this property (as its validation results say), or None."""
+    def refused(error: str, message: str) -> Params:
+        return {"isValid": False, "message": message, "error": error, "name": name}
+
+    if definition is None:
+        return refused("PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
+    if definition["modificationMetadata"]["readOnlyValue"]:
+        return refused("READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.')
+    if not value:  # an empty string clears a value
+        return None
+    kind = definition["type"]
+    try:
+        if kind == "number":
+            float(value)
+        elif kind in ("date", "datetime"):
+            moment = _written_time(value)
+            if kind == "date" and moment.timestamp() % 86_400:
+                return refused("INVALID_DATE", f"{value} is not at midnight UTC")
+    except ValueError:
+        return refused("INVALID_INTEGER" if kind == "number" else "INVALID_DATE",
+                       f"{value} was not a valid {'number' if kind == 'number' else 'date'}.")
+    allowed = {option["value"] for option in definition["options"]}
+    if kind == "enumeration" and allowed and value not in allowed:
+        return refused("INVALID_OPTION", f"{value} was not one of the allowed options: {sorted(allowed)}")
+    return None
+
+
+def _written_time(value: str) -> datetime:
+    """A date or time as a write gives it: epoch milliseconds or ISO 8601 (UTC when it has no offset)."""
+    if value.lstrip("-").isdecimal():
+        return EPOCH + timedelta(milliseconds=int(value))
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _stored(kind: str, value: str | None) -> str | None:
+    """A written value as HubSpot answers it later (times in ISO 8601)."""
+    return _instant(_written_time(value)) if value and kind in ("date", "datetime") else value
+
+
+def _route(request: Request) -> tuple[str, list[str], Params]:
+    """What the request is recorded as (`unknown` when HubSpot has no such path), the object kinds it names and the
+    other names in its path (a property's, a group's)."""
     for verb, pattern, name in ROUTES:
         match = pattern.fullmatch(request.path)
         if match is None or verb != request.verb:
             continue
-        kinds = [_kind(named) for named in match.groups()]
+        named = match.groupdict()
+        kinds = [_kind(named.pop(part)) for part in ("kind", "to") if part in named]
         if None not in kinds:
-            return name.format(kind=kinds[0] if kinds else ""), [str(kind) for kind in kinds]
-    return "unknown", []
+            return name.format(kind=kinds[0] if kinds else ""), [str(kind) for kind in kinds], named
+    return "unknown", [], {}
 
 
 def _kind(name: str) -> str | None:

@@ -1,0 +1,455 @@
+"""HubSpot write-back through the official client against the local HubSpot fake: scores into the contacts' Hotlead
+properties in batch updates of 100, driven by the outbox (a refused contact fails alone, a 429 pauses, an outage
+loses nothing), the properties set up by `connect`; and the issue's Done-when, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from click.testing import Result
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.crm import sync as sync_module
+from bot.crm.errors import CrmError
+from bot.crm.hubspot import FIELDS, HubSpotConnector, HubSpotError
+from bot.crm.records import ScoreUpdate
+from bot.crm.sync import Stages, sync
+from bot.crm.writeback import channel
+from bot.fakes import FakeHubSpot
+from bot.fakes.hubspot import READ_SCOPES
+from bot.push.outbox import Outbox, enqueue
+from storage.db import make_engine
+from storage.history import stamp, utc
+from tests.conftest import run_sql
+
+TOKEN = "pat-na1-hotlead"
+WRITE = {"crm.objects.contacts.write", "crm.schemas.contacts.write"}
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+SCORED = datetime(2026, 11, 30, 22, 15, 30, 250_000, tzinfo=UTC)
+BANDS = ("hot", "warm", "cold")
+
+
+class Clock:
+    """The time the fake's search rate limit sees; the connector's sleep moves it (and records it)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeHubSpot]:
+    with FakeHubSpot(TOKEN, scopes=READ_SCOPES | WRITE, clock=clock) as server:
+        yield server
+
+
+def connect(fake: FakeHubSpot, clock: Clock, token: str = TOKEN) -> HubSpotConnector:
+    return HubSpotConnector(Settings(hubspot_access_token=token, hubspot_api_url=fake.url), sleep=clock.sleep)
+
+
+def update(crm_id: str, n: int) -> ScoreUpdate:
+    return ScoreUpdate(crm_id, n % 101, BANDS[n % 3], f"Visited pricing {n}×\nReplied within a day\nVP title", SCORED)
+
+
+def queue(engine: Engine, contacts: list[str]) -> None:
+    """A write-back per contact, as `queue_moved` queues them."""
+    for n, crm_id in enumerate(contacts):
+        u = update(crm_id, n)
+        enqueue(engine, kind="crm_score", channel="hubspot", target="contacts", dedupe_key=f"crm_score:{crm_id}",
+                payload={"crm_id": u.crm_id, "score": u.score, "band": u.band, "reasons": u.reasons,
+                         "scored_at": u.scored_at.isoformat()}, now=NOW)
+
+
+def written(fake: FakeHubSpot) -> list[str]:
+    """The contacts HubSpot's batch updates wrote, in order (a contact twice: written twice)."""
+    return [result["id"] for call in fake.calls_to("contacts.batch_update") if call.status < 300
+            for result in json.loads(call.answer)["results"]]
+
+
+def on_the_contacts(fake: FakeHubSpot, ids: Iterable[str]) -> dict[str, dict[str, str | None]]:
+    return {crm_id: {k: v for k, v in fake.records["contacts"][crm_id].properties.items() if k.startswith("hotlead_")}
+            for crm_id in ids}
+
+
+def alert_states(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(run_sql(conn, "SELECT status, count(*) FROM alert GROUP BY status").all())
+
+
+def drain(outbox: Outbox) -> None:
+    while outbox.deliver_due():
+        pass
+
+
+def test_250_scores_go_in_batches_of_100_onto_the_contacts(engine: Engine, fake: FakeHubSpot, clock: Clock) -> None:
+    contacts = fake.add_contacts(250)
+    connector = connect(fake, clock)
+    connector.ensure_fields()
+    queue(engine, contacts)
+    drain(Outbox(engine, {"hubspot": channel(connector)}, clock=lambda: NOW))
+    calls = fake.calls_to("contacts.batch_update")
+    assert [len(call.params["inputs"]) for call in calls] == [100, 100, 50] and {c.status for c in calls} == {200}
+    assert sorted(written(fake)) == sorted(contacts) and alert_states(engine) == {"sent": 250}
+    assert on_the_contacts(fake, contacts) == {crm_id: {
+        "hotlead_score": str(n % 101), "hotlead_band": BANDS[n % 3], "hotlead_scored_at": "2026-11-30T22:15:30.250Z",
+        "hotlead_reasons": f"Visited pricing {n}×\nReplied within a day\nVP title"}
+        for n, crm_id in enumerate(contacts)}
+    sent = calls[0].params["inputs"][0]["properties"]["hotlead_scored_at"]
+    assert sent == str(int(SCORED.timestamp() * 1000)) and clock.sleeps == []  # a datetime as epoch milliseconds
+
+
+@pytest.mark.parametrize("whole_batch", [False, True], ids=["207 as documented", "400 for the whole batch"])
+def test_a_deleted_contact_fails_alone(engine: Engine, fake: FakeHubSpot, clock: Clock, whole_batch: bool) -> None:
+    contacts = fake.add_contacts(30)
+    connector = connect(fake, clock)
+    connector.ensure_fields()
+    fake.archive("contacts", [contacts[7]])
+    fake.missing_ids_fail_batch = whole_batch
+    queue(engine, contacts)
+    drain(Outbox(engine, {"hubspot": channel(connector)}, clock=lambda: NOW))
+    calls = fake.calls_to("contacts.batch_update")
+    assert [call.status for call in calls] == ([400, 200] if whole_batch else [207])
+    assert sorted(written(fake)) == sorted(contacts[:7] + contacts[8:])  # the rest written, once
+    assert alert_states(engine) == {"sent": 29, "failed": 1}
+    with engine.connect() as conn:
+        error = run_sql(conn, "SELECT last_error FROM alert WHERE status = 'failed'").scalar_one()
+    assert error.startswith("HubSpot refused the contact (") and "may be deleted or not exist" in error
+
+
+def test_a_429_in_the_middle_pauses_for_retry_after_and_loses_nothing(engine: Engine, fake: FakeHubSpot,
+                                                                     clock: Clock) -> None:
+    contacts = fake.add_contacts(250)
+    connector = connect(fake, clock)
+    connector.ensure_fields()
+    queue(engine, contacts)
+    now = [NOW]
+    outbox = Outbox(engine, {"hubspot": channel(connector)}, clock=lambda: now[0])
+    fake.rate_limit_at(2, retry_after=30)  # the second batch update
+    assert outbox.deliver_due() == 100
+    assert outbox.deliver_due() == 0 and [c.status for c in fake.calls_to("contacts.batch_update")] == [200, 429]
+    now[0] += timedelta(seconds=29)
+    assert outbox.deliver_due() == 0 and len(fake.calls_to("contacts.batch_update")) == 2  # not before 30 s
+    now[0] += timedelta(seconds=2)
+    drain(outbox)
+    assert [c.status for c in fake.calls_to("contacts.batch_update")] == [200, 429, 200, 200]
+    assert sorted(written(fake)) == sorted(contacts) and alert_states(engine) == {"sent": 250}
+    assert clock.sleeps == []  # the outbox waited, not the connector
+
+
+def test_an_outage_then_recovery_writes_each_score_once(engine: Engine, fake: FakeHubSpot, clock: Clock) -> None:
+    contacts = fake.add_contacts(250)
+    connector = connect(fake, clock)
+    connector.ensure_fields()
+    queue(engine, contacts)
+    now = [NOW]
+    outbox = Outbox(engine, {"hubspot": channel(connector)}, clock=lambda: now[0])
+    fake.down = True
+    for _ in range(20):  # 10 minutes of a HubSpot answering 503
+        outbox.deliver_due()
+        now[0] += timedelta(seconds=30)
+    assert fake.refused >= 3 and written(fake) == [] and alert_states(engine) == {"queued": 250}
+    fake.down = False
+    now[0] += timedelta(seconds=30)
+    drain(outbox)
+    assert sorted(written(fake)) == sorted(contacts)  # each once: nothing lost, nothing twice
+    assert alert_states(engine) == {"sent": 250} and clock.sleeps == []
+
+
+def test_ensure_fields_creates_the_group_and_four_properties_once(fake: FakeHubSpot, clock: Clock) -> None:
+    connector = connect(fake, clock)
+    assert connector.ensure_fields() == [f"contacts.{f.name}: created" for f in FIELDS]
+    assert connector.ensure_fields() == [f"contacts.{f.name}: exists" for f in FIELDS]
+    assert len(fake.calls_to("contacts.create_group")) == 1 and len(fake.calls_to("contacts.create_property")) == 4
+    assert fake.groups["hotlead"]["label"] == "Hotlead"
+    made = {name: (p["type"], p["fieldType"], p["groupName"], [o["value"] for o in p["options"]])
+            for name, p in fake.properties.items() if name.startswith("hotlead_")}
+    assert made == {"hotlead_score": ("number", "number", "hotlead", []),
+                    "hotlead_band": ("enumeration", "select", "hotlead", ["hot", "warm", "cold"]),
+                    "hotlead_reasons": ("string", "textarea", "hotlead", []),
+                    "hotlead_scored_at": ("datetime", "date", "hotlead", [])}
+
+
+def test_without_the_schema_scope_ensure_fields_gives_the_steps_by_hand(clock: Clock) -> None:
+    with FakeHubSpot(TOKEN, scopes=READ_SCOPES | {"crm.objects.contacts.write"}, clock=clock) as fake:
+        lines = connect(fake, clock).ensure_fields()
+        assert [call.status for call in fake.calls_to("contacts.create_group")] == [403]
+        assert not any(name.startswith("hotlead") for name in fake.properties)
+    assert all(f"contacts.{f.name}: missing: the private app lacks the scope crm.schemas.contacts.write" in line
+               for f, line in zip(FIELDS, lines, strict=False))
+    steps = "\n".join(lines)
+    assert "Settings → Data Management → Properties → Contact properties → Create property" in steps
+    for label, kind, name in [("Hotlead score", "Number", "hotlead_score"),
+                              ("Hotlead band", "Dropdown select, with the options hot, warm and cold", "hotlead_band"),
+                              ("Hotlead reasons", "Multi-line text", "hotlead_reasons"),
+                              ("Hotlead scored at", "Date and time picker", "hotlead_scored_at")]:
+        assert f"  {label}: field type {kind}; internal name {name}" in lines
+
+
+def test_whole_request_failures_raise_one_line_without_waiting(clock: Clock) -> None:
+    with FakeHubSpot(TOKEN, scopes=READ_SCOPES, clock=clock) as fake:  # no write scope
+        contact = fake.add_contacts(1)[0]
+        with pytest.raises(CrmError, match=r"\(403, missing crm\.objects\.contacts\.write\): check "
+                                           r"HUBSPOT_ACCESS_TOKEN and the private app's scope crm\.objects"):
+            connect(fake, clock).write_scores([update(contact, 1)])
+        fake.scopes |= WRITE
+        with pytest.raises(CrmError, match=r'^HubSpot refused to write the scores \(400\): Property "hotlead_score" '
+                                           r'does not exist; Property "hotlead_band" .* \(run `hotlead connect'):
+            connect(fake, clock).write_scores([update(contact, 1)])  # the properties were never made
+        connect(fake, clock).ensure_fields()
+        with pytest.raises(CrmError, match=r"refused the access token \(401\)"):
+            connect(fake, clock, token="pat-na1-revoked").write_scores([update(contact, 1)])
+        fake.rate_limit_at(1, retry_after=7)
+        with pytest.raises(HubSpotError, match="asks to wait 7 s") as limited:
+            connect(fake, clock).write_scores([update(contact, 1)])
+        assert limited.value.retry_after == 7.0
+        fake.down = True
+        with pytest.raises(HubSpotError, match=r"^HubSpot is unavailable: 503 .*\(one try to write the scores\)$") \
+                as down:
+            connect(fake, clock).write_scores([update(contact, 1)])
+        assert down.value.retry_after is None and clock.sleeps == []
+    with pytest.raises(ValueError, match="at most 100"):
+        connect(fake, clock).write_scores([update(str(n), n) for n in range(101)])
+
+
+def test_contacts_written_back_come_back_to_the_next_sync_unchanged(engine: Engine, fake: FakeHubSpot,
+                                                                     clock: Clock) -> None:
+    contacts = fake.add_contacts(300)
+    connector = connect(fake, clock)
+    connector.ensure_fields()
+    stages = Stages(frozenset({"closedwon"}), frozenset({"closedlost"}))
+    assert sync(engine, connector, stages)["objects"]["contacts"]["created"] == 300
+    assert connector.write_scores([update(crm_id, n) for n, crm_id in enumerate(contacts[:100])]) == dict.fromkeys(
+        contacts[:100])
+    again = sync(engine, connector, stages)["objects"]["contacts"]  # HubSpot moved their lastmodifieddate
+    assert (again["read"], again["unchanged"], again["updated"], again["created"]) == (100, 100, 0, 0)
+    assert sync(engine, connector, stages)["objects"]["contacts"]["read"] == 0  # and once only: no loop
+
+
+# --- The issue's Done-when, end to end through the CLI -------------------------------------------------------------
+
+TITLES = {"CEO": 2.0, "VP Sales": 2.0, "Head of Growth": 1.5, "Director of Marketing": 1.0, "Sales Manager": 0.5,
+          "Account Executive": 0.0, "Marketing Coordinator": -0.5, "Engineer": -1.0, "Student": -2.0}
+SOURCES = {"REFERRALS": 1.0, "OFFLINE": 0.5, "ORGANIC_SEARCH": 0.2, "PAID_SEARCH": 0.0, "DIRECT_TRAFFIC": 0.0,
+           "SOCIAL_MEDIA": -0.8}
+KEEN = ("We need this live before Q1: can you send pricing for 40 seats?", "Great demo, our VP wants a proposal by "
+        "Friday.", "Budget is approved, let's get the contract going.", "Can we add a second team next month?")
+COOL = ("Not interested right now, please remove me.", "We went with another vendor.", "No budget this year, sorry.")
+PLAIN = ("Left a voicemail.", "Sent the follow-up deck.", "Checked in about next steps.", "Shared the case study.")
+OPEN_STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled")
+
+
+@dataclass
+class Portal:
+    """What the fake HubSpot was filled with, and each contact's fit (what makes it likelier to buy)."""
+
+    owners: list[str]
+    contacts: list[str]
+    fit: dict[str, float]
+    open_deals: list[str]
+    deal_contact: dict[str, str]
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fill(fake: FakeHubSpot, now: datetime, *, contacts: int, companies: int, deals: int, engagements: int,
+         owners: int = 20, seed: int = 17) -> Portal:
+    """A HubSpot portal with signal: senior titles, referrals and engaged, keen contacts win more of their deals."""
+    rng = random.Random(seed)
+    owner_ids = [fake.add_owner(f"rep{n}@example.com", f"Rep{n}", "Seller") for n in range(owners)]
+    company_ids = [fake.add("companies", name=f"Company {n}", domain=f"company{n}.com", numberofemployees=rng.choice(
+        [8, 40, 180, 900, 4000]), industry=rng.choice(["software", "retail", "finance", "healthcare"]),
+        country=rng.choice(["US", "DE", "GB", "FR"])) for n in range(companies)]
+    fit: dict[str, float] = {}
+    reference: dict[str, datetime] = {}  # the contact's decision time (its deal's close), else now
+    people = []
+    for n in range(contacts):
+        title, source = rng.choice(list(TITLES)), rng.choice(list(SOURCES))
+        created = now - timedelta(days=rng.uniform(100, 400))
+        crm_id = fake.add("contacts", firstname=f"Person{n}", lastname="Buyer", email=f"person{n}@example.com",
+                          phone=f"+1555{n:07d}", jobtitle=title, hs_analytics_source=source,
+                          associatedcompanyid=rng.choice(company_ids), hubspot_owner_id=rng.choice(owner_ids),
+                          createdate=iso(created))
+        fit[crm_id], reference[crm_id] = TITLES[title] + SOURCES[source] + rng.gauss(0, 1), now
+        people.append(crm_id)
+    open_deals, deal_contact = [], {}
+    for crm_id in rng.sample(people, deals):
+        closed = rng.random() < 0.7
+        won = closed and rng.random() < 1 / (1 + math.exp(-(fit[crm_id] - 0.8)))
+        stage = ("closedwon" if won else "closedlost") if closed else rng.choice(OPEN_STAGES)
+        closedate = now - timedelta(days=rng.uniform(5, 90)) if closed else None
+        deal = fake.add("deals", contacts=[crm_id], dealname=f"Deal {crm_id}", dealstage=stage, pipeline="default",
+                        amount=str(round(rng.lognormvariate(9, 0.8), 2)), closedate=closedate and iso(closedate))
+        if closedate:
+            reference[crm_id] = closedate
+        else:
+            open_deals.append(deal)
+        deal_contact[deal] = crm_id
+    weights = [4.0 if reference[p] != now else 1.0 for p in people]
+    for crm_id in rng.choices(people, weights, k=engagements):
+        keen = 1 / (1 + math.exp(-fit[crm_id]))
+        at = iso(reference[crm_id] - timedelta(days=rng.uniform(0.5, 85)))
+        line = rng.choice(KEEN if rng.random() < keen else COOL) if rng.random() < 0.5 else rng.choice(PLAIN)
+        kind = rng.choices(["emails", "meetings", "calls", "notes"], [0.4, 0.1 + 0.2 * keen, 0.2, 0.2])[0]
+        if kind == "emails":
+            inbound = rng.random() < 0.6 * keen
+            fake.add("emails", contacts=[crm_id], hs_timestamp=at, hs_email_direction="INCOMING_EMAIL" if inbound
+                     else "EMAIL", hs_email_text=line if rng.random() < 0.6 else None)
+        elif kind == "notes":  # a note always says something
+            fake.add("notes", contacts=[crm_id], hs_timestamp=at, hs_note_body=f"<p>{line}</p>")
+        else:
+            body = {"meetings": "hs_meeting_body", "calls": "hs_call_body"}[kind]
+            fake.add(kind, contacts=[crm_id], hs_timestamp=at, **{body: line if rng.random() < 0.5 else None})
+    return Portal(owner_ids, people, fit, open_deals, deal_contact)
+
+
+def cli_json(run: Callable[..., Result], *args: str, env: dict[str, str]) -> dict[str, Any]:
+    result = run(*args, "--json", env=env)
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+def counts(report: dict[str, Any], kind: str) -> tuple[int, ...]:
+    c = report["objects"][kind]
+    return c["read"], c["created"], c["updated"], c["unchanged"], c["refused"]
+
+
+def newest_scores(engine: Engine) -> dict[str, dict[str, str]]:
+    """Each scored HubSpot contact's newest score as write-back writes it."""
+    with engine.connect() as conn:
+        rows = run_sql(conn, "SELECT k.crm_id, s.probability, s.band, s.reasons, s.scored_at FROM score s JOIN "
+                             "crm_link k ON k.crm = 'hubspot' AND k.kind = 'contacts' AND k.local_id = s.lead_id "
+                             "WHERE s.id IN (SELECT max(id) FROM score GROUP BY lead_id)").all()
+    found = {}
+    for crm_id, probability, band, reasons, scored_at in rows:
+        texts = [r["text"] for r in (json.loads(reasons) if isinstance(reasons, str) else reasons or [])][:3]
+        moment = utc(scored_at)
+        found[crm_id] = {"hotlead_score": str(round(100 * float(probability))), "hotlead_band": band,
+                         "hotlead_reasons": "\n".join(texts), "hotlead_scored_at": iso(moment)}
+    return found
+
+
+
+@pytest.mark.parametrize("fraction", [1, 5], ids=["full size", "a fifth"])
+def test_done_when_a_whole_portal_syncs_changes_sync_and_moved_scores_go_back(
+        fraction: int, engine_name: str, db_url: str, run: Callable[..., Result], clock: Clock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's Done-when: 10,000 contacts, 2,000 companies, 3,000 deals and 50,000 engagements synced through
+    the CLI, then 100 changes, then the moved scores written back, once with HubSpot down. Measured on a shared
+    2-core machine: 45-55 s on SQLite, 140 s on PostgreSQL (95 s of it the first sync's writes), so PostgreSQL runs it
+    at a fifth of the size (30 s) unless HOTLEAD_DONE_WHEN_FULL=1."""
+    if fraction == 5 and engine_name == "sqlite":
+        pytest.skip("SQLite runs the full size")
+    if fraction == 1 and engine_name == "postgresql" and os.environ.get("HOTLEAD_DONE_WHEN_FULL") != "1":
+        pytest.skip("the full size takes 140 s on PostgreSQL: HOTLEAD_DONE_WHEN_FULL=1 runs it")
+    contacts, companies, deals, engagements = (count // fraction for count in (10_000, 2_000, 3_000, 50_000))
+    now = datetime.now(UTC)
+    original = sync_module.connector_for
+    monkeypatch.setattr(sync_module, "connector_for",  # the CLI's connector waits on the test's clock
+                        lambda name, settings, sleep=None: original(name, settings, sleep=clock.sleep))
+    with FakeHubSpot(TOKEN, scopes=READ_SCOPES | WRITE, clock=clock) as fake:
+        portal = fill(fake, now, contacts=contacts, companies=companies, deals=deals, engagements=engagements)
+        env = {"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_API_URL": fake.url, "HOTLEAD_NLP": "rules"}
+        assert run("init", env=env).exit_code == 0
+        connected = cli_json(run, "connect", "hubspot", env=env)
+        assert connected["fields"] == [f"contacts.{f.name}: created" for f in FIELDS]
+
+        # 1. the whole portal, a 429 (Retry-After) in the middle
+        fake.rate_limit_at(engagements // 250, retry_after=3)
+        first = cli_json(run, "sync", env=env)
+        assert counts(first, "owners") == (20, 20, 0, 0, 0)
+        assert counts(first, "companies") == (companies, companies, 0, 0, 0)
+        assert counts(first, "contacts") == (contacts, contacts, 0, 0, 0)
+        assert counts(first, "deals") == (deals, deals, 0, 0, 0)
+        assert counts(first, "engagements") == (engagements, engagements, 0, 0, 0)
+        assert first["crm"] == "hubspot" and first["seconds"] > 0 and first["written_back"]["queued"] == 0
+        assert 3.0 in clock.sleeps and 429 in [call.status for call in fake.calls]
+        engine = make_engine(db_url)
+        with engine.connect() as conn:
+            assert run_sql(conn, "SELECT count(*) FROM lead").scalar_one() == contacts
+
+        # 2. a hundred records modified: only they are read again
+        rng = random.Random(5)
+        touched, reassigned = portal.contacts[:50], portal.contacts[50:80]
+        for crm_id in touched:
+            fake.change("contacts", crm_id)
+        new_owner = {crm_id: rng.choice([o for o in portal.owners
+                                         if o != fake.records["contacts"][crm_id].properties["hubspot_owner_id"]])
+                     for crm_id in reassigned}
+        for crm_id, owner in new_owner.items():
+            fake.change("contacts", crm_id, hubspot_owner_id=owner)
+        won = portal.open_deals[:20]
+        for deal in won:
+            fake.change("deals", deal, dealstage="closedwon", amount="25000", closedate=iso(now - timedelta(hours=2)))
+        second = cli_json(run, "sync", env=env)
+        assert counts(second, "contacts") == (80, 0, 30, 50, 0) and counts(second, "deals") == (20, 0, 20, 0, 0)
+        assert [counts(second, kind)[0] for kind in ("owners", "companies", "engagements")] == [0, 0, 0]
+        with engine.connect() as conn:
+            outcomes: dict[str, int] = dict(run_sql(  # type: ignore[arg-type]
+                conn, "SELECT l.external_id, o.converted FROM outcome o JOIN lead l ON l.id = o.lead_id AND "
+                      "l.status = 'won'").all())
+            owners: dict[str, str] = dict(run_sql(  # type: ignore[arg-type]
+                conn, "SELECT l.external_id, k.crm_id FROM lead l JOIN crm_link k ON k.crm = 'hubspot' AND "
+                      "k.kind = 'owners' AND k.local_id = l.owner_id").all())
+        assert all(outcomes[portal.deal_contact[deal]] == 1 for deal in won)
+        assert {crm_id: owners[crm_id] for crm_id in reassigned} == new_owner
+
+        # 3. trained and scored: HubSpot gets exactly the moved scores, each once
+        trained = cli_json(run, "train", env=env)
+        assert trained["promoted"], trained
+        before = len(written(fake))
+        scored = cli_json(run, "score", env=env)
+        expected = newest_scores(engine)
+        back = scored["written_back"]
+        assert back["queued"] == len(expected) and back["sent"] + back["waiting"] == len(expected)
+        drained = cli_json(run, "sync", env=env)  # `score` sends 5,000 at most (50 outbox passes): sync sends the rest
+        assert drained["written_back"]["sent"] == back["waiting"] and drained["written_back"]["waiting"] == 0
+        assert counts(drained, "contacts") == (back["sent"], 0, 0, back["sent"], 0)  # its own writes: unchanged
+        sent = written(fake)[before:]
+        assert sorted(sent) == sorted(expected) and on_the_contacts(fake, expected) == expected
+
+        # 4. HubSpot down while moved scores are written back: they wait, and the next sync sends them
+        keen = sorted((p for p in portal.contacts if p in expected), key=lambda p: -portal.fit[p])[:60]
+        for crm_id in keen:
+            for hours in (30, 20, 3):
+                fake.add("meetings", contacts=[crm_id], hs_timestamp=iso(now - timedelta(hours=hours)),
+                         hs_meeting_body=KEEN[hours % len(KEEN)])
+            fake.add("emails", contacts=[crm_id], hs_timestamp=iso(now - timedelta(hours=1)),
+                     hs_email_direction="INCOMING_EMAIL", hs_email_text=KEEN[0])
+        assert counts(cli_json(run, "sync", env=env), "engagements")[:2] == (240, 240)
+        before = len(written(fake))
+        fake.down = True
+        offline = cli_json(run, "score", env=env)
+        fake.down = False
+        moved = {crm_id: score for crm_id, score in newest_scores(engine).items() if expected.get(crm_id) != score}
+        assert offline["written"] > 0 and offline["written_back"] == {"queued": len(moved), "sent": 0,
+                                                                      "waiting": len(moved)}
+        assert len(written(fake)) == before and fake.refused >= 1
+        with engine.begin() as conn:  # later: their backoff has passed
+            run_sql(conn, "UPDATE alert SET next_attempt_at = ? WHERE status = 'queued'", (stamp(now),))
+        later = cli_json(run, "sync", env=env)
+        assert later["written_back"] == {"queued": 0, "sent": len(moved), "waiting": 0}
+        assert sorted(written(fake)[before:]) == sorted(moved) and on_the_contacts(fake, moved) == moved
+        engine.dispose()
