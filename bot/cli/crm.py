@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from bot.crm.sync import Connector
 
 CRMS = ("hubspot", "salesforce")
-DRAIN_PASSES = 50  # outbox passes `sync` makes to send the write-backs it queued (each pass sends what is due)
 
 
 def _connector(app: AppContext, crm: str) -> tuple[Connector, str]:
@@ -113,11 +112,8 @@ def write_back(engine: Engine, connector: Any) -> dict[str, int]:
     queued = queue_moved(engine, connector)
     outbox = Outbox(engine, {connector.name: channel(connector)})
     sent = 0
-    for _ in range(DRAIN_PASSES):
-        done = outbox.deliver_due(connector.name)
+    while done := outbox.deliver_due(connector.name):  # a batch a pass, until nothing more goes (or the CRM fails)
         sent += done
-        if not done:
-            break
     with engine.connect() as conn:
         waiting = waiting_writebacks(conn=conn, crm=connector.name, kind=KIND)
     return {"queued": queued, "sent": sent, "waiting": waiting}
