@@ -109,3 +109,19 @@ def socket_mode_connected(engine: Engine, token: str, secret: str, app_token: st
             yield socket, slack
         finally:
             handler.close()
+
+
+class SleepClock:
+    """A clock that only the code under test's `sleep` moves (and records): a fake's rate limit reads it, a
+    connector waits on it, and no test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

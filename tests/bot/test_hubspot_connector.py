@@ -16,24 +16,10 @@ from bot.crm.hubspot import HubSpotConnector
 from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Refused
 from bot.fakes import FakeHubSpot
 from bot.fakes.hubspot import PORTAL_ID
+from tests.bot.conftest import SleepClock as Clock
 
 TOKEN = "pat-na1-hotlead"
 LATER = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-
-
-class Clock:
-    """The time the fake's search rate limit sees; the connector's sleep moves it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

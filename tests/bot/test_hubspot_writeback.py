@@ -29,6 +29,7 @@ from bot.fakes.hubspot import READ_SCOPES
 from bot.push.outbox import Outbox, enqueue
 from storage.db import make_engine
 from storage.history import stamp, utc
+from tests.bot.conftest import SleepClock as Clock
 from tests.conftest import run_sql
 
 TOKEN = "pat-na1-hotlead"
@@ -36,21 +37,6 @@ WRITE = {"crm.objects.contacts.write", "crm.schemas.contacts.write"}
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SCORED = datetime(2026, 11, 30, 22, 15, 30, 250_000, tzinfo=UTC)
 BANDS = ("hot", "warm", "cold")
-
-
-class Clock:
-    """The time the fake's search rate limit sees; the connector's sleep moves it (and records it)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
