@@ -40,6 +40,16 @@ def linked(*, conn: Connection, crm: str, kind: str, crm_id: str) -> int | None:
                         {"crm": crm, "kind": kind, "id": crm_id}).scalar()
 
 
+def links(*, conn: Connection, crm: str, kind: str, crm_ids: list[str]) -> dict[str, int]:
+    """CRM id → row id of the records of `kind` from `crm` pulled before (one query for a page's references)."""
+    if not crm_ids:
+        return {}
+    statement = text("SELECT crm_id, local_id FROM crm_link WHERE crm = :crm AND kind = :kind AND crm_id IN :ids"
+                     ).bindparams(bindparam("ids", expanding=True))
+    return {str(crm_id): int(local) for crm_id, local in conn.execute(
+        statement, {"crm": crm, "kind": kind, "ids": sorted(set(crm_ids))})}
+
+
 def crm_ids(*, conn: Connection, crm: str, kind: str, local_ids: list[int]) -> dict[int, str]:
     """Row id → CRM id of the rows of `kind` that came from `crm` (what a write-back addresses)."""
     if not local_ids:
@@ -136,10 +146,6 @@ def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[st
         sets = ", ".join(f"{k} = :{k}" for k in changes)
         conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**_sql(changes), "id": lead_id})
     return lead_id, "updated" if changes else "unchanged"
-
-
-def lead_id_of(*, conn: Connection, external_id: str) -> int | None:
-    return conn.execute(text("SELECT id FROM lead WHERE external_id = :key"), {"key": external_id}).scalar()
 
 
 def set_outcome(*, conn: Connection, lead_id: int, converted: bool, amount: float | None,

@@ -3,6 +3,7 @@ with the importers' own column rules, stored idempotently in one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,13 +95,26 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def store(conn: Connection, kind: str, body: Any) -> list[Stored]:
+class _Known(_OneByOne):
+    """References that know some leads already (external id → id), and look up the others."""
+
+    def __init__(self, conn: Connection, leads: Mapping[str, int]) -> None:
+        super().__init__(conn, {})
+        self.known = leads
+
+    def lead(self, value: Any) -> int:
+        found = self.known.get(value) if isinstance(value, str) else None
+        return found if found is not None else super().lead(value)
+
+
+def store(conn: Connection, kind: str, body: Any, leads: Mapping[str, int] | None = None) -> list[Stored]:
     """Check every item of `body` (one object or a list) and store them; FieldError or NotFoundError before
-    anything is written when one item is wrong. Items already stored (same natural key) are not stored again."""
+    anything is written when one item is wrong. Items already stored (same natural key) are not stored again.
+    `leads` (external id → id) spares the lookups of leads the caller knows already."""
     items = body if isinstance(body, list) else [body]
     if not items:
         raise FieldError("body", "expected an object or a non-empty list of objects")
-    refs = _OneByOne(conn, {})
+    refs = _Known(conn, leads) if leads else _OneByOne(conn, {})
     spec_kind = KINDS[kind]
     prepared = [_values(spec_kind, refs, item, f"[{i}]." if isinstance(body, list) else "")
                 for i, item in enumerate(items)]

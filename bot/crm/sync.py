@@ -23,6 +23,7 @@ from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, O
 from storage import crm_sync
 from storage.history import names_changed
 from storage.live import store
+from storage.queries import lead_ids_by_external_id
 
 log = logging.getLogger(__name__)
 REFUSALS_KEPT = 20  # per object kind, in the report (every one is logged)
@@ -88,9 +89,10 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, now: Callable[
             since = crm_sync.cursor(conn=conn, crm=connector.name, kind=kind)
         for page in connector.pages(kind, since):
             with engine.begin() as conn:
+                known = _Known.of(conn, connector.name, page.records)
                 for record in page.records:
                     counts.read += 1
-                    _write(conn, connector.name, record, stages, counts)
+                    _write(conn, connector.name, _clean(record), stages, counts, known)
                 if page.cursor:
                     crm_sync.save_cursor(conn=conn, crm=connector.name, kind=kind, value=page.cursor, now=clock())
                 if kind in ("owners", "companies", "contacts"):
@@ -110,8 +112,35 @@ def _clean(record: Record) -> Record:
     return replace(record, **dirty) if dirty else record
 
 
-def _write(conn: Connection, crm: str, record: Record, stages: Stages, counts: Counts) -> None:
-    record = _clean(record)
+@dataclass
+class _Known:
+    """What a page's records refer to, read in one query each (a round trip per record made PostgreSQL slow):
+    leads by external id, accounts and reps by CRM id. What a page itself creates is added as it goes."""
+
+    leads: dict[str, int]
+    companies: dict[str, int]
+    owners: dict[str, int]
+
+    @classmethod
+    def of(cls, conn: Connection, crm: str, records: list[Record]) -> _Known:
+        contacts = [r.crm_id for r in records if isinstance(r, Contact)]
+        contacts += [c for r in records if isinstance(r, Deal) for c in r.contact_ids]
+        contacts += [r.contact_id for r in records if isinstance(r, Engagement)]
+        named = [r for r in records if isinstance(r, Contact)]
+        return cls(lead_ids_by_external_id(conn=conn, external_ids=sorted(set(contacts))) if contacts else {},
+                   crm_sync.links(conn=conn, crm=crm, kind="companies",
+                                  crm_ids=[r.company_id for r in named if r.company_id]),
+                   crm_sync.links(conn=conn, crm=crm, kind="owners",
+                                  crm_ids=[r.owner_id for r in named if r.owner_id]))
+
+    def link(self, conn: Connection, crm: str, kind: str, crm_id: str | None) -> int | None:
+        if crm_id is None:
+            return None
+        found = (self.companies if kind == "companies" else self.owners).get(crm_id)
+        return found if found is not None else crm_sync.linked(conn=conn, crm=crm, kind=kind, crm_id=crm_id)
+
+
+def _write(conn: Connection, crm: str, record: Record, stages: Stages, counts: Counts, known: _Known) -> None:
     if isinstance(record, Refused):
         counts.refuse(record.crm_id, record.why)
     elif isinstance(record, Owner):
@@ -120,26 +149,26 @@ def _write(conn: Connection, crm: str, record: Record, stages: Stages, counts: C
     elif isinstance(record, Company):
         values = {"name": record.name, "domain": record.domain, "industry": record.industry,
                   "employees": record.employees, "country": record.country}
-        counts.add(crm_sync.upsert_account(conn=conn, crm=crm, crm_id=record.crm_id, values=values)[1])
+        account, status = crm_sync.upsert_account(conn=conn, crm=crm, crm_id=record.crm_id, values=values)
+        known.companies[record.crm_id] = account  # a contact later in the page may name it
+        counts.add(status)
     elif isinstance(record, Contact):
-        counts.add(_contact(conn, crm, record))
+        counts.add(_contact(conn, crm, record, known))
     elif isinstance(record, Deal):
-        _deal(conn, crm, record, stages, counts)
+        _deal(conn, crm, record, stages, counts, known)
     else:
-        _engagement(conn, crm, record, counts)
+        _engagement(conn, crm, record, counts, known)
 
 
-def _contact(conn: Connection, crm: str, record: Contact) -> str:
-    account = crm_sync.linked(conn=conn, crm=crm, kind="companies", crm_id=record.company_id) \
-        if record.company_id else None
-    owner = crm_sync.linked(conn=conn, crm=crm, kind="owners", crm_id=record.owner_id) if record.owner_id else None
+def _contact(conn: Connection, crm: str, record: Contact, known: _Known) -> str:
     values = {"name": record.name, "email": record.email, "phone": record.phone, "title": record.title,
-              "source": record.source.lower() if record.source else None, "account_id": account,
-              "owner_id": owner, "created_at": record.created_at}
+              "source": record.source.lower() if record.source else None,
+              "account_id": known.link(conn, crm, "companies", record.company_id),
+              "owner_id": known.link(conn, crm, "owners", record.owner_id), "created_at": record.created_at}
     return crm_sync.upsert_lead(conn=conn, crm=crm, external_id=record.crm_id, values=values)[1]
 
 
-def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, counts: Counts) -> None:
+def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, counts: Counts, known: _Known) -> None:
     """A won or lost deal is each of its contacts' outcome; a deal back in an open stage takes it away."""
     if not record.contact_ids:
         counts.refuse(record.crm_id, "no associated contact: nothing to score")
@@ -148,7 +177,7 @@ def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, counts: Coun
     seen = crm_sync.linked(conn=conn, crm=crm, kind="deals", crm_id=record.crm_id) is not None
     statuses = []
     for contact in record.contact_ids:
-        lead = crm_sync.lead_id_of(conn=conn, external_id=contact)
+        lead = known.leads.get(contact)
         if lead is None:
             counts.refuse(record.crm_id, f"its contact {contact} was not synced")
             return
@@ -162,9 +191,9 @@ def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, counts: Coun
     counts.add("updated" if seen and changed else "unchanged" if seen else "created")  # as the CRM's record
 
 
-def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts) -> None:
+def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts, known: _Known) -> None:
     """An email, meeting or call is an activity of its lead; its text (and a note's) a message the NLP reads."""
-    if crm_sync.lead_id_of(conn=conn, external_id=record.contact_id) is None:
+    if record.contact_id not in known.leads:
         counts.refuse(record.crm_id, f"its contact {record.contact_id} was not synced")
         return
     new = False
@@ -172,12 +201,12 @@ def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts) 
     if record.kind != "note":
         event = {"lead": record.contact_id, "kind": kind, "occurred_at": record.occurred_at.isoformat(),
                  "detail": {"crm": crm, "crm_id": record.crm_id}}
-        new |= store(conn, "events", event)[0].new
+        new |= store(conn, "events", event, known.leads)[0].new
     if record.text and record.text.strip():
         line = {"lead": record.contact_id, "channel": CHANNEL_OF[record.kind], "direction": record.direction,
                 "speaker": "CRM note" if record.kind == "note" else None, "text": record.text.strip(),
                 "occurred_at": record.occurred_at.isoformat(), "source_ref": f"{crm}:{record.kind}:{record.crm_id}"}
-        new |= store(conn, "messages", line)[0].new
+        new |= store(conn, "messages", line, known.leads)[0].new
     counts.add("created" if new else "unchanged")
 
 

@@ -343,8 +343,8 @@ def test_done_when_a_whole_portal_syncs_changes_sync_and_moved_scores_go_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's Done-when: 10,000 contacts, 2,000 companies, 3,000 deals and 50,000 engagements synced through
     the CLI, then 100 changes, then the moved scores written back, once with HubSpot down. Measured on a shared
-    2-core machine: 45-55 s on SQLite, 140 s on PostgreSQL (95 s of it the first sync's writes), so PostgreSQL runs it
-    at a fifth of the size (30 s) unless HOTLEAD_DONE_WHEN_FULL=1."""
+    2-core machine (a benchmark beside it): 42 s on SQLite, 89 s on PostgreSQL (140 s before a page's references
+    were read in one query each), so PostgreSQL runs it at a fifth of the size unless HOTLEAD_DONE_WHEN_FULL=1."""
     full = engine_name == "sqlite" or os.environ.get("HOTLEAD_DONE_WHEN_FULL") == "1"
     fraction = 1 if full else 5
     contacts, companies, deals, engagements = (count // fraction for count in (10_000, 2_000, 3_000, 50_000))
