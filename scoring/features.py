@@ -30,7 +30,7 @@ from scoring.feedback import COLUMN as FEEDBACK
 from scoring.feedback import feedback_column
 from storage import queries
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS, PAGE_TYPES
-from storage.history import verdicts
+from storage.history import any_verdict, verdicts
 
 WINDOWS = (7, 30, 90)
 PARALLEL_FROM = 2000  # leads: below this, second connections cost more than they save (`why` asks for one)
@@ -85,7 +85,7 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
             entities = queries.message_entities(conn=conn)
             activities = queries.activity_records(conn=conn) if events_later is None else None
             committee = committee_rows(conn, cutoffs) if later is None else None
-            judged = verdicts(conn=conn)
+            judged = verdicts(conn=conn, lead_ids=index.tolist()) if any_verdict(conn=conn) else None
             conn.rollback()
         if events_later is not None:
             activities = events_later.result()
@@ -95,7 +95,7 @@ def build_features(engine: Engine, cutoffs: pd.Series) -> pd.DataFrame:
             committee = later.result()
     assert committee is not None
     committee_features(frame, leads, cutoffs, committee)
-    if judged:  # a team whose reps never judged a lead gets no column (and the same models as before)
+    if judged is not None:  # a team whose reps never judged a lead gets no column (and the same models as before)
         frame[FEEDBACK] = feedback_column(judged, cutoffs)
     return pd.DataFrame(dict(frame), index=index)
 

@@ -112,7 +112,7 @@ def score_leads(engine: Engine, cutoffs: pd.Series, population: np.ndarray | Non
     band = bands_of(probability, percentile, len(reference), scorer.hot_share, scorer.warm_share,
                     getattr(scorer, "band_thresholds_", None))  # artifacts older than these get the defaults
     with engine.connect() as conn:
-        said = verdicts(conn=conn)
+        said = verdicts(conn=conn, lead_ids=[int(i) for i in cutoffs.index])
     pinned = pins(said, cutoffs)
     band = np.where(pd.isna(pinned), band, pinned)  # a rep's "hotter" or "no budget" holds until its date
     stopped = stops(features, judgements(said, cutoffs))

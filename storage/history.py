@@ -167,16 +167,32 @@ class Verdict(NamedTuple):
     until: datetime | None = None
 
 
-def verdicts(*, conn: Connection, lead_id: int | None = None) -> list[Verdict]:
-    """Every verdict reps gave (or those on one lead), oldest first (a few per rep and week: read whole)."""
+def any_verdict(*, conn: Connection) -> bool:
+    """Whether reps ever judged a lead (one index lookup)."""
+    statement = text("SELECT 1 FROM lead_action WHERE action IN :actions LIMIT 1").bindparams(
+        bindparam("actions", expanding=True))
+    return conn.execute(statement, {"actions": list(VERDICTS)}).first() is not None
+
+
+SCOPED_UP_TO = 1000  # leads: a scoring of more reads every verdict (a few per rep and week) in one go
+
+
+def verdicts(*, conn: Connection, lead_id: int | None = None,
+             lead_ids: Sequence[int] | None = None) -> list[Verdict]:
+    """Every verdict reps gave, oldest first: on one lead, or on `lead_ids` when they are few (else all)."""
+    scope = [lead_id] if lead_id is not None else list(lead_ids) if lead_ids is not None \
+        and len(lead_ids) <= SCOPED_UP_TO else None
     statement = text(
         "SELECT a.lead_id, a.action, a.created_at, r.name, a.note, a.until FROM lead_action a "
         "LEFT JOIN rep r ON r.id = a.rep_id WHERE a.action IN :actions "
-        + ("AND a.lead_id = :lead " if lead_id is not None else "") + "ORDER BY a.created_at, a.id"
+        + ("AND a.lead_id IN :ids " if scope is not None else "") + "ORDER BY a.created_at, a.id"
     ).bindparams(bindparam("actions", expanding=True))
+    params: dict[str, Any] = {"actions": list(VERDICTS)}
+    if scope is not None:
+        statement = statement.bindparams(bindparam("ids", expanding=True))
+        params["ids"] = [int(i) for i in scope]
     return [Verdict(lead, action, utc(at), rep, note, utc(until) if until is not None else None)
-            for lead, action, at, rep, note, until
-            in conn.execute(statement, {"actions": list(VERDICTS), "lead": lead_id})]
+            for lead, action, at, rep, note, until in conn.execute(statement, params)]
 
 
 def activity_counts(*, conn: Connection, lead_ids: Sequence[int], since: datetime) -> dict[str, int]:

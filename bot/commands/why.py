@@ -68,7 +68,9 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
     movement = history[0].movement if history else None
     head = (f"*{facts['name']}*" + (f" ({facts['account']})" if facts["account"] else "") + f" · {facts['lead']}\n"
             + score_line(facts["probability"], facts["percentile"], facts["band"], movement))
-    amount = (deal_amounts(query.deps.engine, [lead.id]) or {}).get(lead.id) if lead else None
+    amount = facts.get("expected_amount")  # computed with the facts, or else now (features of one lead)
+    if amount is None and lead is not None:
+        amount = (deal_amounts(query.deps.engine, [lead.id]) or {}).get(lead.id)
     if amount is not None:  # an open lead, and the active model has a deal-value model
         head += (f"\n💰 Expected value *{facts['probability'] * amount:,.0f}*: a {facts['probability']:.0%} chance of "
                  f"a deal worth about {amount:,.0f} if won")
