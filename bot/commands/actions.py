@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.commands import Command, patterns
 from bot.commands.common import lead_acted_on
-from bot.commands.words import SOME, number
+from bot.commands.words import SPAN, span_days
 from bot.replies import Reply
 from bot.router import Query
 from storage.history import record_action
@@ -25,7 +25,7 @@ def handle(query: Query) -> Reply:
         return lead
     now = query.deps.clock()
     parts = query.parts
-    days = number(parts.get("days"), 0) + 7 * number(parts.get("weeks"), 0) or SNOOZE_DAYS
+    days = span_days(parts) or SNOOZE_DAYS
     until = now + timedelta(days=days) if action == "snooze" else None
     rep = query.message.rep
     with query.deps.engine.begin() as conn:
@@ -41,9 +41,8 @@ def handle(query: Query) -> Reply:
 _DONE = (r"called|phoned|rang|emailed|e-mailed|messaged|texted|pinged|contacted|reached|met(?:\s+with)?|"
          r"(?:spoke|spoken|talked|chatted)\s+(?:to|with)")
 _WHEN = r"(?:today|just\s+now|this\s+morning|this\s+afternoon|yesterday|earlier)"
-_SPAN = rf"(?:(?P<days>{SOME})\s*d(?:ays?)?|(?P<weeks>{SOME})\s*w(?:ee)?ks?)"
-_FOR = rf"(?:\s+(?:for\s+)?{_SPAN})?"
-_IN = rf"\s+(?:in|after)\s+{_SPAN}"
+_FOR = rf"(?:\s+(?:for\s+)?{SPAN})?"
+_IN = rf"\s+(?:in|after)\s+{SPAN}"
 COMMAND: Command = Command(
     name="actions",
     summary="snooze a lead or mark it contacted",

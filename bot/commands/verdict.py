@@ -11,7 +11,7 @@ from dateutil import parser as dates
 
 from bot.commands import Command, patterns
 from bot.commands.common import lead_acted_on
-from bot.commands.words import SOME, number
+from bot.commands.words import SPAN, span_days
 from bot.replies import Reply
 from bot.router import Query
 from scoring.feedback import PIN_DAYS, PINS
@@ -41,8 +41,8 @@ def until_of(parts: dict[str, str | None], verdict: str, now: datetime) -> datet
     verdict that pins nothing; the words back (a str) when they are not a date."""
     if verdict not in PINS:
         return None
-    if parts.get("days") or parts.get("weeks"):
-        return now + timedelta(days=number(parts.get("days"), 0) + 7 * number(parts.get("weeks"), 0))
+    if days := span_days(parts):
+        return now + timedelta(days=days)
     named = parts.get("until")
     if not named:
         return now + timedelta(days=PIN_DAYS[verdict])
@@ -88,8 +88,7 @@ def handle(query: Query) -> Reply:
 
 
 _REASON = r"(?:\s*[:;,—–-]\s*|\s+(?:because|since|as|—|-)\s+)(?P<note>.+)"
-_UNTIL = (rf"(?:\s+(?:until|till|til|through|to)\s+(?P<until>[\w ,./-]+?)|\s+for\s+(?:(?P<days>{SOME})\s*d(?:ays?)?"
-          rf"|(?P<weeks>{SOME})\s*w(?:ee)?ks?))?")
+_UNTIL = rf"(?:\s+(?:until|till|til|through|to)\s+(?P<until>[\w ,./-]+?)|\s+for\s+{SPAN})?"
 _HOTTER = r"hotter(?:\s+than\s+(?:this|that|it\s+looks|(?:its|the|their)\s+score|scored|you\s+think))?"
 _BUDGET = r"(?:has\s+)?no\s+budget|(?:has\s+)?not\s+got\s+(?:a\s+|the\s+|any\s+)?budget"
 COMMAND: Command = Command(

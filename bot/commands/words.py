@@ -7,6 +7,7 @@ NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight
            "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
 NUMBER = r"(?:\d+|" + "|".join(NUMBERS[1:]) + ")"
 SOME = rf"(?:{NUMBER}|an?)"  # "a week", "an hour"
+SPAN = rf"(?:(?P<days>{SOME})\s*d(?:ays?)?|(?P<weeks>{SOME})\s*w(?:ee)?ks?)"  # "7 days", "2 weeks" (see span_days)
 LEADS = r"(?:leads?|prospects?|opportunit(?:y|ies)|opps?|contacts?|deals?|people|ones)"
 ACCOUNTS = r"(?:accounts?|companies|company|customers?|organi[sz]ations?|orgs?)"
 BAND = r"(?:hot|warm|cold)"
@@ -30,3 +31,8 @@ def number(text: str | None, default: int) -> int:
     if text in ("a", "an"):
         return 1
     return int(text) if text.isdigit() else NUMBERS.index(text)
+
+
+def span_days(parts: dict[str, str | None]) -> int:
+    """The days a matched SPAN says ("2 weeks": 14); 0 when none was said."""
+    return number(parts.get("days"), 0) + 7 * number(parts.get("weeks"), 0)
