@@ -77,7 +77,8 @@ def explain(query: Query, key: str, note: str | None = None) -> Reply:
     sections = []
     if facts.get("stop"):
         sections.append(Section("Do not call", (f"⛔ {facts['stop']} (band capped at cold)",)))
-    feedback = lead_feedback(query.deps.engine, lead.id, query.deps.clock()) if lead else facts.get("feedback", [])
+    feedback = facts["feedback"] if "feedback" in facts else (  # computed with the facts, or read now
+        lead_feedback(query.deps.engine, lead.id, query.deps.clock()) if lead else [])
     if feedback:
         sections.append(Section("Rep feedback", tuple(f"🗣 {said['text']}" for said in feedback)))
     if note:
