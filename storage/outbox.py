@@ -81,11 +81,12 @@ def claim_batch(conn: Connection, *, channel: str, target: str, now: datetime, l
     return _claim(conn, ids, now) if ids else []
 
 
-def supersede_queued(conn: Connection, *, channel: str, kind: str, lead_id: int) -> int:
-    """Mark this lead's still-queued alerts of `kind` on `channel` superseded (a newer one says more)."""
+def supersede_queued(conn: Connection, *, kind: str, lead_id: int, channel: str | None = None) -> int:
+    """Mark this lead's still-queued alerts of `kind` (on `channel`, or any) superseded: a newer one says more.
+    How many there were."""
     return int(conn.execute(text(
-        "UPDATE alert SET status = 'superseded', next_attempt_at = NULL WHERE status = 'queued' AND "
-        "channel = :channel AND kind = :kind AND lead_id = :lead"),
+        "UPDATE alert SET status = 'superseded' WHERE status = 'queued' AND kind = :kind AND lead_id = :lead"
+        + (" AND channel = :channel" if channel is not None else "")),
         {"channel": channel, "kind": kind, "lead": lead_id}).rowcount)
 
 

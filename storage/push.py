@@ -48,12 +48,6 @@ def alerted_since(*, conn: Connection, lead_id: int, kind: str, since: datetime)
     ), {"lead": lead_id, "kind": kind, "since": stamp(since)}).first() is not None
 
 
-def supersede_queued_jumps(*, conn: Connection, lead_id: int) -> int:
-    """Mark this lead's still-queued jump alerts superseded; how many there were."""
-    return conn.execute(text("UPDATE alert SET status = 'superseded' WHERE lead_id = :lead AND kind = 'jump' "
-                             "AND status = 'queued'"), {"lead": lead_id}).rowcount
-
-
 def scores_at(*, conn: Connection, moment: datetime) -> dict[int, tuple[float, str, list[dict[str, Any]]]]:
     """Every lead's (probability, band, reasons) as it stood at `moment`: its newest row scored then or before."""
     rows = conn.execute(text(

@@ -17,6 +17,7 @@ from bot.push.outbox import enqueue
 from bot.replies import Reply, Section
 from scoring.experiment import held_out
 from scoring.incremental import Moved
+from storage import outbox as outbox_store
 from storage import push as store
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def alert_moves(engine: Engine, settings: Settings, moves: list[Moved], now: dat
                                   now=moment):
                 continue  # the experiment's control arm: no alert or routing comes from the model
             if kind == "hot":  # a lead that turns hot while its jump alert still waits gets one alert: the hot one
-                store.supersede_queued_jumps(conn=conn, lead_id=moved.lead_id)
+                outbox_store.supersede_queued(conn, kind="jump", lead_id=moved.lead_id)
         owner = (facts["owner_id"], facts["owner"], facts["owner_slack"], facts["owner_zone"])
         suggested = None
         if facts["owner_id"] is None:
