@@ -61,7 +61,7 @@ def senders(settings: Settings, engine: Engine) -> dict[str, Sender]:
         from bot.crm.sync import connector_for
         from bot.crm.writeback import channel
 
-        found[crm] = channel(connector_for(crm, settings))  # type: ignore[arg-type]
+        found[crm] = channel(connector_for(crm, settings))
     return found
 
 

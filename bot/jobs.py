@@ -92,7 +92,7 @@ def crm_sync() -> None:
             return
         connector = connector_for(crm, settings)
         report = sync(engine, connector, Stages.from_settings(settings))
-        queued = queue_moved(engine, connector)  # type: ignore[arg-type]
+        queued = queue_moved(engine, connector)
         log.info("synced %s in %.1f s (%s); %d moved scores queued for write-back", crm, report["seconds"],
                  ", ".join(f"{k} {v['read']}" for k, v in report["objects"].items()), queued)
     finally:

@@ -3,7 +3,7 @@ writes the moved scores back."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,12 +13,12 @@ from bot.config import MissingSettingError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from bot.crm.sync import Connector
+    from bot.crm.sync import Crm
 
 CRMS = ("hubspot", "salesforce")
 
 
-def _connector(app: AppContext, crm: str) -> tuple[Connector, str]:
+def _connector(app: AppContext, crm: str) -> tuple[Crm, str]:
     """The CRM's connector, its credentials checked, and what it said about the account."""
     from bot.crm.errors import CrmError
     from bot.crm.sync import connector_for
@@ -54,7 +54,7 @@ def connect(app: AppContext, crm: str, as_json: bool) -> None:
     engine = app.engine()
     connector, about = _connector(app, crm)
     try:
-        fields: list[str] = connector.ensure_fields() if hasattr(connector, "ensure_fields") else []
+        fields = connector.ensure_fields()
     except CrmError as exc:
         raise click.ClickException(str(exc)) from exc
     with engine.begin() as conn:
@@ -101,14 +101,12 @@ def sync(app: AppContext, crm: str | None, as_json: bool) -> None:
                   if report["written_back"]["waiting"] else ""))
 
 
-def write_back(engine: Engine, connector: Any) -> dict[str, int]:
+def write_back(engine: Engine, connector: Crm) -> dict[str, int]:
     """Queue the moved scores for the CRM and send what is due now; what could not go stays queued."""
     from bot.crm.writeback import KIND, channel, queue_moved
     from bot.push.outbox import Outbox
     from storage.crm_sync import waiting_writebacks
 
-    if not hasattr(connector, "write_scores"):
-        return {"queued": 0, "sent": 0, "waiting": 0}
     queued = queue_moved(engine, connector)
     outbox = Outbox(engine, {connector.name: channel(connector)})
     sent = 0

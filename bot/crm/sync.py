@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 
 from bot.config import Settings
 from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.writeback import Writer
 from storage import crm_sync
 from storage.history import names_changed
 from storage.live import store
@@ -210,7 +211,13 @@ def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts, 
     counts.add("created" if new else "unchanged")
 
 
-def connector_for(name: str, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> Connector:
+class Crm(Connector, Writer, Protocol):
+    """A whole connector: it pulls, writes scores back, and sets up the fields they go in (`hotlead connect`)."""
+
+    def ensure_fields(self) -> list[str]: ...
+
+
+def connector_for(name: str, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> Crm:
     """The connector of `name` (hubspot | salesforce)."""
     if name == "hubspot":
         from bot.crm.hubspot import HubSpotConnector
