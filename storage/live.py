@@ -37,10 +37,18 @@ class Stored:
 
 
 class _OneByOne(References):
-    """References that look each lead up by its key: a request names a few leads, not the whole table."""
+    """References that look each lead up by its key (a request names a few leads, not the whole table), unless
+    the caller knows it already (`known`: external id → id)."""
+
+    def __init__(self, conn: Connection, known: Mapping[str, int] | None = None) -> None:
+        super().__init__(conn, {})
+        self.known = known or {}
 
     def lead(self, value: Any) -> int:
         """A lead's id from its external id."""
+        found = self.known.get(value) if isinstance(value, str) else None
+        if found is not None:
+            return found
         external_id = str(value).strip()
         found = self.conn.execute(text("SELECT id FROM lead WHERE external_id = :key"), {"key": external_id}).scalar()
         if found is None:
@@ -95,18 +103,6 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-class _Known(_OneByOne):
-    """References that know some leads already (external id → id), and look up the others."""
-
-    def __init__(self, conn: Connection, leads: Mapping[str, int]) -> None:
-        super().__init__(conn, {})
-        self.known = leads
-
-    def lead(self, value: Any) -> int:
-        found = self.known.get(value) if isinstance(value, str) else None
-        return found if found is not None else super().lead(value)
-
-
 def store(conn: Connection, kind: str, body: Any, leads: Mapping[str, int] | None = None) -> list[Stored]:
     """Check every item of `body` (one object or a list) and store them; FieldError or NotFoundError before
     anything is written when one item is wrong. Items already stored (same natural key) are not stored again.
@@ -114,7 +110,7 @@ def store(conn: Connection, kind: str, body: Any, leads: Mapping[str, int] | Non
     items = body if isinstance(body, list) else [body]
     if not items:
         raise FieldError("body", "expected an object or a non-empty list of objects")
-    refs = _Known(conn, leads) if leads else _OneByOne(conn, {})
+    refs = _OneByOne(conn, leads)
     spec_kind = KINDS[kind]
     prepared = [_values(spec_kind, refs, item, f"[{i}]." if isinstance(body, list) else "")
                 for i, item in enumerate(items)]
