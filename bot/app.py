@@ -56,21 +56,13 @@ def senders(settings: Settings, engine: Engine) -> dict[str, Sender]:
         found["slack"] = slack_sender(slack_client(settings, max_retry_count=0))  # the outbox retries, later
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_whatsapp_from:
         found["whatsapp"] = whatsapp_sender(settings, twilio_client(settings), engine)
+    from bot.crm.sync import connected, connector_for
+    from bot.crm.writeback import channel
+
     crm = connected(engine)
     if crm is not None:  # scores written back to the CRM `hotlead connect` set up
-        from bot.crm.sync import connector_for
-        from bot.crm.writeback import channel
-
         found[crm] = channel(connector_for(crm, settings))
     return found
-
-
-def connected(engine: Engine) -> str | None:
-    """The CRM `hotlead connect` set up, if any."""
-    from storage.crm_sync import connected_crm
-
-    with engine.connect() as conn:
-        return connected_crm(conn=conn)
 
 
 def create_app(

@@ -78,16 +78,14 @@ def retrain() -> None:
 def crm_sync() -> None:
     """Job: pull what changed in the connected CRM and queue the moved scores for write-back (the server's outbox
     sends them)."""
-    from bot.crm.sync import Stages, connector_for, sync
+    from bot.crm.sync import Stages, connected, connector_for, sync
     from bot.crm.writeback import queue_moved
-    from storage.crm_sync import connected_crm
 
     settings = Settings.from_env()
     engine = make_engine(settings.hotlead_database_url)
     try:
         now = datetime.now(UTC)
-        with engine.connect() as conn:
-            crm = connected_crm(conn=conn)
+        crm = connected(engine)
         if crm is None or not claimed(engine, CRM_SYNC, now, timedelta(minutes=settings.hotlead_sync_minutes / 2)):
             return
         connector = connector_for(crm, settings)

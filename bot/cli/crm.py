@@ -3,7 +3,7 @@ writes the moved scores back."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,10 +31,9 @@ def _connector(app: AppContext, crm: str) -> tuple[Crm, str]:
 
 
 def _connected(engine: Engine, given: str | None) -> str:
-    from storage.crm_sync import connected_crm
+    from bot.crm.sync import connected
 
-    with engine.connect() as conn:
-        crm = given or connected_crm(conn=conn)
+    crm = given or connected(engine)
     if crm is None:
         raise click.ClickException("no CRM connected: run `hotlead connect hubspot` or `hotlead connect salesforce`")
     return crm
@@ -115,3 +114,19 @@ def write_back(engine: Engine, connector: Crm) -> dict[str, int]:
     with engine.connect() as conn:
         waiting = waiting_writebacks(conn=conn, crm=connector.name, kind=KIND)
     return {"queued": queued, "sent": sent, "waiting": waiting}
+
+
+def write_back_connected(app: AppContext) -> dict[str, Any] | None:
+    """With a CRM connected (`hotlead connect`), write the moved scores back to it; None without one."""
+    from bot.crm.errors import CrmError
+    from bot.crm.sync import connected, connector_for
+
+    engine = app.engine()
+    crm = connected(engine)
+    if crm is None:
+        return None
+    try:
+        return write_back(engine, connector_for(crm, app.settings))
+    except (MissingSettingError, CrmError) as exc:
+        click.echo(f"Scores not written back to {crm}: {exc}", err=True)
+        return {"queued": 0, "sent": 0, "waiting": 0, "error": str(exc)}

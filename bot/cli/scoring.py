@@ -126,11 +126,12 @@ def train(app: AppContext, plots: Path | None, hot_share: float | None, warm_sha
 @pass_app
 def score(app: AppContext, as_json: bool) -> None:
     """Rescore every active lead; history keeps a row only when a score moved or its band changed."""
+    from bot.cli.crm import write_back_connected
     from scoring.rescore import rescore
 
     result = rescore(app.engine())
     rate = result.leads / result.seconds if result.seconds else 0.0
-    written_back = _write_back(app)
+    written_back = write_back_connected(app)
     if as_json:
         emit_json({"leads": result.leads, "written": result.written, "seconds": round(result.seconds, 3),
                    "leads_per_s": round(rate), "written_back": written_back})
@@ -140,26 +141,6 @@ def score(app: AppContext, as_json: bool) -> None:
     if written_back:
         click.echo(f"{written_back['sent']:,} moved scores written back to the CRM"
                    + (f"; {written_back['waiting']:,} waiting" if written_back["waiting"] else "") + ".")
-
-
-def _write_back(app: AppContext) -> dict[str, Any] | None:
-    """With a CRM connected (`hotlead connect`), write the moved scores back to it; None without one."""
-    from bot.cli.crm import write_back
-    from bot.config import MissingSettingError
-    from bot.crm.errors import CrmError
-    from bot.crm.sync import connector_for
-    from storage.crm_sync import connected_crm
-
-    engine = app.engine()
-    with engine.connect() as conn:
-        crm = connected_crm(conn=conn)
-    if crm is None:
-        return None
-    try:
-        return write_back(engine, connector_for(crm, app.settings))
-    except (MissingSettingError, CrmError) as exc:
-        click.echo(f"Scores not written back to {crm}: {exc}", err=True)
-        return {"queued": 0, "sent": 0, "waiting": 0, "error": str(exc)}
 
 
 @cli.command()

@@ -211,6 +211,12 @@ def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts, 
     counts.add("created" if new else "unchanged")
 
 
+def connected(engine: Engine) -> str | None:
+    """The CRM `hotlead connect` set up, if any."""
+    with engine.connect() as conn:
+        return crm_sync.connected_crm(conn=conn)
+
+
 class Crm(Connector, Writer, Protocol):
     """A whole connector: it pulls, writes scores back, and sets up the fields they go in (`hotlead connect`)."""
 
