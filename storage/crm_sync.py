@@ -78,6 +78,16 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in new.items() if not same(old.get(k), v)}
 
 
+def _bring_up_to_date(conn: Connection, table: str, key: str, key_value: int, old: dict[str, Any],
+                      new: dict[str, Any]) -> Status:
+    """Write the values of `new` that differ from `old` into the row of `table` whose `key` is `key_value`."""
+    changes = _changed(old, new)
+    if changes:
+        sets = ", ".join(f"{name} = :{name}" for name in changes)
+        conn.execute(text(f"UPDATE {table} SET {sets} WHERE {key} = :row_key"), {**_sql(changes), "row_key": key_value})
+    return "updated" if changes else "unchanged"
+
+
 def _sql(values: dict[str, Any]) -> dict[str, Any]:
     return {k: stamp(v) if isinstance(v, datetime) else v for k, v in values.items()}
 
@@ -97,10 +107,7 @@ def upsert_rep(*, conn: Connection, crm: str, crm_id: str, name: str, email: str
         return int(found), "created"
     link(conn=conn, crm=crm, kind="owners", crm_id=crm_id, local_id=found)
     old = dict(conn.execute(text("SELECT name, email FROM rep WHERE id = :id"), {"id": found}).one()._mapping)
-    changes = _changed(old, {"email": email} if email else {})
-    if changes:
-        conn.execute(text("UPDATE rep SET email = :email WHERE id = :id"), {"email": email, "id": found})
-    return int(found), "updated" if changes else "unchanged"
+    return int(found), _bring_up_to_date(conn, "rep", "id", found, old, {"email": email} if email else {})
 
 
 def upsert_account(*, conn: Connection, crm: str, crm_id: str, values: dict[str, Any]) -> tuple[int, Status]:
@@ -118,11 +125,8 @@ def upsert_account(*, conn: Connection, crm: str, crm_id: str, values: dict[str,
     link(conn=conn, crm=crm, kind="companies", crm_id=crm_id, local_id=found)
     old = dict(conn.execute(text(f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM account WHERE id = :id"),
                             {"id": found}).one()._mapping)
-    changes = _changed(old, {k: v for k, v in values.items() if v is not None})
-    if changes:
-        sets = ", ".join(f"{k} = :{k}" for k in changes)
-        conn.execute(text(f"UPDATE account SET {sets} WHERE id = :id"), {**_sql(changes), "id": found})
-    return int(found), "updated" if changes else "unchanged"
+    return int(found), _bring_up_to_date(conn, "account", "id", found, old,
+                                         {k: v for k, v in values.items() if v is not None})
 
 
 def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[str, Any]) -> tuple[int, Status]:
@@ -141,11 +145,7 @@ def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[st
     old = dict(row._mapping)
     lead_id = int(old.pop("id"))
     link(conn=conn, crm=crm, kind="contacts", crm_id=external_id, local_id=lead_id)
-    changes = _changed(old, values)
-    if changes:
-        sets = ", ".join(f"{k} = :{k}" for k in changes)
-        conn.execute(text(f"UPDATE lead SET {sets} WHERE id = :id"), {**_sql(changes), "id": lead_id})
-    return lead_id, "updated" if changes else "unchanged"
+    return lead_id, _bring_up_to_date(conn, "lead", "id", lead_id, old, values)
 
 
 def set_outcome(*, conn: Connection, lead_id: int, converted: bool, amount: float | None,
@@ -160,11 +160,7 @@ def set_outcome(*, conn: Connection, lead_id: int, converted: bool, amount: floa
         conn.execute(text("INSERT INTO outcome (lead_id, converted, amount, closed_at) VALUES (:lead, :converted, "
                           ":amount, :closed_at)"), {"lead": lead_id, **_sql(new)})
         return "created"
-    changes = _changed(dict(row._mapping), new)
-    if changes:
-        sets = ", ".join(f"{k} = :{k}" for k in changes)
-        conn.execute(text(f"UPDATE outcome SET {sets} WHERE lead_id = :lead"), {**_sql(changes), "lead": lead_id})
-    return "updated" if changes else "unchanged"
+    return _bring_up_to_date(conn, "outcome", "lead_id", lead_id, dict(row._mapping), new)
 
 
 def reopen(*, conn: Connection, lead_id: int) -> Status:
