@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.push.health import ModelHealth, model_health
 from scoring.experiment import measure
 from scoring.features import NOT_ENGAGEMENT
+from scoring.feedback import PINS, WORDS
 from scoring.segments import segments_now
 from storage.history import LeadName, Verdict, all_reps, lead_names, stamp, verdicts
 from storage.push import last_heard, scores_at
@@ -36,11 +37,9 @@ MISSED_LIFT = 1.5  # a segment converting this many times the base rate (and its
 MISSED_HOT_SHARE = 0.5  # when fewer than this share of its open leads are banded hot, the bands miss it
 MISSED = 2  # segments called out at most, highest lift first
 EXAMPLES = 3  # of a missed segment's likeliest open leads not banded hot
-# what each verdict says, in a count and on a lead; and what it does to the lead's band
+# what each verdict says in a count (on a lead: scoring.feedback.WORDS; what it does to the band: PINS)
 SAID = {"hotter": "hotter than the score", "no_budget": "talked: no budget", "not_fit": "not a fit",
         "fit": "a fit after all"}
-ON_LEAD = {**SAID, "hotter": "hotter than its score"}
-PINNED = {"hotter": "hot", "no_budget": "cold"}
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,12 @@ class Override:
     def line(self) -> str:
         """The override as a manager reads it."""
         label = f"{self.name} ({self.account})" if self.account else self.name
-        if self.action in PINNED:
-            effect = f"pinned {PINNED[self.action]}" + (f" until {self.until:%-d %b}" if self.until else "")
+        if self.action in PINS:
+            effect = f"pinned {PINS[self.action]}" + (f" until {self.until:%-d %b}" if self.until else "")
         else:
             effect = "capped cold, off call lists" if self.action == "not_fit" else "back to its score"
         note = self.note if self.note is None or len(self.note) <= NOTE_CHARS else self.note[:NOTE_CHARS] + "…"
-        return (f"{self.rep or 'A rep'}: {label} {ON_LEAD.get(self.action, self.action)} ({effect})"
+        return (f"{self.rep or 'A rep'}: {label} {WORDS.get(self.action, self.action)} ({effect})"
                 + (f": “{note}”" if note else ""))
 
 
@@ -301,10 +300,10 @@ def overrides(judged: list[Verdict], names: dict[int, LeadName], open_ids: set[i
                                lead.name if lead else f"lead {v.lead_id}", lead.account if lead else None,
                                v.action, v.created_at, v.note, v.until))
     standing = {v.lead_id: v for v in judged if v.created_at < now}  # oldest first: the latest stands
-    pinned = dict.fromkeys(PINNED.values(), 0)
+    pinned = dict.fromkeys(PINS.values(), 0)
     for lead_id, v in standing.items():
-        if lead_id in open_ids and v.action in PINNED and (v.until is None or v.until > now):
-            pinned[PINNED[v.action]] += 1
+        if lead_id in open_ids and v.action in PINS and (v.until is None or v.until > now):
+            pinned[PINS[v.action]] += 1
     return Overrides(counts, latest, pinned)
 
 
