@@ -412,16 +412,17 @@ def _surprise(group: str, phrase: _Phrase, values: Mapping[str, Any], contributi
     rates = presence.get(key or "")
     if present:  # yet lowering
         if rates and rates[0] < rates[2]:
-            return (f" — in your past leads, those with {group} converted less often ({_percent(rates[0])} vs "
-                    f"{_percent(rates[2])} without)")
+            return (f" — in your past leads, those with {group} converted less often ({percent(rates[0])} vs "
+                    f"{percent(rates[2])} without)")
         return " — usually a good sign, but with this lead's other signals the model counts it against"
     if rates and rates[2] > rates[0]:  # absent, yet raising
-        return (f" — in your past leads, those without {group} converted more often ({_percent(rates[2])} vs "
-                f"{_percent(rates[0])} with)")
+        return (f" — in your past leads, those without {group} converted more often ({percent(rates[2])} vs "
+                f"{percent(rates[0])} with)")
     return " — not a good sign on its own, but with this lead's other signals the model counts it in favour"
 
 
-def _percent(rate: float) -> str:
+def percent(rate: float) -> str:
+    """34%, or 2.5% below ten per cent (whole points would round small rates to nothing)."""
     return f"{rate:.0%}" if rate >= 0.1 or rate == 0 else f"{rate:.1%}"
 
 

@@ -13,6 +13,7 @@ from bot.names import name_index
 from bot.replies import Choice, Reply, Section
 from bot.router import Query
 from scoring import registry
+from scoring.explain import percent
 from scoring.segments import MIN_ROWS, segment_of, segments_now
 from storage.history import LeadName
 
@@ -36,7 +37,7 @@ def handle(query: Query) -> Reply:
         listed.append({**_facts(segment), "open_leads": segment["open_leads"],
                        "leads": [lead.external_id for lead in leads]})
     head = (f"*{len(lines)} segments* of {found['decided_leads']:,} decided leads, best converting first "
-            f"(found by model {found['version']}; base conversion rate {_pct(found['base_rate'])}):")
+            f"(found by model {found['version']}; base conversion rate {percent(found['base_rate'])}):")
     return Reply(head, (Section("", tuple(lines)),),
                  data={"version": found["version"], "base_rate": found["base_rate"], "segments": listed})
 
@@ -44,11 +45,11 @@ def handle(query: Query) -> Reply:
 def _line(segment: dict[str, Any], base: float, leads: list[LeadName]) -> str:
     """Segment 3 · Read the docs 3× in 30 days; … — converts 34% (2.1× the 16% base), 95% CI 31–37%; 1,024
     decided leads, 87 open (e.g. Jane Doe, John Roe)"""
-    lift = f"{segment['lift']:.1f}× the {_pct(base)} base" if segment.get("lift") is not None else "no base rate"
+    lift = f"{segment['lift']:.1f}× the {percent(base)} base" if segment.get("lift") is not None else "no base rate"
     names = f" (e.g. {', '.join(lead.name for lead in leads)})" if leads else ""
-    rate = _pct(segment["conversion_rate"])
+    rate = percent(segment["conversion_rate"])
     return (f"*Segment {segment['segment']}* · {segment['description']} — converts *{rate}* ({lift}), "
-            f"95% CI {_pct(segment['ci_low'], False)}–{_pct(segment['ci_high'])}; "
+            f"95% CI {percent(segment['ci_low']).removesuffix('%')}–{percent(segment['ci_high'])}; "
             f"{segment['size']:,} decided leads, {segment['open_leads']:,} open{names}")
 
 
@@ -68,7 +69,7 @@ def _placed(query: Query, phrase: str) -> Reply:
         return Reply(f"{lead_label(lead)} is no longer an open lead: segments place the leads still in play (the "
                      "decided ones are what they were found in).", data={**facts, "segment": None})
     text = (f"{lead_label(lead)} is in *segment {placed['segment']}*: {placed['description']} — converts "
-            f"*{_pct(placed['conversion_rate'])}* vs {_pct(placed['base_rate'])} base")
+            f"*{percent(placed['conversion_rate'])}* vs {percent(placed['base_rate'])} base")
     sections = (Section("", (note,)),) if note else ()
     choices = (Choice(f"Why {lead.name}?", f"why is {lead.external_id} hot?"), Choice("All segments", "segments"))
     return Reply(text, sections, choices=choices,
@@ -88,12 +89,6 @@ def _none_yet(query: Query) -> Reply:
                      "`hotlead train`.", data={"segments": []})
     return Reply(f"The active model has no segments: they are looked for at training, with at least {MIN_ROWS} "
                  "decided leads. Run `hotlead train` again once there are.", data={"segments": []})
-
-
-def _pct(rate: float, percent_sign: bool = True) -> str:
-    """34%, or 2.5% below ten per cent (whole points would round small rates to nothing)."""
-    text = f"{100 * rate:.0f}" if rate >= 0.1 or rate == 0 else f"{100 * rate:.1f}"
-    return text + ("%" if percent_sign else "")
 
 
 _SHOW = r"(?:(?:show|list|give|get|see|send)\s+(?:me\s+|us\s+)?)?(?:the\s+|all\s+|our\s+)*"
