@@ -77,6 +77,7 @@ class Settings:
     hotlead_crm_won_stages: str = "closedwon,Closed Won"  # deal stages that are a won outcome (comma-separated)
     hotlead_crm_lost_stages: str = "closedlost,Closed Lost"  # and a lost one; any other stage stays open
     hotlead_sync_minutes: int = 15  # `serve` pulls from the connected CRM this often (0: never)
+    hotlead_crm_lookback_minutes: int = 10  # each sync reads again this long before its cursor (late commits)
 
     def __post_init__(self) -> None:
         # from_env passes text; a number that is not one must fail at start-up, naming its variable
@@ -92,6 +93,11 @@ class Settings:
         if not minutes.isdecimal():
             raise SettingError(f"HOTLEAD_SYNC_MINUTES must be a whole number of minutes (0: never), not {minutes!r}")
         object.__setattr__(self, "hotlead_sync_minutes", int(minutes))
+        lookback = str(self.hotlead_crm_lookback_minutes).strip()
+        if not lookback.isdecimal():
+            raise SettingError(f"HOTLEAD_CRM_LOOKBACK_MINUTES must be a whole number of minutes (0: none), not "
+                               f"{lookback!r}")
+        object.__setattr__(self, "hotlead_crm_lookback_minutes", int(lookback))
         share = str(self.hotlead_holdout_share).strip()
         try:
             holdout = float(share)

@@ -89,7 +89,8 @@ def crm_sync() -> None:
         if crm is None or not claimed(engine, CRM_SYNC, now, timedelta(minutes=settings.hotlead_sync_minutes / 2)):
             return
         connector = connector_for(crm, settings)
-        report = sync(engine, connector, Stages.from_settings(settings))
+        report = sync(engine, connector, Stages.from_settings(settings),
+                      lookback=timedelta(minutes=settings.hotlead_crm_lookback_minutes))
         queued = queue_moved(engine, connector)
         log.info("synced %s in %.1f s (%s); %d moved scores queued for write-back", crm, report["seconds"],
                  ", ".join(f"{k} {v['read']}" for k, v in report["objects"].items()), queued)

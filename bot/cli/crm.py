@@ -3,6 +3,7 @@ writes the moved scores back."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -83,7 +84,8 @@ def sync(app: AppContext, crm: str | None, as_json: bool) -> None:
     name = _connected(engine, crm)
     connector, _about = _connector(app, name)
     try:
-        report = pull(engine, connector, Stages.from_settings(app.settings))
+        report = pull(engine, connector, Stages.from_settings(app.settings),
+                      lookback=timedelta(minutes=app.settings.hotlead_crm_lookback_minutes))
     except CrmError as exc:
         raise click.ClickException(f"{exc} (every page written before it is kept: run `hotlead sync` again)") from exc
     report["written_back"] = write_back(engine, connector)

@@ -43,6 +43,7 @@ from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCre
 
 from bot.config import Settings
 from bot.crm.errors import CrmError
+from bot.crm.pace import Pacer
 from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused, ScoreUpdate
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ Json = dict[str, Any]
 Found = tuple[datetime, Record]  # a record and its last-modified time
 
 PAGE = 100
+SEARCHES_PER_SECOND = 5  # HubSpot's limit on the search endpoints, per account
 BATCH = 100  # most contacts one batch update takes
 WRITE_SCOPE, SCHEMA_SCOPE = "crm.objects.contacts.write", "crm.schemas.contacts.write"
 GROUP, GROUP_LABEL = "hotlead", "Hotlead"
@@ -131,9 +133,11 @@ class HubSpotConnector:
     target = "contacts"  # what write-back writes
     batch = BATCH
 
-    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._sleep = sleep
+        self._searches = Pacer(SEARCHES_PER_SECOND, 1.0, clock=clock, sleep=sleep)
         self._apis: dict[str, Any] = {}
 
     @functools.cached_property
@@ -162,11 +166,11 @@ class HubSpotConnector:
         page: list[Found] = []
         for item in found:
             if len(page) >= PAGE and item[0] != page[-1][0]:
-                yield Page(kind, [record for _, record in page], _instant(page[-1][0]))
+                yield _page(kind, page)
                 page = []
             page.append(item)
         if page:
-            yield Page(kind, [record for _, record in page], _instant(page[-1][0]))
+            yield _page(kind, page)
 
     def write_scores(self, updates: list[ScoreUpdate]) -> dict[str, str | None]:
         """Write each score into its contact, in one batch update (at most BATCH); per contact id, None when
@@ -279,7 +283,7 @@ class HubSpotConnector:
                 "sorts": [{"propertyName": sort, "direction": "ASCENDING"}], "limit": PAGE}
         return self._call(f"search the {source.name}", functools.partial(
             self._api(source.name).do_search, public_object_search_request=body, _preload_content=False,
-            _request_timeout=TIMEOUT_S))
+            _request_timeout=TIMEOUT_S), pace=self._searches)
 
     def _read(self, source: Source, results: list[Json]) -> Iterator[Found]:
         contacts = self._contacts(source.name, [result["id"] for result in results]) if source.associated else {}
@@ -311,14 +315,17 @@ class HubSpotConnector:
         return self._apis[name]
 
     def _call(self, what: str, request: Callable[[], Any], *, attempts: int = ATTEMPTS,
-              scopes: tuple[str, ...] = SCOPES) -> Json:
+              scopes: tuple[str, ...] = SCOPES, pace: Pacer | None = None) -> Json:
         """One request's JSON answer: a 429 waited out (Retry-After), a 5xx or no answer retried with backoff, up
-        to `attempts` tries in all; HubSpotError naming `scopes` when the token is refused."""
+        to `attempts` tries in all, each try first waiting on `pace`; HubSpotError naming `scopes` when the token
+        is refused."""
         status, problem, wait = 0, "", 0.0
         body: Json = {}
         for attempt in range(attempts):
             backoff = 2.0 ** attempt
             try:
+                if pace:
+                    pace.wait()
                 response = request()
                 try:
                     return dict(json.loads(response.data or b"{}"))
@@ -345,6 +352,10 @@ class HubSpotConnector:
                                if attempts > 1 else f"HubSpot rate-limited the request to {what}: it asks to wait "
                                f"{wait:g} s", status, body, retry_after=wait)
         raise HubSpotError(f"HubSpot is unavailable: {problem} ({tries} to {what})", status, body)
+
+
+def _page(kind: Kind, found: list[Found]) -> Page:
+    return Page(kind, [record for _, record in found], _instant(found[-1][0]), [moment for moment, _ in found])
 
 
 def _filter(name: str, operator: str, value: int) -> Json:

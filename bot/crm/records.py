@@ -89,11 +89,13 @@ Record = Owner | Company | Contact | Deal | Engagement | Refused
 @dataclass
 class Page:
     """One page of one object kind, and the cursor to store once it is written (the last record's modified time,
-    as the CRM writes it)."""
+    as the CRM writes it: an ISO time). `modified` is each record's modified time (when the connector knows it):
+    the sync reads a look-back window before its cursor again and counts there only what it finds new or changed."""
 
     kind: Kind
     records: list[Record] = field(default_factory=list)
     cursor: str | None = None
+    modified: list[datetime] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,8 @@ class SalesforceConnector:
         streams = [self._rows(sobject, _soql(sobject, fields, condition, since))
                    for sobject, fields, condition in QUERIES[kind]]
         for rows in _batches(heapq.merge(*streams, key=lambda row: row["SystemModstamp"]), PAGE_SIZE):
-            yield Page(kind, _records(rows), rows[-1]["SystemModstamp"])
+            records, modified = _records(rows)
+            yield Page(kind, records, rows[-1]["SystemModstamp"], modified)
 
     def write_scores(self, updates: list[ScoreUpdate]) -> dict[str, str | None]:
         """Each update into its Lead or Contact, a request per 200; per Id, None when written, else why Salesforce
@@ -438,18 +439,22 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def _records(rows: list[Row]) -> list[Record]:
-    """A page's rows as records; a Lead's company first, once a page."""
+def _records(rows: list[Row]) -> tuple[list[Record], list[datetime]]:
+    """A page's rows as records, and each one's SystemModstamp; a Lead's company first, once a page (modified
+    with its Lead)."""
     records: list[Record] = []
+    modified: list[datetime] = []
     companies: set[str] = set()
     for row in rows:
-        sobject = row["attributes"]["type"]
+        sobject, stamp = row["attributes"]["type"], datetime.fromisoformat(row["SystemModstamp"])
         company = _lead_company(row) if sobject == "Lead" else None
         if company and company not in companies:
             companies.add(company)
             records.append(Company(company, company.removeprefix("lead-company:")))
+            modified.append(stamp)
         records.append(READERS[sobject](row))
-    return records
+        modified.append(stamp)
+    return records, modified
 
 
 def _lead_company(row: Row) -> str | None:

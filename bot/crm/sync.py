@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
 from bot.crm.writeback import Writer
 from storage import crm_sync
+from storage.crm_sync import Status
 from storage.history import names_changed
 from storage.live import store
 from storage.queries import lead_ids_by_external_id
@@ -52,15 +53,22 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     refused: int = 0
+    rechecked: int = 0  # read again in the look-back window before the cursor, and as they were: not counted above
     refusals: list[dict[str, str]] = field(default_factory=list)  # the first REFUSALS_KEPT: {crm_id, why}
 
-    def add(self, status: str) -> None:
-        setattr(self, status, getattr(self, status) + 1)
-
-    def refuse(self, crm_id: str, why: str) -> None:
-        self.refused += 1
-        if len(self.refusals) < REFUSALS_KEPT:
-            self.refusals.append({"crm_id": crm_id, "why": why})
+    def count(self, outcome: Status | Refused, *, again: bool = False) -> None:
+        """One record's outcome; `again`: modified before the cursor (in the look-back window), so counted read
+        only when it was new or changed (it came late) or is refused (reported again: still not taken)."""
+        if again and outcome == "unchanged":
+            self.rechecked += 1
+            return
+        self.read += 1
+        if isinstance(outcome, Refused):
+            self.refused += 1
+            if len(self.refusals) < REFUSALS_KEPT:
+                self.refusals.append({"crm_id": outcome.crm_id, "why": outcome.why})
+        else:
+            setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 @dataclass
@@ -78,9 +86,13 @@ class Stages:
         return cls(read(settings.hotlead_crm_won_stages), read(settings.hotlead_crm_lost_stages))
 
 
-def sync(engine: Engine, connector: Connector, stages: Stages, *, now: Callable[[], datetime] | None = None,
-         progress: Callable[[Kind, Counts], None] | None = None) -> dict[str, Any]:
-    """Pull every object kind since its cursor; the report `hotlead sync --json` prints."""
+def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: timedelta = timedelta(0),
+         now: Callable[[], datetime] | None = None, progress: Callable[[Kind, Counts], None] | None = None
+         ) -> dict[str, Any]:
+    """Pull every object kind since its cursor, and `lookback` before it again; the report `hotlead sync --json`
+    prints. A record modified in the look-back window was read by an earlier sync unless it came late (a
+    Salesforce transaction committed after a later one, a record HubSpot's search had not indexed yet): there,
+    only what is new, changed or refused is counted (the rest is `rechecked`), and the cursor never moves back."""
     clock = now or (lambda: datetime.now(UTC))
     started = time.perf_counter()
     objects: dict[str, Counts] = {}
@@ -88,13 +100,16 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, now: Callable[
         counts = objects[kind] = Counts()
         with engine.connect() as conn:
             since = crm_sync.cursor(conn=conn, crm=connector.name, kind=kind)
-        for page in connector.pages(kind, since):
+        reached = _moment(since) if since else None
+        start = _instant(reached - lookback) if reached and lookback else since
+        for page in connector.pages(kind, start):
             with engine.begin() as conn:
                 known = _Known.of(conn, connector.name, page.records)
-                for record in page.records:
-                    counts.read += 1
-                    _write(conn, connector.name, _clean(record), stages, counts, known)
-                if page.cursor:
+                for n, record in enumerate(page.records):
+                    outcome = _write(conn, connector.name, _clean(record), stages, known)
+                    again = reached is not None and n < len(page.modified) and _utc(page.modified[n]) <= reached
+                    counts.count(outcome, again=again)
+                if page.cursor and (reached is None or _moment(page.cursor) > reached):
                     crm_sync.save_cursor(conn=conn, crm=connector.name, kind=kind, value=page.cursor, now=clock())
                 if kind in ("owners", "companies", "contacts"):
                     names_changed(conn=conn)  # chat's name index reads it
@@ -104,6 +119,19 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, now: Callable[
             log.warning("%s %s %s refused: %s", connector.name, kind, refusal["crm_id"], refusal["why"])
     return {"crm": connector.name, "objects": {kind: asdict(counts) for kind, counts in objects.items()},
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _moment(cursor: str) -> datetime:
+    """A cursor (an ISO time as the CRM writes it) as an aware UTC time."""
+    return _utc(datetime.fromisoformat(cursor))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _instant(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _clean(record: Record) -> Record:
@@ -141,27 +169,26 @@ class _Known:
         return found if found is not None else crm_sync.linked(conn=conn, crm=crm, kind=kind, crm_id=crm_id)
 
 
-def _write(conn: Connection, crm: str, record: Record, stages: Stages, counts: Counts, known: _Known) -> None:
+def _write(conn: Connection, crm: str, record: Record, stages: Stages, known: _Known) -> Status | Refused:
+    """Write one record where it belongs: whether it was created, updated or unchanged, or why it was refused."""
     if isinstance(record, Refused):
-        counts.refuse(record.crm_id, record.why)
-    elif isinstance(record, Owner):
-        counts.add(crm_sync.upsert_rep(conn=conn, crm=crm, crm_id=record.crm_id, name=record.name,
-                                       email=record.email)[1])
-    elif isinstance(record, Company):
+        return record
+    if isinstance(record, Owner):
+        return crm_sync.upsert_rep(conn=conn, crm=crm, crm_id=record.crm_id, name=record.name, email=record.email)[1]
+    if isinstance(record, Company):
         values = {"name": record.name, "domain": record.domain, "industry": record.industry,
                   "employees": record.employees, "country": record.country}
         account, status = crm_sync.upsert_account(conn=conn, crm=crm, crm_id=record.crm_id, values=values)
         known.companies[record.crm_id] = account  # a contact later in the page may name it
-        counts.add(status)
-    elif isinstance(record, Contact):
-        counts.add(_contact(conn, crm, record, known))
-    elif isinstance(record, Deal):
-        _deal(conn, crm, record, stages, counts, known)
-    else:
-        _engagement(conn, crm, record, counts, known)
+        return status
+    if isinstance(record, Contact):
+        return _contact(conn, crm, record, known)
+    if isinstance(record, Deal):
+        return _deal(conn, crm, record, stages, known)
+    return _engagement(conn, crm, record, known)
 
 
-def _contact(conn: Connection, crm: str, record: Contact, known: _Known) -> str:
+def _contact(conn: Connection, crm: str, record: Contact, known: _Known) -> Status:
     values = {"name": record.name, "email": record.email, "phone": record.phone, "title": record.title,
               "source": record.source.lower() if record.source else None,
               "account_id": known.link(conn, crm, "companies", record.company_id),
@@ -169,19 +196,18 @@ def _contact(conn: Connection, crm: str, record: Contact, known: _Known) -> str:
     return crm_sync.upsert_lead(conn=conn, crm=crm, external_id=record.crm_id, values=values)[1]
 
 
-def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, counts: Counts, known: _Known) -> None:
+def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, known: _Known) -> Status | Refused:
     """A won or lost deal is each of its contacts' outcome; a deal back in an open stage takes it away."""
     if not record.contact_ids:
-        counts.refuse(record.crm_id, "no associated contact: nothing to score")
-        return
+        return Refused(record.crm_id, "no associated contact: nothing to score")
+    missing = [contact for contact in record.contact_ids if contact not in known.leads]
+    if missing:
+        return Refused(record.crm_id, f"its contact {missing[0]} was not synced")
     stage = record.stage.strip().lower()
     seen = crm_sync.linked(conn=conn, crm=crm, kind="deals", crm_id=record.crm_id) is not None
     statuses = []
     for contact in record.contact_ids:
-        lead = known.leads.get(contact)
-        if lead is None:
-            counts.refuse(record.crm_id, f"its contact {contact} was not synced")
-            return
+        lead = known.leads[contact]
         if stage in stages.won or stage in stages.lost:
             statuses.append(crm_sync.set_outcome(conn=conn, lead_id=lead, converted=stage in stages.won,
                                                  amount=record.amount, closed_at=record.closed_at))
@@ -189,14 +215,13 @@ def _deal(conn: Connection, crm: str, record: Deal, stages: Stages, counts: Coun
             statuses.append(crm_sync.reopen(conn=conn, lead_id=lead))
         crm_sync.link(conn=conn, crm=crm, kind="deals", crm_id=record.crm_id, local_id=lead)
     changed = max(statuses, key=ORDER.__getitem__) != "unchanged"
-    counts.add("updated" if seen and changed else "unchanged" if seen else "created")  # as the CRM's record
+    return "updated" if seen and changed else "unchanged" if seen else "created"  # as the CRM's record
 
 
-def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts, known: _Known) -> None:
+def _engagement(conn: Connection, crm: str, record: Engagement, known: _Known) -> Status | Refused:
     """An email, meeting or call is an activity of its lead; its text (and a note's) a message the NLP reads."""
     if record.contact_id not in known.leads:
-        counts.refuse(record.crm_id, f"its contact {record.contact_id} was not synced")
-        return
+        return Refused(record.crm_id, f"its contact {record.contact_id} was not synced")
     new = False
     kind = ACTIVITY_OF[record.kind] or ("email_reply" if record.direction == "inbound" else "email_sent")
     if record.kind != "note":
@@ -208,7 +233,7 @@ def _engagement(conn: Connection, crm: str, record: Engagement, counts: Counts, 
                 "speaker": "CRM note" if record.kind == "note" else None, "text": record.text.strip(),
                 "occurred_at": record.occurred_at.isoformat(), "source_ref": f"{crm}:{record.kind}:{record.crm_id}"}
         new |= store(conn, "messages", line, known.leads)[0].new
-    counts.add("created" if new else "unchanged")
+    return "created" if new else "unchanged"
 
 
 def connected(engine: Engine) -> str | None:
@@ -223,12 +248,13 @@ class Crm(Connector, Writer, Protocol):
     def ensure_fields(self) -> list[str]: ...
 
 
-def connector_for(name: str, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> Crm:
-    """The connector of `name` (hubspot | salesforce)."""
+def connector_for(name: str, settings: Settings, sleep: Callable[[float], None] = time.sleep,
+                  clock: Callable[[], float] = time.monotonic) -> Crm:
+    """The connector of `name` (hubspot | salesforce); `sleep` and `clock` are what it waits on."""
     if name == "hubspot":
         from bot.crm.hubspot import HubSpotConnector
 
-        return HubSpotConnector(settings, sleep=sleep)
+        return HubSpotConnector(settings, sleep=sleep, clock=clock)
     from bot.crm.salesforce import SalesforceConnector
 
     return SalesforceConnector(settings, sleep=sleep)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
 from bot.crm.sync import Stages, sync
 from tests.conftest import run_sql
 
@@ -20,7 +20,8 @@ STAGES = Stages(frozenset({"closedwon"}), frozenset({"closedlost"}))
 
 
 class Scripted:
-    """A connector whose records are set by the test, each with its modified time; pages of `size`."""
+    """A connector whose records are set by the test, each with its modified time (the records put together a
+    millisecond apart, in order, so that no page ends inside a tie); pages of `size`, cursors ISO times."""
 
     name = "hubspot"
 
@@ -28,25 +29,26 @@ class Scripted:
         self.size = size
         self.records: dict[Kind, list[tuple[datetime, Record]]] = {}
         self.fail_after: int | None = None  # raise after this many pages (an outage mid-sync)
+        self.asked: list[str | None] = []  # the `since` of each pull
 
     def put(self, kind: Kind, at: datetime, *records: Record) -> None:
         kept = [(t, r) for t, r in self.records.get(kind, []) if r.crm_id not in {n.crm_id for n in records}]
-        self.records[kind] = sorted(kept + [(at, r) for r in records], key=lambda pair: (pair[0], pair[1].crm_id))
+        put = [(at + timedelta(milliseconds=n), r) for n, r in enumerate(records)]
+        self.records[kind] = sorted(kept + put, key=lambda pair: (pair[0], pair[1].crm_id))
 
     def check(self) -> str:
         return "scripted"
 
     def pages(self, kind: Kind, since: str | None) -> Iterator[Page]:
-        # the cursor is the last record's (modified time, id): records modified in the same second stay apart
-        due = [(t, r) for t, r in self.records.get(kind, [])
-               if since is None or f"{t.isoformat()}|{r.crm_id}" > since]
+        self.asked.append(since)
+        due = [(t, r) for t, r in self.records.get(kind, []) if since is None or t > datetime.fromisoformat(since)]
         for start in range(0, len(due), self.size):
             if self.fail_after is not None:
                 if self.fail_after == 0:
                     raise ConnectionError("the CRM went away")
                 self.fail_after -= 1
             chunk = due[start:start + self.size]
-            yield Page(kind, [r for _t, r in chunk], f"{chunk[-1][0].isoformat()}|{chunk[-1][1].crm_id}")
+            yield Page(kind, [r for _t, r in chunk], chunk[-1][0].isoformat(), [t for t, _r in chunk])
 
 
 def pipeline() -> Scripted:
@@ -142,3 +144,42 @@ def test_records_the_connector_could_not_read_are_refused_with_their_id(engine: 
     assert report["objects"]["deals"]["refusals"] == [{"crm_id": "d9", "why": "no associated contact: nothing "
                                                                                "to score"}]
     assert counts(report, "contacts") == (6, 5, 0, 0, 1)
+
+
+def cursor_of(engine: Engine, kind: str) -> str:
+    with engine.connect() as conn:
+        return str(run_sql(conn, "SELECT cursor FROM crm_cursor WHERE kind = ?", (kind,)).scalar_one())
+
+
+def test_a_record_that_shows_up_late_is_read_in_the_look_back_window_and_only_it_is_counted(engine: Engine) -> None:
+    crm = pipeline()
+    sync(engine, crm, STAGES)
+    reached = cursor_of(engine, "contacts")
+    late = datetime.fromisoformat(reached) - timedelta(minutes=3)  # committed after the sync read past it
+    crm.put("contacts", late, Contact("h8", "Late Comer", T0, email="late@acme.com", company_id="c1"))
+    crm.put("contacts", late + timedelta(seconds=1), Refused("h6", "no name and no email"))
+    missed = sync(engine, crm, STAGES)  # no look-back: the cursor is past it, never read
+    assert counts(missed, "contacts") == (0, 0, 0, 0, 0)
+    report = sync(engine, crm, STAGES, lookback=timedelta(minutes=10))
+    assert crm.asked[-5:] == [(datetime.fromisoformat(cursor_of(engine, kind)) - timedelta(minutes=10)).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z") for kind in OBJECTS]
+    assert counts(report, "contacts") == (2, 1, 0, 0, 1)  # the late one; a refusal is reported while it is read
+    assert report["objects"]["contacts"]["rechecked"] == 5  # read before, as they were: not counted
+    assert all(counts(report, kind)[0] == 0 for kind in ("owners", "companies", "deals"))
+    assert counts(report, "engagements") == (1, 0, 0, 0, 1)  # e3, about a contact never synced, still refused
+    assert cursor_of(engine, "contacts") == reached  # a look-back never moves the cursor back
+    again = sync(engine, crm, STAGES, lookback=timedelta(minutes=10))
+    assert counts(again, "contacts") == (1, 0, 0, 0, 1) and again["objects"]["contacts"]["rechecked"] == 6
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT name FROM lead WHERE external_id = 'h8'").scalar_one() == "Late Comer"
+
+
+def test_a_change_committed_late_is_an_update(engine: Engine) -> None:
+    crm = pipeline()
+    sync(engine, crm, STAGES)
+    late = datetime.fromisoformat(cursor_of(engine, "deals")) - timedelta(minutes=1)
+    crm.put("deals", late, Deal("d2", ("h2",), "closedlost", None, late))
+    report = sync(engine, crm, STAGES, lookback=timedelta(minutes=10))
+    assert counts(report, "deals") == (1, 0, 1, 0, 0) and report["objects"]["deals"]["rechecked"] == 1
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT l.status FROM lead l WHERE l.external_id = 'h2'").scalar_one() == "lost"

@@ -392,6 +392,33 @@ def test_connect_then_sync_pulls_the_org_and_writes_the_moved_scores_back(
     assert {row["Hotlead_Reasons__c"] for row in scored.values()} == {"Asked for a demo\nVisited pricing"}
     # a write-back moves the records' SystemModstamp: the next sync reads them again, and nothing changes
     third = json.loads(run("sync", "--json", env=env).output)
-    assert (third["objects"]["contacts"]["read"], third["objects"]["contacts"]["unchanged"]) == (70, 70)  # the 60
-    # written (50 Contacts, 10 Leads) and those Leads' 10 companies
+    assert (third["objects"]["contacts"]["read"], third["objects"]["contacts"]["unchanged"]) == (60, 60)  # the 60
+    # written (50 Contacts, 10 Leads); their Leads' companies come with the first Lead naming them in the page, here
+    # Leads read again in the look-back window (all of this org was made in the last ten minutes): rechecked
+    assert third["objects"]["contacts"]["rechecked"] == 160
     assert third["written_back"]["queued"] == 0
+
+
+def test_a_record_committed_late_is_read_by_the_next_sync(run: Callable[..., Result], engine: Engine,
+                                                          salesforce: FakeSalesforce) -> None:
+    """A Salesforce transaction's SystemModstamp is when it started: one that commits after a sync read past that
+    time shows up before the cursor. The CLI's sync reads HOTLEAD_CRM_LOOKBACK_MINUTES before it again."""
+    accounts_with_deals(salesforce)
+    env = salesforce.env()
+    assert run("sync", "--crm", "salesforce", "--json", env=env).exit_code == 0
+    with engine.connect() as conn:
+        reached = datetime.fromisoformat(run_sql(conn, "SELECT cursor FROM crm_cursor WHERE kind = 'contacts'"
+                                                 ).scalar_one())
+    clock = salesforce.clock
+    assert isinstance(clock, Ticking)
+    resumed, clock.now = clock.now, reached - timedelta(minutes=4)
+    late = salesforce.add("Lead", LastName="Late", Company="Initech", Email="late@initech.com")
+    clock.now = resumed
+    sync = ("sync", "--crm", "salesforce", "--json")
+    missed = json.loads(run(*sync, env={**env, "HOTLEAD_CRM_LOOKBACK_MINUTES": "0"}).output)
+    assert missed["objects"]["contacts"]["read"] == 0  # without a look-back it is never read
+    found = json.loads(run(*sync, env=env).output)["objects"]["contacts"]  # the default look-back: 10 minutes
+    assert (found["read"], found["created"]) == (2, 2)  # the Lead and its company, nothing else counted
+    assert found["rechecked"] > 0
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT name FROM lead WHERE external_id = ?", (late,)).scalar_one() == "Late"
