@@ -9,11 +9,8 @@ only the My Domain the client-credentials flow, as Salesforce does.
 As strict as Salesforce where a connector could go wrong: a bad login is `invalid_client_id`, `invalid_client` or
 `invalid_grant` (HTTP 400); a missing, bad or expired session is 401 INVALID_SESSION_ID; past the org's API
 limit, 403 REQUEST_LIMIT_EXCEEDED; each REST call with a session counts in the Sforce-Limit-Info header. Queries
-are paged in batches (2,000 by default) through nextRecordsUrl. Only this SOQL is understood, anything else is
-MALFORMED_QUERY (stricter than Salesforce: a connector cannot come to rely on SOQL the fake does not evaluate):
-`SELECT fields[, (SELECT fields FROM ChildRelationship)] FROM Object [WHERE Field op value [AND …]]
-[ORDER BY Field [ASC|DESC][, …]] [LIMIT n]`; an unknown object is INVALID_TYPE, an unknown field INVALID_FIELD,
-a value of the wrong type (a quoted dateTime) INVALID_QUERY_FILTER_OPERATOR.
+are paged in batches (2,000 by default) through nextRecordsUrl; the SOQL understood, and what is refused, is in
+`bot.fakes.soql`.
 
 The write side a score write-back needs: the sObject Collections update (PATCH composite/sobjects, up to 200
 records: a request Salesforce cannot read, an unknown object or a field the user cannot see fails whole with 400;
@@ -29,17 +26,14 @@ Written values are kept on the records (`records[object][Id]`); `fail_next` and 
 from __future__ import annotations
 
 import base64
-import functools
 import ipaddress
 import itertools
 import json
-import operator
 import re
 import secrets
 import ssl
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bot.fakes._server import FakeServer, Reply, Request, decode_params
+from bot.fakes.soql import Query, Refusal, Schema, parse, select
 
 Row = dict[str, Any]
 API_LIMIT = 100_000  # an Enterprise Edition org's daily allocation
@@ -89,9 +84,7 @@ CHILDREN = {("Opportunity", "opportunitycontactroles"): ("OpportunityContactRole
                                                          "OpportunityId")}
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}  # the standard sales process's closed stages -> IsWon
 SYSTEM = {"Id": "id", "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}
-_TOKEN = re.compile(r"\s*(?:(?P<datetime>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))"
-                    r"|(?P<date>\d{4}-\d\d-\d\d)|(?P<number>\d+(?:\.\d+)?)|(?P<string>'(?:[^'\\]|\\.)*')"
-                    r"|(?P<name>[A-Za-z_]\w*)|(?P<symbol><=|>=|!=|[=<>(),]))")
+SCHEMA = Schema({sobject: {**SYSTEM, **fields} for sobject, fields in FIELDS.items()}, CHILDREN)  # what SOQL names
 _QUERY = re.compile(r"/services/data/v(?P<version>\d+\.\d)/query/?(?:(?P<locator>01g\w+)-(?P<offset>\d+))?")
 _COLLECTIONS = re.compile(r"/services/data/v\d+\.\d/composite/sobjects/?")
 _DESCRIBE = re.compile(r"/services/data/v\d+\.\d/sobjects/(?P<object>\w+)/describe/?")
@@ -107,29 +100,6 @@ SIZES = {"Number": {"precision", "scale"}, "Text": {"length"}, "LongTextArea": {
 METADATA_KEYS = frozenset({"label", "type", "description", "inlineHelpText", "required", "unique", "externalId",
                            "defaultValue", "precision", "scale", "length", "visibleLines"})
 ROLLED_BACK = "Record rolled back because not all records were valid and the request was using AllOrNone header"
-_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {"=": operator.eq, "!=": operator.ne, "<": operator.lt,
-                                                     "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-class Refusal(Exception):
-    """A request Salesforce would refuse as a whole: its errorCode, message and HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Query:
-    """A parsed SOQL query: object, fields, child subqueries (relationship -> fields), filters, order and limit."""
-
-    object: str
-    fields: list[str]
-    children: dict[str, list[str]]
-    where: list[tuple[str, str, Any]]  # (field, operator, value): the value's (token kind, text) until checked
-    order: list[tuple[str, bool]]  # (field, descending)
-    limit: int | None
 
 
 class FakeSalesforce(FakeServer):
@@ -317,7 +287,7 @@ class FakeSalesforce(FakeServer):
                            "issued_at": issued, "signature": base64.b64encode(secrets.token_bytes(32)).decode()})
 
     def _query(self, version: str, soql: str, usage: dict[str, str]) -> Reply:
-        query = parse(soql)
+        query = parse(soql, SCHEMA)
         with self._changed:
             rows = [_project(query, row, version, self.records) for row in select(query, self.records)]
             locator = _with_checksum(f"01g5g{next(self._ids):010d}")
@@ -557,175 +527,6 @@ def _typed(meta: Row | None, value: Any) -> Any:
 
 def _error(code: str, message: str, fields: list[str] | None = None) -> Row:
     return {"statusCode": code, "message": message, "fields": fields or []}
-
-
-def parse(soql: str) -> Query:
-    """The query, or Refusal as Salesforce would answer it."""
-    tokens = _tokens(soql)
-    position = 0
-
-    def peek() -> str:
-        return tokens[position][1].upper() if position < len(tokens) else ""
-
-    def token(*kinds: str) -> str:
-        """The next token, of one of `kinds` (any when none is given)."""
-        nonlocal position
-        kind, text = tokens[position] if position < len(tokens) else ("end", "<EOF>")
-        if kind == "end" or (kinds and kind not in kinds):
-            raise _malformed(soql, text)
-        position += 1
-        return text
-
-    def take(*words: str) -> str:
-        """The next token, which must be one of `words` (keywords, symbols)."""
-        if peek() not in words:
-            raise _malformed(soql, tokens[position][1] if position < len(tokens) else "<EOF>")
-        return token()
-
-    def listed(item: Callable[[], Any]) -> list[Any]:
-        items = [item()]
-        while peek() == ",":
-            take(",")
-            items.append(item())
-        return items
-
-    def field_or_child() -> str | tuple[str, list[str]]:
-        if peek() != "(":
-            return token("name")
-        take("(")
-        take("SELECT")
-        fields = listed(lambda: token("name"))
-        take("FROM")
-        relationship = token("name")
-        take(")")
-        return relationship, fields
-
-    def condition() -> tuple[str, str, tuple[str, str]]:
-        field, comparison = token("name"), take(*_OPERATORS)
-        kind = tokens[position][0] if position < len(tokens) else "end"
-        return field, comparison, (kind, token())
-
-    def ordering() -> tuple[str, bool]:
-        field = token("name")
-        return field, (take("ASC", "DESC").upper() == "DESC") if peek() in ("ASC", "DESC") else False
-
-    take("SELECT")
-    selected = listed(field_or_child)
-    take("FROM")
-    sobject = token("name")
-    where = []
-    if peek() == "WHERE":
-        take("WHERE")
-        where.append(condition())
-        while peek() == "AND":
-            take("AND")
-            where.append(condition())
-    order = []
-    if peek() == "ORDER":
-        take("ORDER")
-        take("BY")
-        order = listed(ordering)
-    limit = None
-    if peek() == "LIMIT":
-        take("LIMIT")
-        count = token("number")
-        if not count.isdecimal():
-            raise _malformed(soql, count)
-        limit = int(count)
-    if position < len(tokens):
-        take("<end of query>")
-    fields = [item for item in selected if isinstance(item, str)]
-    children: dict[str, list[str]] = dict(item for item in selected if isinstance(item, tuple))
-    return _checked(Query(sobject, fields, children, where, order, limit), soql)
-
-
-def select(query: Query, records: dict[str, dict[str, Row]]) -> list[Row]:
-    """The rows of a parsed query: filtered, ordered (nulls first) and limited."""
-    rows = [row for row in records[query.object].values()
-            if all(_holds(row[field], comparison, value) for field, comparison, value in query.where)]
-    for field, descending in reversed(query.order):  # stable sorts, last key first
-        rows.sort(key=functools.partial(_sort_key, field), reverse=descending)
-    return rows[:query.limit] if query.limit is not None else rows
-
-
-def _malformed(soql: str, text: str) -> Refusal:
-    return Refusal("MALFORMED_QUERY", f"\n{soql}\nERROR at Row:1\nunexpected token: '{text}'")
-
-
-def _sort_key(field: str, row: Row) -> tuple[bool, Any]:
-    return row[field] is not None, row[field] if row[field] is not None else 0
-
-
-def _holds(actual: Any, comparison: str, value: Any) -> bool:
-    """A filter as SOQL reads it: null equals only null and is neither less nor more than anything."""
-    if actual is None or value is None:
-        return (actual is value) == (comparison == "=") if comparison in ("=", "!=") else False
-    return _OPERATORS[comparison](actual, value)
-
-
-def _tokens(soql: str) -> list[tuple[str, str]]:
-    found, position = [], 0
-    while position < len(soql.rstrip()):
-        match = _TOKEN.match(soql, position)
-        if match is None or match.lastgroup is None:
-            raise _malformed(soql, soql[position:].split()[0])
-        found.append((match.lastgroup, match[match.lastgroup]))
-        position = match.end()
-    if not found:
-        raise Refusal("MALFORMED_QUERY", "A query string has to be specified")
-    return found
-
-
-def _checked(query: Query, soql: str) -> Query:
-    """Names made canonical and values typed, or the INVALID_TYPE / INVALID_FIELD / INVALID_QUERY_FILTER_OPERATOR
-    Salesforce would answer."""
-    sobject = next((name for name in FIELDS if name.lower() == query.object.lower()), None)
-    if sobject is None:
-        raise Refusal("INVALID_TYPE", f"\n{soql}\nsObject type '{query.object}' is not supported.")
-    children: dict[str, list[str]] = {}
-    for relationship, fields in query.children.items():
-        if (sobject, relationship.lower()) not in CHILDREN:
-            raise Refusal("INVALID_TYPE", f"\n{soql}\nDidn't understand relationship '{relationship}' in FROM part "
-                                            "of query call.")
-        name, child, _parent = CHILDREN[(sobject, relationship.lower())]
-        children[name] = [_field(child, field, soql) for field in fields]
-    where = []
-    for field, comparison, (kind, text) in query.where:
-        name = _field(sobject, field, soql)
-        where.append((name, comparison, _value(sobject, name, kind, text, soql)))
-    order = [(_field(sobject, field, soql), descending) for field, descending in query.order]
-    fields = [_field(sobject, field, soql) for field in query.fields]
-    return Query(sobject, fields, children, where, order, query.limit)
-
-
-def _field(sobject: str, field: str, soql: str) -> str:
-    known = {**SYSTEM, **FIELDS[sobject]}
-    name = next((name for name in known if name.lower() == field.lower()), None)
-    if name is None:
-        raise Refusal("INVALID_FIELD", f"\n{soql}\nNo such column '{field}' on entity '{sobject}'. If you are "
-                                         "attempting to use a custom field, be sure to append the '__c' after the "
-                                         "custom field name.")
-    return name
-
-
-def _value(sobject: str, field: str, kind: str, text: str, soql: str) -> Any:
-    expected = {**SYSTEM, **FIELDS[sobject]}[field]
-    shown = "dateTime" if expected == "datetime" else expected
-    if kind == "name" and text.upper() == "NULL":
-        return None
-    if expected == "datetime" and kind == "datetime":
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if expected == "date" and kind == "date":
-        return date.fromisoformat(text)
-    if expected == "boolean" and kind == "name" and text.upper() in ("TRUE", "FALSE"):
-        return text.upper() == "TRUE"
-    if expected in ("int", "double") and kind == "number":
-        return float(text)
-    if expected in ("string", "id", "reference") and kind == "string":
-        return text[1:-1].replace("\\'", "'")
-    quoting = "be enclosed in quotes" if expected in ("string", "id", "reference") else "not be enclosed in quotes"
-    raise Refusal("INVALID_QUERY_FILTER_OPERATOR", f"\n{soql}\nvalue of filter criterion for field '{field}' "
-                                                     f"must be of type {shown} and should {quoting}")
 
 
 def _project(query: Query, row: Row, version: str, records: dict[str, dict[str, Row]]) -> Row:
