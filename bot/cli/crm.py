@@ -71,7 +71,8 @@ def connect(app: AppContext, crm: str, as_json: bool) -> None:
 @cli.command()
 @click.option("--crm", type=click.Choice(CRMS), help="The CRM to pull from (default: the one `connect` set up).")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print {crm, objects: {name: {read, created, updated, unchanged, refused}}, seconds} as JSON.")
+              help="Print {crm, objects: {name: {read, created, updated, unchanged, refused, rechecked}}, seconds} "
+                   "as JSON (rechecked: read again in the look-back window, as they were).")
 @pass_app
 def sync(app: AppContext, crm: str | None, as_json: bool) -> None:
     """Pull what changed in the CRM since the last sync (owners, companies, contacts, deals and engagements, by
@@ -94,7 +95,8 @@ def sync(app: AppContext, crm: str | None, as_json: bool) -> None:
         return
     for kind, counts in report["objects"].items():
         click.echo(f"{kind:<12} read {counts['read']:>7,}  created {counts['created']:>7,}  updated "
-                   f"{counts['updated']:>7,}  unchanged {counts['unchanged']:>7,}  refused {counts['refused']:>5,}")
+                   f"{counts['updated']:>7,}  unchanged {counts['unchanged']:>7,}  refused {counts['refused']:>5,}"
+                   + (f"  (rechecked {counts['rechecked']:,})" if counts["rechecked"] else ""))
         for refusal in counts["refusals"]:
             click.echo(f"  refused {refusal['crm_id']}: {refusal['why']}")
     click.echo(f"{report['seconds']:.1f} s; {report['written_back']['sent']:,} scores written back to {name}"

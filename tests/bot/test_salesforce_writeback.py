@@ -420,5 +420,8 @@ def test_a_record_committed_late_is_read_by_the_next_sync(run: Callable[..., Res
     found = json.loads(run(*sync, env=env).output)["objects"]["contacts"]  # the default look-back: 10 minutes
     assert (found["read"], found["created"]) == (2, 2)  # the Lead and its company, nothing else counted
     assert found["rechecked"] > 0
+    said = run("sync", "--crm", "salesforce", env=env)  # the text report says what the window read again
+    line = next(line for line in said.output.splitlines() if line.startswith("contacts"))
+    assert said.exit_code == 0 and " read       0 " in line and f"(rechecked {found['rechecked'] + 2:,})" in line
     with engine.connect() as conn:
         assert run_sql(conn, "SELECT name FROM lead WHERE external_id = ?", (late,)).scalar_one() == "Late"
