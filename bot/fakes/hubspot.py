@@ -15,11 +15,12 @@ with an OBJECT_NOT_FOUND error naming it in `context.ids`, the others written; `
 naming it instead, nothing written). A write moves the record's last-modified time, as HubSpot's does (its
 `lastmodifieddate` is the time of any property change): a search after it finds the record again. Properties and
 property groups are listed, read and created (scope crm.schemas.{kind}.write; 409 for a name taken).
+
+What a search body finds, in which order, and which bodies it refuses: `bot.fakes.hubspot_search`.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 import re
@@ -27,24 +28,35 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.fakes._server import FakeServer, Reply, Request
+from bot.fakes.hubspot_search import (
+    ENGAGEMENTS,
+    EPOCH,
+    Params,
+    Refusal,
+    Stored,
+    created_property,
+    in_sort_order,
+    instant,
+    limit_and_offset,
+    modified_property,
+    predicate,
+    property_value,
+    sort_key,
+    whole,
+    within,
+)
 
-Params = dict[str, Any]
 PORTAL_ID = 2_519_445
-SEARCH_CAP = 10_000  # results one search can page through
-SEARCH_PAGE = 200  # most results a search page holds
 LIST_PAGE = 100  # most records an object list page holds
 OWNERS_PAGE = 500
 ASSOCIATION_INPUTS = 100
 BATCH_INPUTS = 100  # most inputs a batch update takes
 DAILY_LIMIT, BURST_LIMIT, BURST_MS = 500_000, 190, 10_000  # a Professional account's private app
 START = datetime(2025, 1, 1, tzinfo=UTC)  # records added without a time are modified a second apart from here
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ENGAGEMENTS = ("emails", "meetings", "calls", "notes")
 OBJECT_TYPES = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46", "meetings": "0-47",
                 "calls": "0-48", "emails": "0-49"}
 TO_CONTACT = {"deals": 3, "notes": 202, "meetings": 200, "calls": 194, "emails": 198}  # HUBSPOT_DEFINED type ids
@@ -52,14 +64,8 @@ SCOPES = {"contacts": "crm.objects.contacts.read", "companies": "crm.objects.com
           "deals": "crm.objects.deals.read", "owners": "crm.objects.owners.read",
           **{kind: "crm.objects.contacts.read" for kind in ENGAGEMENTS}}  # engagements are read with contacts'
 READ_SCOPES = frozenset(SCOPES.values())
-DATES = {"createdate", "lastmodifieddate", "hs_createdate", "hs_lastmodifieddate", "closedate", "hs_timestamp"}
-NUMBERS = {"hs_object_id", "amount", "numberofemployees"}
 DEFAULT_PROPERTIES = {"contacts": ("email", "firstname", "lastname"), "companies": ("domain", "name"),
                       "deals": ("amount", "closedate", "dealname", "dealstage", "pipeline")}
-BISECT = {"GT", "GTE", "EQ", "LT", "LTE"}  # filters a search sorted on their property answers by bisection
-COMPARE: dict[str, Callable[[Any, Any], bool]] = {"EQ": lambda a, b: a == b, "NEQ": lambda a, b: a != b,
-                                                  "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b,
-                                                  "GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b}
 ROUTES = (  # verb, path, what the fake records the call as ({kind}: the object kind the path names)
     ("GET", re.compile(r"/crm/v3/objects/(?P<kind>[\w-]+)"), "{kind}.list"),
     ("POST", re.compile(r"/crm/v3/objects/(?P<kind>[\w-]+)/search"), "{kind}.search"),
@@ -93,35 +99,6 @@ BUILT_IN = {  # a few of HubSpot's own contact properties: name -> (type, fieldT
 }
 BUILT_IN_GROUPS = {"contactinformation": "Contact information", "sales_properties": "Sales properties",
                    "analyticsinformation": "Web analytics history"}
-
-
-class Refusal(Exception):
-    """An error answer, as HubSpot writes it."""
-
-    def __init__(self, status: int, message: str, category: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.category, self.extra = status, category, extra
-
-
-@dataclass
-class Stored:
-    """One CRM record: its properties as HubSpot writes them, its times, and the contacts it is associated with."""
-
-    id: str
-    kind: str
-    properties: dict[str, str | None]
-    created: datetime
-    modified: datetime
-    contacts: list[str] = field(default_factory=list)
-    times: dict[str, int] = field(default_factory=dict)  # the time properties, in epoch milliseconds
-
-    def __post_init__(self) -> None:
-        self.touch(self.modified)
-
-    def touch(self, at: datetime) -> None:
-        """Modify the record at `at`."""
-        self.modified = at
-        self.times = {_created(self.kind): _milliseconds(self.created), _modified(self.kind): _milliseconds(at)}
 
 
 class FakeHubSpot(FakeServer):
@@ -163,7 +140,7 @@ class FakeHubSpot(FakeServer):
         `contacts`; its id."""
         with self._changed:
             moment = self._moment(at)
-            created = properties.pop(_created(kind), None)
+            created = properties.pop(created_property(kind), None)
             record = Stored(str(next(self._ids)), kind, {k: _text(v) for k, v in properties.items()},
                             datetime.fromisoformat(created) if isinstance(created, str) else created or moment, moment,
                             list(contacts))
@@ -275,20 +252,12 @@ class FakeHubSpot(FakeServer):
         if self.searches_per_second is not None and len(self._searches) >= self.searches_per_second:
             raise Refusal(429, "You have reached your secondly limit.", "RATE_LIMITS")
         self._searches.append(now)
-        limit, offset = _whole(params.get("limit", 10), "limit"), _whole(params.get("after") or 0, "after")
-        if not 1 <= limit <= SEARCH_PAGE:
-            raise Refusal(400, f"limit must be between 1 and {SEARCH_PAGE}, not {limit}", "VALIDATION_ERROR")
-        if offset + limit > SEARCH_CAP:
-            raise Refusal(400, f"There was a problem with the request: a search pages through at most {SEARCH_CAP} "
-                          f"results (after {offset} + limit {limit})", "VALIDATION_ERROR")
+        limit, offset = limit_and_offset(params)
         groups, sorts = params.get("filterGroups") or [], params.get("sorts") or []
-        meets = _predicate(groups)
+        meets = predicate(groups)
         found = self._in_order(kind, groups, sorts)
         if found is None:
-            found = [record for record in self.records[kind].values() if meets(record)]
-            for sort in reversed(sorts):  # found is in id order: ties keep it
-                name = sort["propertyName"]
-                found.sort(key=lambda record: _sortable(record, name), reverse=sort.get("direction") == "DESCENDING")
+            found = in_sort_order([record for record in self.records[kind].values() if meets(record)], sorts)
         properties = params.get("properties") or DEFAULT_PROPERTIES.get(kind, ())
         answer: Params = {"total": len(found), "results": [_shown(r, properties) for r in found[offset:offset + limit]]}
         if offset + limit < len(found):
@@ -305,30 +274,18 @@ class FakeHubSpot(FakeServer):
         name = sorts[0]["propertyName"]
         version, keys, ordered = self._orders.get((kind, name), (-1, [], []))
         if version != self._version:
-            ordered = sorted(self.records[kind].values(), key=lambda record: (_sortable(record, name), int(record.id)))
-            keys = [_sortable(record, name) for record in ordered]
+            ordered = sorted(self.records[kind].values(), key=lambda record: (sort_key(record, name), int(record.id)))
+            keys = [sort_key(record, name) for record in ordered]
             self._orders[(kind, name)] = (self._version, keys, ordered)
-        low, high, others = 0, len(ordered), []
-        for rule in (groups[0].get("filters") or []) if groups else []:
-            if rule["propertyName"] != name or rule.get("operator") not in BISECT:
-                others.append(rule)
-                continue
-            bound = (False, _comparable(name, rule.get("value")))
-            high = min(high, bisect.bisect_left(keys, (True,)))  # a record without the property meets no bound
-            if rule["operator"] in ("GT", "GTE", "EQ"):
-                low = max(low, (bisect.bisect_right if rule["operator"] == "GT" else bisect.bisect_left)(keys, bound))
-            if rule["operator"] in ("LT", "LTE", "EQ"):
-                high = min(high, (bisect.bisect_left if rule["operator"] == "LT" else bisect.bisect_right)(keys, bound))
-        meets = _predicate([{"filters": others}] if others else [])
-        return [record for record in ordered[low:high] if meets(record)]
+        return within(ordered, keys, name, (groups[0].get("filters") or []) if groups else [])
 
     def _list(self, kind: str, params: Params) -> Params:
-        limit = _whole(params.get("limit", 10 if kind != "owners" else 100), "limit")
+        limit = whole(params.get("limit", 10 if kind != "owners" else 100), "limit")
         most = OWNERS_PAGE if kind == "owners" else LIST_PAGE
         if not 1 <= limit <= most:
             raise Refusal(400, f"limit must be between 1 and {most}, not {limit}", "VALIDATION_ERROR")
         records = sorted(self.records[kind].values(), key=lambda record: int(record.id))
-        after = _whole(params.get("after") or 0, "after")
+        after = whole(params.get("after") or 0, "after")
         page = [record for record in records if int(record.id) >= after][:limit]
         if kind == "owners":
             results = [_owner(record) for record in page]
@@ -358,7 +315,7 @@ class FakeHubSpot(FakeServer):
             types = [{"category": "HUBSPOT_DEFINED", "typeId": TO_CONTACT[kind], "label": None}]
             to_contacts = [{"toObjectId": int(contact), "associationTypes": types} for contact in record.contacts]
             results.append({"from": {"id": record.id}, "to": to_contacts})
-        stamp = _instant(datetime.now(UTC))
+        stamp = instant(datetime.now(UTC))
         answer: Params = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
         if errors:
             answer |= {"numErrors": len(errors), "errors": errors}
@@ -391,7 +348,7 @@ class FakeHubSpot(FakeServer):
             record.properties.update(written)
             record.touch(moment)
             results.append(_shown(record, written))
-        stamp = _instant(datetime.now(UTC))
+        stamp = instant(datetime.now(UTC))
         answer: Params = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
         if missing:
             answer |= {"numErrors": 1, "errors": [{
@@ -479,7 +436,7 @@ def _built_in(name: str, kind: str, field_type: str, group: str, read_only: bool
     return {"name": name, "label": name, "type": kind, "fieldType": field_type, "groupName": group,
             "description": "", "options": [], "displayOrder": -1, "calculated": False, "externalOptions": False,
             "hasUniqueValue": False, "hidden": False, "hubspotDefined": True, "formField": False, "archived": False,
-            "createdAt": _instant(START), "updatedAt": _instant(START),
+            "createdAt": instant(START), "updatedAt": instant(START),
             "modificationMetadata": {"archivable": False, "readOnlyDefinition": True, "readOnlyValue": read_only}}
 
 
@@ -525,7 +482,7 @@ def _written_time(value: str) -> datetime:
 
 def _stored(kind: str, value: str | None) -> str | None:
     """A written value as HubSpot answers it later (times in ISO 8601)."""
-    return _instant(_written_time(value)) if value and kind in ("date", "datetime") else value
+    return instant(_written_time(value)) if value and kind in ("date", "datetime") else value
 
 
 def _route(request: Request) -> tuple[str, list[str], Params]:
@@ -559,100 +516,17 @@ def _body(request: Request) -> Params:
     return body
 
 
-def _whole(value: Any, name: str) -> int:
-    if isinstance(value, int) or (isinstance(value, str) and value.isdecimal()):
-        return int(value)
-    raise Refusal(400, f"{name} must be a whole number, not {value!r}", "VALIDATION_ERROR")
-
-
 def _listed(value: Any) -> list[str]:
     """A query parameter given repeated or comma-separated."""
     values = value if isinstance(value, list) else [value] if value else []
     return [part for item in values for part in str(item).split(",") if part]
 
 
-def _predicate(groups: list[Params]) -> Callable[[Stored], bool]:
-    """Whether a record meets every filter of one group (no groups: every record). HubSpot's limits since August
-    2024: 5 filter groups, 10 filters in one, 25 in all."""
-    counts = [len(group.get("filters") or []) for group in groups]
-    if len(groups) > 5 or any(count > 10 for count in counts) or sum(counts) > 25:
-        raise Refusal(400, "Too many filters: at most 5 filterGroups, 10 filters in a group and 25 in all",
-                      "VALIDATION_ERROR")
-    compiled = [[_rule(rule) for rule in group.get("filters") or []] for group in groups]
-
-    def meets(record: Stored) -> bool:
-        for group in compiled:
-            if all(rule(record) for rule in group):
-                return True
-        return not compiled
-
-    return meets
-
-
-def _rule(rule: Params) -> Callable[[Stored], bool]:
-    name, operator = rule["propertyName"], rule.get("operator")
-    if operator in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
-        return lambda record: (_key(record, name) is not None) == (operator == "HAS_PROPERTY")
-    if operator in ("IN", "NOT_IN"):
-        values = {_comparable(name, value) for value in rule.get("values") or []}
-        return lambda record: (_key(record, name) in values) == (operator == "IN")
-    if operator == "BETWEEN":
-        low, high = _comparable(name, rule["value"]), _comparable(name, rule["highValue"])
-        return lambda record: (key := _key(record, name)) is not None and low <= key <= high
-    if operator not in COMPARE:
-        raise Refusal(400, f"FakeHubSpot does not serve the operator {operator!r}", "VALIDATION_ERROR")
-    compare, operand = COMPARE[operator], _comparable(name, rule.get("value"))
-    return lambda record: (operator == "NEQ") if (key := _key(record, name)) is None else compare(key, operand)
-
-
-def _comparable(name: str, value: Any) -> Any:
-    """Dates as epoch milliseconds (HubSpot takes them so, or as ISO 8601), numbers as numbers, text as is."""
-    text = str(value)
-    try:
-        if name in DATES and not text.lstrip("-").isdecimal():
-            moment = datetime.fromisoformat(text)
-            return _milliseconds(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-        return float(text) if name in DATES or name in NUMBERS else text
-    except ValueError:
-        raise Refusal(400, f"{text!r} is not a valid value for {name}", "VALIDATION_ERROR") from None
-
-
-def _key(record: Stored, name: str) -> Any:
-    """A property as filters and sorts compare it (None: not set)."""
-    if name in record.times:
-        return record.times[name]
-    value = _value(record, name)
-    return None if value is None else _comparable(name, value)
-
-
-def _sortable(record: Stored, name: str) -> tuple[bool, Any]:
-    key = _key(record, name)
-    return key is None, 0 if key is None else key
-
-
-def _value(record: Stored, name: str) -> str | None:
-    """A property as HubSpot writes it; the id and the record's times are properties too."""
-    if name == "hs_object_id":
-        return record.id
-    if name in (_created(record.kind), _modified(record.kind)):
-        return _instant(record.created if name == _created(record.kind) else record.modified)
-    return record.properties.get(name)
-
-
-def _created(kind: str) -> str:
-    return "hs_createdate" if kind in ENGAGEMENTS else "createdate"
-
-
-def _modified(kind: str) -> str:
-    """The property holding a record's last-modified time (contacts name theirs differently)."""
-    return "lastmodifieddate" if kind == "contacts" else "hs_lastmodifieddate"
-
-
 def _shown(record: Stored, properties: Iterable[str], with_contacts: bool = False) -> Params:
     """A record as the search and list endpoints answer it (the id and times always among its properties)."""
-    names = dict.fromkeys([*properties, _created(record.kind), _modified(record.kind), "hs_object_id"])
-    shown: Params = {"id": record.id, "properties": {name: _value(record, name) for name in names},
-                     "createdAt": _instant(record.created), "updatedAt": _instant(record.modified), "archived": False}
+    names = dict.fromkeys([*properties, created_property(record.kind), modified_property(record.kind), "hs_object_id"])
+    shown: Params = {"id": record.id, "properties": {name: property_value(record, name) for name in names},
+                     "createdAt": instant(record.created), "updatedAt": instant(record.modified), "archived": False}
     if with_contacts and record.contacts:
         link = f"{record.kind[:-1]}_to_contact"
         shown["associations"] = {"contacts": {"results": [{"id": c, "type": link} for c in record.contacts]}}
@@ -662,7 +536,7 @@ def _shown(record: Stored, properties: Iterable[str], with_contacts: bool = Fals
 def _owner(record: Stored) -> Params:
     return {"id": record.id, "email": record.properties.get("email"), "firstName": record.properties.get("firstName"),
             "lastName": record.properties.get("lastName"), "type": "PERSON",
-            "createdAt": _instant(record.created), "updatedAt": _instant(record.modified), "archived": False}
+            "createdAt": instant(record.created), "updatedAt": instant(record.modified), "archived": False}
 
 
 def _account() -> Params:
@@ -677,20 +551,10 @@ def _slide(moments: deque[float], now: float, span: float) -> None:
         moments.popleft()
 
 
-def _milliseconds(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(milliseconds=1)
-
-
-def _instant(moment: datetime) -> str:
-    """A time as HubSpot writes it (Java's Instant: milliseconds only when there are some)."""
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
-
-
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return _instant(value) if isinstance(value, datetime) else str(value)
+    return instant(value) if isinstance(value, datetime) else str(value)
 
 
 def _burst_limited(retry_after: int) -> Reply:
