@@ -146,13 +146,40 @@ class HubSpotConnector:
         return hubspot.Client.create(access_token=token, host=self._settings.hubspot_api_url.rstrip("/"))
 
     def check(self) -> str:
-        """The account the token opens, in a few words; CrmError when HubSpot refuses it."""
+        """The account the token opens, in a few words; CrmError when HubSpot refuses the token, or when the
+        private app lacks a scope the sync reads with or write-back writes with (named, all at once: a missing
+        write scope would otherwise show only at the first write-back)."""
         api_client = self._api("owners").api_client  # the official client has no account API of its own
         details = self._call("read the account details", functools.partial(
             api_client.call_api, "/account-info/v3/details", "GET", auth_settings=["oauth2"],
             _return_http_data_only=True, _preload_content=False, _request_timeout=TIMEOUT_S))
+        granted = self._granted_scopes()
+        missing = [scope for scope in (*SCOPES, WRITE_SCOPE) if granted is not None and scope not in granted]
+        if missing:
+            raise HubSpotError(
+                f"HubSpot's private app lacks the scope{'s' if len(missing) > 1 else ''} {', '.join(missing)}: tick "
+                f"{'them' if len(missing) > 1 else 'it'} in HubSpot under Settings > Integrations > Private Apps > "
+                f"the app > Scopes, then run `hotlead connect hubspot` again", 403)
         return (f"HubSpot account {details.get('portalId')} ({details.get('uiDomain')}, {details.get('timeZone')}, "
                 f"{details.get('companyCurrency')})")
+
+    def _granted_scopes(self) -> set[str] | None:
+        """The scopes the private app's token holds (HubSpot's access-token-info call); None when HubSpot does not
+        describe this token (not a private app's: its calls then say which scope they miss, when they do)."""
+        api_client = self._api("owners").api_client
+        token = self._settings.hubspot_access_token
+        try:
+            info = self._call("read the token's scopes", functools.partial(
+                api_client.call_api, "/oauth/v2/private-apps/get/access-token-info", "POST",
+                body={"tokenKey": token}, header_params={"Content-Type": "application/json"}, auth_settings=[],
+                _return_http_data_only=True, _preload_content=False, _request_timeout=TIMEOUT_S))
+        except HubSpotError as error:
+            if error.status not in (400, 401, 403, 404):
+                raise
+            log.info("HubSpot did not describe the access token (%s): its scopes are checked as it is used",
+                     error.status)
+            return None
+        return {str(scope) for scope in info.get("scopes") or []}
 
     def pages(self, kind: Kind, since: str | None) -> Iterator[Page]:
         """Pages of the records of `kind` modified after `since` (an ISO time; None: all), oldest change first."""

@@ -51,6 +51,7 @@ from bot.fakes.hubspot_search import (
 )
 
 PORTAL_ID = 2_519_445
+USER_ID, APP_ID = 7_741_093, 3_118_204  # the private app's maker and the app, as the token info names them
 LIST_PAGE = 100  # most records an object list page holds
 OWNERS_PAGE = 500
 ASSOCIATION_INPUTS = 100
@@ -63,7 +64,10 @@ TO_CONTACT = {"deals": 3, "notes": 202, "meetings": 200, "calls": 194, "emails":
 SCOPES = {"contacts": "crm.objects.contacts.read", "companies": "crm.objects.companies.read",
           "deals": "crm.objects.deals.read", "owners": "crm.objects.owners.read",
           **{kind: "crm.objects.contacts.read" for kind in ENGAGEMENTS}}  # engagements are read with contacts'
-READ_SCOPES = frozenset(SCOPES.values())
+EMAIL_SCOPE = "sales-email-read"  # an email engagement's content (HubSpot's changelog "New scope required to get
+# the content of email engagements": without it, an email's details are redacted from the answer)
+EMAIL_CONTENT = frozenset({"hs_email_text", "hs_email_html", "hs_email_subject"})
+READ_SCOPES = frozenset({*SCOPES.values(), EMAIL_SCOPE})
 DEFAULT_PROPERTIES = {"contacts": ("email", "firstname", "lastname"), "companies": ("domain", "name"),
                       "deals": ("amount", "closedate", "dealname", "dealstage", "pipeline")}
 ROUTES = (  # verb, path, what the fake records the call as ({kind}: the object kind the path names)
@@ -79,6 +83,7 @@ ROUTES = (  # verb, path, what the fake records the call as ({kind}: the object 
     ("GET", re.compile(r"/crm/v3/owners/?"), "owners.list"),
     ("POST", re.compile(r"/crm/v4/associations/(?P<kind>[\w-]+)/(?P<to>[\w-]+)/batch/read"), "{kind}.associations"),
     ("GET", re.compile(r"/account-info/v3/details"), "account.details"),
+    ("POST", re.compile(r"/oauth/v2/private-apps/get/access-token-info"), "token.info"),
 )
 FIELD_TYPES = {"bool": {"booleancheckbox", "calculation_equation"},  # each property type's valid fieldTypes
                "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
@@ -115,6 +120,7 @@ class FakeHubSpot(FakeServer):
         self.url = self.base_url
         self.token = token
         self.scopes = set(scopes)
+        self.describes_tokens = True  # False: the access-token-info call answers 404
         self.clock = clock
         self.searches_per_second = searches_per_second  # None: unlimited
         self.records: dict[str, dict[str, Stored]] = {kind: {} for kind in [*OBJECT_TYPES, "owners"]}
@@ -212,6 +218,8 @@ class FakeHubSpot(FakeServer):
                 return _error(Refusal(400, f"Invalid input: {error!r}", "VALIDATION_ERROR")), name, params
 
     def _handle(self, request: Request, name: str, kinds: list[str], params: Params) -> Reply:
+        if name == "token.info":  # the token is in the body, no Authorization needed
+            return self._token_info(params)
         if request.headers.get("authorization") != f"Bearer {self.token}":
             raise Refusal(401, "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
                           "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
@@ -236,6 +244,17 @@ class FakeHubSpot(FakeServer):
             return self._schema(kind, route, params)
         return self._reply(self._list(kind, params))
 
+    def _token_info(self, params: Params) -> Reply:
+        """A private app token's account, user, app and scopes (HubSpot's private apps guide; the body of a refusal
+        for a token it does not know is not documented: answered as any unauthenticated call)."""
+        if not self.describes_tokens:  # as for a token that is not a private app's (an OAuth or a service key)
+            raise Refusal(404, "Unable to route POST request to /oauth/v2/private-apps/get/access-token-info",
+                          "OBJECT_NOT_FOUND")
+        if params.get("tokenKey") != self.token:
+            raise Refusal(401, "The access token is not valid or has expired.", "INVALID_AUTHENTICATION")
+        return self._reply({"userId": USER_ID, "hubId": PORTAL_ID, "appId": APP_ID,
+                            "scopes": sorted({"oauth", *self.scopes})})
+
     def _reply(self, payload: Params, status: int = 200) -> Reply:
         now = self.clock()
         _slide(self._requests, now, BURST_MS / 1000)
@@ -259,6 +278,8 @@ class FakeHubSpot(FakeServer):
         if found is None:
             found = in_sort_order([record for record in self.records[kind].values() if meets(record)], sorts)
         properties = params.get("properties") or DEFAULT_PROPERTIES.get(kind, ())
+        if kind == "emails" and EMAIL_SCOPE not in self.scopes:  # readable with the contacts scope, not their content
+            properties = [name for name in properties if name not in EMAIL_CONTENT]
         answer: Params = {"total": len(found), "results": [_shown(r, properties) for r in found[offset:offset + limit]]}
         if offset + limit < len(found):
             answer["paging"] = {"next": {"after": str(offset + limit)}}

@@ -15,10 +15,11 @@ from bot.crm.errors import CrmError
 from bot.crm.hubspot import HubSpotConnector
 from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Refused
 from bot.fakes import FakeHubSpot
-from bot.fakes.hubspot import PORTAL_ID
+from bot.fakes.hubspot import EMAIL_SCOPE, PORTAL_ID, READ_SCOPES
 from tests.bot.conftest import SleepClock as Clock
 
 TOKEN = "pat-na1-hotlead"
+GRANTED = READ_SCOPES | {"crm.objects.contacts.write"}  # what the sync reads with and write-back writes with
 LATER = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
@@ -29,7 +30,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def fake(clock: Clock) -> Iterator[FakeHubSpot]:
-    with FakeHubSpot(TOKEN, clock=clock) as server:
+    with FakeHubSpot(TOKEN, scopes=GRANTED, clock=clock) as server:
         yield server
 
 
@@ -52,7 +53,25 @@ def written(moment: datetime) -> str:
 
 def test_check_names_the_account(fake: FakeHubSpot, clock: Clock) -> None:
     assert str(PORTAL_ID) in connect(fake, clock).check()
-    assert [call.method for call in fake.calls] == ["account.details"]
+    assert [call.method for call in fake.calls] == ["account.details", "token.info"]
+    assert fake.calls[1].params == {"tokenKey": TOKEN}
+
+
+def test_check_names_every_scope_the_private_app_lacks_at_once(clock: Clock) -> None:
+    with (FakeHubSpot(TOKEN, scopes=READ_SCOPES - {"crm.objects.deals.read"}, clock=clock) as fake,
+          pytest.raises(CrmError) as lacking):
+        connect(fake, clock).check()
+    said = str(lacking.value)
+    assert said.startswith("HubSpot's private app lacks the scopes crm.objects.deals.read, "
+                           "crm.objects.contacts.write: tick them in HubSpot under Settings > Integrations")
+    assert "\n" not in said and TOKEN not in said
+
+
+def test_a_token_hubspot_does_not_describe_is_checked_as_it_is_used(clock: Clock) -> None:
+    with FakeHubSpot(TOKEN, scopes=READ_SCOPES, clock=clock) as fake:
+        fake.describes_tokens = False  # not a private app's token: its scopes cannot be read up front
+        assert str(PORTAL_ID) in connect(fake, clock).check()
+        assert [call.status for call in fake.calls] == [200, 404]
 
 
 def test_a_missing_token_is_a_missing_setting(fake: FakeHubSpot, clock: Clock) -> None:
@@ -174,6 +193,19 @@ def test_an_outage_that_ends_loses_nothing(fake: FakeHubSpot, clock: Clock) -> N
     connector = HubSpotConnector(Settings(hubspot_access_token=TOKEN, hubspot_api_url=fake.url), sleep=sleep,
                                  clock=clock)
     assert ids(pull(connector, "contacts")) == added and clock.sleeps == [1.0]
+
+
+def test_without_sales_email_read_an_email_comes_without_its_content(clock: Clock) -> None:
+    """As HubSpot documents it: email engagements are read with the contacts scope, their content needs
+    sales-email-read (redacted without it); `check` names the scope before a sync misses every email's text."""
+    with FakeHubSpot(TOKEN, scopes=GRANTED - {EMAIL_SCOPE}, clock=clock) as fake:
+        lead = fake.add("contacts", firstname="Ada", lastname="Lovelace")
+        email = fake.add("emails", contacts=[lead], hs_timestamp="2026-02-01T10:00:00Z",
+                         hs_email_direction="INCOMING_EMAIL", hs_email_text="We need this by Friday.")
+        (record,) = [record for page in pull(connect(fake, clock), "engagements") for record in page.records]
+        assert isinstance(record, Engagement) and record.crm_id == email and record.text is None
+        with pytest.raises(CrmError, match=r"lacks the scope sales-email-read: tick it in HubSpot"):
+            connect(fake, clock).check()
 
 
 def test_engagements_are_merged_by_time_with_their_text_and_direction(fake: FakeHubSpot, clock: Clock) -> None:

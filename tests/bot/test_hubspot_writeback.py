@@ -193,6 +193,17 @@ def test_without_the_schema_scope_ensure_fields_gives_the_steps_by_hand(clock: C
         assert f"  {label}: field type {kind}; internal name {name}" in lines
 
 
+def test_connect_without_the_write_scope_says_so_and_connects_nothing(run: Callable[..., Result], engine: Engine,
+                                                                       clock: Clock) -> None:
+    with FakeHubSpot(TOKEN, scopes=READ_SCOPES, clock=clock) as fake:
+        said = run("connect", "hubspot", env={"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_API_URL": fake.url})
+        assert not fake.calls_to("contacts.create_group")  # nothing set up in HubSpot either
+    assert said.exit_code == 1 and said.output.count("\n") == 1 and TOKEN not in said.output
+    assert "lacks the scope crm.objects.contacts.write: tick it in HubSpot under Settings > Integrations" in said.output
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT count(*) FROM meta WHERE key = 'crm_connected'").scalar_one() == 0
+
+
 def test_whole_request_failures_raise_one_line_without_waiting(clock: Clock) -> None:
     with FakeHubSpot(TOKEN, scopes=READ_SCOPES, clock=clock) as fake:  # no write scope
         contact = fake.add_contacts(1)[0]
