@@ -17,7 +17,8 @@ from bot.cli import cli
 from bot.clients import slack_client
 from bot.config import Settings
 from bot.fakes import FakeSlack
-from bot.push.digest import LISTED, MISSED, build_digest, send_digest
+from bot.push.digest import build_digest, send_digest
+from bot.push.digest_sections import LISTED, MISSED
 from scoring.segments import segments_now
 from storage.history import VERDICTS, RepRow, record_action
 from storage.models import ModelVersion
