@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 WEEKLY_DIGEST = "weekly-digest"
 RETRAIN = "retrain"
 CRM_SYNC = "crm-sync"
+CRM_FULL_SYNC = "crm-full-sync"  # not scheduled of its own: the first CRM sync of each day claims it
+FULL_SYNC_GAP = timedelta(hours=23)  # a full read once a day (a day less an hour: the sync's times drift)
 DIGEST_DAY, DIGEST_HOUR = "mon", 8
 MISFIRE_GRACE = timedelta(hours=6)  # a run missed by less than this (bot down, busy) still happens, once
 
@@ -77,7 +79,8 @@ def retrain() -> None:
 
 def crm_sync() -> None:
     """Job: pull what changed in the connected CRM and queue the moved scores for write-back (the server's outbox
-    sends them)."""
+    sends them). The day's first run reads every record again (`sync --full`): a change the CRM dates nowhere (a
+    contact associated with a HubSpot deal later) is found within a day."""
     from bot.crm.sync import Stages, connected, connector_for, sync
     from bot.crm.writeback import queue_moved
 
@@ -89,11 +92,12 @@ def crm_sync() -> None:
         if crm is None or not claimed(engine, CRM_SYNC, now, timedelta(minutes=settings.hotlead_sync_minutes / 2)):
             return
         connector = connector_for(crm, settings)
+        full = claimed(engine, CRM_FULL_SYNC, now, FULL_SYNC_GAP)
         report = sync(engine, connector, Stages.from_settings(settings),
-                      lookback=timedelta(minutes=settings.hotlead_crm_lookback_minutes))
+                      lookback=timedelta(minutes=settings.hotlead_crm_lookback_minutes), full=full)
         queued = queue_moved(engine, connector)
-        log.info("synced %s in %.1f s (%s); %d moved scores queued for write-back", crm, report["seconds"],
-                 ", ".join(f"{k} {v['read']}" for k, v in report["objects"].items()), queued)
+        log.info("synced %s%s in %.1f s (%s); %d moved scores queued for write-back", crm, " (full)" if full else "",
+                 report["seconds"], ", ".join(f"{k} {v['read']}" for k, v in report["objects"].items()), queued)
     finally:
         engine.dispose()
 

@@ -73,8 +73,11 @@ def connect(app: AppContext, crm: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="Print {crm, objects: {name: {read, created, updated, unchanged, refused, rechecked}}, seconds} "
                    "as JSON (rechecked: read again in the look-back window, as they were).")
+@click.option("--full", is_flag=True, help="Read every record again, not only those modified since the last sync: "
+              "finds changes the CRM does not date (a contact associated with a deal later); only what differs is "
+              "written, the rest counted rechecked.")
 @pass_app
-def sync(app: AppContext, crm: str | None, as_json: bool) -> None:
+def sync(app: AppContext, crm: str | None, as_json: bool, full: bool) -> None:
     """Pull what changed in the CRM since the last sync (owners, companies, contacts, deals and engagements, by
     last-modified time), then write back every score that moved since the last write-back."""
     from bot.crm.errors import CrmError
@@ -86,7 +89,7 @@ def sync(app: AppContext, crm: str | None, as_json: bool) -> None:
     connector, _about = _connector(app, name)
     try:
         report = pull(engine, connector, Stages.from_settings(app.settings),
-                      lookback=timedelta(minutes=app.settings.hotlead_crm_lookback_minutes))
+                      lookback=timedelta(minutes=app.settings.hotlead_crm_lookback_minutes), full=full)
     except CrmError as exc:
         raise click.ClickException(f"{exc} (every page written before it is kept: run `hotlead sync` again)") from exc
     report["written_back"] = write_back(engine, connector)

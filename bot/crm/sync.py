@@ -87,12 +87,13 @@ class Stages:
 
 
 def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: timedelta = timedelta(0),
-         now: Callable[[], datetime] | None = None, progress: Callable[[Kind, Counts], None] | None = None
-         ) -> dict[str, Any]:
-    """Pull every object kind since its cursor, and `lookback` before it again; the report `hotlead sync --json`
-    prints. A record modified in the look-back window was read by an earlier sync unless it came late (a
-    Salesforce transaction committed after a later one, a record HubSpot's search had not indexed yet): there,
-    only what is new, changed or refused is counted (the rest is `rechecked`), and the cursor never moves back."""
+         full: bool = False, now: Callable[[], datetime] | None = None,
+         progress: Callable[[Kind, Counts], None] | None = None) -> dict[str, Any]:
+    """Pull every object kind since its cursor, and `lookback` before it again (`full`: everything); the report
+    `hotlead sync --json` prints. A record modified in the look-back window was read by an earlier sync unless it
+    came late (a Salesforce transaction committed after a later one, a record HubSpot's search had not indexed
+    yet): there, only what is new, changed or refused is counted (the rest is `rechecked`), and the cursor never
+    moves back. A full read finds what no modified time dates (a contact associated with a deal in HubSpot)."""
     clock = now or (lambda: datetime.now(UTC))
     started = time.perf_counter()
     objects: dict[str, Counts] = {}
@@ -101,7 +102,7 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: time
         with engine.connect() as conn:
             since = crm_sync.cursor(conn=conn, crm=connector.name, kind=kind)
         reached = _moment(since) if since else None
-        start = _instant(reached - lookback) if reached and lookback else since
+        start = None if full else _instant(reached - lookback) if reached and lookback else since
         for page in connector.pages(kind, start):
             with engine.begin() as conn:
                 known = _Known.of(conn, connector.name, page.records)

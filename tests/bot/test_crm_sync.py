@@ -183,3 +183,19 @@ def test_a_change_committed_late_is_an_update(engine: Engine) -> None:
     assert counts(report, "deals") == (1, 0, 1, 0, 0) and report["objects"]["deals"]["rechecked"] == 1
     with engine.connect() as conn:
         assert run_sql(conn, "SELECT l.status FROM lead l WHERE l.external_id = 'h2'").scalar_one() == "lost"
+
+
+def test_a_full_sync_finds_an_association_no_modified_time_dates(engine: Engine) -> None:
+    crm = pipeline()
+    crm.put("deals", T0 - timedelta(days=1), Deal("d3", (), "closedwon", 9_000.0, T0))
+    assert sync(engine, crm, STAGES)["objects"]["deals"]["refused"] == 1  # no contact yet: nothing to score
+    crm.records["deals"] = [(t, Deal("d3", ("h4",), "closedwon", 9_000.0, T0) if r.crm_id == "d3" else r)
+                            for t, r in crm.records["deals"]]  # associated a day later: its modified time stays
+    assert counts(sync(engine, crm, STAGES, lookback=timedelta(minutes=10)), "deals") == (0, 0, 0, 0, 0)
+    cursors = {kind: cursor_of(engine, kind) for kind in OBJECTS}
+    full = sync(engine, crm, STAGES, full=True)
+    assert counts(full, "deals") == (1, 1, 0, 0, 0) and full["objects"]["deals"]["rechecked"] == 2
+    assert counts(full, "contacts") == (0, 0, 0, 0, 0) and full["objects"]["contacts"]["rechecked"] == 5
+    assert {kind: cursor_of(engine, kind) for kind in OBJECTS} == cursors  # a full read moves no cursor back
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT l.status FROM lead l WHERE l.external_id = 'h4'").scalar_one() == "won"

@@ -223,3 +223,48 @@ def test_retraining_checks_decay_and_keeps_the_better_model_active(demo_engine: 
     reference = metrics["drift_reference"]
     assert 1 <= len(reference["features"]) <= 10
     assert sum(reference["probability"]["proportions"]) == pytest.approx(1.0)
+
+
+def test_the_crm_sync_job_pulls_once_per_slot_and_reads_everything_once_a_day(
+        engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The serve job's own body, against the HubSpot fake: a second process in the same slot does nothing, and the
+    day's first run reads every record again, finding a contact HubSpot associated with a deal without dating it."""
+    from bot.crm import sync as sync_module
+    from bot.fakes import FakeHubSpot
+    from bot.fakes.hubspot import READ_SCOPES
+    from bot.jobs import crm_sync
+    from storage.crm_sync import connect_crm
+    from tests.bot.conftest import SleepClock
+
+    clock = SleepClock()
+    original = sync_module.connector_for
+    monkeypatch.setattr(sync_module, "connector_for",  # waits on the test's clock, not the machine's
+                        lambda name, settings, sleep=None: original(name, settings, sleep=clock.sleep, clock=clock))
+    with FakeHubSpot("pat-na1-jobs", scopes=READ_SCOPES, clock=clock) as fake:
+        contacts = fake.add_contacts(3)
+        deal = fake.add("deals", dealstage="closedwon", amount="1200", closedate="2026-11-20T10:00:00Z")
+        for name, value in {"HOTLEAD_DATABASE_URL": db_url, "HUBSPOT_ACCESS_TOKEN": "pat-na1-jobs",
+                            "HUBSPOT_API_URL": fake.url, "HOTLEAD_NLP": "rules",
+                            "HOTLEAD_CRM_LOOKBACK_MINUTES": "0"}.items():  # the deal was modified just before
+            monkeypatch.setenv(name, value)
+        with engine.begin() as conn:
+            connect_crm(conn=conn, crm="hubspot")
+
+        def won() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text("SELECT count(*) FROM outcome")).scalar_one())
+
+        with time_machine.travel(SUNDAY_NOON, tick=False):
+            crm_sync()
+            searched = len(fake.calls_to("contacts.search"))
+            crm_sync()  # another process, the same slot: nothing read
+        assert searched >= 1 and len(fake.calls_to("contacts.search")) == searched
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM lead")).scalar_one() == 3
+        fake.records["deals"][deal].contacts.append(contacts[0])  # associated: the deal's modified time unchanged
+        with time_machine.travel(SUNDAY_NOON + timedelta(minutes=20), tick=False):
+            crm_sync()
+        assert won() == 0  # the incremental read cannot see it
+        with time_machine.travel(SUNDAY_NOON + timedelta(days=1), tick=False):
+            crm_sync()  # the day's first run: a full read
+        assert won() == 1
