@@ -192,3 +192,43 @@ def bench_busy(leads: int, rows: int, rate: float, askers: int, as_json: bool) -
                 f"{q['unanswered']} unanswered, p50 {q['p50_ms']} ms, p99 {q['p99_ms']} ms")
 
     _show(busy.run(leads, rows, rate, askers), as_json, summary)
+
+
+@bench.command(name="crm")
+@click.option("--contacts", default=2000, show_default=True, type=click.IntRange(10), help="Contacts in the portal.")
+@click.option("--companies", default=400, show_default=True, type=click.IntRange(1), help="Companies.")
+@click.option("--deals", default=600, show_default=True, type=click.IntRange(1), help="Deals (one contact each).")
+@click.option("--engagements", default=10_000, show_default=True, type=click.IntRange(1),
+              help="Emails, meetings, calls and notes.")
+@click.option("--no-pace", "unpaced", is_flag=True,
+              help="Lift HubSpot's 5 searches a second, in the fake and in Hotlead's connector: Hotlead's own side.")
+@click.option("--db", "url", metavar="URL",
+              help="Sync into this database instead of a temporary SQLite file (SQLite or PostgreSQL, e.g. "
+                   "postgresql+psycopg://…): its Hotlead tables are replaced, so give it a database of its own.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_crm(contacts: int, companies: int, deals: int, engagements: int, unpaced: bool, url: str | None,
+              as_json: bool) -> None:
+    """What `hotlead sync` costs a user against HubSpot: a whole portal's first sync, then a second sync after 100
+    changes (80 contacts touched or reassigned, 20 open deals won), each `hotlead sync --json` run in a fresh
+    process and timed from its start to its exit (imports included), as a user waits for it.
+
+    A local fake stands where HubSpot would be (real HTTP on 127.0.0.1, a generated portal with owners, companies,
+    contacts, deals and engagements), with HubSpot's documented limits: 5 searches a second (Hotlead paces itself
+    under it), 200 results a search page, 100 ids an association read. The figures are Hotlead's side and the
+    pace; HubSpot's own latency over the internet comes on top. Reported: records per kind, `seconds` and
+    `records_per_s` (wall clock) beside `sync_seconds` (inside the CLI), the searches and other requests made,
+    429 answers received, what the second sync read, and the database `engine`."""
+    from bot.bench import crm
+
+    if deals > contacts:
+        raise click.UsageError(f"--deals {deals} is more than --contacts {contacts}: each deal has a contact of its "
+                               "own")
+
+    def summary(r: dict[str, Any]) -> str:
+        first, second = r["first"], r["second"]
+        return (f"{r['engine']}, {'paced at 5 searches/s' if r['paced'] else 'unpaced'}: "
+                f"{sum(r['records'].values()):,} records in {first['seconds']} s ({first['records_per_s']:,}/s, "
+                f"{first['searches']} searches, {first['other_requests']} other requests, {first['answered_429']} "
+                f"429s); {sum(second['read'].values())} changed records in {second['seconds']} s")
+
+    _show(crm.run(contacts, companies, deals, engagements, paced=not unpaced, url=url), as_json, summary)
