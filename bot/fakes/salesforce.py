@@ -20,7 +20,8 @@ that record alone, unless allOrNone rolls every record back), `describe`, and th
 Customize Application). As in Salesforce, a custom field the API created is invisible to the API user (describe
 omits it, a write naming it is INVALID_FIELD) until field-level security grants it: `grant_field_access()`, the
 admin's step.
-Written values are kept on the records (`records[object][Id]`); `fail_next` and `down` apply to every request.
+Written values are kept on the records (`records[object][Id]`); `fail_next` and `down` apply to every request;
+`fail_at` and `expire_session_at` plan a failure or an expiry some requests ahead (in the middle of a sync).
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class FakeSalesforce(FakeServer):
         self._sessions: set[str] = set()
         self._cursors: dict[str, list[Row]] = {}  # query locator -> the query's rows
         self._failures: tuple[int, int] = (0, 503)
+        self._received = 0  # requests answered (not those refused while `down`)
+        self._planned: dict[int, list[Callable[[], None]]] = {}  # request number -> what happens just before it
         self._over_limit = 0
         self.custom_fields: dict[str, dict[str, Row]] = {name: {} for name in FIELDS}  # object -> name -> metadata
         self.visible: set[str] = set()  # custom fields ("Lead.Hotlead_Score__c") the API user has access to
@@ -198,6 +201,22 @@ class FakeSalesforce(FakeServer):
         with self._changed:
             self._failures = (times, status)
 
+    def fail_at(self, n: int, times: int = 1, status: int = 503) -> None:
+        """From the `n`th request from now (1: the next; login included), answer `times` requests with `status`,
+        as `fail_next` does."""
+        self._plan(n, lambda: self.fail_next(times, status))
+
+    def expire_session_at(self, n: int) -> None:
+        """End every session just before the `n`th request from now: that one, if it has a session, is 401
+        INVALID_SESSION_ID."""
+        self._plan(n, self._sessions.clear)
+
+    def _plan(self, n: int, action: Callable[[], None]) -> None:
+        if n < 1:
+            raise ValueError(f"a request from now is the 1st or later, not the {n}th")
+        with self._changed:
+            self._planned.setdefault(self._received + n, []).append(action)
+
     def _now(self) -> datetime:
         moment = self.clock().astimezone(UTC)
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # Salesforce keeps milliseconds
@@ -227,6 +246,9 @@ class FakeSalesforce(FakeServer):
 
     def _answer(self, request: Request) -> tuple[Reply, str | None, dict[str, Any]]:
         with self._changed:
+            self._received += 1
+            for action in self._planned.pop(self._received, []):
+                action()
             times, status = self._failures
             if times > 0:
                 self._failures = (times - 1, status)
