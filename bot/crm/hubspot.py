@@ -50,7 +50,9 @@ log = logging.getLogger(__name__)
 Json = dict[str, Any]
 Found = tuple[datetime, Record]  # a record and its last-modified time
 
-PAGE = 100
+PAGE = 100  # records a page of the sync holds; most owners a list page answers
+SEARCH_PAGE = 200  # most results a search answers a request (the searches' rate limit makes each one count)
+ASSOCIATED = 100  # most records a v4 association batch read takes
 SEARCHES_PER_SECOND = 5  # HubSpot's limit on the search endpoints, per account
 BATCH = 100  # most contacts one batch update takes
 WRITE_SCOPE, SCHEMA_SCOPE = "crm.objects.contacts.write", "crm.schemas.contacts.write"
@@ -307,7 +309,7 @@ class HubSpotConnector:
     def _find(self, source: Source, filters: list[Json], sort: str) -> Json:
         body = {"filterGroups": [{"filters": filters}] if filters else [],
                 "properties": [*source.properties, source.modified],
-                "sorts": [{"propertyName": sort, "direction": "ASCENDING"}], "limit": PAGE}
+                "sorts": [{"propertyName": sort, "direction": "ASCENDING"}], "limit": SEARCH_PAGE}
         return self._call(f"search the {source.name}", functools.partial(
             self._api(source.name).do_search, public_object_search_request=body, _preload_content=False,
             _request_timeout=TIMEOUT_S), pace=self._searches)
@@ -318,15 +320,16 @@ class HubSpotConnector:
             yield source.when(result), source.read(result, contacts.get(result["id"], ()))
 
     def _contacts(self, name: str, ids: list[str]) -> dict[str, tuple[str, ...]]:
-        """The contacts each of these records is associated with (at most 100 ids: one batch)."""
-        if not ids:
-            return {}
-        request = {"inputs": [{"id": record_id} for record_id in ids]}
-        answer = self._call(f"read the contacts of the {name}", functools.partial(
-            self._api("associations").get_page, name, "contacts", request, _preload_content=False,
-            _request_timeout=TIMEOUT_S))  # answered 207 with an error for each record that has none
-        return {str(result["from"]["id"]): tuple(sorted((str(to["toObjectId"]) for to in result["to"]), key=int))
-                for result in answer["results"]}
+        """The contacts each of these records is associated with (a batch read per ASSOCIATED ids)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for start in range(0, len(ids), ASSOCIATED):
+            request = {"inputs": [{"id": record_id} for record_id in ids[start:start + ASSOCIATED]]}
+            answer = self._call(f"read the contacts of the {name}", functools.partial(
+                self._api("associations").get_page, name, "contacts", request, _preload_content=False,
+                _request_timeout=TIMEOUT_S))  # answered 207 with an error for each record that has none
+            found |= {str(result["from"]["id"]): tuple(sorted((str(to["toObjectId"]) for to in result["to"]),
+                                                              key=int)) for result in answer["results"]}
+        return found
 
     def _api(self, name: str) -> Any:
         """The official client's API for `name` (made once: each holds its own connection pool)."""
