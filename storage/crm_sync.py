@@ -18,7 +18,7 @@ from storage.history import stamp, utc
 
 Status = Literal["created", "updated", "unchanged"]
 ACCOUNT_FIELDS = ("name", "domain", "industry", "employees", "country")
-LEAD_FIELDS = ("name", "email", "phone", "title", "source", "account_id", "owner_id", "created_at")
+LEAD_FIELDS = ("name", "email", "phone", "title", "seniority", "source", "account_id", "owner_id", "created_at")
 
 
 def cursor(*, conn: Connection, crm: str, kind: str) -> str | None:

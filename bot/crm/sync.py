@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 
 from bot.config import Settings
 from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.titles import seniority
 from bot.crm.writeback import Writer
 from storage import crm_sync
 from storage.crm_sync import Status
@@ -190,10 +191,15 @@ def _write(conn: Connection, crm: str, record: Record, stages: Stages, known: _K
 
 
 def _contact(conn: Connection, crm: str, record: Contact, known: _Known) -> Status:
+    """A contact as a lead; its seniority read from its job title (a CRM keeps no level; without a title, the
+    level a CSV import may have given stays)."""
     values = {"name": record.name, "email": record.email, "phone": record.phone, "title": record.title,
               "source": record.source.lower() if record.source else None,
               "account_id": known.link(conn, crm, "companies", record.company_id),
               "owner_id": known.link(conn, crm, "owners", record.owner_id), "created_at": record.created_at}
+    level = seniority(record.title)
+    if level is not None:
+        values["seniority"] = level
     return crm_sync.upsert_lead(conn=conn, crm=crm, external_id=record.crm_id, values=values)[1]
 
 

@@ -199,3 +199,21 @@ def test_a_full_sync_finds_an_association_no_modified_time_dates(engine: Engine)
     assert {kind: cursor_of(engine, kind) for kind in OBJECTS} == cursors  # a full read moves no cursor back
     with engine.connect() as conn:
         assert run_sql(conn, "SELECT l.status FROM lead l WHERE l.external_id = 'h4'").scalar_one() == "won"
+
+
+def test_a_contacts_seniority_is_read_from_its_title_and_a_missing_title_keeps_it(engine: Engine) -> None:
+    crm = pipeline()
+    crm.put("contacts", T0, Contact("h5", "Vera Vance", T0, email="vera@acme.com", title="Vice President, Sales"),
+            Contact("h6", "Nico Null", T0, email="nico@acme.com"))
+    sync(engine, crm, STAGES)
+    with engine.begin() as conn:
+        levels = dict(run_sql(conn, "SELECT external_id, seniority FROM lead WHERE external_id IN ('h5', 'h6')").all())
+        assert levels == {"h5": "vp", "h6": None}
+        run_sql(conn, "UPDATE lead SET seniority = 'director' WHERE external_id = 'h6'")  # as a CSV import gave it
+    later = T0 + timedelta(hours=1)
+    crm.put("contacts", later, Contact("h5", "Vera Vance", T0, email="vera@acme.com", title="CEO"),
+            Contact("h6", "Nico Null", T0, email="nico@acme.com", phone="+4915112345678"))
+    assert counts(sync(engine, crm, STAGES), "contacts") == (2, 0, 2, 0, 0)
+    with engine.connect() as conn:
+        levels = dict(run_sql(conn, "SELECT external_id, seniority FROM lead WHERE external_id IN ('h5', 'h6')").all())
+    assert levels == {"h5": "c_level", "h6": "director"}  # no title in the CRM: the level given before stays
