@@ -206,3 +206,40 @@ def waiting_writebacks(*, conn: Connection, crm: str, kind: str) -> int:
     """Write-backs to `crm` still queued or being sent."""
     return int(conn.execute(text("SELECT count(*) FROM alert WHERE channel = :crm AND kind = :kind AND status IN "
                                  "('queued', 'sending')"), {"crm": crm, "kind": kind}).scalar_one())
+
+
+MOVED_WITH_A_LEAD = ("message", "score", "lead_action", "demo_session", "alert")  # rows that follow a merged lead
+
+
+def convert_lead(*, conn: Connection, crm: str, old: str, new: str) -> Status:
+    """A CRM record converted into another (a Salesforce Lead into a Contact): the lead whose external id is `old`
+    goes on under `new`, keeping its history; when `new` is a lead here already, `old`'s activity, messages, scores,
+    verdicts, demo sessions, alerts and outcome (unless `new` has one) move to it and `old` is deleted. Unchanged
+    when there is no lead `old` (never synced, or converted before)."""
+    found = conn.execute(text("SELECT id, status FROM lead WHERE external_id = :key"), {"key": old}).first()
+    if found is None:
+        return "unchanged"
+    lead_id, status = int(found[0]), str(found[1])
+    conn.execute(text("DELETE FROM crm_link WHERE crm = :crm AND kind = 'contacts' AND crm_id = :old"),
+                 {"crm": crm, "old": old})
+    into = conn.execute(text("SELECT id FROM lead WHERE external_id = :key"), {"key": new}).scalar()
+    if into is None:
+        conn.execute(text("UPDATE lead SET external_id = :new WHERE id = :lead"), {"new": new, "lead": lead_id})
+        link(conn=conn, crm=crm, kind="contacts", crm_id=new, local_id=lead_id)
+        return "updated"
+    moved = {"old": lead_id, "new": int(into)}
+    conn.execute(text(  # the same activity on both (synced twice): kept once
+        "DELETE FROM activity WHERE lead_id = :old AND EXISTS (SELECT 1 FROM activity b WHERE b.lead_id = :new AND "
+        "b.occurred_at = activity.occurred_at AND b.kind = activity.kind AND b.page_type = activity.page_type AND "
+        "b.detail = activity.detail)"), moved)
+    for table in ("activity", *MOVED_WITH_A_LEAD):
+        conn.execute(text(f"UPDATE {table} SET lead_id = :new WHERE lead_id = :old"), moved)
+    has_outcome = conn.execute(text("SELECT 1 FROM outcome WHERE lead_id = :new"), moved).first() is not None
+    if not has_outcome and conn.execute(text("UPDATE outcome SET lead_id = :new WHERE lead_id = :old"),
+                                        moved).rowcount:
+        conn.execute(text("UPDATE lead SET status = :status WHERE id = :new"), {**moved, "status": status})
+    conn.execute(text("DELETE FROM outcome WHERE lead_id = :old"), moved)
+    conn.execute(text("UPDATE crm_link SET local_id = :new WHERE crm = :crm AND kind = 'deals' AND local_id = :old"),
+                 {**moved, "crm": crm})
+    conn.execute(text("DELETE FROM lead WHERE id = :old"), moved)
+    return "updated"

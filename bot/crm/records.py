@@ -76,6 +76,15 @@ class Engagement:
 
 
 @dataclass(frozen=True)
+class Converted:
+    """A contact the CRM turned into another (a Salesforce Lead converted into a Contact, which takes over its
+    activity): the lead goes on under the new id, or is merged into it when that is a lead already."""
+
+    crm_id: str
+    into: str
+
+
+@dataclass(frozen=True)
 class Refused:
     """A record the connector could not read, with why (one line, naming the field)."""
 
@@ -83,7 +92,7 @@ class Refused:
     why: str
 
 
-Record = Owner | Company | Contact | Deal | Engagement | Refused
+Record = Owner | Company | Contact | Converted | Deal | Engagement | Refused
 
 
 @dataclass

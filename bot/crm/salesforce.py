@@ -1,8 +1,9 @@
 """Salesforce connector: logs in with OAuth (a username, password and security token, or the connected app alone
 with the client-credentials flow) and pages through SOQL queries with simple-salesforce.
 
-What each kind reads: owners are Users (UserType Standard); companies are Accounts; contacts are the Leads not
-yet converted and the Contacts (a converted Lead lives on as its Contact, which Salesforce moves its activity to).
+What each kind reads: owners are Users (UserType Standard); companies are Accounts; contacts are the Leads and the
+Contacts. A Lead converted since the last read is a `Converted` into its Contact, which Salesforce moves its
+activity to: the sync carries the lead over (a first read leaves converted Leads out: their Contacts are read).
 A Lead has no Account, only a Company name: that name becomes a Company of its own (`lead-company:<name>`), in the
 page before the Lead. Deals are Opportunities with their contact roles (which name Contacts only); engagements are
 Tasks (email, call, else a note) and Events (meetings) about a Lead or Contact (their WhoId).
@@ -47,7 +48,19 @@ from simple_salesforce.exceptions import (
 
 from bot.config import Settings
 from bot.crm.errors import CrmError
-from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused, ScoreUpdate
+from bot.crm.records import (
+    Company,
+    Contact,
+    Converted,
+    Deal,
+    Engagement,
+    Kind,
+    Owner,
+    Page,
+    Record,
+    Refused,
+    ScoreUpdate,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,14 +73,15 @@ TIMEOUT_S = 60.0
 QUERIES: dict[Kind, tuple[tuple[str, str, str], ...]] = {
     "owners": (("User", "Id, Name, Email", "UserType = 'Standard'"),),
     "companies": (("Account", "Id, Name, Website, Industry, NumberOfEmployees, BillingCountry", ""),),
-    "contacts": (("Lead", "Id, Name, Email, Phone, Title, LeadSource, Company, OwnerId, CreatedDate",
-                  "IsConverted = FALSE"),
+    "contacts": (("Lead", "Id, Name, Email, Phone, Title, LeadSource, Company, OwnerId, CreatedDate, IsConverted, "
+                          "ConvertedContactId", ""),
                  ("Contact", "Id, Name, Email, Phone, Title, LeadSource, AccountId, OwnerId, CreatedDate", "")),
     "deals": (("Opportunity", "Id, StageName, Amount, CloseDate, IsClosed, "
                               "(SELECT ContactId FROM OpportunityContactRoles)", ""),),
     "engagements": (("Task", "Id, WhoId, Description, TaskSubtype, Type, CallType, CreatedDate", ""),
                     ("Event", "Id, WhoId, Description, StartDateTime", "")),
 }
+UNREAD = {"Lead": "IsConverted = FALSE"}  # a first read's condition, instead of the object's own
 TASK_KINDS: dict[str, Literal["email", "call", "meeting"]] = {  # by TaskSubtype, else by Type
     "Email": "email", "ListEmail": "email", "Call": "call", "Meeting": "meeting"}
 WRITE_BATCH = 200  # records per sObject Collections request: Salesforce's limit
@@ -134,8 +148,11 @@ class SalesforceConnector:
         return f"Salesforce: logged in at https://{instance} as {who}{used}"
 
     def pages(self, kind: Kind, since: str | None) -> Iterator[Page]:
-        """The records of `kind` changed after `since` (an ISO time; None: all), oldest change first."""
-        streams = [self._rows(sobject, _soql(sobject, fields, condition, since))
+        """The records of `kind` changed after `since` (an ISO time; None: all), oldest change first. A Lead
+        converted since is a `Converted` into its Contact; a first read (no `since`) skips converted Leads: there is
+        nothing of theirs to carry over, their Contacts are read as they are."""
+        first = {} if since else UNREAD
+        streams = [self._rows(sobject, _soql(sobject, fields, first.get(sobject, condition), since))
                    for sobject, fields, condition in QUERIES[kind]]
         for rows in _batches(heapq.merge(*streams, key=lambda row: row["SystemModstamp"]), PAGE_SIZE):
             records, modified = _records(rows)
@@ -447,7 +464,7 @@ def _records(rows: list[Row]) -> tuple[list[Record], list[datetime]]:
     companies: set[str] = set()
     for row in rows:
         sobject, stamp = row["attributes"]["type"], datetime.fromisoformat(row["SystemModstamp"])
-        company = _lead_company(row) if sobject == "Lead" else None
+        company = _lead_company(row) if sobject == "Lead" and not row["IsConverted"] else None
         if company and company not in companies:
             companies.add(company)
             records.append(Company(company, company.removeprefix("lead-company:")))
@@ -473,6 +490,9 @@ def _company(row: Row) -> Record:
 
 
 def _contact(row: Row) -> Record:
+    if row.get("IsConverted"):  # Salesforce moved its activity to the Contact it became
+        into = row.get("ConvertedContactId")
+        return Converted(row["Id"], into) if into else Refused(row["Id"], "converted without a Contact")
     company = row["AccountId"] if row["attributes"]["type"] == "Contact" else _lead_company(row)
     return Contact(row["Id"], row["Name"], _when(row["CreatedDate"]), row["Email"], row["Phone"], row["Title"],
                    row["LeadSource"], company, row["OwnerId"])

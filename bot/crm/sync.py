@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine
 
 from bot.config import Settings
-from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.records import OBJECTS, Company, Contact, Converted, Deal, Engagement, Kind, Owner, Page, Record, Refused
 from bot.crm.titles import seniority
 from bot.crm.writeback import Writer
 from storage import crm_sync
@@ -109,6 +109,8 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: time
                 known = _Known.of(conn, connector.name, page.records)
                 for n, record in enumerate(page.records):
                     outcome = _write(conn, connector.name, _clean(record), stages, known)
+                    if isinstance(record, Converted) and outcome == "unchanged":
+                        continue  # a conversion counts when it carried a lead over (not for a lead never synced)
                     again = reached is not None and n < len(page.modified) and _utc(page.modified[n]) <= reached
                     counts.count(outcome, again=again)
                 if page.cursor and (reached is None or _moment(page.cursor) > reached):
@@ -185,6 +187,9 @@ def _write(conn: Connection, crm: str, record: Record, stages: Stages, known: _K
         return status
     if isinstance(record, Contact):
         return _contact(conn, crm, record, known)
+    if isinstance(record, Converted):
+        known.leads.pop(record.crm_id, None)  # a later record of the page names it by its new id
+        return crm_sync.convert_lead(conn=conn, crm=crm, old=record.crm_id, new=record.into)
     if isinstance(record, Deal):
         return _deal(conn, crm, record, stages, known)
     return _engagement(conn, crm, record, known)

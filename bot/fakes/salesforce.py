@@ -63,7 +63,8 @@ FIELDS: dict[str, dict[str, str]] = {
                 "BillingCountry": "string", "OwnerId": "reference"},
     "Lead": {"FirstName": "string", "LastName": "string", "Name": "string", "Company": "string", "Email": "string",
              "Phone": "string", "Title": "string", "LeadSource": "string", "Status": "string", "OwnerId": "reference",
-             "IsConverted": "boolean"},
+             "IsConverted": "boolean", "ConvertedContactId": "reference", "ConvertedAccountId": "reference",
+             "ConvertedDate": "date"},
     "Contact": {"FirstName": "string", "LastName": "string", "Name": "string", "AccountId": "reference",
                 "Email": "string", "Phone": "string", "Title": "string", "LeadSource": "string",
                 "OwnerId": "reference"},
@@ -79,7 +80,8 @@ REQUIRED = {"User": ("LastName", "Email", "Username"), "Account": ("Name",), "Le
             "OpportunityContactRole": ("OpportunityId", "ContactId"), "Task": (), "Event": ("StartDateTime",)}
 REFERS = {"OwnerId": ("User",), "AccountId": ("Account",), "ContactId": ("Contact",), "WhoId": ("Lead", "Contact"),
           "OpportunityId": ("Opportunity",)}
-DERIVED = {"User": ("Name",), "Lead": ("Name",), "Contact": ("Name",), "Opportunity": ("IsClosed", "IsWon")}
+DERIVED = {"User": ("Name",), "Lead": ("Name", "IsConverted", "ConvertedContactId", "ConvertedAccountId",
+                                       "ConvertedDate"), "Contact": ("Name",), "Opportunity": ("IsClosed", "IsWon")}
 DEFAULTS: dict[str, Row] = {"User": {"IsActive": True, "UserType": "Standard"}, "Lead": {"IsConverted": False}}
 CHILDREN = {("Opportunity", "opportunitycontactroles"): ("OpportunityContactRoles", "OpportunityContactRole",
                                                          "OpportunityId")}
@@ -160,17 +162,43 @@ class FakeSalesforce(FakeServer):
         missing = [name for name in REQUIRED[sobject] if fields.get(name) in (None, "")]
         if missing:
             raise ValueError(f"REQUIRED_FIELD_MISSING: {sobject} needs {', '.join(missing)}")
-        now = self._now()
-        row: Row = {name: None for name in FIELDS[sobject]}
-        row.update(DEFAULTS.get(sobject, {}), Id=_with_checksum(f"{PREFIXES[sobject]}5g{next(self._ids):010d}"),
-                   CreatedDate=now)
-        self._write(sobject, row, fields, now)
-        return str(row["Id"])
+        return self._insert(sobject, fields, self._now())
 
     def update(self, record_id: str, **fields: Any) -> None:
         """Change a record (no fields: touch it), moving its LastModifiedDate and SystemModstamp to now."""
         sobject = self._object_of(record_id)
         self._write(sobject, self.records[sobject][record_id], fields, self._now())
+
+    def convert(self, lead_id: str, contact_id: str | None = None) -> str:
+        """Convert a Lead as Salesforce's convertLead does, in one transaction (every record it touches modified at
+        one instant): into a new Contact (and an Account named after its Company), or into the existing
+        `contact_id`; its Tasks and Events move to the Contact; the Lead keeps IsConverted, ConvertedContactId,
+        ConvertedAccountId and ConvertedDate, and refuses updates from then on. The Contact's Id."""
+        with self._changed:
+            lead = self.records["Lead"][lead_id]
+            if lead["IsConverted"]:
+                raise ValueError(f"CONVERTED_LEAD: {lead_id} was converted already")
+            now = self._now()
+            if contact_id is None:
+                account = self._insert("Account", {"Name": lead["Company"], "OwnerId": lead["OwnerId"]}, now)
+                contact_id = self._insert("Contact", {name: lead[name] for name in (
+                    "FirstName", "LastName", "Email", "Phone", "Title", "LeadSource", "OwnerId")} | {
+                    "AccountId": account}, now)
+            contact = self.records["Contact"][contact_id]
+            for sobject in ("Task", "Event"):
+                for row in self.records[sobject].values():
+                    if row["WhoId"] == lead_id:
+                        row.update(WhoId=contact_id, LastModifiedDate=now, SystemModstamp=now)
+            lead.update(IsConverted=True, ConvertedContactId=contact_id, ConvertedAccountId=contact["AccountId"],
+                        ConvertedDate=now.date(), LastModifiedDate=now, SystemModstamp=now)
+            return contact_id
+
+    def _insert(self, sobject: str, fields: dict[str, Any], now: datetime) -> str:
+        row: Row = {name: None for name in FIELDS[sobject]}
+        row.update(DEFAULTS.get(sobject, {}), Id=_with_checksum(f"{PREFIXES[sobject]}5g{next(self._ids):010d}"),
+                   CreatedDate=now)
+        self._write(sobject, row, fields, now)
+        return str(row["Id"])
 
     def delete(self, record_id: str) -> None:
         """Delete a record: queries no longer see it, a write to it is ENTITY_IS_DELETED."""

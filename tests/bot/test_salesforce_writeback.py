@@ -133,7 +133,7 @@ def test_a_record_salesforce_refuses_fails_alone_and_leads_and_contacts_share_a_
     leads = add_leads(salesforce, 4)
     contact = salesforce.add("Contact", LastName="Ruiz")
     salesforce.delete(leads[1])
-    salesforce.update(leads[2], IsConverted=True)  # converted since the sync read it
+    salesforce.convert(leads[2])  # converted since the sync read it
     updates = [update(record, n) for n, record in enumerate([leads[0], contact, leads[1], leads[2], leads[3]])]
     queue(engine, updates)
     drain(Outbox(engine, {"salesforce": channel(connector)}, clock=Now()))
@@ -307,7 +307,7 @@ def test_the_fake_refuses_writes_salesforce_refuses(salesforce: FakeSalesforce) 
     assert patch({"id": lead, "Hotlead_Score__c": 50}) == (400, "INVALID_TYPE")
     assert patch(score(lead, Budget__c=5)) == (400, "INVALID_FIELD")
     assert patch(score(lead, Hotlead_Scored_At__c="yesterday")) == (400, "JSON_PARSER_ERROR")
-    salesforce.update(converted, IsConverted=True)
+    salesforce.convert(converted)
     assert codes(patch(score(lead, Hotlead_Band__c="x" * 11), score(lead, Hotlead_Score__c=1000),
                        score(contact), score(lead[:15] + "AAA"), score(converted), score(lead, Name="x"),
                        {"attributes": {"type": "Lead"}, "Hotlead_Score__c": 1})) == [
@@ -425,3 +425,76 @@ def test_a_record_committed_late_is_read_by_the_next_sync(run: Callable[..., Res
     assert said.exit_code == 0 and " read       0 " in line and f"(rechecked {found['rechecked'] + 2:,})" in line
     with engine.connect() as conn:
         assert run_sql(conn, "SELECT name FROM lead WHERE external_id = ?", (late,)).scalar_one() == "Late"
+
+
+def lead_rows(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(run_sql(conn, "SELECT external_id, id FROM lead").all())
+
+
+def texts_of(engine: Engine, lead_id: int) -> list[str]:
+    with engine.connect() as conn:
+        return list(run_sql(conn, "SELECT text FROM message WHERE lead_id = ? ORDER BY text", (lead_id,)).scalars())
+
+
+def test_a_lead_converted_into_a_new_contact_goes_on_as_it_history_and_write_back_included(
+        run: Callable[..., Result], engine: Engine, salesforce: FakeSalesforce) -> None:
+    """Salesforce's lead conversion: the Lead becomes a Contact, which takes over its activity. The lead Hotlead
+    scored goes on under the Contact's id (one lead, its messages kept), and its next score goes to the Contact."""
+    owner = salesforce.add("User", LastName="Lee", Email="lee@acme.com", Username="lee@acme")
+    lead = salesforce.add("Lead", FirstName="Ada", LastName="Byron", Company="Initech", Email="ada@initech.com",
+                          Title="VP Finance", OwnerId=owner)
+    salesforce.add("Task", WhoId=lead, TaskSubtype="Email", Description="Send the contract, we sign Friday.")
+    env = salesforce.env()
+    assert run("connect", "salesforce", env=env).exit_code == 0  # the score fields made, then granted
+    salesforce.grant_field_access()
+    sync = ("sync", "--crm", "salesforce", "--json")
+    assert run(*sync, env=env).exit_code == 0
+    before = lead_rows(engine)[lead]
+    contact = salesforce.convert(lead)
+    converted = json.loads(run(*sync, env=env).output)["objects"]
+    assert (converted["contacts"]["created"], converted["contacts"]["refused"]) == (0, 0)
+    assert converted["engagements"]["created"] == 0  # the Task moved to the Contact: nothing new
+    rows = lead_rows(engine)
+    assert lead not in rows and rows[contact] == before  # the same lead, now under the Contact's id
+    assert texts_of(engine, before) == ["Send the contract, we sign Friday."]
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT crm_id FROM crm_link WHERE kind = 'contacts' AND local_id = ?",
+                       (before,)).scalars().all() == [contact]
+    add_scores(engine, 10)
+    scored = json.loads(run(*sync, env=env).output)["written_back"]
+    assert scored == {"queued": 1, "sent": 1, "waiting": 0}
+    assert salesforce.records["Contact"][contact]["Hotlead_Band__c"] == "warm"  # not the converted Lead
+
+
+def test_a_lead_converted_into_a_contact_hotlead_has_is_merged_into_it(
+        run: Callable[..., Result], engine: Engine, salesforce: FakeSalesforce) -> None:
+    account = salesforce.add("Account", Name="Initech")
+    contact = salesforce.add("Contact", LastName="Byron", AccountId=account, Email="ada@initech.com")
+    lead = salesforce.add("Lead", LastName="Byron", Company="Initech", Email="ada.byron@initech.com")
+    salesforce.add("Task", WhoId=lead, TaskSubtype="Call", CallType="Inbound", Description="Asked for a demo.")
+    salesforce.add("Task", WhoId=contact, TaskSubtype="Email", Description="Pricing for 40 seats?")
+    env = salesforce.env()
+    sync = ("sync", "--crm", "salesforce", "--json")
+    assert run(*sync, env=env).exit_code == 0
+    ids = lead_rows(engine)
+    with engine.begin() as conn:  # a rep's verdict on the Lead, before it was converted
+        run_sql(conn, "INSERT INTO lead_action (lead_id, action, created_at) VALUES (?, 'hotter', ?)",
+                (ids[lead], stamp(T0)))
+    salesforce.convert(lead, contact_id=contact)  # a duplicate: converted into the Contact Salesforce had
+    merged = json.loads(run(*sync, env=env).output)["objects"]
+    assert merged["contacts"]["updated"] >= 1 and merged["contacts"]["refused"] == 0
+    rows = lead_rows(engine)
+    assert lead not in rows and rows[contact] == ids[contact]
+    assert texts_of(engine, ids[contact]) == ["Asked for a demo.", "Pricing for 40 seats?"]
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT count(*) FROM activity WHERE lead_id = ?", (ids[contact],)).scalar_one() == 2
+        assert run_sql(conn, "SELECT lead_id FROM lead_action").scalars().all() == [ids[contact]]
+
+
+def test_a_first_sync_leaves_converted_leads_out(run: Callable[..., Result], engine: Engine,
+                                                  salesforce: FakeSalesforce) -> None:
+    lead = salesforce.add("Lead", LastName="Byron", Company="Initech")
+    contact = salesforce.convert(lead)
+    report = json.loads(run("sync", "--crm", "salesforce", "--json", env=salesforce.env()).output)["objects"]
+    assert report["contacts"]["read"] == 1 and set(lead_rows(engine)) == {contact}
