@@ -44,7 +44,19 @@ from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCre
 from bot.config import Settings
 from bot.crm.errors import CrmError
 from bot.crm.pace import Pacer
-from bot.crm.records import Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused, ScoreUpdate
+from bot.crm.records import (
+    Company,
+    Contact,
+    Converted,
+    Deal,
+    Engagement,
+    Kind,
+    Owner,
+    Page,
+    Record,
+    Refused,
+    ScoreUpdate,
+)
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -315,9 +327,17 @@ class HubSpotConnector:
             _request_timeout=TIMEOUT_S), pace=self._searches)
 
     def _read(self, source: Source, results: list[Json]) -> Iterator[Found]:
+        """The records of these search results; a merged contact's former ids each a `Converted` into it first (a
+        merge dates the contact it leaves, not the ones it took in: those are found no more)."""
         contacts = self._contacts(source.name, [result["id"] for result in results]) if source.associated else {}
         for result in results:
-            yield source.when(result), source.read(result, contacts.get(result["id"], ()))
+            when = source.when(result)
+            if source.name == "contacts":
+                merged = str(result["properties"].get("hs_merged_object_ids") or "").split(";")
+                for former in dict.fromkeys(crm_id.strip() for crm_id in merged):
+                    if former and former != result["id"]:
+                        yield when, Converted(former, result["id"])
+            yield when, source.read(result, contacts.get(result["id"], ()))
 
     def _contacts(self, name: str, ids: list[str]) -> dict[str, tuple[str, ...]]:
         """The contacts each of these records is associated with (a batch read per ASSOCIATED ids)."""
@@ -615,7 +635,8 @@ SOURCES: dict[str, Source] = {
                                                              "country"), _company),
     "contacts": Source("contacts", "lastmodifieddate", ("firstname", "lastname", "email", "phone", "jobtitle",
                                                         "hs_analytics_source", "associatedcompanyid",
-                                                        "hubspot_owner_id", "createdate"), _contact),
+                                                        "hubspot_owner_id", "createdate", "hs_merged_object_ids"),
+                        _contact),
     "deals": Source("deals", "hs_lastmodifieddate", ("dealstage", "amount", "closedate"), _deal, associated=True),
 }
 ENGAGEMENTS = tuple(

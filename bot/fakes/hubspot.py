@@ -183,6 +183,30 @@ class FakeHubSpot(FakeServer):
             record.touch(self._moment(at))
             self._version += 1
 
+    def merge(self, primary: str, secondary: str, *, at: datetime | None = None, new_id: bool = False) -> str:
+        """Merge two contacts as HubSpot does: the secondary is found no more; the contact that remains (the primary,
+        or with `new_id` a record under a new id, as HubSpot gives some merges) lists every id it took in in
+        `hs_merged_object_ids` and is modified `at`; the deals and engagements of both are associated with it (an
+        association dates nothing). The remaining contact's id."""
+        with self._changed:
+            contacts = self.records["contacts"]
+            kept, gone = contacts[primary], contacts.pop(secondary)
+            merged = [*(kept.properties.get("hs_merged_object_ids") or "").split(";"),
+                      *(gone.properties.get("hs_merged_object_ids") or "").split(";"), primary, secondary]
+            if new_id:
+                del contacts[primary]
+                kept = Stored(str(next(self._ids)), "contacts", dict(kept.properties), kept.created, kept.modified)
+                contacts[kept.id] = kept
+            kept.properties["hs_merged_object_ids"] = ";".join(dict.fromkeys(m for m in merged if m and m != kept.id))
+            kept.touch(self._moment(at))
+            for kind in ("deals", *ENGAGEMENTS):
+                for record in self.records[kind].values():
+                    if primary in record.contacts or secondary in record.contacts:
+                        record.contacts = list(dict.fromkeys(
+                            kept.id if c in (primary, secondary) else c for c in record.contacts))
+            self._version += 1
+            return kept.id
+
     def archive(self, kind: str, ids: Iterable[str]) -> None:
         """Archive (delete) these records: they are found no more."""
         with self._changed:

@@ -263,6 +263,34 @@ def test_a_contact_the_search_finds_late_is_read_in_the_look_back_window(engine:
         assert run_sql(conn, "SELECT name FROM lead WHERE external_id = ?", (late,)).scalar_one() == "Late Indexed"
 
 
+@pytest.mark.parametrize("new_id", [False, True], ids=["into the primary", "under a new id"])
+def test_merged_contacts_become_one_lead_with_both_histories(engine: Engine, fake: FakeHubSpot, clock: Clock,
+                                                             new_id: bool) -> None:
+    """A contact merged into another is found no more; the one that remains names it in hs_merged_object_ids:
+    its lead's messages, activity and deals go to the remaining contact's lead (one lead, not two)."""
+    primary, secondary = fake.add_contacts(2)
+    fake.add("emails", contacts=[primary], hs_timestamp="2026-02-01T10:00:00Z", hs_email_direction="INCOMING_EMAIL",
+             hs_email_text="Can you send pricing?")
+    fake.add("calls", contacts=[secondary], hs_timestamp="2026-02-02T10:00:00Z", hs_call_body="Budget approved.")
+    connector = connect(fake, clock)
+    stages = Stages(frozenset({"closedwon"}), frozenset({"closedlost"}))
+    sync(engine, connector, stages)
+    with engine.connect() as conn:
+        before = dict(run_sql(conn, "SELECT external_id, id FROM lead").all())
+    kept = fake.merge(primary, secondary, new_id=new_id)
+    merged = sync(engine, connector, stages)["objects"]
+    assert merged["contacts"]["read"] == (3 if new_id else 2) and merged["contacts"]["refused"] == 0
+    assert merged["contacts"]["created"] == 0  # no lead made: the merged ones carried over
+    with engine.connect() as conn:
+        after = dict(run_sql(conn, "SELECT external_id, id FROM lead").all())
+        texts = run_sql(conn, "SELECT m.text FROM message m JOIN lead l ON l.id = m.lead_id WHERE l.external_id = ? "
+                              "ORDER BY m.text", (kept,)).scalars().all()
+    assert after == {kept: before[primary]}
+    assert texts == ["Budget approved.", "Can you send pricing?"]
+    again = sync(engine, connector, stages)["objects"]["contacts"]
+    assert again["read"] == 0  # a merge carried over once is not news
+
+
 # --- The issue's Done-when, end to end through the CLI -------------------------------------------------------------
 
 def cli_json(run: Callable[..., Result], *args: str, env: dict[str, str]) -> dict[str, Any]:
