@@ -1,26 +1,16 @@
 """Salesforce connector: logs in with OAuth (a username, password and security token, or the connected app alone
-with the client-credentials flow) and pages through SOQL queries with simple-salesforce.
+with the client-credentials flow), pages through SOQL queries with simple-salesforce and writes the scores back.
 
-What each kind reads: owners are Users (UserType Standard); companies are Accounts; contacts are the Leads and the
-Contacts. A Lead converted since the last read is a `Converted` into its Contact, which Salesforce moves its
-activity to: the sync carries the lead over (a first read leaves converted Leads out: their Contacts are read).
-A Lead has no Account, only a Company name: that name becomes a Company of its own (`lead-company:<name>`), in the
-page before the Lead. Deals are Opportunities with their contact roles (which name Contacts only); engagements are
-Tasks (email, call, else a note) and Events (meetings) about a Lead or Contact (their WhoId).
+Each kind is read oldest change first (SystemModstamp, then Id) after the cursor, the last record's SystemModstamp;
+a first read leaves converted Leads out (their Contacts are read). A page is about one Salesforce batch (2,000
+records) and never ends inside records changed at the same instant: the next pull starts after that instant, so the
+rest of a tie would be lost. bot/crm/salesforce_records.py turns the rows into records.
 
-Each kind is read oldest change first (SystemModstamp, then Id) after the cursor, the last record's SystemModstamp.
-A page is about one Salesforce batch (2,000 records) and never ends inside records changed at the same instant:
-the next pull starts after that instant, so the rest of a tie would be lost.
-
-Write-back puts each moved score into four custom fields of its Lead or Contact (the Id's key prefix says which),
-200 records a request (sObject Collections, Salesforce's limit): Hotlead_Score__c (Number 3,0), Hotlead_Band__c
-(Text 10), Hotlead_Reasons__c (Long Text Area) and Hotlead_Scored_At__c (Date/Time). `ensure_fields` (run by
-`hotlead connect`) creates the missing ones with the Tooling API, or says how to create them in Setup when the
-user lacks Customize Application. A new field is invisible to the API user until field-level security grants it
-(Salesforce grants none to a field the API creates): that step is the admin's, and `ensure_fields` says where.
-A record Salesforce refuses (deleted, converted) fails alone; a request that fails as a whole raises CrmError and
-the outbox retries it, never a pause here: 5xx and network failures at once, a refusal (the org's API limit
-used up, the score fields missing or hidden) as SalesforceRefused with `retry_after`, an hour.
+Write-back puts each moved score into the custom fields of bot/crm/salesforce_fields.py, 200 records a request
+(sObject Collections, Salesforce's limit); `ensure_fields` (run by `hotlead connect`) creates the missing ones. A
+request that fails as a whole raises CrmError and the outbox retries it, never a pause here: 5xx and network
+failures at once, a refusal (the org's API limit used up, the score fields missing or hidden) as SalesforceRefused
+with `retry_after`, an hour.
 """
 
 from __future__ import annotations
@@ -29,11 +19,9 @@ import functools
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
 
 import httpx
 import requests
@@ -48,23 +36,24 @@ from simple_salesforce.exceptions import (
 
 from bot.config import Settings
 from bot.crm.errors import CrmError
-from bot.crm.records import (
-    Company,
-    Contact,
-    Converted,
-    Deal,
-    Engagement,
-    Kind,
-    Owner,
-    Page,
-    Record,
-    Refused,
-    ScoreUpdate,
+from bot.crm.records import Kind, Page, ScoreUpdate
+from bot.crm.salesforce_fields import (
+    SCORE_FIELDS,
+    SETUP_CODES,
+    WRITTEN,
+    Row,
+    SalesforceRefused,
+    ScoreField,
+    field_line,
+    outcomes,
+    score_record,
+    setup_problem,
+    utc,
 )
+from bot.crm.salesforce_records import batches, read_rows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Row = dict[str, Any]
 
 PAGE_SIZE = 2_000  # Salesforce's query batch
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds between tries while Salesforce answers 5xx or not at all
@@ -82,48 +71,11 @@ QUERIES: dict[Kind, tuple[tuple[str, str, str], ...]] = {
                     ("Event", "Id, WhoId, Description, StartDateTime", "")),
 }
 UNREAD = {"Lead": "IsConverted = FALSE"}  # a first read's condition, instead of the object's own
-TASK_KINDS: dict[str, Literal["email", "call", "meeting"]] = {  # by TaskSubtype, else by Type
-    "Email": "email", "ListEmail": "email", "Call": "call", "Meeting": "meeting"}
 WRITE_BATCH = 200  # records per sObject Collections request: Salesforce's limit
-REFUSED_WAIT_S = 3600.0  # a refused write-back waits this long: the API limit is a rolling 24 hours, a missing
-# field waits for an admin; meanwhile the outbox paces the target instead of probing it every few seconds
-WRITTEN = {"00Q": "Lead", "003": "Contact"}  # Id key prefix -> the sObject written back (and given fields)
-SETUP_CODES = frozenset({"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"})  # the score fields, not the record
-PASSING_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})  # a record another transaction holds: worth another try
-
-
-@dataclass(frozen=True)
-class ScoreField:
-    """A custom field write-back fills: API name, label, its Tooling API metadata and how Setup's wizard says it."""
-
-    name: str
-    label: str
-    metadata: dict[str, Any]
-    in_setup: str
-
-
-SCORE_FIELDS = (
-    ScoreField("Hotlead_Score__c", "Hotlead score", {"type": "Number", "precision": 3, "scale": 0},
-               "Number, Length 3, Decimal Places 0"),
-    ScoreField("Hotlead_Band__c", "Hotlead band", {"type": "Text", "length": 10}, "Text, Length 10"),
-    ScoreField("Hotlead_Reasons__c", "Hotlead reasons", {"type": "LongTextArea", "length": 32_768,
-                                                          "visibleLines": 3},
-               "Text Area (Long), Length 32768, 3 visible lines"),
-    ScoreField("Hotlead_Scored_At__c", "Hotlead scored at", {"type": "DateTime"}, "Date/Time"),
-)
-LENGTHS = {field.name: field.metadata.get("length") for field in SCORE_FIELDS}  # of the text fields
 
 
 class _Unavailable(Exception):
     """Salesforce answered 5xx or not at all: worth another try after a pause."""
-
-
-class SalesforceRefused(CrmError):
-    """Salesforce refused a request as a whole (not an outage); a write-back waits `retry_after` seconds."""
-
-    def __init__(self, message: str, retry_after: float = REFUSED_WAIT_S) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class SalesforceConnector:
@@ -154,8 +106,8 @@ class SalesforceConnector:
         first = {} if since else UNREAD
         streams = [self._rows(sobject, _soql(sobject, fields, first.get(sobject, condition), since))
                    for sobject, fields, condition in QUERIES[kind]]
-        for rows in _batches(heapq.merge(*streams, key=lambda row: row["SystemModstamp"]), PAGE_SIZE):
-            records, modified = _records(rows)
+        for rows in batches(heapq.merge(*streams, key=lambda row: row["SystemModstamp"]), PAGE_SIZE):
+            records, modified = read_rows(rows)
             yield Page(kind, records, rows[-1]["SystemModstamp"], modified)
 
     def write_scores(self, updates: list[ScoreUpdate]) -> dict[str, str | None]:
@@ -172,8 +124,8 @@ class SalesforceConnector:
         typed.sort(key=lambda pair: pair[0])  # one chunk per object: Salesforce takes at most ten a request
         for start in range(0, len(typed), WRITE_BATCH):
             chunk = typed[start:start + WRITE_BATCH]
-            body = {"allOrNone": False, "records": [_score_record(sobject, update) for sobject, update in chunk]}
-            answers.update(_outcomes(chunk, self._fetch(functools.partial(_save, body), "the score write-back",
+            body = {"allOrNone": False, "records": [score_record(sobject, update) for sobject, update in chunk]}
+            answers.update(outcomes(chunk, self._fetch(functools.partial(_save, body), "the score write-back",
                                                         patient=False)))
         return answers
 
@@ -186,17 +138,17 @@ class SalesforceConnector:
             updateable = {str(field["name"]).lower(): field.get("updateable", True) for field in described["fields"]}
             for field in SCORE_FIELDS:
                 if field.name.lower() in updateable:
-                    lines.append(_field_line(sobject, field, "exists" if updateable[field.name.lower()] else
+                    lines.append(field_line(sobject, field, "exists" if updateable[field.name.lower()] else
                                              "read-only"))
                     continue
                 refusal = self._fetch(functools.partial(_create_field, sobject, field),
                                       f"creating {sobject}.{field.name}")
                 if refusal is None:
-                    lines.append(_field_line(sobject, field, "created"))
+                    lines.append(field_line(sobject, field, "created"))
                 elif refusal[0] == "DUPLICATE_DEVELOPER_NAME":  # there, but describe does not show it to this user
-                    lines.append(_field_line(sobject, field, "hidden"))
+                    lines.append(field_line(sobject, field, "hidden"))
                 else:
-                    lines.append(_field_line(sobject, field, "refused", f"{refusal[0]}: {refusal[1]}"))
+                    lines.append(field_line(sobject, field, "refused", f"{refusal[0]}: {refusal[1]}"))
         return lines
 
     def _rows(self, sobject: str, soql: str) -> Iterator[Row]:
@@ -338,14 +290,6 @@ def _problem(error: SalesforceError) -> tuple[str, str]:
     return f"HTTP {error.status}", " ".join(str(content).split())[:200]
 
 
-def _score_record(sobject: str, update: ScoreUpdate) -> Row:
-    """An update as an sObject Collections record (text cut to its field's length: too long fails the record)."""
-    return {"attributes": {"type": sobject}, "id": update.crm_id, "Hotlead_Score__c": update.score,
-            "Hotlead_Band__c": update.band[:LENGTHS["Hotlead_Band__c"]],
-            "Hotlead_Reasons__c": update.reasons[:LENGTHS["Hotlead_Reasons__c"]],
-            "Hotlead_Scored_At__c": _utc(update.scored_at)}
-
-
 def _save(body: Row, api: Salesforce) -> Any:
     """PATCH composite/sobjects: Salesforce's answer per record, in request order."""
     try:
@@ -353,40 +297,8 @@ def _save(body: Row, api: Salesforce) -> Any:
     except SalesforceMalformedRequest as error:
         code, message = _problem(error)
         if code in SETUP_CODES:
-            raise SalesforceRefused(_setup_problem(code, message)) from error
+            raise SalesforceRefused(setup_problem(code, message)) from error
         raise
-
-
-def _outcomes(chunk: list[tuple[str, ScoreUpdate]], results: Any) -> dict[str, str | None]:
-    """Per Id: None when written, else Salesforce's reasons ("ENTITY_IS_DELETED: entity is deleted"). Matched by
-    position, not by id: a failed record's result may carry none. A refused score field is the org's setup, not
-    the record's: SalesforceRefused, so the write-back waits for an admin instead of failing for good; a locked
-    record is a CrmError, so the request is tried again (rewriting the others changes nothing)."""
-    if not isinstance(results, list) or len(results) != len(chunk):
-        raise CrmError(f"Salesforce answered the score write-back of {len(chunk)} records with "
-                       f"{len(results) if isinstance(results, list) else 'no'} results: it is tried again later")
-    answers: dict[str, str | None] = {}
-    for (_sobject, update), result in zip(chunk, results, strict=True):
-        if result.get("success"):
-            answers[update.crm_id] = None
-            continue
-        errors = [(str(e.get("statusCode")), " ".join(str(e.get("message", "")).split()))
-                  for e in result.get("errors") or []]
-        for code, message in errors:
-            if code in SETUP_CODES:
-                raise SalesforceRefused(_setup_problem(code, message))
-            if code in PASSING_CODES:
-                raise CrmError(f"Salesforce could not write {update.crm_id} now ({code}: {message}): the write-back "
-                               "is tried again later")
-        answers[update.crm_id] = "; ".join(f"{code}: {message}" for code, message in errors) or \
-            "refused without a reason"
-    return answers
-
-
-def _setup_problem(code: str, message: str) -> str:
-    return (f"Salesforce refused the score fields ({code}: {message}): run `hotlead connect salesforce` to create "
-            "them, and give the integration user Edit access to them (field-level security); the scores wait, "
-            f"tried again every {REFUSED_WAIT_S / 3600:.0f} hour")
 
 
 def _describe(sobject: str, api: Salesforce) -> Any:
@@ -409,24 +321,6 @@ def _create_field(sobject: str, field: ScoreField, api: Salesforce) -> tuple[str
     return None
 
 
-def _field_line(sobject: str, field: ScoreField, state: str, refusal: str = "") -> str:
-    """What `hotlead connect` says of a field: exists, created, there but hidden or read-only (the field-level
-    security to grant), or how to create it by hand."""
-    name, fields = f"{sobject}.{field.name}", f"Setup > Object Manager > {sobject} > Fields & Relationships"
-    security = (f"{fields} > {field.label} > Set Field-Level Security: Visible, not Read-Only, for the integration "
-                "user's profile")
-    if state == "exists":
-        return f"{name}: exists"
-    if state == "created":
-        return f"{name}: created; Hotlead writes it once the integration user may see it: {security}"
-    if state in ("hidden", "read-only"):
-        may = "cannot see it" if state == "hidden" else "may only read it"
-        return f"{name}: exists, but the integration user {may}: {security}"
-    return (f"{name}: create it by hand ({refusal}; creating fields takes Customize Application): {fields} > New > "
-            f"{field.in_setup}, Field Label '{field.label}', Field Name {field.name.removesuffix('__c')}; at Establish "
-            "field-level security make it Visible for the integration user's profile")
-
-
 def _soql(sobject: str, fields: str, condition: str, since: str | None) -> str:
     conditions = [part for part in (condition, since and f"SystemModstamp > {_soql_time(since)}") if part]
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -435,101 +329,4 @@ def _soql(sobject: str, fields: str, condition: str, since: str | None) -> str:
 
 def _soql_time(since: str) -> str:
     """An ISO time (Salesforce's own 2026-01-02T03:04:05.000+0000 too) as a SOQL dateTime literal, in UTC."""
-    return _utc(datetime.fromisoformat(since))
-
-
-def _utc(moment: datetime) -> str:
-    """A time (naive: UTC) as Salesforce's dateTime, 2026-01-02T03:04:05.000Z."""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """Rows in lists of `size` or a little more: a list never ends between rows changed at the same instant."""
-    batch: list[Row] = []
-    for row in rows:
-        if len(batch) >= size and row["SystemModstamp"] != batch[-1]["SystemModstamp"]:
-            yield batch
-            batch = []
-        batch.append(row)
-    if batch:
-        yield batch
-
-
-def _records(rows: list[Row]) -> tuple[list[Record], list[datetime]]:
-    """A page's rows as records, and each one's SystemModstamp; a Lead's company first, once a page (modified
-    with its Lead)."""
-    records: list[Record] = []
-    modified: list[datetime] = []
-    companies: set[str] = set()
-    for row in rows:
-        sobject, stamp = row["attributes"]["type"], datetime.fromisoformat(row["SystemModstamp"])
-        company = _lead_company(row) if sobject == "Lead" and not row["IsConverted"] else None
-        if company and company not in companies:
-            companies.add(company)
-            records.append(Company(company, company.removeprefix("lead-company:")))
-            modified.append(stamp)
-        records.append(READERS[sobject](row))
-        modified.append(stamp)
-    return records, modified
-
-
-def _lead_company(row: Row) -> str | None:
-    """A Lead's Company name as the id of a company of its own (a Lead has no Account)."""
-    name = (row["Company"] or "").strip()
-    return f"lead-company:{name}" if name else None
-
-
-def _owner(row: Row) -> Record:
-    return Owner(row["Id"], row["Name"], row["Email"])
-
-
-def _company(row: Row) -> Record:
-    return Company(row["Id"], row["Name"], _domain(row["Website"]), row["Industry"], row["NumberOfEmployees"],
-                   row["BillingCountry"])
-
-
-def _contact(row: Row) -> Record:
-    if row.get("IsConverted"):  # Salesforce moved its activity to the Contact it became
-        into = row.get("ConvertedContactId")
-        return Converted(row["Id"], into) if into else Refused(row["Id"], "converted without a Contact")
-    company = row["AccountId"] if row["attributes"]["type"] == "Contact" else _lead_company(row)
-    return Contact(row["Id"], row["Name"], _when(row["CreatedDate"]), row["Email"], row["Phone"], row["Title"],
-                   row["LeadSource"], company, row["OwnerId"])
-
-
-def _deal(row: Row) -> Record:
-    roles = (row["OpportunityContactRoles"] or {"records": []})["records"]
-    contacts = tuple(dict.fromkeys(role["ContactId"] for role in roles))
-    closed = _when(row["CloseDate"]) if row["IsClosed"] else None  # an open deal's CloseDate is only expected
-    amount = float(row["Amount"]) if row["Amount"] is not None else None
-    return Deal(row["Id"], contacts, row["StageName"], amount, closed)
-
-
-def _engagement(row: Row) -> Record:
-    if not row["WhoId"]:
-        return Refused(row["Id"], "no WhoId (not about a lead or contact)")
-    if row["attributes"]["type"] == "Event":
-        return Engagement(row["Id"], row["WhoId"], "meeting", _when(row["StartDateTime"]), text=row["Description"])
-    kind = TASK_KINDS.get(row["TaskSubtype"]) or TASK_KINDS.get(row["Type"]) or "note"
-    direction: Literal["inbound", "outbound"] = "inbound" if row["CallType"] == "Inbound" else "outbound"
-    return Engagement(row["Id"], row["WhoId"], kind, _when(row["CreatedDate"]), direction, row["Description"])
-
-
-READERS: dict[str, Callable[[Row], Record]] = {
-    "User": _owner, "Account": _company, "Lead": _contact, "Contact": _contact, "Opportunity": _deal,
-    "Task": _engagement, "Event": _engagement}
-
-
-def _when(value: str) -> datetime:
-    """A Salesforce dateTime (2026-01-02T03:04:05.000+0000) or date (midnight UTC)."""
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _domain(website: str | None) -> str | None:
-    """acme.com from https://www.acme.com/about or www.acme.com."""
-    if not website or not website.strip():
-        return None
-    host = urlsplit(website.strip() if "//" in website else f"//{website.strip()}").hostname or ""
-    return host.removeprefix("www.") or None
+    return utc(datetime.fromisoformat(since))

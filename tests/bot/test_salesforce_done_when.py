@@ -18,7 +18,8 @@ from click.testing import Result
 from sqlalchemy import Engine
 
 from bot.crm import sync as sync_module
-from bot.crm.salesforce import PAGE_SIZE, RETRY_DELAYS, SCORE_FIELDS, WRITTEN
+from bot.crm.salesforce import PAGE_SIZE, RETRY_DELAYS
+from bot.crm.salesforce_fields import SCORE_FIELDS, WRITTEN
 from bot.crm.writeback import REASONS
 from bot.fakes import FakeSalesforce
 from storage.db import make_engine

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, text
 
 from bot.config import Settings
 from bot.crm.records import ScoreUpdate
-from bot.crm.salesforce import REFUSED_WAIT_S, SCORE_FIELDS, SalesforceConnector, SalesforceRefused
+from bot.crm.salesforce import SalesforceConnector
+from bot.crm.salesforce_fields import REFUSED_WAIT_S, SCORE_FIELDS, SalesforceRefused
 from bot.crm.writeback import KIND, channel
 from bot.fakes import FakeSalesforce
 from bot.push.outbox import Outbox, enqueue
