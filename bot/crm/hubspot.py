@@ -3,7 +3,7 @@
 What each kind reads: owners are the CRM users (listed: owners have no search); companies, contacts and deals
 are searched; engagements are the emails, meetings, calls and notes searched one object at a time and merged by
 time. A deal names its contacts, and an engagement its contact, through v4 associations (search results carry
-none), read one batch per page of results.
+none), read one batch per page of results. How a result becomes a record: bot/crm/hubspot_records.py.
 
 Each kind is read oldest change first, after the cursor: the last record's modified time. Every search request
 starts again from the last modified time seen, as HubSpot's own sample app iterates search results, so the offset
@@ -11,15 +11,14 @@ never grows (a search cannot page past its 10,000th result) and a record modifie
 out of view; the records at that time already read come back once and are skipped. A page never ends inside
 records modified at the same instant: the next pull starts after that instant, so the rest of a tie would be lost.
 
-Write-back (`write_scores`) puts each moved score into four contact properties of the group "Hotlead"
-(`ensure_fields` creates them, or says how to by hand): hotlead_score (number 0-100), hotlead_band (hot, warm,
-cold), hotlead_reasons (the top three, a line each) and hotlead_scored_at, up to 100 contacts in one batch update,
-as HubSpot allows. One request per call, never retried or waited here: the outbox retries a failed request, and
-waits as long as a 429 asks (`HubSpotError.retry_after`). A contact HubSpot does not have is refused alone (its
-batch update answers 207 naming it; should it refuse the whole batch naming it, the rest is sent again without
-it). A write moves the contact's `lastmodifieddate`, as any property change does in HubSpot, so the next pull
-reads the contacts just written back: nothing the sync reads changed, so it counts them unchanged and scores
-nothing anew (a write-back never feeds itself).
+Write-back (`write_scores`) puts each moved score into the contact properties `ensure_fields` creates (or says how
+to by hand; both in bot/crm/hubspot_fields.py), up to 100 contacts in one batch update, as HubSpot allows. One
+request per call, never retried or waited here: the outbox retries a failed request, and waits as long as a 429
+asks (`HubSpotError.retry_after`). A contact HubSpot does not have is refused alone (its batch update answers 207
+naming it; should it refuse the whole batch naming it, the rest is sent again without it). A write moves the
+contact's `lastmodifieddate`, as any property change does in HubSpot, so the next pull reads the contacts just
+written back: nothing the sync reads changed, so it counts them unchanged and scores nothing anew (a write-back
+never feeds itself).
 """
 
 from __future__ import annotations
@@ -28,38 +27,34 @@ import functools
 import heapq
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 import hubspot
 import urllib3
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
-from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate
+from hubspot.crm.properties import PropertyGroupCreate
 
 from bot.config import Settings
 from bot.crm.errors import CrmError
-from bot.crm.pace import Pacer
-from bot.crm.records import (
-    Company,
-    Contact,
-    Converted,
-    Deal,
-    Engagement,
-    Kind,
-    Owner,
-    Page,
-    Record,
-    Refused,
-    ScoreUpdate,
+from bot.crm.hubspot_fields import (
+    FIELDS,
+    GROUP,
+    GROUP_LABEL,
+    SCHEMA_SCOPE,
+    Field,
+    by_hand,
+    field_line,
+    refused_ids,
+    score_properties,
 )
+from bot.crm.hubspot_records import ENGAGEMENTS, SOURCES, Json, Source, instant, milliseconds, parse_time, read_owner
+from bot.crm.pace import Pacer
+from bot.crm.records import Converted, Kind, Page, Record, ScoreUpdate
 
 log = logging.getLogger(__name__)
-Json = dict[str, Any]
 Found = tuple[datetime, Record]  # a record and its last-modified time
 
 PAGE = 100  # records a page of the sync holds; most owners a list page answers
@@ -67,19 +62,11 @@ SEARCH_PAGE = 200  # most results a search answers a request (the searches' rate
 ASSOCIATED = 100  # most records a v4 association batch read takes
 SEARCHES_PER_SECOND = 5  # HubSpot's limit on the search endpoints, per account
 BATCH = 100  # most contacts one batch update takes
-WRITE_SCOPE, SCHEMA_SCOPE = "crm.objects.contacts.write", "crm.schemas.contacts.write"
-GROUP, GROUP_LABEL = "hotlead", "Hotlead"
+WRITE_SCOPE = "crm.objects.contacts.write"
 ATTEMPTS = 5  # tries of one request while HubSpot rate-limits it or answers 5xx or not at all
 TIMEOUT_S = 30  # the generated client would wait forever
 SCOPES = ("crm.objects.contacts.read", "crm.objects.companies.read", "crm.objects.deals.read",
           "crm.objects.owners.read", "sales-email-read")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EngagementKind = Literal["email", "meeting", "call", "note"]
-BODY: dict[EngagementKind, tuple[str, ...]] = {"email": ("hs_email_text", "hs_email_html"),
-                                               "meeting": ("hs_meeting_body",), "call": ("hs_call_body",),
-                                               "note": ("hs_note_body",)}
-DIRECTION = {"email": "hs_email_direction", "call": "hs_call_direction"}  # meetings and notes have none
-INBOUND = {"INCOMING_EMAIL", "INBOUND"}
 
 
 class HubSpotError(CrmError):
@@ -90,53 +77,6 @@ class HubSpotError(CrmError):
                  retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status, self.body, self.retry_after = status, body or {}, retry_after
-
-
-@dataclass(frozen=True)
-class Field:
-    """A contact property Hotlead writes, as the properties API creates it and as HubSpot's settings name it."""
-
-    name: str
-    label: str
-    type: str
-    field_type: str
-    description: str
-    by_hand: str  # its field type in Settings → Properties → Create property
-    options: tuple[str, ...] = ()
-
-    def create(self) -> PropertyCreate:
-        options = [OptionInput(label=option, value=option, display_order=n, hidden=False)
-                   for n, option in enumerate(self.options)]
-        return PropertyCreate(name=self.name, label=self.label, type=self.type, field_type=self.field_type,
-                              group_name=GROUP, description=self.description, options=options or None,
-                              form_field=False)
-
-
-FIELDS = (
-    Field("hotlead_score", "Hotlead score", "number", "number", "How likely Hotlead thinks the lead is to buy, 0-100.",
-          "Number"),
-    Field("hotlead_band", "Hotlead band", "enumeration", "select", "Hot, warm or cold, as Hotlead bands the score.",
-          "Dropdown select, with the options hot, warm and cold", ("hot", "warm", "cold")),
-    Field("hotlead_reasons", "Hotlead reasons", "string", "textarea", "The top three reasons for the score, a line "
-          "each.", "Multi-line text"),
-    Field("hotlead_scored_at", "Hotlead scored at", "datetime", "date", "When Hotlead scored the lead.",
-          "Date and time picker"),
-)
-
-
-@dataclass(frozen=True)
-class Source:
-    """One HubSpot object searched by modification time, and how a result becomes a record."""
-
-    name: str  # as the API names it: contacts, emails, …
-    modified: str  # the property holding its last-modified time
-    properties: tuple[str, ...]
-    read: Callable[[Json, tuple[str, ...]], Record]  # a result and its associated contacts -> a record
-    associated: bool = False  # its records name their contacts through associations
-
-    def when(self, result: Json) -> datetime:
-        """When a search result was last modified, as the property searches filter and sort on says."""
-        return _moment(result["properties"].get(self.modified) or result["updatedAt"], self.modified)
 
 
 class HubSpotConnector:
@@ -197,7 +137,7 @@ class HubSpotConnector:
 
     def pages(self, kind: Kind, since: str | None) -> Iterator[Page]:
         """Pages of the records of `kind` modified after `since` (an ISO time; None: all), oldest change first."""
-        after = _milliseconds(_moment(since, "cursor")) if since else None
+        after = milliseconds(parse_time(since, "cursor")) if since else None
         if kind == "owners":
             found: Iterator[Found] = self._owners(after)
         elif kind == "engagements":
@@ -223,20 +163,20 @@ class HubSpotConnector:
         answers: dict[str, str | None] = {}
         while pending:
             body = BatchInputSimplePublicObjectBatchInput(inputs=[
-                SimplePublicObjectBatchInput(id=update.crm_id, properties=_score_properties(update))
+                SimplePublicObjectBatchInput(id=update.crm_id, properties=score_properties(update))
                 for update in pending.values()])
             try:
                 answer = self._call("write the scores", functools.partial(
                     self._api("batch").update, body, _preload_content=False, _request_timeout=TIMEOUT_S),
                     attempts=1, scopes=(WRITE_SCOPE,))
             except HubSpotError as error:
-                named = _refused_ids(error.body, pending, whole=True) if error.status in (400, 404) else {}
+                named = refused_ids(error.body, pending, whole=True) if error.status in (400, 404) else {}
                 if not named:  # refused as a whole, for no contact of its own: the outbox tries again later
                     raise HubSpotError(_write_refused(error), error.status, error.body, error.retry_after) from None
                 answers |= named  # a missing contact failed the whole batch: the rest again, without it
                 pending = {crm_id: update for crm_id, update in pending.items() if crm_id not in named}
                 continue
-            refused = _refused_ids(answer, pending)
+            refused = refused_ids(answer, pending)
             answers |= {crm_id: refused.get(crm_id) for crm_id in pending}
             pending = {}
         return answers
@@ -262,8 +202,8 @@ class HubSpotConnector:
         except HubSpotError as error:
             if error.status != 403:
                 raise
-            return _by_hand([field for field in missing if field not in created], groups)
-        return [_field_line(field, existing.get(field.name)) for field in FIELDS]
+            return by_hand([field for field in missing if field not in created], groups)
+        return [field_line(field, existing.get(field.name)) for field in FIELDS]
 
     def _create(self, create: Callable[..., Any], body: Any, what: str) -> None:
         try:
@@ -283,10 +223,10 @@ class HubSpotConnector:
             cursor = _next(answer)
             if cursor is None:
                 break
-        changed = [(_moment(owner["updatedAt"], "updatedAt"), owner) for owner in owners]
-        changed = [(moment, owner) for moment, owner in changed if after is None or _milliseconds(moment) > after]
+        changed = [(parse_time(owner["updatedAt"], "updatedAt"), owner) for owner in owners]
+        changed = [(moment, owner) for moment, owner in changed if after is None or milliseconds(moment) > after]
         for moment, owner in sorted(changed, key=lambda item: (item[0], int(item[1]["id"]))):
-            yield moment, _owner(owner)
+            yield moment, read_owner(owner)
 
     def _search(self, source: Source, after: int | None) -> Iterator[Found]:
         """Every record of `source` modified after `after` (epoch milliseconds), oldest change first, each once."""
@@ -299,8 +239,8 @@ class HubSpotConnector:
             yield from self._read(source, [result for result in results if result["id"] not in seen])
             if _next(answer) is None:
                 return
-            last = _milliseconds(source.when(results[-1]))
-            at_last = {result["id"] for result in results if _milliseconds(source.when(result)) == last}
+            last = milliseconds(source.when(results[-1]))
+            at_last = {result["id"] for result in results if milliseconds(source.when(result)) == last}
             if operator == "GTE" and last == bound:  # a whole page modified at one instant: read that instant by id
                 yield from self._by_id(source, last, seen | at_last)
                 operator, seen = "GT", set()
@@ -405,7 +345,7 @@ class HubSpotConnector:
 
 
 def _page(kind: Kind, found: list[Found]) -> Page:
-    return Page(kind, [record for _, record in found], _instant(found[-1][0]), [moment for moment, _ in found])
+    return Page(kind, [record for _, record in found], instant(found[-1][0]), [moment for moment, _ in found])
 
 
 def _filter(name: str, operator: str, value: int) -> Json:
@@ -440,32 +380,6 @@ def _refused_token(status: int, body: Json, scopes: tuple[str, ...] = SCOPES) ->
             f"scope{'s' if len(scopes) > 1 else ''} {', '.join(scopes)}")
 
 
-def _score_properties(update: ScoreUpdate) -> dict[str, str]:
-    """A score as the contact's properties (a datetime property takes epoch milliseconds)."""
-    scored = update.scored_at if update.scored_at.tzinfo else update.scored_at.replace(tzinfo=UTC)
-    return {"hotlead_score": str(update.score), "hotlead_band": update.band, "hotlead_reasons": update.reasons,
-            "hotlead_scored_at": str(_milliseconds(scored))}
-
-
-def _refused_ids(answer: Json, sent: dict[str, ScoreUpdate], *, whole: bool = False) -> dict[str, str | None]:
-    """The contacts of `sent` an answer's errors name (in their `context.ids`, else in the message), with why: a
-    207's errors, or (`whole`) the error that failed a whole batch because of them."""
-    refused: dict[str, str | None] = {}
-    for error in [answer, *(answer.get("errors") or [])]:
-        if not isinstance(error, dict) or not error.get("message"):
-            continue
-        message = str(error["message"])
-        ids = [str(crm_id) for crm_id in (error.get("context") or {}).get("ids") or []]
-        if not ids and "propert" not in message.lower():  # a property's error names no contact (but a portal id)
-            ids = re.findall(r"\b\d+\b", message)
-        named = [crm_id for crm_id in ids if crm_id in sent]
-        why = f"HubSpot refused the contact ({error.get('category') or 'error'}): {message}"
-        refused |= dict.fromkeys(named, why)
-        if error is not answer and not named and not whole:
-            log.warning("HubSpot's answer to a batch update holds an error naming none of its contacts: %s", error)
-    return refused
-
-
 def _write_refused(error: HubSpotError) -> str:
     """Why a batch update failed as a whole (each of the errors HubSpot listed), and what to do when the score
     properties are missing."""
@@ -477,170 +391,3 @@ def _write_refused(error: HubSpotError) -> str:
     if "PROPERTY_DOESNT_EXIST" in json.dumps(error.body):
         message += " (run `hotlead connect hubspot`: it creates the score properties)"
     return message
-
-
-def _field_line(field: Field, found: Json | None) -> str:
-    if found is None:
-        return f"contacts.{field.name}: created"
-    if found.get("type") != field.type:
-        return (f"contacts.{field.name}: exists, but as a {found.get('type')} property (Hotlead writes a {field.type}:"
-                " change its type in HubSpot's settings)")
-    return f"contacts.{field.name}: exists"
-
-
-def _by_hand(missing: list[Field], groups: dict[str, Json]) -> list[str]:
-    """A line per property, and the steps to create the missing ones in HubSpot's settings (the private app may not
-    create properties)."""
-    lines = [f"contacts.{field.name}: missing: the private app lacks the scope {SCHEMA_SCOPE} (add it and run "
-             "`hotlead connect hubspot` again, or create the property by hand as below)" if field in missing else
-             f"contacts.{field.name}: exists" for field in FIELDS]
-    group = f'the group "{GROUP_LABEL}"' + ("" if GROUP in groups else " (Create group, the first time)")
-    lines.append(f"By hand, in HubSpot: Settings → Data Management → Properties → Contact properties → Create "
-                 f"property, once for each below, in {group}, with the internal name given (the </> button beside "
-                 "the label shows it):")
-    lines += [f"  {field.label}: field type {field.by_hand}; internal name {field.name}" for field in missing]
-    return lines
-
-
-def _moment(text: Any, name: str) -> datetime:
-    """A HubSpot time (ISO 8601 or epoch milliseconds) as an aware UTC datetime; ValueError naming `name`."""
-    value = str(text or "").strip()
-    try:
-        if value.isdecimal():
-            return EPOCH + timedelta(milliseconds=int(value))
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name} {value!r} is not a date") from None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _milliseconds(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(milliseconds=1)
-
-
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _owner(owner: Json) -> Record:
-    name = " ".join(filter(None, (_clean(owner.get("firstName")), _clean(owner.get("lastName")))))
-    email = _clean(owner.get("email"))
-    if not (name or email):
-        return Refused(str(owner["id"]), "no firstName, lastName or email")
-    return Owner(str(owner["id"]), name or str(email), email)
-
-
-def _company(result: Json, _: tuple[str, ...]) -> Record:
-    found = result["properties"]
-    name = _clean(found.get("name")) or _clean(found.get("domain"))
-    if not name:
-        return Refused(result["id"], "no name or domain")
-    employees = _number(found.get("numberofemployees"))
-    return Company(result["id"], name, _clean(found.get("domain")), _clean(found.get("industry")),
-                   int(employees) if employees is not None else None, _clean(found.get("country")))
-
-
-def _contact(result: Json, _: tuple[str, ...]) -> Record:
-    found = result["properties"]
-    email = _clean(found.get("email"))
-    name = " ".join(filter(None, (_clean(found.get("firstname")), _clean(found.get("lastname"))))) or email
-    if not name:
-        return Refused(result["id"], "no firstname, lastname or email")
-    try:
-        created = _moment(found.get("createdate") or result["createdAt"], "createdate")
-    except ValueError as error:
-        return Refused(result["id"], str(error))
-    return Contact(result["id"], name, created, email, _clean(found.get("phone")), _clean(found.get("jobtitle")),
-                   _clean(found.get("hs_analytics_source")), _clean(found.get("associatedcompanyid")),
-                   _clean(found.get("hubspot_owner_id")))
-
-
-def _deal(result: Json, contacts: tuple[str, ...]) -> Record:
-    found = result["properties"]
-    stage = _clean(found.get("dealstage"))
-    if not stage:
-        return Refused(result["id"], "no dealstage")
-    try:
-        closed = _moment(found["closedate"], "closedate") if _clean(found.get("closedate")) else None
-        amount = _number(found.get("amount"), "amount")
-    except ValueError as error:
-        return Refused(result["id"], str(error))
-    return Deal(result["id"], contacts, stage, amount, closed)
-
-
-def _engagement(kind: EngagementKind, result: Json, contacts: tuple[str, ...]) -> Record:
-    found = result["properties"]
-    if not contacts:
-        return Refused(result["id"], "no associated contact")
-    try:
-        occurred = _moment(found.get("hs_timestamp"), "hs_timestamp")
-    except ValueError as error:
-        return Refused(result["id"], str(error))
-    body = next((found[name] for name in BODY[kind] if _clean(found.get(name))), None)
-    inbound = kind in DIRECTION and found.get(DIRECTION[kind]) in INBOUND
-    return Engagement(result["id"], contacts[0], kind, occurred, "inbound" if inbound else "outbound", _plain(body))
-
-
-def _clean(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
-def _number(value: Any, name: str = "") -> float | None:
-    """A HubSpot number; None when unset, or when unreadable and `name` is empty (else ValueError naming it)."""
-    text = _clean(value)
-    try:
-        return float(text.replace(",", "")) if text else None
-    except ValueError:
-        if name:
-            raise ValueError(f"{name} {text!r} is not a number") from None
-        return None
-
-
-class _Text(HTMLParser):
-    """The text of an HTML fragment, blocks and line breaks as spaces, scripts and styles dropped."""
-
-    BREAKS = {"br", "p", "div", "li", "tr", "td", "h1", "h2", "h3", "h4", "blockquote"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.hidden += tag in ("script", "style")
-        self.parts.append(" " if tag in self.BREAKS else "")
-
-    def handle_endtag(self, tag: str) -> None:
-        self.hidden -= tag in ("script", "style") and self.hidden > 0
-        self.parts.append(" " if tag in self.BREAKS else "")
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
-
-
-def _plain(html: str | None) -> str | None:
-    """An engagement body (HTML, as HubSpot's editors write it) as plain text; None when it holds none."""
-    if not html:
-        return None
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    return " ".join("".join(parser.parts).split()) or None
-
-
-SOURCES: dict[str, Source] = {
-    "companies": Source("companies", "hs_lastmodifieddate", ("name", "domain", "industry", "numberofemployees",
-                                                             "country"), _company),
-    "contacts": Source("contacts", "lastmodifieddate", ("firstname", "lastname", "email", "phone", "jobtitle",
-                                                        "hs_analytics_source", "associatedcompanyid",
-                                                        "hubspot_owner_id", "createdate", "hs_merged_object_ids"),
-                        _contact),
-    "deals": Source("deals", "hs_lastmodifieddate", ("dealstage", "amount", "closedate"), _deal, associated=True),
-}
-ENGAGEMENTS = tuple(
-    Source(f"{kind}s", "hs_lastmodifieddate", ("hs_timestamp", *BODY[kind], *filter(None, [DIRECTION.get(kind)])),
-           functools.partial(_engagement, kind), associated=True)
-    for kind in BODY)
-
