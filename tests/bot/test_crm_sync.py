@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from bot.crm.records import OBJECTS, Company, Contact, Deal, Engagement, Kind, Owner, Page, Record, Refused
 from bot.crm.sync import Stages, sync
+from tests.bot.crm_checks import counts
 from tests.conftest import run_sql
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -64,11 +65,6 @@ def pipeline() -> Scripted:
             Engagement("e2", "h3", "call", T0 - timedelta(days=2), "outbound", "Discussed\x00 pricing."),
             Engagement("e3", "h9", "note", T0 - timedelta(days=1), "outbound", "Unknown contact"))
     return crm
-
-
-def counts(report: dict, kind: str) -> tuple[int, ...]:
-    c = report["objects"][kind]
-    return c["read"], c["created"], c["updated"], c["unchanged"], c["refused"]
 
 
 def test_a_first_sync_creates_everything_and_a_second_changes_nothing(engine: Engine) -> None:

@@ -9,7 +9,6 @@ import os
 import random
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from click.testing import Result
@@ -29,6 +28,7 @@ from bot.push.outbox import Outbox, enqueue
 from storage.db import make_engine
 from storage.history import stamp, utc
 from tests.bot.conftest import SleepClock as Clock
+from tests.bot.crm_checks import cli_json, counts, won_and_owned
 from tests.conftest import run_sql
 
 TOKEN = "pat-na1-hotlead"
@@ -293,17 +293,6 @@ def test_merged_contacts_become_one_lead_with_both_histories(engine: Engine, fak
 
 # --- The issue's Done-when, end to end through the CLI -------------------------------------------------------------
 
-def cli_json(run: Callable[..., Result], *args: str, env: dict[str, str]) -> dict[str, Any]:
-    result = run(*args, "--json", env=env)
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.stdout))
-
-
-def counts(report: dict[str, Any], kind: str) -> tuple[int, ...]:
-    c = report["objects"][kind]
-    return c["read"], c["created"], c["updated"], c["unchanged"], c["refused"]
-
-
 def newest_scores(engine: Engine) -> dict[str, dict[str, str]]:
     """Each scored HubSpot contact's newest score as write-back writes it."""
     with engine.connect() as conn:
@@ -372,13 +361,7 @@ def test_done_when_a_whole_portal_syncs_changes_sync_and_moved_scores_go_back(
         second = cli_json(run, "sync", env=env)
         assert counts(second, "contacts") == (80, 0, 30, 50, 0) and counts(second, "deals") == (20, 0, 20, 0, 0)
         assert [counts(second, kind)[0] for kind in ("owners", "companies", "engagements")] == [0, 0, 0]
-        with engine.connect() as conn:
-            outcomes: dict[str, int] = dict(run_sql(  # type: ignore[arg-type]
-                conn, "SELECT l.external_id, o.converted FROM outcome o JOIN lead l ON l.id = o.lead_id AND "
-                      "l.status = 'won'").all())
-            owners: dict[str, str] = dict(run_sql(  # type: ignore[arg-type]
-                conn, "SELECT l.external_id, k.crm_id FROM lead l JOIN crm_link k ON k.crm = 'hubspot' AND "
-                      "k.kind = 'owners' AND k.local_id = l.owner_id").all())
+        outcomes, owners = won_and_owned(engine, "hubspot")
         assert all(outcomes[portal.deal_contact[deal]] == 1 for deal in won)
         assert {crm_id: owners[crm_id] for crm_id in reassigned} == new_owner
 

@@ -24,6 +24,7 @@ from bot.crm.writeback import REASONS
 from bot.fakes import FakeSalesforce
 from storage.db import make_engine
 from storage.history import stamp, utc
+from tests.bot.crm_checks import cli_json, counts, won_and_owned
 from tests.conftest import run_sql
 
 TITLES = {"CEO": 2.0, "VP Sales": 2.0, "Head of Growth": 1.5, "Director of Marketing": 1.0, "Sales Manager": 0.5,
@@ -129,17 +130,6 @@ def fill(fake: FakeSalesforce, dial: Dial, now: datetime, *, leads: int, contact
     return Org(owner_ids, people, fit, lead_company, open_deals, deal_contact)
 
 
-def cli_json(run: Callable[..., Result], *args: str, env: dict[str, str]) -> dict[str, Any]:
-    result = run(*args, "--json", env=env)
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.stdout))
-
-
-def counts(report: dict[str, Any], kind: str) -> tuple[int, ...]:
-    c = report["objects"][kind]
-    return c["read"], c["created"], c["updated"], c["unchanged"], c["refused"]
-
-
 def written(fake: FakeSalesforce) -> list[str]:
     """The Ids Salesforce took a score for, a write each, in order."""
     return [record["id"] for call in fake.calls_to("composite") if call.status == 200
@@ -242,13 +232,7 @@ def test_done_when_a_whole_org_syncs_changes_sync_and_moved_scores_go_back(
         assert counts(second, "contacts") == (80 + again, 0, 30, 50 + again, 0)  # companies, unchanged
         assert counts(second, "deals") == (20, 0, 20, 0, 0)
         assert [counts(second, kind)[0] for kind in ("owners", "companies", "engagements")] == [0, 0, 0]
-        with engine.connect() as conn:
-            outcomes: dict[str, int] = dict(run_sql(  # type: ignore[arg-type]
-                conn, "SELECT l.external_id, o.converted FROM outcome o JOIN lead l ON l.id = o.lead_id AND "
-                      "l.status = 'won'").all())
-            owners: dict[str, str] = dict(run_sql(  # type: ignore[arg-type]
-                conn, "SELECT l.external_id, k.crm_id FROM lead l JOIN crm_link k ON k.crm = 'salesforce' AND "
-                      "k.kind = 'owners' AND k.local_id = l.owner_id").all())
+        outcomes, owners = won_and_owned(engine, "salesforce")
         assert all(outcomes[org.deal_contact[deal]] == 1 for deal in won)
         assert {crm_id: owners[crm_id] for crm_id in reassigned} == new_owner
 
