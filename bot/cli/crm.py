@@ -81,15 +81,23 @@ def sync(app: AppContext, crm: str | None, as_json: bool, full: bool) -> None:
     """Pull what changed in the CRM since the last sync (owners, companies, contacts, deals and engagements, by
     last-modified time), then write back every score that moved since the last write-back."""
     from bot.crm.errors import CrmError
-    from bot.crm.sync import Stages
+    from bot.crm.sync import Counts, Stages
     from bot.crm.sync import sync as pull
+    from bot.progress import progress_bar
 
     engine = app.engine()
     name = _connected(engine, crm)
     connector, _about = _connector(app, name)
+    read: dict[str, int] = {}
     try:
-        report = pull(engine, connector, Stages.from_settings(app.settings),
-                      lookback=timedelta(minutes=app.settings.hotlead_crm_lookback_minutes), full=full)
+        with progress_bar(f"pulling from {name}") as tick:
+            def progress(kind: str, counts: Counts) -> None:
+                read[kind] = counts.read + counts.rechecked
+                tick(sum(read.values()), 0)  # how many there are, the CRM does not say up front
+
+            report = pull(engine, connector, Stages.from_settings(app.settings),
+                          lookback=timedelta(minutes=app.settings.hotlead_crm_lookback_minutes), full=full,
+                          progress=progress)
     except CrmError as exc:
         raise click.ClickException(f"{exc} (every page written before it is kept: run `hotlead sync` again)") from exc
     report["written_back"] = write_back(engine, connector)

@@ -213,3 +213,11 @@ def test_a_contacts_seniority_is_read_from_its_title_and_a_missing_title_keeps_i
     with engine.connect() as conn:
         levels = dict(run_sql(conn, "SELECT external_id, seniority FROM lead WHERE external_id IN ('h5', 'h6')").all())
     assert levels == {"h5": "c_level", "h6": "director"}  # no title in the CRM: the level given before stays
+
+
+def test_progress_is_told_after_every_page_with_the_counts_so_far(engine: Engine) -> None:
+    crm = pipeline()  # pages of two records
+    told: list[tuple[str, int]] = []
+    sync(engine, crm, STAGES, progress=lambda kind, counts: told.append((kind, counts.read)))
+    assert told == [("owners", 2), ("companies", 2), ("contacts", 2), ("contacts", 4), ("contacts", 5),
+                    ("deals", 2), ("engagements", 2), ("engagements", 3)]
