@@ -145,7 +145,10 @@ def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[st
     old = dict(row._mapping)
     lead_id = int(old.pop("id"))
     link(conn=conn, crm=crm, kind="contacts", crm_id=external_id, local_id=lead_id)
-    return lead_id, _bring_up_to_date(conn, "lead", "id", lead_id, old, values)
+    restored = conn.execute(text("UPDATE lead SET status = 'open' WHERE id = :lead AND status = 'deleted'"),
+                            {"lead": lead_id}).rowcount  # restored in the CRM (HubSpot restores archived records)
+    status = _bring_up_to_date(conn, "lead", "id", lead_id, old, values)
+    return lead_id, "updated" if restored else status
 
 
 def set_outcome(*, conn: Connection, lead_id: int, converted: bool, amount: float | None,
@@ -243,3 +246,16 @@ def convert_lead(*, conn: Connection, crm: str, old: str, new: str) -> Status:
                  {**moved, "crm": crm})
     conn.execute(text("DELETE FROM lead WHERE id = :old"), moved)
     return "updated"
+
+
+def mark_deleted(*, conn: Connection, crm: str, crm_id: str) -> Status:
+    """A contact deleted in the CRM: its lead leaves play (status `deleted`: not scored, listed or alerted any more;
+    a decided lead keeps its outcome, the history training learns from). Unchanged when it was never synced or is
+    out of play already."""
+    lead = linked(conn=conn, crm=crm, kind="contacts", crm_id=crm_id)
+    if lead is None:
+        return "unchanged"
+    gone = conn.execute(text(
+        "UPDATE lead SET status = 'deleted' WHERE id = :lead AND status NOT IN ('won', 'lost', 'deleted') AND NOT "
+        "EXISTS (SELECT 1 FROM outcome WHERE lead_id = :lead)"), {"lead": lead}).rowcount
+    return "updated" if gone else "unchanged"

@@ -292,3 +292,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 def _where(engine: Engine) -> str:
     return f"database {engine.url.render_as_string(hide_password=True)}"
+
+
+OUT_OF_PLAY = "('won', 'lost', 'deleted')"  # lead statuses no longer in play, as SQL (deleted: gone from the CRM)

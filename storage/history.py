@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, text
 
-from storage.db import json_loads, marks
+from storage.db import OUT_OF_PLAY, json_loads, marks
 
 
 class LeadName(NamedTuple):
@@ -127,7 +127,7 @@ def account_leads(*, conn: Connection, account_id: int) -> list[LeadName]:
     rows = conn.execute(text(
         "SELECT l.id, l.external_id, l.name, a.name, l.owner_id FROM lead l JOIN account a ON a.id = l.account_id "
         "LEFT JOIN outcome o ON o.lead_id = l.id "
-        "WHERE l.account_id = :account AND o.id IS NULL AND l.status NOT IN ('won', 'lost')"
+        f"WHERE l.account_id = :account AND o.id IS NULL AND l.status NOT IN {OUT_OF_PLAY}"
     ), {"account": account_id})
     return [LeadName(*row) for row in rows]
 
@@ -151,7 +151,7 @@ def record_action(
     if action in VERDICTS:
         return
     status = "snoozed" if action == "snooze" else "contacted"
-    conn.execute(text("UPDATE lead SET status = :status WHERE id = :lead AND status NOT IN ('won', 'lost')"),
+    conn.execute(text(f"UPDATE lead SET status = :status WHERE id = :lead AND status NOT IN {OUT_OF_PLAY}"),
                  {"status": status, "lead": lead_id})
 
 
@@ -252,7 +252,7 @@ def ranked_leads(
         "SELECT l.id, l.external_id, l.name, a.name, l.owner_id, s.lead_id, s.scored_at, s.probability, "
         "s.percentile, s.band, s.reasons FROM score s JOIN (SELECT max(id) AS id FROM score GROUP BY lead_id) m "
         "ON m.id = s.id JOIN lead l ON l.id = s.lead_id LEFT JOIN account a ON a.id = l.account_id "
-        "LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost')"
+        f"LEFT JOIN outcome o ON o.lead_id = l.id WHERE o.id IS NULL AND l.status NOT IN {OUT_OF_PLAY}"
     )
     params: dict[str, Any] = {"limit": limit}
     for clause, name, value in (

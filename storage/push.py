@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from storage.db import json_loads
+from storage.db import OUT_OF_PLAY, json_loads
 from storage.history import stamp, utc
 
 
@@ -35,7 +35,7 @@ def least_loaded_rep(*, conn: Connection, role: str) -> tuple[int, str, str | No
     """(id, name, Slack id, time zone) of the rep in `role` with the fewest open leads (lowest id on a tie)."""
     found = conn.execute(text(
         "SELECT r.id, r.name, r.slack_user_id, r.timezone FROM rep r LEFT JOIN lead l ON l.owner_id = r.id "
-        "AND l.status NOT IN ('won', 'lost') WHERE r.role = :role "
+        f"AND l.status NOT IN {OUT_OF_PLAY} WHERE r.role = :role "
         "GROUP BY r.id, r.name, r.slack_user_id, r.timezone ORDER BY count(l.id), r.id LIMIT 1"),
         {"role": role}).first()
     return None if found is None else (int(found[0]), str(found[1]), found[2], str(found[3]))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, bindparam, text
 
-from storage.db import json_dumps, julian, mark, marks
+from storage.db import OUT_OF_PLAY, json_dumps, julian, mark, marks
 from storage.derived import ACTIVITY_KINDS, PAGE_BITS
 
 # a stored moment becomes a julian day number (storage.db.julian); every time feature is a difference.
@@ -39,9 +39,9 @@ def scope_leads(*, conn: Connection, lead_ids: Iterable[int]) -> None:
 
 
 def open_lead_ids(*, conn: Connection, among: Sequence[int] | None = None) -> list[int]:
-    """Every lead still in play (no outcome, not won or lost), or those of `among`, by id."""
+    """Every lead still in play (no outcome; not won, lost or deleted in the CRM), or those of `among`, by id."""
     sql = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id "
-           "WHERE o.id IS NULL AND l.status NOT IN ('won', 'lost')")
+           f"WHERE o.id IS NULL AND l.status NOT IN {OUT_OF_PLAY}")
     if among is None:
         return [row[0] for row in _fetch(conn, sql + " ORDER BY l.id")]
     statement = text(sql + " AND l.id IN :ids ORDER BY l.id").bindparams(bindparam("ids", expanding=True))
@@ -51,7 +51,7 @@ def open_lead_ids(*, conn: Connection, among: Sequence[int] | None = None) -> li
 def lead_ids_open_at(*, conn: Connection, moment: str) -> list[int]:
     """Every lead that was in play at `moment` (a stamp): created by then and not decided by then, by id."""
     sql = ("SELECT l.id FROM lead l LEFT JOIN outcome o ON o.lead_id = l.id WHERE l.created_at <= :moment AND "
-           "((o.id IS NULL AND l.status NOT IN ('won', 'lost')) OR o.closed_at > :moment) ORDER BY l.id")
+           f"((o.id IS NULL AND l.status NOT IN {OUT_OF_PLAY}) OR o.closed_at > :moment) ORDER BY l.id")
     return [int(row[0]) for row in conn.execute(text(sql), {"moment": moment})]
 
 
@@ -261,7 +261,7 @@ _LATEST_OPEN = (
     "SELECT l.external_id, l.name, a.name, cur.probability, cur.percentile, cur.band, cur.reasons, "
     "prev.probability, l.id FROM ranked cur JOIN lead l ON l.id = cur.lead_id "
     "LEFT JOIN account a ON a.id = l.account_id LEFT JOIN ranked prev ON prev.lead_id = cur.lead_id AND prev.rn = 2 "
-    "LEFT JOIN outcome o ON o.lead_id = l.id WHERE cur.rn = 1 AND o.id IS NULL AND l.status NOT IN ('won', 'lost')"
+    f"LEFT JOIN outcome o ON o.lead_id = l.id WHERE cur.rn = 1 AND o.id IS NULL AND l.status NOT IN {OUT_OF_PLAY}"
 )
 
 

@@ -52,7 +52,7 @@ from bot.crm.hubspot_fields import (
 )
 from bot.crm.hubspot_records import ENGAGEMENTS, SOURCES, Json, Source, instant, milliseconds, parse_time, read_owner
 from bot.crm.pace import Pacer
-from bot.crm.records import Converted, Kind, Page, Record, ScoreUpdate
+from bot.crm.records import Converted, Deleted, Kind, Page, Record, ScoreUpdate
 
 log = logging.getLogger(__name__)
 Found = tuple[datetime, Record]  # a record and its last-modified time
@@ -152,6 +152,27 @@ class HubSpotConnector:
             page.append(item)
         if page:
             yield _page(kind, page)
+        if kind == "contacts" and after is not None:
+            yield from self._archived(after)
+
+    def _archived(self, after: int) -> Iterator[Page]:
+        """The contacts archived after `after` (epoch milliseconds) as `Deleted`, a page per list page, without a
+        cursor: HubSpot's search never finds an archived record and its list of them filters on nothing, so the
+        whole list (archived records stay 90 days) is read each sync, after the searches (one archived meanwhile
+        is in it)."""
+        cursor = None
+        while True:
+            answer = self._call("list the archived contacts", functools.partial(
+                self._api("contact list").get_page, limit=PAGE, after=cursor, archived=True, properties=[],
+                _preload_content=False, _request_timeout=TIMEOUT_S))
+            gone = [(parse_time(result.get("archivedAt"), "archivedAt"), result) for result in answer["results"]]
+            gone = [(moment, result) for moment, result in gone if milliseconds(moment) > after]
+            if gone:
+                yield Page("contacts", [Deleted(str(result["id"])) for _, result in gone], None,
+                           [moment for moment, _ in gone])
+            cursor = _next(answer)
+            if cursor is None:
+                return
 
     def write_scores(self, updates: list[ScoreUpdate]) -> dict[str, str | None]:
         """Write each score into its contact, in one batch update (at most BATCH); per contact id, None when
@@ -295,7 +316,8 @@ class HubSpotConnector:
         """The official client's API for `name` (made once: each holds its own connection pool)."""
         if name not in self._apis:
             crm = self._client.crm
-            self._apis[name] = (crm.owners.owners_api if name == "owners" else
+            self._apis[name] = (crm.contacts.basic_api if name == "contact list" else
+                                crm.owners.owners_api if name == "owners" else
                                 crm.associations.v4.batch_api if name == "associations" else
                                 crm.contacts.batch_api if name == "batch" else
                                 crm.properties.core_api if name == "properties" else

@@ -85,6 +85,14 @@ class Converted:
 
 
 @dataclass(frozen=True)
+class Deleted:
+    """A contact deleted in the CRM (HubSpot archives it, Salesforce moves it to the Recycle Bin): its lead leaves
+    play."""
+
+    crm_id: str
+
+
+@dataclass(frozen=True)
 class Refused:
     """A record the connector could not read, with why (one line, naming the field)."""
 
@@ -92,7 +100,7 @@ class Refused:
     why: str
 
 
-Record = Owner | Company | Contact | Converted | Deal | Engagement | Refused
+Record = Owner | Company | Contact | Converted | Deleted | Deal | Engagement | Refused
 
 
 @dataclass

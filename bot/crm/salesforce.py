@@ -70,6 +70,7 @@ QUERIES: dict[Kind, tuple[tuple[str, str, str], ...]] = {
     "engagements": (("Task", "Id, WhoId, Description, TaskSubtype, Type, CallType, CreatedDate", ""),
                     ("Event", "Id, WhoId, Description, StartDateTime", "")),
 }
+DELETED: dict[Kind, tuple[str, ...]] = {"contacts": ("Lead", "Contact")}  # whose deletions take a lead out of play
 UNREAD = {"Lead": "IsConverted = FALSE"}  # a first read's condition, instead of the object's own
 WRITE_BATCH = 200  # records per sObject Collections request: Salesforce's limit
 
@@ -101,11 +102,14 @@ class SalesforceConnector:
 
     def pages(self, kind: Kind, since: str | None) -> Iterator[Page]:
         """The records of `kind` changed after `since` (an ISO time; None: all), oldest change first. A Lead
-        converted since is a `Converted` into its Contact; a first read (no `since`) skips converted Leads: there is
-        nothing of theirs to carry over, their Contacts are read as they are."""
+        converted since is a `Converted` into its Contact, one deleted since a `Deleted`; a first read (no `since`)
+        skips converted Leads: there is nothing of theirs to carry over, their Contacts are read as they are."""
         first = {} if since else UNREAD
         streams = [self._rows(sobject, _soql(sobject, fields, first.get(sobject, condition), since))
                    for sobject, fields, condition in QUERIES[kind]]
+        if since:  # the ones deleted since (in the Recycle Bin, which only queryAll reads): out of play
+            streams += [self._rows(sobject, _soql(sobject, "Id, IsDeleted", "IsDeleted = TRUE", since), deleted=True)
+                        for sobject in DELETED.get(kind, ())]
         for rows in batches(heapq.merge(*streams, key=lambda row: row["SystemModstamp"]), PAGE_SIZE):
             records, modified = read_rows(rows)
             yield Page(kind, records, rows[-1]["SystemModstamp"], modified)
@@ -151,9 +155,10 @@ class SalesforceConnector:
                     lines.append(field_line(sobject, field, "refused", f"{refusal[0]}: {refusal[1]}"))
         return lines
 
-    def _rows(self, sobject: str, soql: str) -> Iterator[Row]:
+    def _rows(self, sobject: str, soql: str, *, deleted: bool = False) -> Iterator[Row]:
+        """A query's rows, batch by batch; `deleted`: through queryAll, which sees the Recycle Bin."""
         what = f"the {sobject} query"
-        answer = self._fetch(lambda api: api.query(soql, timeout=TIMEOUT_S), what)
+        answer = self._fetch(lambda api: api.query(soql, include_deleted=deleted, timeout=TIMEOUT_S), what)
         yield from answer["records"]
         while not answer["done"]:  # the next batch, through the query locator Salesforce handed out
             answer = self._fetch(functools.partial(_more, answer["nextRecordsUrl"]), what)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from bot.crm.records import Company, Contact, Converted, Deal, Engagement, Owner, Record, Refused
+from bot.crm.records import Company, Contact, Converted, Deal, Deleted, Engagement, Owner, Record, Refused
 
 Row = dict[str, Any]
 
@@ -43,6 +43,10 @@ def read_rows(rows: list[Row]) -> tuple[list[Record], list[datetime]]:
     companies: set[str] = set()
     for row in rows:
         sobject, stamp = row["attributes"]["type"], datetime.fromisoformat(row["SystemModstamp"])
+        if row.get("IsDeleted"):  # in the Recycle Bin since the last read
+            records.append(Deleted(row["Id"]))
+            modified.append(stamp)
+            continue
         company = _lead_company(row) if sobject == "Lead" and not row["IsConverted"] else None
         if company and company not in companies:
             companies.add(company)

@@ -19,7 +19,20 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine
 
 from bot.config import Settings
-from bot.crm.records import OBJECTS, Company, Contact, Converted, Deal, Engagement, Kind, Owner, Page, Record, Refused
+from bot.crm.records import (
+    OBJECTS,
+    Company,
+    Contact,
+    Converted,
+    Deal,
+    Deleted,
+    Engagement,
+    Kind,
+    Owner,
+    Page,
+    Record,
+    Refused,
+)
 from bot.crm.titles import seniority
 from bot.crm.writeback import Writer
 from storage import crm_sync
@@ -109,8 +122,8 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: time
                 known = _Known.of(conn, connector.name, page.records)
                 for n, record in enumerate(page.records):
                     outcome = _write(conn, connector.name, _clean(record), stages, known)
-                    if isinstance(record, Converted) and outcome == "unchanged":
-                        continue  # a conversion counts when it carried a lead over (not for a lead never synced)
+                    if isinstance(record, Converted | Deleted) and outcome == "unchanged":
+                        continue  # counted when it changed a lead here (not for a lead never synced)
                     again = reached is not None and n < len(page.modified) and _utc(page.modified[n]) <= reached
                     counts.count(outcome, again=again)
                 if page.cursor and (reached is None or _moment(page.cursor) > reached):
@@ -190,6 +203,8 @@ def _write(conn: Connection, crm: str, record: Record, stages: Stages, known: _K
     if isinstance(record, Converted):
         known.leads.pop(record.crm_id, None)  # a later record of the page names it by its new id
         return crm_sync.convert_lead(conn=conn, crm=crm, old=record.crm_id, new=record.into)
+    if isinstance(record, Deleted):
+        return crm_sync.mark_deleted(conn=conn, crm=crm, crm_id=record.crm_id)
     if isinstance(record, Deal):
         return _deal(conn, crm, record, stages, known)
     return _engagement(conn, crm, record, known)

@@ -124,6 +124,7 @@ class FakeHubSpot(FakeServer):
         self.clock = clock
         self.searches_per_second = searches_per_second  # None: unlimited
         self.records: dict[str, dict[str, Stored]] = {kind: {} for kind in [*OBJECT_TYPES, "owners"]}
+        self.archived: dict[str, dict[str, tuple[Stored, datetime]]] = {kind: {} for kind in OBJECT_TYPES}
         self.properties: dict[str, Params] = {name: _built_in(name, *spec) for name, spec in BUILT_IN.items()}
         self.groups: dict[str, Params] = {name: _group(name, label, n) for n, (name, label)
                                           in enumerate(BUILT_IN_GROUPS.items())}
@@ -207,11 +208,13 @@ class FakeHubSpot(FakeServer):
             self._version += 1
             return kept.id
 
-    def archive(self, kind: str, ids: Iterable[str]) -> None:
-        """Archive (delete) these records: they are found no more."""
+    def archive(self, kind: str, ids: Iterable[str], *, at: datetime | None = None) -> None:
+        """Archive (delete) these records `at`: searches find them no more, the list with `archived=true` does
+        (with their archivedAt)."""
         with self._changed:
+            moment = self._moment(at)
             for record_id in ids:
-                del self.records[kind][record_id]
+                self.archived[kind][record_id] = (self.records[kind].pop(record_id), moment)
             self._version += 1
 
     def rate_limit_at(self, n: int, retry_after: int = 1) -> None:
@@ -329,7 +332,9 @@ class FakeHubSpot(FakeServer):
         most = OWNERS_PAGE if kind == "owners" else LIST_PAGE
         if not 1 <= limit <= most:
             raise Refusal(400, f"limit must be between 1 and {most}, not {limit}", "VALIDATION_ERROR")
-        records = sorted(self.records[kind].values(), key=lambda record: int(record.id))
+        archived = str(params.get("archived", "false")).lower() == "true" and kind != "owners"
+        records = sorted(self.records[kind].values() if not archived else
+                         [record for record, _ in self.archived[kind].values()], key=lambda record: int(record.id))
         after = whole(params.get("after") or 0, "after")
         page = [record for record in records if int(record.id) >= after][:limit]
         if kind == "owners":
@@ -338,6 +343,9 @@ class FakeHubSpot(FakeServer):
             properties = _listed(params.get("properties")) or DEFAULT_PROPERTIES.get(kind, ())
             results = [_shown(record, properties, with_contacts="contacts" in _listed(params.get("associations")))
                        for record in page]
+            if archived:  # as HubSpot answers an archived record: archived, with when
+                results = [{**result, "archived": True, "archivedAt": instant(self.archived[kind][record.id][1])}
+                           for result, record in zip(results, page, strict=True)]
         answer: Params = {"results": results}
         if len(page) == limit and records[-1] is not page[-1]:
             answer["paging"] = {"next": {"after": str(int(page[-1].id) + 1), "link": "?after=" + page[-1].id}}

@@ -86,9 +86,11 @@ DEFAULTS: dict[str, Row] = {"User": {"IsActive": True, "UserType": "Standard"}, 
 CHILDREN = {("Opportunity", "opportunitycontactroles"): ("OpportunityContactRoles", "OpportunityContactRole",
                                                          "OpportunityId")}
 CLOSED_STAGES = {"Closed Won": True, "Closed Lost": False}  # the standard sales process's closed stages -> IsWon
-SYSTEM = {"Id": "id", "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}
+SYSTEM = {"Id": "id", "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
+          "IsDeleted": "boolean"}
 SCHEMA = Schema({sobject: {**SYSTEM, **fields} for sobject, fields in FIELDS.items()}, CHILDREN)  # what SOQL names
-_QUERY = re.compile(r"/services/data/v(?P<version>\d+\.\d)/query/?(?:(?P<locator>01g\w+)-(?P<offset>\d+))?")
+_QUERY = re.compile(r"/services/data/v(?P<version>\d+\.\d)/(?P<endpoint>queryAll|query)/?"
+                    r"(?:(?P<locator>01g\w+)-(?P<offset>\d+))?")
 _COLLECTIONS = re.compile(r"/services/data/v\d+\.\d/composite/sobjects/?")
 _DESCRIBE = re.compile(r"/services/data/v\d+\.\d/sobjects/(?P<object>\w+)/describe/?")
 _CUSTOM_FIELD = re.compile(r"/services/data/v\d+\.\d/tooling/sobjects/CustomField/?")
@@ -129,6 +131,7 @@ class FakeSalesforce(FakeServer):
         self._ids = itertools.count(1)
         self._sessions: set[str] = set()
         self._cursors: dict[str, list[Row]] = {}  # query locator -> the query's rows
+        self._every: set[str] = set()  # the query locators of queryAll queries
         self._failures: tuple[int, int] = (0, 503)
         self._received = 0  # requests answered (not those refused while `down`)
         self._planned: dict[int, list[Callable[[], None]]] = {}  # request number -> what happens just before it
@@ -137,6 +140,7 @@ class FakeSalesforce(FakeServer):
         self.visible: set[str] = set()  # custom fields ("Lead.Hotlead_Score__c") the API user has access to
         self.customize_application = True  # False: the API user may not create fields
         self.deleted: dict[str, str] = {}  # Id -> object, of deleted records
+        self.recycled: dict[str, dict[str, Row]] = {sobject: {} for sobject in FIELDS}  # the Recycle Bin
         self.locked: set[str] = set()  # Ids another transaction holds: a write to one is UNABLE_TO_LOCK_ROW
         # the shared server answers GET and POST; sObject Collections updates are PATCH
         self._server.RequestHandlerClass = _with_patch(self._server.RequestHandlerClass)
@@ -196,15 +200,18 @@ class FakeSalesforce(FakeServer):
     def _insert(self, sobject: str, fields: dict[str, Any], now: datetime) -> str:
         row: Row = {name: None for name in FIELDS[sobject]}
         row.update(DEFAULTS.get(sobject, {}), Id=_with_checksum(f"{PREFIXES[sobject]}5g{next(self._ids):010d}"),
-                   CreatedDate=now)
+                   CreatedDate=now, IsDeleted=False)
         self._write(sobject, row, fields, now)
         return str(row["Id"])
 
     def delete(self, record_id: str) -> None:
-        """Delete a record: queries no longer see it, a write to it is ENTITY_IS_DELETED."""
+        """Delete a record into the Recycle Bin: queries no longer see it, queryAll does (IsDeleted true, its
+        SystemModstamp the deletion's), a write to it is ENTITY_IS_DELETED."""
         sobject = self._object_of(record_id)
         with self._changed:
-            del self.records[sobject][record_id]
+            row = self.records[sobject].pop(record_id)
+            row.update(IsDeleted=True, SystemModstamp=self._now())
+            self.recycled[sobject][record_id] = row
             self.deleted[record_id] = sobject
 
     def grant_field_access(self, *names: str) -> None:
@@ -304,7 +311,8 @@ class FakeSalesforce(FakeServer):
             if method == "queryMore":
                 return self._batch(found["version"], found["locator"], int(found["offset"]), usage), method, params
             if method == "query":
-                return self._query(found["version"], str(params.get("q", "")), usage), method, params
+                return self._query(found["version"], str(params.get("q", "")), usage,
+                                   every=found["endpoint"] == "queryAll"), method, params
             if method == "describe":
                 return self._describe(found["object"], usage), method, params
             body = _json_body(request)
@@ -336,12 +344,17 @@ class FakeSalesforce(FakeServer):
                            "id": f"{self.login_url}/id/{ORG_ID}/005000000000001AAA", "token_type": "Bearer",
                            "issued_at": issued, "signature": base64.b64encode(secrets.token_bytes(32)).decode()})
 
-    def _query(self, version: str, soql: str, usage: dict[str, str]) -> Reply:
+    def _query(self, version: str, soql: str, usage: dict[str, str], *, every: bool = False) -> Reply:
+        """A query's first batch; `every` (queryAll): the Recycle Bin's records too."""
         query = parse(soql, SCHEMA)
         with self._changed:
-            rows = [_project(query, row, version, self.records) for row in select(query, self.records)]
+            seen = {sobject: {**rows, **self.recycled[sobject]} for sobject, rows in self.records.items()} \
+                if every else self.records
+            rows = [_project(query, row, version, self.records) for row in select(query, seen)]
             locator = _with_checksum(f"01g5g{next(self._ids):010d}")
             self._cursors[locator] = rows
+            if every:
+                self._every.add(locator)
         return self._batch(version, locator, 0, usage)
 
     def _batch(self, version: str, locator: str, offset: int, usage: dict[str, str]) -> Reply:
@@ -352,7 +365,8 @@ class FakeSalesforce(FakeServer):
         end = offset + self.batch_size
         answer: Row = {"totalSize": len(rows), "done": end >= len(rows), "records": rows[offset:end]}
         if end < len(rows):
-            answer["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
+            endpoint = "queryAll" if locator in self._every else "query"
+            answer["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{locator}-{end}"
         return Reply.json(answer, headers=usage)
 
 

@@ -27,6 +27,7 @@ from bot.fakes.hubspot_portal import KEEN, fill, iso
 from bot.push.outbox import Outbox, enqueue
 from storage.db import make_engine
 from storage.history import stamp, utc
+from storage.queries import open_lead_ids
 from tests.bot.conftest import SleepClock as Clock
 from tests.bot.crm_checks import cli_json, counts, won_and_owned
 from tests.conftest import run_sql
@@ -289,6 +290,47 @@ def test_merged_contacts_become_one_lead_with_both_histories(engine: Engine, fak
     assert texts == ["Budget approved.", "Can you send pricing?"]
     again = sync(engine, connector, stages)["objects"]["contacts"]
     assert again["read"] == 0  # a merge carried over once is not news
+
+
+def test_an_archived_contact_leaves_play_and_comes_back_when_restored(engine: Engine, fake: FakeHubSpot,
+                                                                       clock: Clock) -> None:
+    """A contact deleted in HubSpot is archived: searches find it no more, the archived list does. Its lead stops
+    being scored, listed and alerted (status deleted); a decided lead keeps its outcome; a restore brings it back."""
+    contacts = fake.add_contacts(4)
+    deal = fake.add("deals", contacts=[contacts[3]], dealstage="closedwon", amount="900",
+                    closedate="2026-11-20T10:00:00Z")
+    connector = connect(fake, clock)
+    stages = Stages(frozenset({"closedwon"}), frozenset({"closedlost"}))
+    sync(engine, connector, stages)
+    fake.archive("contacts", [contacts[0], contacts[3]])
+    gone = sync(engine, connector, stages)["objects"]["contacts"]
+    assert (gone["read"], gone["updated"]) == (1, 1)  # the won one stays as it was: not counted
+
+    def statuses() -> dict[str, str]:
+        with engine.connect() as conn:
+            return dict(run_sql(conn, "SELECT external_id, status FROM lead").all())
+
+    assert statuses() == {contacts[0]: "deleted", contacts[1]: "open", contacts[2]: "open", contacts[3]: "won"}
+    with engine.connect() as conn:
+        in_play = {str(k) for k in run_sql(conn, "SELECT external_id FROM lead WHERE id IN ({})".format(
+            ", ".join(str(i) for i in open_lead_ids(conn=conn)))).scalars()}
+    assert in_play == {contacts[1], contacts[2]}
+    assert sync(engine, connector, stages)["objects"]["contacts"]["read"] == 0  # once only
+    record, _ = fake.archived["contacts"].pop(contacts[0])  # restored: found again, modified now
+    fake.records["contacts"][contacts[0]] = record
+    fake.touch("contacts", [contacts[0]], datetime(2026, 12, 1, tzinfo=UTC))
+    back = sync(engine, connector, stages)["objects"]["contacts"]
+    assert (back["read"], back["updated"]) == (1, 1) and statuses()[contacts[0]] == "open"
+    assert deal in fake.records["deals"]
+
+
+def test_a_first_sync_reads_no_archived_contact(engine: Engine, fake: FakeHubSpot, clock: Clock) -> None:
+    kept, gone = fake.add_contacts(2)
+    fake.archive("contacts", [gone])
+    sync(engine, connect(fake, clock), Stages(frozenset(), frozenset()))
+    assert not fake.calls_to("contacts.list")  # nothing of it to take out of play
+    with engine.connect() as conn:
+        assert run_sql(conn, "SELECT external_id FROM lead").scalars().all() == [kept]
 
 
 # --- The issue's Done-when, end to end through the CLI -------------------------------------------------------------

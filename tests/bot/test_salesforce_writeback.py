@@ -499,3 +499,25 @@ def test_a_first_sync_leaves_converted_leads_out(run: Callable[..., Result], eng
     contact = salesforce.convert(lead)
     report = json.loads(run("sync", "--crm", "salesforce", "--json", env=salesforce.env()).output)["objects"]
     assert report["contacts"]["read"] == 1 and set(lead_rows(engine)) == {contact}
+
+
+def test_a_deleted_lead_or_contact_leaves_play_through_query_all(run: Callable[..., Result], engine: Engine,
+                                                                 salesforce: FakeSalesforce) -> None:
+    """Deleted records go to the Recycle Bin, which only queryAll reads (IsDeleted): their leads leave play."""
+    lead = salesforce.add("Lead", LastName="Gone", Company="Initech")
+    kept = salesforce.add("Lead", LastName="Kept", Company="Initech")
+    contact = salesforce.add("Contact", LastName="Also Gone")
+    env = salesforce.env()
+    sync = ("sync", "--crm", "salesforce", "--json")
+    assert run(*sync, env=env).exit_code == 0
+    assert not any("/queryAll/" in call.path for call in salesforce.calls)  # a first read: nothing to take out
+    salesforce.delete(lead)
+    salesforce.delete(contact)
+    report = json.loads(run(*sync, env={**env, "HOTLEAD_CRM_LOOKBACK_MINUTES": "0"}).output)["objects"]["contacts"]
+    assert (report["read"], report["updated"]) == (2, 2)
+    assert sum("/queryAll/" in call.path for call in salesforce.calls) == 2  # Lead and Contact
+    with engine.connect() as conn:
+        statuses = dict(run_sql(conn, "SELECT external_id, status FROM lead").all())
+    assert statuses == {lead: "deleted", kept: "open", contact: "deleted"}
+    again = json.loads(run(*sync, env=env).output)["objects"]["contacts"]
+    assert again["read"] == 0  # taken out once
