@@ -50,9 +50,9 @@ from bot.crm.hubspot_fields import (
     refused_ids,
     score_properties,
 )
-from bot.crm.hubspot_records import ENGAGEMENTS, SOURCES, Json, Source, instant, milliseconds, parse_time, read_owner
+from bot.crm.hubspot_records import ENGAGEMENTS, SOURCES, Json, Source, milliseconds, parse_time, read_owner
 from bot.crm.pace import Pacer
-from bot.crm.records import Converted, Deleted, Kind, Page, Record, ScoreUpdate
+from bot.crm.records import Converted, Deleted, Kind, Page, Record, ScoreUpdate, instant
 
 log = logging.getLogger(__name__)
 Found = tuple[datetime, Record]  # a record and its last-modified time

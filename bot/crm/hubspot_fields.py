@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC
 
 from hubspot.crm.properties import OptionInput, PropertyCreate
 
 from bot.crm.hubspot_records import Json, milliseconds
-from bot.crm.records import ScoreUpdate
+from bot.crm.records import ScoreUpdate, utc
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +59,8 @@ FIELDS = (
 
 def score_properties(update: ScoreUpdate) -> dict[str, str]:
     """A score as the contact's properties (a datetime property takes epoch milliseconds)."""
-    scored = update.scored_at if update.scored_at.tzinfo else update.scored_at.replace(tzinfo=UTC)
     return {"hotlead_score": str(update.score), "hotlead_band": update.band, "hotlead_reasons": update.reasons,
-            "hotlead_scored_at": str(milliseconds(scored))}
+            "hotlead_scored_at": str(milliseconds(utc(update.scored_at)))}
 
 
 def refused_ids(answer: Json, sent: dict[str, ScoreUpdate], *, whole: bool = False) -> dict[str, str | None]:

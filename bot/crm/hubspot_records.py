@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any, Literal
 
-from bot.crm.records import Company, Contact, Deal, Engagement, Owner, Record, Refused
+from bot.crm.records import Company, Contact, Deal, Engagement, Owner, Record, Refused, utc
 
 Json = dict[str, Any]
 
@@ -53,17 +53,12 @@ def parse_time(text: Any, name: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{name} {value!r} is not a date") from None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc(moment)
 
 
 def milliseconds(moment: datetime) -> int:
     """A time as epoch milliseconds, as HubSpot's filters and datetime properties take it."""
     return (moment - EPOCH) // timedelta(milliseconds=1)
-
-
-def instant(moment: datetime) -> str:
-    """A time as the sync's cursor: ISO 8601 to the millisecond, in UTC (Z)."""
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def read_owner(owner: Json) -> Record:

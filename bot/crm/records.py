@@ -9,7 +9,7 @@ the sync reports and skips it, the rest of the page is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 Kind = Literal["owners", "companies", "contacts", "deals", "engagements"]
@@ -124,3 +124,14 @@ class ScoreUpdate:
     band: str
     reasons: str
     scored_at: datetime
+
+
+def utc(moment: datetime) -> datetime:
+    """A time as an aware UTC datetime (a naive one taken as UTC, as the CRMs and this database write them)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def instant(moment: datetime) -> str:
+    """A time as ISO 8601 to the millisecond, in UTC (2026-01-02T03:04:05.000Z): a sync's cursor, and the dateTime
+    Salesforce takes."""
+    return utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -36,7 +36,7 @@ from simple_salesforce.exceptions import (
 
 from bot.config import Settings
 from bot.crm.errors import CrmError
-from bot.crm.records import Kind, Page, ScoreUpdate
+from bot.crm.records import Kind, Page, ScoreUpdate, instant
 from bot.crm.salesforce_fields import (
     SCORE_FIELDS,
     SETUP_CODES,
@@ -48,7 +48,6 @@ from bot.crm.salesforce_fields import (
     outcomes,
     score_record,
     setup_problem,
-    utc,
 )
 from bot.crm.salesforce_records import batches, read_rows
 
@@ -334,4 +333,4 @@ def _soql(sobject: str, fields: str, condition: str, since: str | None) -> str:
 
 def _soql_time(since: str) -> str:
     """An ISO time (Salesforce's own 2026-01-02T03:04:05.000+0000 too) as a SOQL dateTime literal, in UTC."""
-    return utc(datetime.fromisoformat(since))
+    return instant(datetime.fromisoformat(since))

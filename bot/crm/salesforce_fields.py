@@ -13,11 +13,10 @@ too), and the write-back waits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.crm.errors import CrmError
-from bot.crm.records import ScoreUpdate
+from bot.crm.records import ScoreUpdate, instant
 
 Row = dict[str, Any]
 
@@ -63,7 +62,7 @@ def score_record(sobject: str, update: ScoreUpdate) -> Row:
     return {"attributes": {"type": sobject}, "id": update.crm_id, "Hotlead_Score__c": update.score,
             "Hotlead_Band__c": update.band[:LENGTHS["Hotlead_Band__c"]],
             "Hotlead_Reasons__c": update.reasons[:LENGTHS["Hotlead_Reasons__c"]],
-            "Hotlead_Scored_At__c": utc(update.scored_at)}
+            "Hotlead_Scored_At__c": instant(update.scored_at)}
 
 
 def outcomes(chunk: list[tuple[str, ScoreUpdate]], results: Any) -> dict[str, str | None]:
@@ -115,9 +114,3 @@ def field_line(sobject: str, field: ScoreField, state: str, refusal: str = "") -
     return (f"{name}: create it by hand ({refusal}; creating fields takes Customize Application): {fields} > New > "
             f"{field.in_setup}, Field Label '{field.label}', Field Name {field.name.removesuffix('__c')}; at Establish "
             "field-level security make it Visible for the integration user's profile")
-
-
-def utc(moment: datetime) -> str:
-    """A time (naive: UTC) as Salesforce's dateTime, 2026-01-02T03:04:05.000Z."""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

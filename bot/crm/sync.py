@@ -32,6 +32,8 @@ from bot.crm.records import (
     Page,
     Record,
     Refused,
+    instant,
+    utc,
 )
 from bot.crm.titles import seniority
 from bot.crm.writeback import Writer
@@ -116,7 +118,7 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: time
         with engine.connect() as conn:
             since = crm_sync.cursor(conn=conn, crm=connector.name, kind=kind)
         reached = _moment(since) if since else None
-        start = None if full else _instant(reached - lookback) if reached and lookback else since
+        start = None if full else instant(reached - lookback) if reached and lookback else since
         for page in connector.pages(kind, start):
             with engine.begin() as conn:
                 known = _Known.of(conn, connector.name, page.records)
@@ -124,7 +126,7 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: time
                     outcome = _write(conn, connector.name, _clean(record), stages, known)
                     if isinstance(record, Converted | Deleted) and outcome == "unchanged":
                         continue  # counted when it changed a lead here (not for a lead never synced)
-                    again = reached is not None and n < len(page.modified) and _utc(page.modified[n]) <= reached
+                    again = reached is not None and n < len(page.modified) and utc(page.modified[n]) <= reached
                     counts.count(outcome, again=again)
                 if page.cursor and (reached is None or _moment(page.cursor) > reached):
                     crm_sync.save_cursor(conn=conn, crm=connector.name, kind=kind, value=page.cursor, now=clock())
@@ -140,15 +142,7 @@ def sync(engine: Engine, connector: Connector, stages: Stages, *, lookback: time
 
 def _moment(cursor: str) -> datetime:
     """A cursor (an ISO time as the CRM writes it) as an aware UTC time."""
-    return _utc(datetime.fromisoformat(cursor))
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc(datetime.fromisoformat(cursor))
 
 
 def _clean(record: Record) -> Record:
