@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, text
 
-from storage.db import json_loads
+from storage.db import OUT_OF_PLAY, json_loads
 from storage.history import stamp, utc
 
 Status = Literal["created", "updated", "unchanged"]
@@ -132,7 +132,7 @@ def upsert_account(*, conn: Connection, crm: str, crm_id: str, values: dict[str,
 def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[str, Any]) -> tuple[int, Status]:
     """The lead whose external id is the CRM record's id, created or brought up to date (its owner too: a rep
     reassigned in the CRM owns it here from this sync on)."""
-    row = conn.execute(text(f"SELECT id, {', '.join(LEAD_FIELDS)} FROM lead WHERE external_id = :key"),
+    row = conn.execute(text(f"SELECT id, status, {', '.join(LEAD_FIELDS)} FROM lead WHERE external_id = :key"),
                        {"key": external_id}).first()
     if row is None:
         names = list(values)
@@ -145,10 +145,9 @@ def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[st
     old = dict(row._mapping)
     lead_id = int(old.pop("id"))
     link(conn=conn, crm=crm, kind="contacts", crm_id=external_id, local_id=lead_id)
-    restored = conn.execute(text("UPDATE lead SET status = 'open' WHERE id = :lead AND status = 'deleted'"),
-                            {"lead": lead_id}).rowcount  # restored in the CRM (HubSpot restores archived records)
-    status = _bring_up_to_date(conn, "lead", "id", lead_id, old, values)
-    return lead_id, "updated" if restored else status
+    if old["status"] == "deleted":  # found in the CRM again: restored (HubSpot restores archived records)
+        values = {**values, "status": "open"}
+    return lead_id, _bring_up_to_date(conn, "lead", "id", lead_id, old, values)
 
 
 def set_outcome(*, conn: Connection, lead_id: int, converted: bool, amount: float | None,
@@ -256,6 +255,6 @@ def mark_deleted(*, conn: Connection, crm: str, crm_id: str) -> Status:
     if lead is None:
         return "unchanged"
     gone = conn.execute(text(
-        "UPDATE lead SET status = 'deleted' WHERE id = :lead AND status NOT IN ('won', 'lost', 'deleted') AND NOT "
-        "EXISTS (SELECT 1 FROM outcome WHERE lead_id = :lead)"), {"lead": lead}).rowcount
+        f"UPDATE lead SET status = 'deleted' WHERE id = :lead AND status NOT IN {OUT_OF_PLAY} AND NOT EXISTS "
+        "(SELECT 1 FROM outcome WHERE lead_id = :lead)"), {"lead": lead}).rowcount
     return "updated" if gone else "unchanged"
