@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.bench import fresh_engine
 from bot.fakes import FakeHubSpot
 from bot.fakes.hubspot import READ_SCOPES
 from bot.fakes.hubspot_portal import Portal, fill, iso
-from storage.db import database_origin, drop_schema, has_tables, make_engine, session_scope, set_meta
-from storage.errors import StorageError
+from storage.db import session_scope, set_meta
 
 TOKEN = "pat-na1-hotlead-bench"
 SCOPES = READ_SCOPES | {"crm.objects.contacts.write", "crm.schemas.contacts.write"}
@@ -36,7 +36,7 @@ def run(contacts: int = CONTACTS, companies: int = COMPANIES, deals: int = DEALS
     tables replaced, if a bench or a demo made them); change `changes` records and time a second `sync --json`."""
     with tempfile.TemporaryDirectory(prefix="hotlead-bench-crm-") as tmp:
         database = url or f"sqlite:///{Path(tmp) / 'crm.db'}"
-        engine = _fresh(database)
+        engine = fresh_engine(database)
         with FakeHubSpot(TOKEN, scopes=SCOPES, clock=time.monotonic,
                          searches_per_second=5 if paced else None) as fake:
             portal = fill(fake, datetime.now(UTC), contacts=contacts, companies=companies, deals=deals,
@@ -59,17 +59,6 @@ def run(contacts: int = CONTACTS, companies: int = COMPANIES, deals: int = DEALS
         "records": records, "first": _figures(first, sum(records.values())),
         "changed": changed, "second": {**_figures(second, sum(read_again.values())), "read": read_again},
     }
-
-
-def _fresh(database: str) -> Any:
-    """The engine on `database`, its Hotlead tables dropped if a bench or a demo made them (refused otherwise)."""
-    engine = make_engine(database)
-    if has_tables(engine):
-        if database_origin(engine) not in ("demo", "bench"):
-            raise StorageError(f"{engine.url} holds data that is not a demo or a bench's: give the bench a "
-                               "database of its own")
-        drop_schema(engine)
-    return engine
 
 
 def _hotlead(args: list[str], env: dict[str, str], paced: bool = True) -> str:

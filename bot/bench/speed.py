@@ -14,22 +14,19 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
+from bot.bench import fresh_engine
 from scoring.leads import explain_lead
 from scoring.rescore import active_cutoffs, rescore, score_leads, top_reasons
 from scoring.signals import analyze_pending
 from scoring.training import train
 from storage.db import (
     create_schema,
-    database_origin,
-    drop_schema,
-    has_tables,
     make_engine,
     session_scope,
     set_meta,
 )
 from storage.demo import generate
 from storage.demo.load import load_demo
-from storage.errors import StorageError
 from storage.push import lead_count
 from storage.samples import clear_scores, lead_external_ids
 
@@ -40,12 +37,7 @@ def build(folder: Path, leads: int, seed: int, url: str | None = None,
           nlp: str = "transformer") -> tuple[Engine, dict[str, Any]]:
     """A fresh demo database of `leads` leads (a SQLite file under `folder`, or at `url`, whose Hotlead tables
     are replaced), its conversations read by `nlp` as `hotlead demo` reads them, and how fast both went."""
-    engine = make_engine(url or f"sqlite:///{folder / 'speed.db'}")
-    if url is not None and has_tables(engine):
-        if database_origin(engine) not in ("demo", "bench"):
-            raise StorageError(f"{engine.url} holds data that is not a demo or a bench's: give the bench a "
-                               "database of its own")
-        drop_schema(engine)
+    engine = fresh_engine(url or f"sqlite:///{folder / 'speed.db'}")
     create_schema(engine)
     with session_scope(engine) as session:
         set_meta(session=session, key="origin", value="bench")
