@@ -281,16 +281,17 @@ class Outbox:
         except SendError as exc:  # the request as a whole: each row is retried (or paced) as it would be alone
             return [self._failed(channel, row, row["attempts"] + 1, exc) for row in rows]
         now = self.clock()
-        results = []
+        results, sent = [], []
         for row in rows:
             answer = answers.get(row["id"], SendError("the batch's answer did not mention it", unsure=True))
             if isinstance(answer, SendError):
                 results.append(self._failed(channel, row, row["attempts"] + 1, answer))
-                continue
-            with self.engine.begin() as conn:
-                store.mark_sent(conn, alert_id=row["id"], attempts=row["attempts"] + 1, reference=answer, now=now)
-            results.append(_Result(sent=True))
-        return results
+            else:
+                sent.append((row, answer))
+        with self.engine.begin() as conn:  # what the CRM took, recorded in one transaction (a batch is 100-200)
+            for row, reference in sent:
+                store.mark_sent(conn, alert_id=row["id"], attempts=row["attempts"] + 1, reference=reference, now=now)
+        return [*results, *(_Result(sent=True) for _ in sent)]
 
     def _failed(self, channel: str, row: dict[str, Any], attempts: int, exc: SendError) -> _Result:
         now = self.clock()
