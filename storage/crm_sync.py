@@ -8,6 +8,7 @@ the team's existing rows are reused rather than doubled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -92,20 +93,28 @@ def _sql(values: dict[str, Any]) -> dict[str, Any]:
     return {k: stamp(v) if isinstance(v, datetime) else v for k, v in values.items()}
 
 
+def _adopt(conn: Connection, crm: str, kind: str, crm_id: str, mine: int | None,
+           create: Callable[[], Any]) -> tuple[int, bool]:
+    """Link a CRM record seen for the first time to the team's own row (`mine`), else to a row `create` makes;
+    (the row's id, whether it was made)."""
+    local = int(mine) if mine is not None else int(create())
+    link(conn=conn, crm=crm, kind=kind, crm_id=crm_id, local_id=local)
+    return local, mine is None
+
+
 def upsert_rep(*, conn: Connection, crm: str, crm_id: str, name: str, email: str | None) -> tuple[int, Status]:
     """The rep a CRM owner is: linked before, else the rep with that email or name, else a new rep."""
     found = linked(conn=conn, crm=crm, kind="owners", crm_id=crm_id)
-    if found is None and email:
-        found = conn.execute(text("SELECT id FROM rep WHERE lower(email) = lower(:email) ORDER BY id LIMIT 1"),
-                             {"email": email}).scalar()
-    if found is None:
-        found = conn.execute(text("SELECT id FROM rep WHERE name = :name"), {"name": name}).scalar()
-    if found is None:
-        found = conn.execute(text("INSERT INTO rep (name, role, email, timezone) VALUES (:name, 'rep', :email, "
-                                  "'UTC') RETURNING id"), {"name": name, "email": email}).scalar_one()
-        link(conn=conn, crm=crm, kind="owners", crm_id=crm_id, local_id=found)
-        return int(found), "created"
-    link(conn=conn, crm=crm, kind="owners", crm_id=crm_id, local_id=found)
+    if found is None:  # not linked yet: the team's own rep with that email or name, else a new one
+        mine = conn.execute(text("SELECT id FROM rep WHERE lower(email) = lower(:email) ORDER BY id LIMIT 1"),
+                            {"email": email}).scalar() if email else None
+        if mine is None:
+            mine = conn.execute(text("SELECT id FROM rep WHERE name = :name"), {"name": name}).scalar()
+        found, created = _adopt(conn, crm, "owners", crm_id, mine, lambda: conn.execute(text(
+            "INSERT INTO rep (name, role, email, timezone) VALUES (:name, 'rep', :email, 'UTC') RETURNING id"),
+            {"name": name, "email": email}).scalar_one())
+        if created:
+            return found, "created"
     old = dict(conn.execute(text("SELECT name, email FROM rep WHERE id = :id"), {"id": found}).one()._mapping)
     return int(found), _bring_up_to_date(conn, "rep", "id", found, old, {"email": email} if email else {})
 
@@ -113,16 +122,14 @@ def upsert_rep(*, conn: Connection, crm: str, crm_id: str, name: str, email: str
 def upsert_account(*, conn: Connection, crm: str, crm_id: str, values: dict[str, Any]) -> tuple[int, Status]:
     """The account a CRM company is (linked before, else by name), created or brought up to date."""
     found = linked(conn=conn, crm=crm, kind="companies", crm_id=crm_id)
-    if found is None:
-        found = conn.execute(text("SELECT id FROM account WHERE name = :name"), {"name": values["name"]}).scalar()
-    if found is None:
+    if found is None:  # not linked yet: the team's own account of that name, else a new one
+        mine = conn.execute(text("SELECT id FROM account WHERE name = :name"), {"name": values["name"]}).scalar()
         names = list(values)
-        found = conn.execute(text(
+        found, created = _adopt(conn, crm, "companies", crm_id, mine, lambda: conn.execute(text(
             f"INSERT INTO account ({', '.join(names)}, extra) VALUES ({', '.join(':' + n for n in names)}, '{{}}') "
-            "RETURNING id"), _sql(values)).scalar_one()
-        link(conn=conn, crm=crm, kind="companies", crm_id=crm_id, local_id=found)
-        return int(found), "created"
-    link(conn=conn, crm=crm, kind="companies", crm_id=crm_id, local_id=found)
+            "RETURNING id"), _sql(values)).scalar_one())
+        if created:
+            return found, "created"
     old = dict(conn.execute(text(f"SELECT {', '.join(ACCOUNT_FIELDS)} FROM account WHERE id = :id"),
                             {"id": found}).one()._mapping)
     return int(found), _bring_up_to_date(conn, "account", "id", found, old,
@@ -132,8 +139,10 @@ def upsert_account(*, conn: Connection, crm: str, crm_id: str, values: dict[str,
 def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[str, Any]) -> tuple[int, Status]:
     """The lead whose external id is the CRM record's id, created or brought up to date (its owner too: a rep
     reassigned in the CRM owns it here from this sync on)."""
-    row = conn.execute(text(f"SELECT id, status, {', '.join(LEAD_FIELDS)} FROM lead WHERE external_id = :key"),
-                       {"key": external_id}).first()
+    row = conn.execute(text(
+        f"SELECT l.id, l.status, k.local_id AS linked, {', '.join('l.' + name for name in LEAD_FIELDS)} FROM lead l "
+        "LEFT JOIN crm_link k ON k.crm = :crm AND k.kind = 'contacts' AND k.crm_id = l.external_id "
+        "WHERE l.external_id = :key"), {"key": external_id, "crm": crm}).first()
     if row is None:
         names = list(values)
         found = conn.execute(text(
@@ -144,7 +153,8 @@ def upsert_lead(*, conn: Connection, crm: str, external_id: str, values: dict[st
         return int(found), "created"
     old = dict(row._mapping)
     lead_id = int(old.pop("id"))
-    link(conn=conn, crm=crm, kind="contacts", crm_id=external_id, local_id=lead_id)
+    if old.pop("linked") != lead_id:  # first seen from this CRM (a lead a CSV import made): linked now
+        link(conn=conn, crm=crm, kind="contacts", crm_id=external_id, local_id=lead_id)
     if old["status"] == "deleted":  # found in the CRM again: restored (HubSpot restores archived records)
         values = {**values, "status": "open"}
     return lead_id, _bring_up_to_date(conn, "lead", "id", lead_id, old, values)

@@ -221,3 +221,25 @@ def test_progress_is_told_after_every_page_with_the_counts_so_far(engine: Engine
     sync(engine, crm, STAGES, progress=lambda kind, counts: told.append((kind, counts.read)))
     assert told == [("owners", 2), ("companies", 2), ("contacts", 2), ("contacts", 4), ("contacts", 5),
                     ("deals", 2), ("engagements", 2), ("engagements", 3)]
+
+
+def test_rows_the_team_had_before_the_first_sync_are_linked_not_doubled(engine: Engine) -> None:
+    """A CSV import made the lead (with the CRM's id as its external id), the rep and the account: the first sync
+    links them, so that write-back addresses the CRM record, and makes no second lead, rep or account."""
+    with engine.begin() as conn:
+        rep = run_sql(conn, "INSERT INTO rep (name, role, email, timezone) VALUES ('J. Lee', 'rep', "
+                            "'JORDAN@example.com', 'UTC') RETURNING id").scalar_one()
+        account = run_sql(conn, "INSERT INTO account (name, extra) VALUES ('Acme Corp', '{}') RETURNING id"
+                          ).scalar_one()
+        lead = run_sql(conn, "INSERT INTO lead (external_id, name, status, attributes, created_at) VALUES "
+                             "('h1', 'Person 1', 'open', '{}', ?) RETURNING id", (T0.replace(tzinfo=None),)
+                       ).scalar_one()
+    crm = pipeline()
+    first = sync(engine, crm, STAGES)
+    assert counts(first, "contacts")[1] == 4 and counts(first, "owners")[1] == 1  # h1 and o1 were there
+    with engine.connect() as conn:
+        links = {(kind, crm_id): local for kind, crm_id, local in run_sql(
+            conn, "SELECT kind, crm_id, local_id FROM crm_link WHERE kind IN ('contacts', 'owners', 'companies')")}
+        assert (links[("contacts", "h1")], links[("owners", "o1")], links[("companies", "c1")]) == (lead, rep, account)
+        assert run_sql(conn, "SELECT count(*) FROM lead").scalar_one() == 5
+        assert run_sql(conn, "SELECT owner_id, account_id FROM lead WHERE id = ?", (lead,)).one() == (rep, account)
